@@ -1,0 +1,5 @@
+import type { CommandModule } from 'yargs';
+
+/** Every command of the CLI; each module adds itself here with one line. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export const commands: CommandModule<any, any>[] = [];

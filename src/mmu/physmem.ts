@@ -1,0 +1,94 @@
+/**
+ * Simulated physical memory: one little-endian window over [base, base + size). Page tables, page
+ * cache and anonymous pages all live in it; the engine hands the same bytes to Unicorn, so what
+ * the model writes the guest sees. Descriptors are read as two aligned 32-bit words (see U64).
+ */
+import { type U64 } from '../util/u64.js';
+
+export const PAGE_SHIFT = 12;
+export const PAGE_SIZE = 1 << PAGE_SHIFT;
+
+export class PhysMem {
+  readonly u8: Uint8Array;
+  readonly u32: Uint32Array;
+  readonly dv: DataView;
+  readonly size: number;
+  /** First and one-past-last page frame numbers of the window. */
+  readonly basePfn: number;
+  readonly endPfn: number;
+
+  /**
+   * @param buffer the bytes (an ArrayBuffer, or a view of host memory shared with Unicorn)
+   * @param base physical address of buffer[0]; page aligned
+   */
+  constructor(
+    readonly buffer: ArrayBuffer,
+    readonly base: number,
+  ) {
+    if (base % PAGE_SIZE !== 0) throw new RangeError(`physical base 0x${base.toString(16)} is not page aligned`);
+    this.size = buffer.byteLength;
+    this.u8 = new Uint8Array(buffer);
+    this.u32 = new Uint32Array(buffer, 0, Math.floor(buffer.byteLength / 4));
+    this.dv = new DataView(buffer);
+    this.basePfn = base / PAGE_SIZE;
+    this.endPfn = this.basePfn + Math.floor(this.size / PAGE_SIZE);
+  }
+
+  /** A zero-filled window of `size` bytes; the OS backs it lazily. */
+  static allocate(base: number, size: number): PhysMem {
+    return new PhysMem(new ArrayBuffer(size), base);
+  }
+
+  contains(pa: number, len = 1): boolean {
+    return pa >= this.base && pa + len <= this.base + this.size;
+  }
+
+  /** Byte offset of `pa` in the window; throws outside it (a model bug, not a guest error). */
+  offset(pa: number, len = 1): number {
+    const off = pa - this.base;
+    if (off < 0 || off + len > this.size) {
+      throw new RangeError(`physical address 0x${pa.toString(16)} (+${len}) is outside memory [0x${this.base.toString(16)}, 0x${(this.base + this.size).toString(16)})`);
+    }
+    return off;
+  }
+
+  /** Reads the 64-bit little-endian word at `pa` (8-byte aligned). */
+  read64(pa: number): U64 {
+    const i = this.offset(pa, 8) >>> 2;
+    return { lo: this.u32[i]!, hi: this.u32[i + 1]! };
+  }
+
+  /** Low and high halves without allocating, for the walker's hot path. */
+  read64Lo(pa: number): number {
+    return this.u32[(pa - this.base) >>> 2]!;
+  }
+
+  read64Hi(pa: number): number {
+    return this.u32[((pa - this.base) >>> 2) + 1]!;
+  }
+
+  write64(pa: number, v: U64): void {
+    const i = this.offset(pa, 8) >>> 2;
+    this.u32[i] = v.lo;
+    this.u32[i + 1] = v.hi;
+  }
+
+  zero(pa: number, len: number): void {
+    const off = this.offset(pa, len);
+    this.u8.fill(0, off, off + len);
+  }
+
+  read(pa: number, len: number): Uint8Array {
+    const off = this.offset(pa, len);
+    return this.u8.subarray(off, off + len);
+  }
+
+  write(pa: number, bytes: Uint8Array): void {
+    const off = this.offset(pa, bytes.length);
+    this.u8.set(bytes, off);
+  }
+
+  pfnToPa(pfn: number): number {
+    return pfn * PAGE_SIZE;
+  }
+}
