@@ -1,0 +1,294 @@
+/**
+ * The firmware's expected behaviour as data: for each run, the binary, its arguments, the exact
+ * stdout, the exit code and the exact sequence of marker calls it makes. The qemu-aarch64 test
+ * checks the first three against the reference; the engine's tests run the same cases under our
+ * tool and can check all four.
+ *
+ * Expected stdout is computed here from what each program does (sums of the page pattern, the
+ * compute mix), not copied from a run, so the cases also check the C code.
+ */
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+/** Every program in firmware/bin, in the order of firmware/Makefile's PROGRAMS. */
+export const FIRMWARE_PROGRAMS = [
+  'hello',
+  'page_fault1',
+  'page_fault2',
+  'page_fault3',
+  'read_fault',
+  'mprotect_page',
+  'partial_munmap',
+  'compute',
+  'stride',
+  'syscalls',
+] as const;
+export type FirmwareProgram = (typeof FIRMWARE_PROGRAMS)[number];
+
+export const FIRMWARE_DIR = fileURLToPath(new URL('../../firmware/', import.meta.url));
+
+export function firmwareBinary(program: FirmwareProgram): string {
+  return path.join(FIRMWARE_DIR, 'bin', program);
+}
+
+/** The marker syscall of DESIGN.md, as firmware/include/lab.h issues it. */
+export const LAB_SYSCALL_NR = 0x4c4142;
+
+/** One marker call, in the order the guest makes them (x0 = 1 mark, 2 reset, 3 dump, 4 ops). */
+export type MarkerCall =
+  | { readonly op: 'mark'; readonly name: string }
+  | { readonly op: 'reset' }
+  | { readonly op: 'dump'; readonly label: string }
+  | { readonly op: 'ops'; readonly n: number };
+
+export interface FirmwareCase {
+  /** Unique, for test titles: the program and its arguments. */
+  readonly title: string;
+  readonly program: FirmwareProgram;
+  readonly args: readonly string[];
+  readonly stdout: string;
+  readonly exitCode: number;
+  /** For failing runs: a line the diagnostic on stderr must contain. */
+  readonly stderrIncludes?: string;
+  readonly markers: readonly MarkerCall[];
+}
+
+/** Every case assumes 4 KiB pages: qemu-aarch64 on an x86-64 host and the tool both use them. */
+export const PAGE_SIZE = 4096;
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+const mark = (name: string): MarkerCall => ({ op: 'mark', name });
+const reset: MarkerCall = { op: 'reset' };
+const dump = (label: string): MarkerCall => ({ op: 'dump', label });
+const ops = (n: number): MarkerCall => ({ op: 'ops', n });
+
+/** The byte firmware/src/pattern.h stores in page p. */
+export function pagePattern(page: number): number {
+  return (page % 251) + 1;
+}
+
+function patternSum(pages: Iterable<number>): number {
+  let sum = 0;
+  for (const p of pages) sum += pagePattern(p);
+  return sum;
+}
+
+function* range(from: number, to: number): Generator<number> {
+  for (let i = from; i < to; i++) yield i;
+}
+
+function makeCase(program: FirmwareProgram, args: readonly string[], stdout: string, markers: readonly MarkerCall[]): FirmwareCase {
+  return { title: [program, ...args].join(' '), program, args, stdout, exitCode: 0, markers };
+}
+
+function hello(args: readonly string[]): FirmwareCase {
+  const lines = ['hello, world', ...args.map((a, i) => `argv[${i + 1}] = ${a}`)];
+  return makeCase('hello', args, lines.map((l) => l + '\n').join(''), []);
+}
+
+type PageFaultProgram = 'page_fault1' | 'page_fault2' | 'page_fault3';
+
+/** page_fault.c: ops = pages × iterations; marks per iteration around mmap, touch and munmap. */
+function pageFault(program: PageFaultProgram, args: readonly string[], size: number, iterations: number, align: number): FirmwareCase {
+  const n = (size / PAGE_SIZE) * iterations;
+  const loop = Array.from({ length: iterations }, () => [mark('mmap'), mark('touch'), mark('munmap')]).flat();
+  return makeCase(
+    program,
+    args,
+    `${program} ops=${n} size=${size} iterations=${iterations} align=${align} pagesize=${PAGE_SIZE}\n`,
+    [mark('setup'), reset, ...loop, ops(n), dump(program), mark('done')],
+  );
+}
+
+function readFault(args: readonly string[], size: number, mode: 'shared' | 'private', iterations: number): FirmwareCase {
+  const pages = size / PAGE_SIZE;
+  const loop = Array.from({ length: iterations }, () => [mark('mmap'), mark('read'), mark('munmap')]).flat();
+  return makeCase(
+    'read_fault',
+    args,
+    `read_fault ops=${pages * iterations} size=${size} mode=${mode} iterations=${iterations} sum=${patternSum(range(0, pages)) * iterations}\n`,
+    [mark('setup'), reset, ...loop, ops(pages * iterations), dump('read_fault'), mark('done')],
+  );
+}
+
+function mprotectPage(args: readonly string[], page: number, iterations: number, size: number, backing: 'anon' | 'shared'): FirmwareCase {
+  return makeCase(
+    'mprotect_page',
+    args,
+    `mprotect_page ops=${iterations} page=${page} iterations=${iterations} size=${size} backing=${backing}\n`,
+    [mark('setup'), mark('touch'), reset, mark('loop'), ops(iterations), dump('mprotect_page'), mark('verify')],
+  );
+}
+
+function partialMunmap(args: readonly string[], size: number, first: number, count: number): FirmwareCase {
+  const pages = size / PAGE_SIZE;
+  const remaining = [...range(0, first), ...range(first + count, pages)];
+  return makeCase(
+    'partial_munmap',
+    args,
+    `partial_munmap ops=${remaining.length} size=${size} first=${first} count=${count} sum=${patternSum(remaining)}\n`,
+    [mark('setup'), mark('touch'), reset, mark('munmap'), mark('retouch'), ops(remaining.length), dump('partial_munmap'), mark('done')],
+  );
+}
+
+/** compute.c's mix(): xorshift64 and a multiply-add, on 64-bit unsigned values. */
+export function computeChecksum(iterations: number): bigint {
+  const M = (1n << 64n) - 1n;
+  let x = 0x9e3779b97f4a7c15n;
+  let acc = 0n;
+  for (let i = 0n; i < BigInt(iterations); i++) {
+    x ^= (x << 13n) & M;
+    x ^= x >> 7n;
+    x ^= (x << 17n) & M;
+    acc = (acc * 0x100000001b3n + (x ^ i)) & M;
+  }
+  return acc ^ x;
+}
+
+function compute(args: readonly string[], iterations: number): FirmwareCase {
+  const checksum = computeChecksum(iterations).toString(16).padStart(16, '0');
+  return makeCase(
+    'compute',
+    args,
+    `compute ops=${iterations} iterations=${iterations} checksum=0x${checksum}\n`,
+    [reset, mark('loop'), ops(iterations), dump('compute'), mark('done')],
+  );
+}
+
+function stride(args: readonly string[], pages: number, step: number, rounds: number): FirmwareCase {
+  const n = pages * rounds;
+  return makeCase(
+    'stride',
+    args,
+    `stride ops=${n} pages=${pages} stride=${step} rounds=${rounds} sum=${patternSum(range(0, pages)) * rounds}\n`,
+    [mark('setup'), reset, mark('sweep'), ops(n), dump('stride'), mark('done')],
+  );
+}
+
+/** What syscalls.c prints on any correct Linux, qemu-aarch64 included, with stdout not a tty. */
+export const SYSCALLS_STDOUT = [
+  'write: ok',
+  'writev: ok, 2 buffers',
+  'write(fd -1): EBADF',
+  'getpid: ok',
+  'gettid: ok, equals getpid',
+  'set_tid_address: ok, returns the tid',
+  'set_robust_list: called',
+  'getuid/geteuid/getgid/getegid: ok, uid == euid, gid == egid',
+  'uname: ok, sysname Linux, machine aarch64',
+  'clock_gettime(CLOCK_MONOTONIC): ok, does not go backwards',
+  'clock_gettime(CLOCK_REALTIME): ok',
+  'clock_gettime(clock 100): EINVAL',
+  'gettimeofday: ok',
+  'nanosleep(1 ms): ok',
+  'nanosleep(tv_nsec 2000000000): EINVAL',
+  'getrandom(16): ok, 16 bytes',
+  'prlimit64(RLIMIT_STACK): ok, soft <= hard',
+  'readlinkat(/proc/self/exe): ok, absolute: yes, basename syscalls',
+  'getcwd: ok, absolute: yes',
+  'getcwd(size 1): ERANGE',
+  'sched_getaffinity: ok, at least one cpu',
+  'rt_sigaction(SIGUSR1): ok, was SIG_DFL, handler read back, restored',
+  'rt_sigaction(SIGKILL): EINVAL',
+  'rt_sigprocmask: ok, SIGUSR2 blocked, mask restored',
+  'openat(O_CREAT|O_EXCL): ok',
+  'openat(O_CREAT|O_EXCL) again: EEXIST',
+  'openat(missing path): ENOENT',
+  'write(file): ok, 16 bytes',
+  'lseek: ok, SEEK_CUR 16, SEEK_END 16, SEEK_SET 4',
+  'lseek(offset -1): EINVAL',
+  'read(file): ok, 6 bytes "456789"',
+  'ftruncate(8192): ok; fstat: ok, regular file, size 8192',
+  'read(hole): ok, zeros',
+  'newfstatat: ok, size 8192',
+  'statx: ok, regular file, size 8192',
+  'mmap(file, MAP_SHARED): ok, sees write(), its store seen by read()',
+  'ioctl(file, TCGETS): ENOTTY',
+  'ioctl(stdout, TCGETS): called',
+  'fcntl: ok, FD_CLOEXEC set then cleared, O_RDWR',
+  'dup3(fd, 100, O_CLOEXEC): ok, 100, FD_CLOEXEC, same file',
+  'dup3(fd, fd): EINVAL',
+  'unlinkat: ok',
+  'newfstatat(unlinked): ENOENT',
+  'unlinkat(unlinked): ENOENT',
+  'close: ok',
+  'close(closed fd): EBADF',
+  'read(closed fd): EBADF',
+  'mmap(anonymous, 4 pages): ok, zero-filled, writable',
+  'mmap(neither shared nor private): EINVAL',
+  'mprotect: ok, read-only then writable again, data kept',
+  'mprotect(unaligned): EINVAL',
+  'madvise(MADV_WILLNEED): ok, data kept',
+  'madvise(MADV_DONTNEED, page 2): ok, page 2 reads zero, neighbours kept',
+  'madvise(unaligned): EINVAL',
+  'munmap: ok, in two parts',
+  'munmap(unaligned): EINVAL',
+  'brk: ok, grew 65536 bytes, wrote them, shrank back',
+  'memfd_create: ok, wrote and read back 15 bytes, size 15',
+  'exit_group: 0',
+]
+  .map((l) => l + '\n')
+  .join('');
+
+/**
+ * Small runs: quick under qemu-aarch64 and cheap enough for the tool (at most a few thousand
+ * faults each). The page-fault sizes follow real-kernel-observations.md where it matters: 2 MiB
+ * alignment, 64 KiB blocks, the mprotect pattern on page 15 and page 0.
+ */
+export const FIRMWARE_CASES: readonly FirmwareCase[] = [
+  hello([]),
+  hello(['one', 'two words', '']),
+  pageFault('page_fault1', ['1M', '2'], 1 * MiB, 2, 2 * MiB),
+  pageFault('page_fault1', ['64K', '3', '0'], 64 * KiB, 3, 0),
+  pageFault('page_fault2', ['1M', '2'], 1 * MiB, 2, 2 * MiB),
+  pageFault('page_fault3', ['2M', '2'], 2 * MiB, 2, 2 * MiB),
+  pageFault('page_fault3', ['0x30000', '1', '64K'], 0x30000, 1, 64 * KiB),
+  readFault(['1M'], 1 * MiB, 'shared', 1),
+  readFault(['256K', 'private', '2'], 256 * KiB, 'private', 2),
+  mprotectPage(['15', '4', '2M'], 15, 4, 2 * MiB, 'anon'),
+  mprotectPage(['0', '4', '2M'], 0, 4, 2 * MiB, 'anon'),
+  mprotectPage(['15', '2', '1M', 'shared'], 15, 2, 1 * MiB, 'shared'),
+  partialMunmap([], 2 * MiB, 8, 16),
+  partialMunmap(['256K', '0', '24'], 256 * KiB, 0, 24),
+  compute(['1000'], 1000),
+  compute(['0'], 0),
+  stride(['256', '16', '2'], 256, 16, 2),
+  stride(['100', '7', '1'], 100, 7, 1),
+  { title: 'syscalls', program: 'syscalls', args: [], stdout: SYSCALLS_STDOUT, exitCode: 0, markers: [] },
+];
+
+/** Every program with no arguments: its documented defaults. Large (up to 65,536 faults). */
+export const FIRMWARE_DEFAULT_CASES: readonly FirmwareCase[] = [
+  pageFault('page_fault1', [], 128 * MiB, 2, 2 * MiB),
+  pageFault('page_fault2', [], 128 * MiB, 2, 2 * MiB),
+  pageFault('page_fault3', [], 128 * MiB, 2, 2 * MiB),
+  readFault([], 16 * MiB, 'shared', 1),
+  mprotectPage([], 15, 16, 16 * MiB, 'anon'),
+  partialMunmap([], 2 * MiB, 8, 16),
+  compute([], 1_000_000),
+  stride([], 4096, 16, 4),
+];
+
+function usageCase(program: FirmwareProgram, args: readonly string[], stderrIncludes: string): FirmwareCase {
+  return { title: [program, ...args].join(' '), program, args, stdout: '', exitCode: 2, stderrIncludes, markers: [] };
+}
+
+/** Bad arguments: exit code 2, nothing on stdout, a message naming the argument on stderr. */
+export const FIRMWARE_USAGE_CASES: readonly FirmwareCase[] = [
+  usageCase('page_fault3', ['12X'], "page_fault3: size: '12X' has an unknown suffix (expected K, M or G)"),
+  usageCase('page_fault3', ['1000'], 'page_fault3: size: 1000 is not a positive multiple of the page size (4096)'),
+  usageCase('page_fault1', ['1M', '-1'], "page_fault1: iterations: '-1' is not a count"),
+  usageCase('page_fault2', ['1M', '1', '3K'], 'page_fault2: align: 3072 is not 0 or a power of two of at least the page size (4096)'),
+  usageCase('page_fault1', ['1M', '1', '2M', 'x'], 'page_fault1: too many arguments (4)'),
+  usageCase('read_fault', ['1M', 'both'], "read_fault: mode: 'both' is not one of shared|private"),
+  usageCase('mprotect_page', ['16', '1', '64K'], 'mprotect_page: page: 16 is outside the region of 16 pages'),
+  usageCase('mprotect_page', ['0', '1', '64K', 'file'], "mprotect_page: backing: 'file' is not one of anon|shared"),
+  usageCase('partial_munmap', ['64K', '0', '16'], 'partial_munmap: count: unmapping all 16 pages leaves nothing to touch'),
+  usageCase('partial_munmap', ['64K', '10', '7'], 'partial_munmap: first 10 and count 7 are not a non-empty range inside the region of 16 pages'),
+  usageCase('compute', ['99999999999999999999999'], "compute: iterations: '99999999999999999999999' is not a count"),
+  usageCase('stride', ['10', '11'], 'stride: stride: 11 is not between 1 and the number of pages (10)'),
+  usageCase('stride', ['0'], 'stride: pages: must be at least 1'),
+  usageCase('syscalls', ['x'], 'syscalls: takes no arguments'),
+];
