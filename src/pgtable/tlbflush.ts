@@ -1,0 +1,238 @@
+/**
+ * The arm64 TLB-flush helpers (arch/arm64/include/asm/tlbflush.h): kernel intent (flush this
+ * page, this range, this mm) turned into TLBI instructions and DSBs on the mmu model.
+ *
+ * Every helper enters a call-stack frame with its kernel name; they are declared "helpers" so a
+ * TLBI is charged to the kernel function that asked for the flush (contpte_convert,
+ * zap_pte_range, ...), with the whole chain kept for traces.
+ */
+import { TLBI_RANGE_MAX_PAGES, tlbiRangeOperand, tlbiRangePages, tlbiVaOperand, ttl4k, type Mmu, type TlbiOp } from '../mmu/index.js';
+import type { CallStack } from '../trace/calls.js';
+import type { U64 } from '../util/u64.js';
+import { PAGE_SIZE, PTRS_PER_PTE } from './pte.js';
+import type { FlushRangeRules, MmContext, PgtablePolicy } from './policy.js';
+
+/** MAX_TLBI_OPS / MAX_DVM_OPS: beyond this many strides without range ops, flush the whole ASID. */
+export const MAX_DVM_OPS = PTRS_PER_PTE;
+/** TLBI_TTL_TG_4K: the translation-granule code for 4 KiB pages in TTL and range operands. */
+const TG_4K = 1;
+
+/** MAX_TLBI_RANGE_PAGES = __TLBI_RANGE_PAGES(31, 3): 2,097,152 pages, 8 GiB at 4 KiB. */
+export const MAX_TLBI_RANGE_PAGES = TLBI_RANGE_MAX_PAGES;
+
+/** __TLBI_RANGE_NUM: the NUM field for `pages` at `scale`, or -1 if this scale cannot be used. */
+export function tlbiRangeNum(pages: number, scale: number, rules: FlushRangeRules): number {
+  if (rules === 'v6.9') {
+    // After "arm64: tlb: Fix TLBI RANGE operand" (v6.9): clamp, so NUM may be 31.
+    return Math.floor(Math.min(pages, tlbiRangePages(scale, 31)) / 2 ** (5 * scale + 1)) - 1;
+  }
+  // Before it, NUM was masked to five bits, so a count of exactly 32 units yielded -1.
+  return (Math.floor(pages / 2 ** (5 * scale + 1)) & 31) - 1;
+}
+
+/** Whether `__flush_tlb_range` gives up and invalidates the whole ASID instead. */
+export function flushRangeGivesUp(start: number, end: number, stride: number, policy: PgtablePolicy): boolean {
+  const pages = (end - start) / PAGE_SIZE;
+  const tooManyOps = !policy.tlbiRange && end - start >= MAX_DVM_OPS * stride;
+  if (policy.flushRangeRules === 'v6.9') return tooManyOps || pages > MAX_TLBI_RANGE_PAGES;
+  return tooManyOps || pages >= MAX_TLBI_RANGE_PAGES;
+}
+
+/** One planned TLBI: what `__flush_tlb_range_op` would issue (before the KPTI duplicate). */
+export interface PlannedTlbi {
+  op: TlbiOp;
+  operand: U64;
+}
+
+/**
+ * The operations `__flush_tlb_range_op` issues for [start, start + pages pages), as a pure
+ * computation (the tables in the tests are checked against this and against the TLB effects).
+ */
+export function planFlushRangeOps(
+  start: number,
+  pages: number,
+  stride: number,
+  asid: number,
+  lastLevel: boolean,
+  tlbLevel: number,
+  policy: PgtablePolicy,
+): PlannedTlbi[] {
+  const single: TlbiOp = lastLevel ? 'VALE1IS' : 'VAE1IS';
+  const range: TlbiOp = lastLevel ? 'RVALE1IS' : 'RVAE1IS';
+  const out: PlannedTlbi[] = [];
+  const singleOp = (va: number): PlannedTlbi => ({ op: single, operand: vaOperand(va, asid, tlbLevel, policy) });
+  const rangeOp = (va: number, num: number, scale: number): PlannedTlbi => ({
+    op: range,
+    operand: tlbiRangeOperand({
+      asid,
+      tg: TG_4K,
+      scale,
+      num,
+      // The range operand's TTL field holds only a level (1..3); 0 means no hint.
+      ttl: tlbLevel >= 1 && tlbLevel <= 3 ? tlbLevel : 0,
+      baseAddr: Math.floor(va / PAGE_SIZE),
+    }),
+  });
+  let addr = start;
+  let left = pages;
+  const strideShiftPages = stride / PAGE_SIZE;
+  if (policy.flushRangeRules === 'v6.1') {
+    // Pre-LPA2: SCALE counts up; an odd count first takes a single op.
+    let scale = 0;
+    while (left > 0) {
+      if (!policy.tlbiRange || left % 2 === 1) {
+        out.push(singleOp(addr));
+        addr += stride;
+        left -= strideShiftPages;
+        continue;
+      }
+      const num = tlbiRangeNum(left, scale, policy.flushRangeRules);
+      if (num >= 0) {
+        out.push(rangeOp(addr, num, scale));
+        const covered = tlbiRangePages(scale, num);
+        addr += covered * PAGE_SIZE;
+        left -= covered;
+      }
+      scale++;
+      if (scale > 3 && left > 0 && left % 2 === 0) {
+        throw new Error(`__flush_tlb_range_op (v6.1 rules) cannot cover ${left} pages: caller must give up first`);
+      }
+    }
+    return out;
+  }
+  // v6.7+: SCALE counts down from 3; one page left (or no range support) takes a single op.
+  let scale = 3;
+  while (left > 0) {
+    if (!policy.tlbiRange || left === 1) {
+      out.push(singleOp(addr));
+      addr += stride;
+      left -= strideShiftPages;
+      continue;
+    }
+    if (scale < 0) {
+      // Only reachable with the v6.7 masking bug and a count the caller should have refused.
+      throw new Error(`__flush_tlb_range_op (${policy.flushRangeRules} rules) left ${left} pages uncovered`);
+    }
+    const num = tlbiRangeNum(left, scale, policy.flushRangeRules);
+    if (num >= 0) {
+      out.push(rangeOp(addr, num, scale));
+      const covered = tlbiRangePages(scale, num);
+      addr += covered * PAGE_SIZE;
+      left -= covered;
+    }
+    scale--;
+  }
+  return out;
+}
+
+/**
+ * __TLBI_VADDR plus __tlbi_level: the level hint goes into TTL only with FEAT_TTL and a known
+ * (non-zero) level.
+ */
+function vaOperand(va: number, asid: number, level: number, policy: PgtablePolicy): U64 {
+  const ttl = policy.tlbiTtl ? ttl4k(level & 3) : 0;
+  return tlbiVaOperand({ asid, va, ttl });
+}
+
+/** USER_ASID_FLAG: bit 48 of the operand, i.e. ASID bit 0 selects the user half under KPTI. */
+function userOperand(operand: U64): U64 {
+  return { lo: operand.lo, hi: (operand.hi | 0x10000) >>> 0 };
+}
+
+export const FLUSH_HELPER_FRAMES = [
+  'flush_tlb_mm',
+  'flush_tlb_page',
+  'flush_tlb_page_nosync',
+  'flush_tlb_range',
+  '__flush_tlb_range',
+  '__flush_tlb_range_nosync',
+  'tlb_flush',
+] as const;
+
+export class TlbFlush {
+  constructor(
+    private readonly mmu: Mmu,
+    private readonly policy: PgtablePolicy,
+    private readonly calls: CallStack,
+  ) {
+    calls.markHelpers(...FLUSH_HELPER_FRAMES);
+  }
+
+  /** __tlbi then __tlbi_user: the second copy for the user ASID only under KPTI. */
+  private tlbiWithUser(op: TlbiOp, operand: U64): void {
+    this.mmu.tlbi(op, operand);
+    if (this.policy.kpti) this.mmu.tlbi(op, userOperand(operand));
+  }
+
+  flushTlbMm(mm: MmContext): void {
+    this.calls.enter('flush_tlb_mm');
+    try {
+      this.mmu.dsb('ishst');
+      this.tlbiWithUser('ASIDE1IS', tlbiVaOperand({ asid: mm.asid, va: 0, ttl: 0 }));
+      this.mmu.dsb('ish');
+    } finally {
+      this.calls.leave();
+    }
+  }
+
+  /** No level hint here: the kernel uses plain __tlbi for single pages. No trailing DSB. */
+  flushTlbPageNosync(mm: MmContext, uaddr: number): void {
+    this.calls.enter('flush_tlb_page_nosync');
+    try {
+      this.mmu.dsb('ishst');
+      this.tlbiWithUser('VALE1IS', tlbiVaOperand({ asid: mm.asid, va: uaddr, ttl: 0 }));
+    } finally {
+      this.calls.leave();
+    }
+  }
+
+  flushTlbPage(mm: MmContext, uaddr: number): void {
+    this.calls.enter('flush_tlb_page');
+    try {
+      this.flushTlbPageNosync(mm, uaddr);
+      this.mmu.dsb('ish');
+    } finally {
+      this.calls.leave();
+    }
+  }
+
+  __flushTlbRangeNosync(mm: MmContext, start: number, end: number, stride: number, lastLevel: boolean, tlbLevel: number): void {
+    this.calls.enter('__flush_tlb_range_nosync');
+    try {
+      const s = Math.floor(start / stride) * stride;
+      const e = Math.ceil(end / stride) * stride;
+      if (flushRangeGivesUp(s, e, stride, this.policy)) {
+        this.flushTlbMm(mm);
+        return;
+      }
+      this.mmu.dsb('ishst');
+      const pages = (e - s) / PAGE_SIZE;
+      for (const t of planFlushRangeOps(s, pages, stride, mm.asid, lastLevel, tlbLevel, this.policy)) {
+        this.tlbiWithUser(t.op, t.operand);
+      }
+    } finally {
+      this.calls.leave();
+    }
+  }
+
+  __flushTlbRange(mm: MmContext, start: number, end: number, stride: number, lastLevel: boolean, tlbLevel: number): void {
+    this.calls.enter('__flush_tlb_range');
+    try {
+      this.__flushTlbRangeNosync(mm, start, end, stride, lastLevel, tlbLevel);
+      this.mmu.dsb('ish');
+    } finally {
+      this.calls.leave();
+    }
+  }
+
+  /** flush_tlb_range: every level, no hint. */
+  flushTlbRange(mm: MmContext, start: number, end: number): void {
+    this.calls.enter('flush_tlb_range');
+    try {
+      this.__flushTlbRange(mm, start, end, PAGE_SIZE, false, 0);
+    } finally {
+      this.calls.leave();
+    }
+  }
+}
+
