@@ -1,0 +1,188 @@
+/**
+ * The facade the kernel model and the engine use, one per machine: physical memory, the
+ * translation registers, the TLB, the walk cache and the checker, with every walk, fill, TLBI and
+ * DSB counted (stats groups `tlb`, `tlbi`, `dsb`, `checker`) and traced when asked.
+ */
+import type { Access } from '../trace/events.js';
+import { bump } from '../trace/stats.js';
+import type { Telemetry } from '../trace/telemetry.js';
+import type { U64 } from '../util/u64.js';
+import { Checker, type DescriptorWriteContext } from './checker.js';
+import { permFor } from './perms.js';
+import type { PhysMem } from './physmem.js';
+import { DEFAULT_PA_BITS, type TranslationRegs } from './regs.js';
+import { newCheckerStats, newDsbStats, newTlbiStats, newTlbStats, type DsbStats, type TlbiStats, type TlbStats } from './stats.js';
+import { Tlb, TLB_DEFAULT_ENTRIES, TLB_DEFAULT_WAYS, type TlbEntry, type TlbReplacement } from './tlb.js';
+import { decodeTlbiOperand, describeTlbi, type TlbiOp } from './tlbi.js';
+import { HW_UPDATED_AF, HW_UPDATED_DIRTY, walk, type Translation, type WalkFault, type WalkResult } from './walker.js';
+import { WalkCache, WALK_CACHE_DEFAULT_ENTRIES, WALK_CACHE_DEFAULT_WAYS } from './walkcache.js';
+
+export type DsbDomain = 'ishst' | 'ish' | 'nsh' | 'sy';
+
+export interface MmuOptions {
+  /** TLB entries (the `tlb_entries` knob) and associativity. Defaults 1280, 5. */
+  tlbEntries?: number;
+  tlbWays?: number;
+  /** One TLB entry per contiguous span (the `tlb_contig` knob). Default true. */
+  tlbContig?: boolean;
+  tlbReplacement?: TlbReplacement;
+  tlbSeed?: number;
+  /** Walk cache entries (0 disables) and associativity. Defaults 64, 4. */
+  walkCacheEntries?: number;
+  walkCacheWays?: number;
+  /** TCR_EL1.HA / HD (the `hw_af` / `hw_dirty` knobs). Default false. */
+  ha?: boolean;
+  hd?: boolean;
+  /** BBML2_NOABORT, for the checker (the `bbml2_noabort` knob). Default false. */
+  bbml2?: boolean;
+  /** Run the checker. Default true. */
+  checker?: boolean;
+  /** The checker also requires the DSBs of break-before-make. Default true. */
+  checkBarriers?: boolean;
+  /** TCR_EL1.T0SZ (default 16: 48-bit VAs) and the output address size (default 44 bits). */
+  t0sz?: number;
+  paBits?: number;
+}
+
+export class Mmu {
+  readonly tlb: Tlb;
+  readonly walkCache: WalkCache;
+  readonly checker: Checker;
+  readonly checking: boolean;
+  readonly tlbContig: boolean;
+  /** The current translation registers; the machine sets ttbr0 and asid on a context switch. */
+  regs: TranslationRegs;
+  readonly tlbStats: TlbStats;
+  readonly tlbiStats: TlbiStats;
+  readonly dsbStats: DsbStats;
+
+  constructor(
+    readonly mem: PhysMem,
+    readonly telemetry: Telemetry,
+    opts: MmuOptions = {},
+  ) {
+    const stats = telemetry.stats;
+    this.tlbStats = stats.register('tlb', newTlbStats());
+    this.tlbiStats = stats.register('tlbi', newTlbiStats());
+    this.dsbStats = stats.register('dsb', newDsbStats());
+    const checkerStats = stats.register('checker', newCheckerStats());
+    this.tlbContig = opts.tlbContig ?? true;
+    this.tlb = new Tlb(
+      { entries: opts.tlbEntries ?? TLB_DEFAULT_ENTRIES, ways: opts.tlbWays ?? TLB_DEFAULT_WAYS, contig: this.tlbContig, replacement: opts.tlbReplacement ?? 'fifo', seed: opts.tlbSeed ?? 1 },
+      { stats: this.tlbStats, tracer: telemetry.tracer },
+    );
+    this.walkCache = new WalkCache(opts.walkCacheEntries ?? WALK_CACHE_DEFAULT_ENTRIES, opts.walkCacheWays ?? WALK_CACHE_DEFAULT_WAYS);
+    this.checking = opts.checker ?? true;
+    this.checker = new Checker(mem, telemetry, { bbml2: opts.bbml2 ?? false, barriers: opts.checkBarriers ?? true }, checkerStats);
+    this.regs = { ttbr0: 0, asid: 0, t0sz: opts.t0sz ?? 16, ha: opts.ha ?? false, hd: opts.hd ?? false, paBits: opts.paBits ?? DEFAULT_PA_BITS };
+  }
+
+  /**
+   * The translation of `va` for the current ASID: a TLB hit, or a walk (counted, traced) and a
+   * fill. A hit whose cached permissions refuse the access is a permission fault without a walk,
+   * as on hardware, except a write to a clean DBM entry under HD, which walks to set it dirty.
+   */
+  translate(va: number, access: Access, el: 0 | 1): Translation | WalkFault {
+    const asid = this.regs.asid;
+    const e = this.tlb.lookup(va, asid);
+    if (e !== null) {
+      if ((e.perms & permFor(access, el)) !== 0) return this.fromEntry(e, va);
+      if (!(access === 'write' && e.dirtyOnWrite)) {
+        this.tlbStats.permission_faults_from_tlb++;
+        return { ok: false, kind: 'permission', level: e.level, va, levelsRead: 0 };
+      }
+    }
+    return this.walkAndFill(va, access, el);
+  }
+
+  /** A walk that bypasses the TLB lookup (still filling the TLB on success). */
+  walkAndFill(va: number, access: Access, el: 0 | 1): WalkResult {
+    const wcHitsBefore = this.walkCache.stats.hits;
+    const t = walk(this.mem, this.regs, va, access, el, { tlbContig: this.tlbContig, walkCache: this.walkCache });
+    const s = this.tlbStats;
+    s.walks++;
+    s.walk_levels_read += t.levelsRead;
+    s.walk_cache_hits += this.walkCache.stats.hits - wcHitsBefore;
+    const tr = this.telemetry.tracer;
+    if (tr.on.walk) {
+      tr.emit(
+        t.ok
+          ? { kind: 'walk', va, asid: this.regs.asid, levels: t.levelsRead, result: 'ok', pa: t.pa, level: t.level }
+          : { kind: 'walk', va, asid: this.regs.asid, levels: t.levelsRead, result: t.kind, level: t.level },
+      );
+    }
+    if (!t.ok) {
+      s.walk_faults++;
+      return t;
+    }
+    if (t.hwUpdates & HW_UPDATED_AF) s.hw_af_updates++;
+    if (t.hwUpdates & HW_UPDATED_DIRTY) s.hw_dirty_updates++;
+    this.tlb.fill(t, this.regs.asid);
+    return t;
+  }
+
+  private fromEntry(e: TlbEntry, va: number): Translation {
+    return {
+      ok: true,
+      va,
+      pa: e.pa + (va - e.vaBase),
+      level: e.level,
+      size: e.size,
+      contiguous: e.descContiguous,
+      spanVa: e.vaBase,
+      spanSize: e.span,
+      spanPa: e.pa,
+      global: e.asid === -1,
+      perms: e.perms,
+      attrIndx: e.attrIndx,
+      sh: e.sh,
+      descPa: e.descPa,
+      desc: e.desc,
+      levelsRead: 0,
+      dirtyOnWrite: e.dirtyOnWrite,
+      hwUpdates: 0,
+    };
+  }
+
+  /**
+   * One TLBI instruction: applied to the TLB and the walk cache, shown to the checker, counted
+   * (tlbi.total, by_op, by_site = calls.site(), by_chain = calls.chain()) and traced.
+   */
+  tlbi(op: TlbiOp, operand: U64): void {
+    const d = decodeTlbiOperand(op, operand);
+    const removed = this.tlb.invalidateDecoded(d);
+    this.tlbiStats.walk_cache_invalidated += this.walkCache.invalidate(d);
+    if (this.checking) this.checker.onTlbi(d);
+    const s = this.tlbiStats;
+    const calls = this.telemetry.calls;
+    s.total++;
+    bump(s.by_op, op);
+    bump(s.by_site, calls.site());
+    bump(s.by_chain, calls.chain());
+    const tr = this.telemetry.tracer;
+    if (tr.on.tlbi) tr.emit({ kind: 'tlbi', op, operand, decoded: describeTlbi(d), chain: calls.chain(), site: calls.site(), removed });
+  }
+
+  /** A DSB: counted, shown to the checker (completes TLBIs, publishes stores), traced. */
+  dsb(domain: DsbDomain): void {
+    const s = this.dsbStats;
+    s.total++;
+    s[domain]++;
+    if (this.checking) this.checker.onDsb(domain);
+    const tr = this.telemetry.tracer;
+    if (tr.on.dsb) tr.emit({ kind: 'dsb', domain, chain: this.telemetry.calls.chain() });
+  }
+
+  /** A software store of a descriptor: writes memory, feeds the checker; returns the old value. */
+  writeDescriptor(ptep: number, value: U64, ctx: DescriptorWriteContext): U64 {
+    const old = this.mem.read64(ptep);
+    this.mem.write64(ptep, value);
+    if (this.checking) this.checker.onWrite(ptep, old, value, ctx);
+    return old;
+  }
+
+  /** End of a kernel-model operation: the checker judges the contiguous sets touched since. */
+  settle(): void {
+    if (this.checking) this.checker.settle();
+  }
+}
