@@ -333,9 +333,10 @@ export class Checker {
   }
 
   /** A DSB: stores before it are visible to walkers; with ISH/SY, earlier TLBIs have completed. */
-  onDsb(domain: 'ishst' | 'ish' | 'nsh' | 'sy'): void {
+  onDsb(domain: 'ishst' | 'ish' | 'nshst' | 'nsh' | 'sy'): void {
     if (!this.barriers) return;
-    if (domain !== 'ishst') {
+    // A store barrier orders the clearing stores; only a full barrier completes TLBIs.
+    if (domain !== 'ishst' && domain !== 'nshst') {
       for (const rec of this.awaitingCompletion) {
         if (rec.phase === 'invalidating') this.stale.get(rec.asid)?.delete(rec.key);
       }

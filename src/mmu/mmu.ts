@@ -17,7 +17,7 @@ import { decodeTlbiOperand, describeTlbi, type TlbiOp } from './tlbi.js';
 import { HW_UPDATED_AF, HW_UPDATED_DIRTY, walk, type Translation, type WalkFault, type WalkResult } from './walker.js';
 import { WalkCache, WALK_CACHE_DEFAULT_ENTRIES, WALK_CACHE_DEFAULT_WAYS } from './walkcache.js';
 
-export type DsbDomain = 'ishst' | 'ish' | 'nsh' | 'sy';
+export type DsbDomain = 'ishst' | 'ish' | 'nshst' | 'nsh' | 'sy';
 
 export interface MmuOptions {
   /** TLB entries (the `tlb_entries` knob) and associativity. Defaults 1280, 5. */
@@ -39,6 +39,11 @@ export interface MmuOptions {
   checker?: boolean;
   /** The checker also requires the DSBs of break-before-make. Default true. */
   checkBarriers?: boolean;
+  /**
+   * TCR_EL1.DS (FEAT_LPA2, the `lpa2` knob): only its effect on range TLBI operands (BaseADDR in
+   * 64 KiB units) is modelled; descriptors keep the 48-bit format. Default false.
+   */
+  ds?: boolean;
   /** TCR_EL1.T0SZ (default 16: 48-bit VAs) and the output address size (default 44 bits). */
   t0sz?: number;
   paBits?: number;
@@ -50,6 +55,7 @@ export class Mmu {
   readonly checker: Checker;
   readonly checking: boolean;
   readonly tlbContig: boolean;
+  readonly ds: boolean;
   /** The current translation registers; the machine sets ttbr0 and asid on a context switch. */
   regs: TranslationRegs;
   readonly tlbStats: TlbStats;
@@ -67,6 +73,7 @@ export class Mmu {
     this.dsbStats = stats.register('dsb', newDsbStats());
     const checkerStats = stats.register('checker', newCheckerStats());
     this.tlbContig = opts.tlbContig ?? true;
+    this.ds = opts.ds ?? false;
     this.tlb = new Tlb(
       { entries: opts.tlbEntries ?? TLB_DEFAULT_ENTRIES, ways: opts.tlbWays ?? TLB_DEFAULT_WAYS, contig: this.tlbContig, replacement: opts.tlbReplacement ?? 'fifo', seed: opts.tlbSeed ?? 1 },
       { stats: this.tlbStats, tracer: telemetry.tracer },
@@ -149,7 +156,7 @@ export class Mmu {
    * (tlbi.total, by_op, by_site = calls.site(), by_chain = calls.chain()) and traced.
    */
   tlbi(op: TlbiOp, operand: U64): void {
-    const d = decodeTlbiOperand(op, operand);
+    const d = decodeTlbiOperand(op, operand, this.ds);
     const removed = this.tlb.invalidateDecoded(d);
     this.tlbiStats.walk_cache_invalidated += this.walkCache.invalidate(d);
     if (this.checking) this.checker.onTlbi(d);

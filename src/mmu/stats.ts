@@ -71,12 +71,13 @@ export interface DsbStats {
   total: number;
   ishst: number;
   ish: number;
+  nshst: number;
   nsh: number;
   sy: number;
 }
 
 export function newDsbStats(): DsbStats {
-  return { total: 0, ishst: 0, ish: 0, nsh: 0, sy: 0 };
+  return { total: 0, ishst: 0, ish: 0, nshst: 0, nsh: 0, sy: 0 };
 }
 
 export interface CheckerStats {

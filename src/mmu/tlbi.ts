@@ -179,8 +179,11 @@ export const TLBI_RANGE_MAX_PAGES = tlbiRangePages(3, 31);
 
 const GRANULE_OF_TG: readonly number[] = [0, 4096, 16384, 65536];
 
-/** Decodes `operand` as `op` would read it. */
-export function decodeTlbiOperand(op: TlbiOp, operand: U64): DecodedTlbi {
+/**
+ * Decodes `operand` as `op` would read it. `ds` is TCR_EL1.DS (FEAT_LPA2): with the 4 KiB and
+ * 16 KiB granules a range operand's BaseADDR then holds VA[52:16], i.e. counts 64 KiB units.
+ */
+export function decodeTlbiOperand(op: TlbiOp, operand: U64, ds = false): DecodedTlbi {
   const i = TLBI_OP_INFO[op];
   if (i === undefined) throw new RangeError(`unknown TLBI operation '${String(op)}'`);
   const asidField = operand.hi >>> 16;
@@ -210,7 +213,7 @@ export function decodeTlbiOperand(op: TlbiOp, operand: U64): DecodedTlbi {
       const baseAddr = (operand.hi & 0x1f) * POW2[32]! + operand.lo;
       const pages = tlbiRangePages(scale, num);
       const granule = GRANULE_OF_TG[tg]!;
-      const start = baseAddr * granule;
+      const start = baseAddr * (ds && (tg === 1 || tg === 2) ? 65536 : granule);
       let noEffect: string | null = null;
       if (tg === 0) noEffect = 'TG=0 is reserved: no entries are invalidated';
       else if (tg !== 1) noEffect = `TG=${tg} names the ${tg === 2 ? '16' : '64'} KiB granule; the regime uses 4 KiB`;

@@ -29,6 +29,10 @@ import {
   pteValidCont,
   pteWrite,
   pteYoung,
+  PTE_AF_LO,
+  PTE_DIRTY_HI,
+  PTE_RDONLY_LO,
+  PTE_WRITE_HI,
   type Pte,
 } from './pte.js';
 import type { RawPtes } from './raw.js';
@@ -107,6 +111,18 @@ export class Contpte {
     } finally {
       calls.leave();
     }
+  }
+
+  /** contpte_all_subptes_match_access_flags: RDONLY, AF, WRITE and DIRTY equal in all 16 raw entries. */
+  private allSubptesMatchAccessFlags(ptep: number, entry: Pte): boolean {
+    const lo = PTE_RDONLY_LO | PTE_AF_LO;
+    const hi = PTE_WRITE_HI | PTE_DIRTY_HI;
+    let p = contpteAlignDown(ptep);
+    for (let i = 0; i < CONT_PTES; i++, p += 8) {
+      const sub = this.raw.__ptepGet(p);
+      if ((sub.lo & lo) !== (entry.lo & lo) || (sub.hi & hi) !== (entry.hi & hi)) return false;
+    }
+    return true;
   }
 
   /** contpte_try_unfold (inline): only a valid contiguous entry needs unfolding. */
@@ -303,20 +319,27 @@ export class Contpte {
   }
 
   /**
-   * contpte_ptep_set_access_flags (v6.9-v6.16): a no-op if the gathered entry already matches;
-   * access/dirty changes go to all 16 entries with one range flush when dirty; a change of the
-   * write permission must unfold.
+   * contpte_ptep_set_access_flags: a no-op if nothing would change; access/dirty changes go to all
+   * 16 entries with one range flush when dirty; a change of the write permission must unfold.
+   * v6.9 judges "nothing would change" on the gathered entry; Debian 6.12.117 and 7.x compare the
+   * access bits of every raw sub-PTE (a walker that reads sub-PTEs one by one could otherwise keep
+   * faulting on one of them), and take the write decision from the raw target (kernel-notes §8.5).
    */
   contptePtepSetAccessFlags(mm: MmContext, addr: number, ptep: number, entry: Pte, dirty: boolean): boolean {
     const orig = pteMknoncont(this.contptePtepGet(ptep, this.raw.__ptepGet(ptep)));
-    if (pteEqual(orig, entry)) return false;
-    if (pteWrite(orig) === pteWrite(entry)) {
+    if (this.policy.accessFlagsRawCompare) {
+      if (this.allSubptesMatchAccessFlags(ptep, entry)) return false;
+    } else if (pteEqual(orig, entry)) {
+      return false;
+    }
+    const writeNow = this.policy.accessFlagsRawCompare ? pteWrite(this.raw.__ptepGet(ptep)) : pteWrite(orig);
+    if (writeNow === pteWrite(entry)) {
       const p0 = contpteAlignDown(ptep);
       const a0 = contAlignDownAddr(addr);
       for (let i = 0; i < CONT_PTES; i++) {
         this.raw.__ptepSetAccessFlags(mm, a0 + i * PAGE_SIZE, p0 + i * 8, entry, false);
       }
-      if (dirty) this.flush.__flushTlbRange(mm, a0, a0 + CONT_PTE_SIZE, PAGE_SIZE, true, 3);
+      if (dirty) this.flush.accessFlagsFlushRange(mm, a0, a0 + CONT_PTE_SIZE);
     } else {
       this.__contpteTryUnfold(mm, addr, ptep, orig);
       this.raw.__ptepSetAccessFlags(mm, addr, ptep, entry, dirty);

@@ -31,6 +31,27 @@ export interface PgtablePolicy {
   bbml2Noabort: boolean;
   /** The version of the `__flush_tlb_range` rules. */
   flushRangeRules: FlushRangeRules;
+  /**
+   * [lpa2] 52-bit addressing with LPA2 (TCR_EL1.DS = 1): range operands count BaseADDR in 64 KiB
+   * units, so a range that starts off a 64 KiB boundary is flushed by single ops until it is
+   * aligned (tlbflush.h, v6.7+).
+   */
+  lpa2: boolean;
+  /**
+   * [access_flags_rawcmp] contpte_ptep_set_access_flags decides "nothing to do" by comparing the
+   * access bits of every raw sub-PTE with the entry, and the write change on the raw target PTE
+   * (contpte_all_subptes_match_access_flags: Debian 6.12.117 and 7.x; kernel-notes §8.5).
+   */
+  accessFlagsRawCompare: boolean;
+  /**
+   * [set_access_flags_local_flush] the dirty flush of ptep_set_access_flags is local to this CPU
+   * (TLBF_NOBROADCAST: DSB NSHST, VALE1/RVALE1, DSB NSH), as in 7.x (kernel-notes §8.5).
+   */
+  accessFlagsLocalFlush: boolean;
+  /** [flush_tlb_page_ttl] flush_tlb_page goes through the range code with a level-3 hint (7.x). */
+  flushTlbPageTtl: boolean;
+  /** [spurious_fault_flush] flush_tlb_fix_spurious_fault flushes the page locally (7.x; 6.x: no-op). */
+  spuriousFaultFlush: boolean;
 }
 
 export const DEFAULT_PGTABLE_POLICY: Readonly<PgtablePolicy> = Object.freeze({
@@ -41,6 +62,11 @@ export const DEFAULT_PGTABLE_POLICY: Readonly<PgtablePolicy> = Object.freeze({
   kpti: false,
   bbml2Noabort: false,
   flushRangeRules: 'v6.9',
+  lpa2: false,
+  accessFlagsRawCompare: false,
+  accessFlagsLocalFlush: false,
+  flushTlbPageTtl: false,
+  spuriousFaultFlush: false,
 });
 
 /** The process an operation is for: `struct mm_struct` as far as this layer needs it. */

@@ -153,7 +153,7 @@ export class RawPtes {
     const lo = ((((pte.lo ^ PTE_RDONLY_LO) | eLo) ^ PTE_RDONLY_LO) >>> 0);
     const hi = ((pte.hi | (entry.hi & keepHi)) >>> 0);
     this.store(mm, addr, ptep, { lo, hi }, true);
-    if (dirty) this.flush.flushTlbPage(mm, addr);
+    if (dirty) this.flush.accessFlagsFlushPage(mm, addr);
     return true;
   }
 

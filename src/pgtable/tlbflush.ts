@@ -14,6 +14,8 @@ import type { FlushRangeRules, MmContext, PgtablePolicy } from './policy.js';
 
 /** MAX_TLBI_OPS / MAX_DVM_OPS: beyond this many strides without range ops, flush the whole ASID. */
 export const MAX_DVM_OPS = PTRS_PER_PTE;
+/** With LPA2, range operands address memory in 64 KiB units. */
+const LPA2_RANGE_UNIT = 0x10000;
 /** TLBI_TTL_TG_4K: the translation-granule code for 4 KiB pages in TTL and range operands. */
 const TG_4K = 1;
 
@@ -56,9 +58,10 @@ export function planFlushRangeOps(
   lastLevel: boolean,
   tlbLevel: number,
   policy: PgtablePolicy,
+  broadcast = true,
 ): PlannedTlbi[] {
-  const single: TlbiOp = lastLevel ? 'VALE1IS' : 'VAE1IS';
-  const range: TlbiOp = lastLevel ? 'RVALE1IS' : 'RVAE1IS';
+  const single: TlbiOp = lastLevel ? (broadcast ? 'VALE1IS' : 'VALE1') : broadcast ? 'VAE1IS' : 'VAE1';
+  const range: TlbiOp = lastLevel ? (broadcast ? 'RVALE1IS' : 'RVALE1') : broadcast ? 'RVAE1IS' : 'RVAE1';
   const out: PlannedTlbi[] = [];
   const singleOp = (va: number): PlannedTlbi => ({ op: single, operand: vaOperand(va, asid, tlbLevel, policy) });
   const rangeOp = (va: number, num: number, scale: number): PlannedTlbi => ({
@@ -70,7 +73,7 @@ export function planFlushRangeOps(
       num,
       // The range operand's TTL field holds only a level (1..3); 0 means no hint.
       ttl: tlbLevel >= 1 && tlbLevel <= 3 ? tlbLevel : 0,
-      baseAddr: Math.floor(va / PAGE_SIZE),
+      baseAddr: Math.floor(va / (policy.lpa2 && policy.flushRangeRules !== 'v6.1' ? LPA2_RANGE_UNIT : PAGE_SIZE)),
     }),
   });
   let addr = start;
@@ -100,10 +103,11 @@ export function planFlushRangeOps(
     }
     return out;
   }
-  // v6.7+: SCALE counts down from 3; one page left (or no range support) takes a single op.
+  // v6.7+: SCALE counts down from 3; one page left (or no range support, or an LPA2 start off
+  // a 64 KiB boundary) takes a single op.
   let scale = 3;
   while (left > 0) {
-    if (!policy.tlbiRange || left === 1) {
+    if (!policy.tlbiRange || left === 1 || (policy.lpa2 && addr % LPA2_RANGE_UNIT !== 0)) {
       out.push(singleOp(addr));
       addr += stride;
       left -= strideShiftPages;
@@ -141,6 +145,7 @@ function userOperand(operand: U64): U64 {
 
 export const FLUSH_HELPER_FRAMES = [
   'flush_tlb_mm',
+  'flush_tlb_fix_spurious_fault',
   'flush_tlb_page',
   'flush_tlb_page_nosync',
   'flush_tlb_range',
@@ -164,23 +169,27 @@ export class TlbFlush {
     if (this.policy.kpti) this.mmu.tlbi(op, userOperand(operand));
   }
 
-  flushTlbMm(mm: MmContext): void {
+  flushTlbMm(mm: MmContext, broadcast = true): void {
     this.calls.enter('flush_tlb_mm');
     try {
-      this.mmu.dsb('ishst');
-      this.tlbiWithUser('ASIDE1IS', tlbiVaOperand({ asid: mm.asid, va: 0, ttl: 0 }));
-      this.mmu.dsb('ish');
+      this.mmu.dsb(broadcast ? 'ishst' : 'nshst');
+      this.tlbiWithUser(broadcast ? 'ASIDE1IS' : 'ASIDE1', tlbiVaOperand({ asid: mm.asid, va: 0, ttl: 0 }));
+      this.mmu.dsb(broadcast ? 'ish' : 'nsh');
     } finally {
       this.calls.leave();
     }
   }
 
-  /** No level hint here: the kernel uses plain __tlbi for single pages. No trailing DSB. */
+  /**
+   * No trailing DSB. Up to 6.x the kernel uses a plain __tlbi (no level hint); 7.x goes through
+   * the range code with level 3, so the hint appears with FEAT_TTL.
+   */
   flushTlbPageNosync(mm: MmContext, uaddr: number): void {
     this.calls.enter('flush_tlb_page_nosync');
     try {
       this.mmu.dsb('ishst');
-      this.tlbiWithUser('VALE1IS', tlbiVaOperand({ asid: mm.asid, va: uaddr, ttl: 0 }));
+      const ttl = this.policy.flushTlbPageTtl && this.policy.tlbiTtl ? ttl4k(3) : 0;
+      this.tlbiWithUser('VALE1IS', tlbiVaOperand({ asid: mm.asid, va: uaddr, ttl }));
     } finally {
       this.calls.leave();
     }
@@ -196,18 +205,22 @@ export class TlbFlush {
     }
   }
 
-  __flushTlbRangeNosync(mm: MmContext, start: number, end: number, stride: number, lastLevel: boolean, tlbLevel: number): void {
+  /**
+   * `broadcast` false is 7.x's TLBF_NOBROADCAST: the same loop with the local (non-shareable)
+   * operations and DSB NSHST/NSH.
+   */
+  __flushTlbRangeNosync(mm: MmContext, start: number, end: number, stride: number, lastLevel: boolean, tlbLevel: number, broadcast = true): void {
     this.calls.enter('__flush_tlb_range_nosync');
     try {
       const s = Math.floor(start / stride) * stride;
       const e = Math.ceil(end / stride) * stride;
       if (flushRangeGivesUp(s, e, stride, this.policy)) {
-        this.flushTlbMm(mm);
+        this.flushTlbMm(mm, broadcast);
         return;
       }
-      this.mmu.dsb('ishst');
+      this.mmu.dsb(broadcast ? 'ishst' : 'nshst');
       const pages = (e - s) / PAGE_SIZE;
-      for (const t of planFlushRangeOps(s, pages, stride, mm.asid, lastLevel, tlbLevel, this.policy)) {
+      for (const t of planFlushRangeOps(s, pages, stride, mm.asid, lastLevel, tlbLevel, this.policy, broadcast)) {
         this.tlbiWithUser(t.op, t.operand);
       }
     } finally {
@@ -215,11 +228,37 @@ export class TlbFlush {
     }
   }
 
-  __flushTlbRange(mm: MmContext, start: number, end: number, stride: number, lastLevel: boolean, tlbLevel: number): void {
+  __flushTlbRange(mm: MmContext, start: number, end: number, stride: number, lastLevel: boolean, tlbLevel: number, broadcast = true): void {
     this.calls.enter('__flush_tlb_range');
     try {
-      this.__flushTlbRangeNosync(mm, start, end, stride, lastLevel, tlbLevel);
-      this.mmu.dsb('ish');
+      this.__flushTlbRangeNosync(mm, start, end, stride, lastLevel, tlbLevel, broadcast);
+      this.mmu.dsb(broadcast ? 'ish' : 'nsh');
+    } finally {
+      this.calls.leave();
+    }
+  }
+
+  /**
+   * The flush after ptep_set_access_flags made a stale read-only entry writable: flush_tlb_page
+   * (6.x), or in 7.x a local one through the range code (TLBF_NOWALKCACHE | TLBF_NOBROADCAST,
+   * level 3): only this CPU can hold the stale entry that faulted (kernel-notes §8.5).
+   */
+  accessFlagsFlushPage(mm: MmContext, uaddr: number): void {
+    if (this.policy.accessFlagsLocalFlush) this.__flushTlbRange(mm, uaddr, uaddr + PAGE_SIZE, PAGE_SIZE, true, 3, false);
+    else this.flushTlbPage(mm, uaddr);
+  }
+
+  /** The same for a whole contiguous block (contpte_ptep_set_access_flags). */
+  accessFlagsFlushRange(mm: MmContext, start: number, end: number): void {
+    this.__flushTlbRange(mm, start, end, PAGE_SIZE, true, 3, !this.policy.accessFlagsLocalFlush);
+  }
+
+  /** flush_tlb_fix_spurious_fault: nothing up to 6.x; a local page flush in 7.x. */
+  flushTlbFixSpuriousFault(mm: MmContext, uaddr: number): void {
+    if (!this.policy.spuriousFaultFlush) return;
+    this.calls.enter('flush_tlb_fix_spurious_fault');
+    try {
+      this.__flushTlbRange(mm, uaddr, uaddr + PAGE_SIZE, PAGE_SIZE, true, 3, false);
     } finally {
       this.calls.leave();
     }

@@ -40,7 +40,7 @@ export class Workbench {
     this.mem = PhysMem.allocate(WORKBENCH_PHYS_BASE, opts.memBytes ?? 32 * 1024 * 1024);
     this.buddy = new Buddy(this.mem, this.telemetry);
     this.memmap = new Memmap(this.buddy, this.telemetry);
-    this.mmu = new Mmu(this.mem, this.telemetry, { bbml2: this.policy.bbml2Noabort, ...opts.mmu });
+    this.mmu = new Mmu(this.mem, this.telemetry, { bbml2: this.policy.bbml2Noabort, ds: this.policy.lpa2, ...opts.mmu });
     this.pgtable = new Pgtable(this.mmu, this.policy, this.telemetry, this.memmap, this.memmap);
     const asid = opts.asid ?? 2;
     if (asid % 2 !== 0) throw new UsageError(`asid ${asid}: must be even (KPTI uses asid | 1 for the user half)`);

@@ -79,7 +79,7 @@ export interface TlbiEvent {
 
 export interface DsbEvent {
   kind: 'dsb';
-  domain: 'ishst' | 'ish' | 'nsh' | 'sy';
+  domain: 'ishst' | 'ish' | 'nshst' | 'nsh' | 'sy';
   chain: string;
 }
 

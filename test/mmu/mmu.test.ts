@@ -120,7 +120,7 @@ describe('Mmu.tlbi and Mmu.dsb: counting, attribution, trace', () => {
       by_chain: { 'set_ptes > contpte_convert > __flush_tlb_range': 1, zap_pte_range: 1, '(none)': 1 },
       walk_cache_invalidated: 3,
     });
-    expect(stats().dsb).toEqual({ total: 2, ishst: 1, ish: 1, nsh: 0, sy: 0 });
+    expect(stats().dsb).toEqual({ total: 2, ishst: 1, ish: 1, nshst: 0, nsh: 0, sy: 0 });
     expect(stats().tlb).toMatchObject({ invalidated_entries: 1 });
     expect(events.map((e) => e.kind)).toEqual(['dsb', 'tlbi', 'dsb', 'tlbi', 'tlbi']);
     expect(events[1]).toMatchObject({
