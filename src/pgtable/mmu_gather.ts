@@ -138,15 +138,25 @@ export class MmuGather {
   /** tlb_flush_mmu_tlbonly: flush what was gathered, if anything. */
   tlbFlushMmuTlbonly(): void {
     if (!(this.freedTables || this.clearedPtes || this.clearedPmds || this.clearedPuds || this.clearedP4ds)) return;
-    this.tlbFlush();
-    this.resetRange();
+    this.calls.enter('tlb_flush_mmu_tlbonly');
+    try {
+      this.tlbFlush();
+      this.resetRange();
+    } finally {
+      this.calls.leave();
+    }
   }
 
   /** tlb_flush_mmu: the TLB flush, then the frees it made safe. */
   tlbFlushMmu(): void {
-    this.tlbFlushMmuTlbonly();
-    const frees = this.pending.splice(0);
-    for (const f of frees) f();
+    this.calls.enter('tlb_flush_mmu');
+    try {
+      this.tlbFlushMmuTlbonly();
+      const frees = this.pending.splice(0);
+      for (const f of frees) f();
+    } finally {
+      this.calls.leave();
+    }
   }
 
   /**
@@ -155,11 +165,21 @@ export class MmuGather {
    */
   tlbEndVma(): void {
     if (this.fullmm) return;
-    this.tlbFlushMmuTlbonly();
+    this.calls.enter('tlb_end_vma');
+    try {
+      this.tlbFlushMmuTlbonly();
+    } finally {
+      this.calls.leave();
+    }
   }
 
   /** tlb_finish_mmu: the final flush and frees. */
   tlbFinishMmu(): void {
-    this.tlbFlushMmu();
+    this.calls.enter('tlb_finish_mmu');
+    try {
+      this.tlbFlushMmu();
+    } finally {
+      this.calls.leave();
+    }
   }
 }

@@ -152,6 +152,8 @@ export const FLUSH_HELPER_FRAMES = [
   '__flush_tlb_range',
   '__flush_tlb_range_nosync',
   'tlb_flush',
+  'tlb_flush_mmu',
+  'tlb_flush_mmu_tlbonly',
 ] as const;
 
 export class TlbFlush {
