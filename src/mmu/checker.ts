@@ -34,7 +34,8 @@ import { AP2_LO, CONT_HI, DBM_HI, descriptorKind, leafOutputAddress, tableAddres
 import { CONT_ENTRIES, levelSize, type Level } from './geometry.js';
 import type { PhysMem } from './physmem.js';
 import { newCheckerStats, type CheckerStats } from './stats.js';
-import { tlbiCoversLeaf, tlbiCoversTable, type DecodedTlbi } from './tlbi.js';
+import { StaleSet } from './stale.js';
+import type { DecodedTlbi } from './tlbi.js';
 
 export interface CheckerOptions {
   /** BBML2_NOABORT: contiguous-bit-only changes need no break-before-make. Default false. */
@@ -84,23 +85,6 @@ export interface CheckerFinding {
   chain: string;
 }
 
-type Phase = 'cleared' | 'visible' | 'invalidating';
-
-/** Valid values once stored at one (ASID, level, VA) that a TLB or walk cache may still hold. */
-interface StaleRecord {
-  key: number;
-  /** -1 for a global leaf (nG = 0), else the ASID. */
-  asid: number;
-  level: Level;
-  vaBase: number;
-  size: number;
-  values: U64[];
-  hasTable: boolean;
-  hasLeaf: boolean;
-  phase: Phase;
-  tlbiBeforeDsb: boolean;
-}
-
 interface TouchedGroup {
   groupPtep: number;
   level: Level;
@@ -110,9 +94,41 @@ interface TouchedGroup {
 
 const hex = (n: number): string => '0x' + n.toString(16);
 
-/** Key of (level, VA) within an ASID bucket: VA page number * 4 + level (below 2^38). */
-function recordKey(level: number, vaBase: number): number {
-  return Math.floor(vaBase / 4096) * 4 + level;
+/** Bits of a break-before-make-relevant change (see `bbmChangeMask`). */
+const CH_TYPE = 1;
+const CH_TABLE_ADDRESS = 2;
+const CH_OUTPUT_ADDRESS = 4;
+const CH_CONTIGUOUS = 8;
+const CH_ATTRINDX = 16;
+const CH_SH = 32;
+const CH_NG = 64;
+const CHANGE_NAMES: [number, string][] = [
+  [CH_TYPE, 'type'],
+  [CH_TABLE_ADDRESS, 'table address'],
+  [CH_OUTPUT_ADDRESS, 'output address'],
+  [CH_CONTIGUOUS, 'contiguous'],
+  [CH_ATTRINDX, 'AttrIndx'],
+  [CH_SH, 'SH'],
+  [CH_NG, 'nG'],
+];
+
+/**
+ * What differs between two valid descriptors at `level` that requires break-before-make, as a
+ * bit mask (0: the change is allowed on a live entry). Allocation-free: it runs on every store.
+ */
+function bbmChangeMask(a: U64, b: U64, level: Level): number {
+  const ka = descriptorKind(a.lo, level);
+  const kb = descriptorKind(b.lo, level);
+  if (ka === 'invalid' || kb === 'invalid') return 0;
+  if (ka !== kb) return CH_TYPE;
+  if (ka === 'table') return tableAddress(a) === tableAddress(b) ? 0 : CH_TABLE_ADDRESS;
+  let m = 0;
+  if (leafOutputAddress(a, level) !== leafOutputAddress(b, level)) m |= CH_OUTPUT_ADDRESS;
+  if ((a.hi & CONT_HI) !== (b.hi & CONT_HI)) m |= CH_CONTIGUOUS;
+  if (((a.lo >>> 2) & 7) !== ((b.lo >>> 2) & 7)) m |= CH_ATTRINDX;
+  if (((a.lo >>> 8) & 3) !== ((b.lo >>> 8) & 3)) m |= CH_SH;
+  if ((a.lo & 0x800) !== (b.lo & 0x800)) m |= CH_NG;
+  return m;
 }
 
 /**
@@ -121,18 +137,8 @@ function recordKey(level: number, vaBase: number): number {
  * 'nG'. Empty when the change is allowed on a live entry.
  */
 export function bbmRelevantChanges(a: U64, b: U64, level: Level): string[] {
-  const ka = descriptorKind(a.lo, level);
-  const kb = descriptorKind(b.lo, level);
-  if (ka === 'invalid' || kb === 'invalid') return [];
-  if (ka !== kb) return ['type'];
-  if (ka === 'table') return tableAddress(a) === tableAddress(b) ? [] : ['table address'];
-  const out: string[] = [];
-  if (leafOutputAddress(a, level) !== leafOutputAddress(b, level)) out.push('output address');
-  if ((a.hi & CONT_HI) !== (b.hi & CONT_HI)) out.push('contiguous');
-  if (((a.lo >>> 2) & 7) !== ((b.lo >>> 2) & 7)) out.push('AttrIndx');
-  if (((a.lo >>> 8) & 3) !== ((b.lo >>> 8) & 3)) out.push('SH');
-  if ((a.lo & 0x800) !== (b.lo & 0x800)) out.push('nG');
-  return out;
+  const m = bbmChangeMask(a, b, level);
+  return CHANGE_NAMES.filter(([bit]) => (m & bit) !== 0).map(([, name]) => name);
 }
 
 // Attributes members of a contiguous set must share: AttrIndx, NS, AP, SH, nG (low half) and
@@ -140,11 +146,16 @@ export function bbmRelevantChanges(a: U64, b: U64, level: Level): string[] {
 const SET_ATTR_LO = (7 << 2) | (1 << 5) | (3 << 6) | (3 << 8) | (1 << 11);
 const SET_ATTR_HI = (1 << 18) | DBM_HI | (1 << 21) | (1 << 22);
 
-function setAttributes(v: U64): string {
-  let lo = v.lo & SET_ATTR_LO;
+/** The low-half attributes a set's members must share. */
+function setAttrLo(lo: number, hi: number): number {
+  let a = lo & SET_ATTR_LO;
   // With DBM, AP[2] is the entry's own clean/dirty state (hardware clears it on a write).
-  if (v.hi & DBM_HI) lo &= ~AP2_LO;
-  return `${lo >>> 0}:${(v.hi & SET_ATTR_HI) >>> 0}`;
+  if (hi & DBM_HI) a &= ~AP2_LO;
+  return a >>> 0;
+}
+
+function setAttributes(v: U64): string {
+  return `${setAttrLo(v.lo, v.hi)}:${(v.hi & SET_ATTR_HI) >>> 0}`;
 }
 
 export class Checker {
@@ -154,11 +165,10 @@ export class Checker {
   /** The most recent findings (also emitted as events when traced). */
   readonly findings: CheckerFinding[] = [];
   private readonly keep: number;
-  /** ASID bucket (-1 = global leaves) -> key -> record. */
-  private readonly stale = new Map<number, Map<number, StaleRecord>>();
-  private readonly awaitingVisibility = new Set<StaleRecord>();
-  private readonly awaitingCompletion = new Set<StaleRecord>();
-  private readonly touched = new Map<number, TouchedGroup>();
+  private readonly stale: StaleSet;
+  /** Contiguous groups written since the last settle (consecutive writes mostly hit the same one). */
+  private readonly touched: TouchedGroup[] = [];
+  private lastTouched = -1;
   /** `${groupPtep}:${rule}` already reported since the last settle. */
   private readonly reported = new Set<string>();
 
@@ -172,13 +182,12 @@ export class Checker {
     this.barriers = opts.barriers ?? true;
     this.keep = opts.keepFindings ?? 256;
     this.stats = stats ?? newCheckerStats();
+    this.stale = new StaleSet(this.barriers);
   }
 
   /** Locations whose old value may still be cached (for tests and reports). */
   get staleLocations(): number {
-    let n = 0;
-    for (const b of this.stale.values()) n += b.size;
-    return n;
+    return this.stale.count();
   }
 
   /** A descriptor store of `value` over `old` at `ptep`. */
@@ -186,11 +195,14 @@ export class Checker {
     const level = ctx.level;
     if (level !== 0 && level !== 1 && level !== 2 && level !== 3) throw new RangeError(`descriptor write context: level ${level} is not 0..3`);
     const size = levelSize(level);
-    const index = Math.floor(ctx.va / size) % 512;
-    if (index !== Math.floor((ptep % 4096) / 8)) {
-      throw new RangeError(`descriptor write context: VA ${hex(ctx.va)} is entry ${index} at level ${level}, but the store is to entry ${Math.floor((ptep % 4096) / 8)} (PA ${hex(ptep)})`);
+    // Floor division rather than % (a slow floating-point remainder on addresses above 2^31).
+    const vaIndex = Math.floor(ctx.va / size);
+    const index = vaIndex & 511;
+    const entry = (ptep / 8) & 511;
+    if (index !== entry) {
+      throw new RangeError(`descriptor write context: VA ${hex(ctx.va)} is entry ${index} at level ${level}, but the store is to entry ${entry} (PA ${hex(ptep)})`);
     }
-    const vaBase = ctx.va - (ctx.va % size);
+    const vaBase = vaIndex * size;
     const oldKind = descriptorKind(old.lo, level);
     const newKind = descriptorKind(value.lo, level);
 
@@ -200,67 +212,45 @@ export class Checker {
       this.checkBbm(old, oldKind, value, level, vaBase, ctx);
       if (newKind === 'leaf' && (value.hi & CONT_HI) !== 0) this.checkContiguousWrite(ptep, value, level, ctx);
     }
-    if (level >= 1) {
-      const groupPtep = ptep - (ptep % (CONT_ENTRIES * 8));
-      if (!this.touched.has(groupPtep)) {
+    // A set's contiguity can only change through a store whose old or new value has the bit
+    // (a set without the bit is trivially fine), so only those groups are judged at settle().
+    if (level >= 1 && ((old.hi | value.hi) & CONT_HI) !== 0) {
+      const groupPtep = Math.floor(ptep / (CONT_ENTRIES * 8)) * (CONT_ENTRIES * 8);
+      if (groupPtep !== this.lastTouched) {
+        this.lastTouched = groupPtep;
         const span = size * CONT_ENTRIES;
-        this.touched.set(groupPtep, { groupPtep, level, va0: ctx.va - (ctx.va % span), asid: ctx.asid });
+        this.touched.push({ groupPtep, level, va0: Math.floor(ctx.va / span) * span, asid: ctx.asid });
       }
     }
   }
 
   private addStale(old: U64, kind: DescriptorKind, level: Level, vaBase: number, asid: number): void {
     const bucketAsid = kind === 'leaf' && (old.lo & 0x800) === 0 ? -1 : asid;
-    let bucket = this.stale.get(bucketAsid);
-    if (!bucket) {
-      bucket = new Map();
-      this.stale.set(bucketAsid, bucket);
-    }
-    const key = recordKey(level, vaBase);
-    let rec = bucket.get(key);
-    if (!rec) {
-      rec = { key, asid: bucketAsid, level, vaBase, size: levelSize(level), values: [], hasTable: false, hasLeaf: false, phase: 'cleared', tlbiBeforeDsb: false };
-      bucket.set(key, rec);
-    }
-    if (!rec.values.some((v) => bbmRelevantChanges(v, old, level).length === 0)) rec.values.push(old);
-    if (kind === 'table') rec.hasTable = true;
-    else rec.hasLeaf = true;
-    rec.phase = 'cleared';
-    rec.tlbiBeforeDsb = false;
-    this.awaitingCompletion.delete(rec);
-    if (this.barriers) this.awaitingVisibility.add(rec);
+    this.stale.add(old, level, vaBase, bucketAsid, kind === 'table', (a, b) => bbmChangeMask(a, b, level) === 0);
   }
 
-  private allowed(changes: string[]): boolean {
-    return changes.length === 0 || (this.bbml2 && changes.length === 1 && changes[0] === 'contiguous');
+  private allowed(changes: number): boolean {
+    return changes === 0 || (this.bbml2 && changes === CH_CONTIGUOUS);
   }
 
   private checkBbm(old: U64, oldKind: DescriptorKind, value: U64, level: Level, vaBase: number, ctx: DescriptorWriteContext): void {
     if (oldKind !== 'invalid') {
-      const changes = bbmRelevantChanges(old, value, level);
+      const changes = bbmChangeMask(old, value, level);
       if (!this.allowed(changes)) {
-        this.report('bbm_violation', 'bbm_live_change', ctx.va, level, ctx.asid, `valid ${u64Hex(old)} replaced by valid ${u64Hex(value)} without break-before-make (changed: ${changes.join(', ')})`, null);
+        this.report('bbm_violation', 'bbm_live_change', ctx.va, level, ctx.asid, `valid ${u64Hex(old)} replaced by valid ${u64Hex(value)} without break-before-make (changed: ${bbmRelevantChanges(old, value, level).join(', ')})`, null);
         return;
       }
     }
-    const key = recordKey(level, vaBase);
-    for (const bucketAsid of ctx.asid === -1 ? [-1] : [ctx.asid, -1]) {
-      const rec = this.stale.get(bucketAsid)?.get(key);
-      if (!rec) continue;
-      for (const v of rec.values) {
-        const changes = bbmRelevantChanges(v, value, level);
-        if (this.allowed(changes)) continue;
-        const rule: BbmRule = rec.phase === 'invalidating' ? 'bbm_tlbi_incomplete' : rec.tlbiBeforeDsb ? 'bbm_tlbi_before_dsb' : 'bbm_no_tlbi';
-        const why =
-          rule === 'bbm_tlbi_incomplete'
-            ? 'the covering TLBI was not completed by a DSB ISH'
-            : rule === 'bbm_tlbi_before_dsb'
-              ? 'the covering TLBI came before a DSB made the invalid store visible'
-              : 'no TLBI covering this VA and ASID since it was invalidated';
-        this.report('bbm_violation', rule, ctx.va, level, ctx.asid, `${u64Hex(value)} written where ${u64Hex(v)} may still be cached: ${why} (changed: ${changes.join(', ')})`, null);
-        return;
-      }
-    }
+    if (this.stale.empty) return;
+    const c = this.stale.conflict(level, vaBase, ctx.asid, (v) => this.allowed(bbmChangeMask(v, value, level)));
+    if (c === null) return;
+    const why =
+      c.rule === 'bbm_tlbi_incomplete'
+        ? 'the covering TLBI was not completed by a DSB ISH'
+        : c.rule === 'bbm_tlbi_before_dsb'
+          ? 'the covering TLBI came before a DSB made the invalid store visible'
+          : 'no TLBI covering this VA and ASID since it was invalidated';
+    this.report('bbm_violation', c.rule, ctx.va, level, ctx.asid, `${u64Hex(value)} written where ${u64Hex(c.old)} may still be cached: ${why} (changed: ${bbmRelevantChanges(c.old, value, level).join(', ')})`, null);
   }
 
   /** Rule 2 at the moment of the write: OA must agree with the other contiguous members. */
@@ -275,12 +265,19 @@ export class Checker {
     if (base < 0 || base % span !== 0) {
       problem = `entry ${i} has OA ${hex(oa)}, so the set would start at ${base < 0 ? `-${hex(-base)}` : hex(base)}, not aligned to ${hex(span)}`;
     } else {
-      for (let j = 0; j < CONT_ENTRIES && problem === null; j++) {
+      // Every contiguous member was checked against the others when it was stored, so the valid
+      // members already agree with one another: comparing with the first one found suffices.
+      // (Read in place, no allocation: this runs for every contiguous store.)
+      const u32 = this.mem.u32;
+      const w0 = (groupPtep - this.mem.base) >>> 2;
+      for (let j = 0; j < CONT_ENTRIES; j++) {
         if (j === i) continue;
-        const v = this.mem.read64(groupPtep + j * 8);
-        if (descriptorKind(v.lo, level) !== 'leaf' || (v.hi & CONT_HI) === 0) continue;
-        const other = leafOutputAddress(v, level);
+        const lo = u32[w0 + 2 * j]!;
+        const hi = u32[w0 + 2 * j + 1]!;
+        if ((hi & CONT_HI) === 0 || descriptorKind(lo, level) !== 'leaf') continue;
+        const other = leafOutputAddress({ lo, hi }, level);
         if (other !== base + j * size) problem = `entry ${i} has OA ${hex(oa)} but contiguous entry ${j} has ${hex(other)} (expected ${hex(base + j * size)})`;
+        break;
       }
     }
     if (problem !== null) {
@@ -291,86 +288,70 @@ export class Checker {
 
   /** A TLBI: stale locations it covers move on (or are clean when barriers are not checked). */
   onTlbi(d: DecodedTlbi): void {
-    if (this.stale.size === 0) return;
-    const consider = (rec: StaleRecord, bucket: Map<number, StaleRecord>): void => {
-      const covered =
-        (!rec.hasTable || tlbiCoversTable(d, rec.vaBase, rec.size, rec.asid)) &&
-        (!rec.hasLeaf || tlbiCoversLeaf(d, rec.vaBase, rec.size, rec.asid, rec.level));
-      if (!covered) return;
-      if (!this.barriers) {
-        bucket.delete(rec.key);
-        return;
-      }
-      if (rec.phase === 'cleared') {
-        rec.tlbiBeforeDsb = true;
-        return;
-      }
-      rec.phase = 'invalidating';
-      this.awaitingCompletion.add(rec);
-    };
-    const buckets: [number, Map<number, StaleRecord>][] = [];
-    const asid = d.scope === 'all' ? null : d.asid;
-    if (asid === null) {
-      buckets.push(...this.stale.entries());
-    } else {
-      const a = this.stale.get(asid);
-      if (a) buckets.push([asid, a]);
-      const g = this.stale.get(-1);
-      if (g && d.scope !== 'asid') buckets.push([-1, g]);
-    }
-    for (const [, bucket] of buckets) {
-      if (d.scope === 'va') {
-        for (let l = 0; l <= 3; l++) {
-          const size = levelSize(l as Level);
-          const rec = bucket.get(recordKey(l, d.va - (d.va % size)));
-          if (rec) consider(rec, bucket);
-        }
-      } else {
-        for (const rec of [...bucket.values()]) consider(rec, bucket);
-      }
-    }
-    this.dropEmptyBuckets();
+    this.stale.onTlbi(d);
   }
 
-  /** A DSB: stores before it are visible to walkers; with ISH/SY, earlier TLBIs have completed. */
+  /** A DSB: stores before it are visible to walkers; with ISH/NSH/SY, earlier TLBIs have completed. */
   onDsb(domain: 'ishst' | 'ish' | 'nshst' | 'nsh' | 'sy'): void {
-    if (!this.barriers) return;
-    // A store barrier orders the clearing stores; only a full barrier completes TLBIs.
-    if (domain !== 'ishst' && domain !== 'nshst') {
-      for (const rec of this.awaitingCompletion) {
-        if (rec.phase === 'invalidating') this.stale.get(rec.asid)?.delete(rec.key);
-      }
-      this.awaitingCompletion.clear();
-      this.dropEmptyBuckets();
-    }
-    for (const rec of this.awaitingVisibility) if (rec.phase === 'cleared') rec.phase = 'visible';
-    this.awaitingVisibility.clear();
-  }
-
-  private dropEmptyBuckets(): void {
-    for (const [a, b] of this.stale) if (b.size === 0) this.stale.delete(a);
+    this.stale.onDsb(domain !== 'ishst' && domain !== 'nshst');
   }
 
   /** End of a kernel-model operation: judge the contiguous sets touched since the last settle. */
   settle(): void {
-    for (const g of this.touched.values()) this.checkGroup(g);
-    this.touched.clear();
+    for (const g of this.touched) this.checkGroup(g);
+    this.touched.length = 0;
+    this.lastTouched = -1;
     this.reported.clear();
   }
 
   private checkGroup(g: TouchedGroup): void {
+    // The common outcome, a complete and consistent set or no contiguous entry at all, is decided
+    // on the raw words without allocating; the detailed diagnosis runs only for a bad set.
+    const u32 = this.mem.u32;
+    const w0 = (g.groupPtep - this.mem.base) >>> 2;
+    const size = levelSize(g.level);
+    let cont = 0;
+    let complete = true;
+    let firstAttrLo = 0;
+    let firstAttrHi = 0;
+    let base = -1;
+    let consistent = true;
+    for (let j = 0; j < CONT_ENTRIES; j++) {
+      const lo = u32[w0 + 2 * j]!;
+      const hi = u32[w0 + 2 * j + 1]!;
+      const leaf = descriptorKind(lo, g.level) === 'leaf';
+      if (!leaf || (hi & CONT_HI) === 0) {
+        complete = false;
+        continue;
+      }
+      const aLo = setAttrLo(lo, hi);
+      const aHi = hi & SET_ATTR_HI;
+      const b = leafOutputAddress({ lo, hi }, g.level) - j * size;
+      if (cont === 0) {
+        firstAttrLo = aLo;
+        firstAttrHi = aHi;
+        base = b;
+      } else if (aLo !== firstAttrLo || aHi !== firstAttrHi || b !== base) {
+        consistent = false;
+      }
+      cont++;
+    }
+    if (cont === 0) return;
+    const span = size * CONT_ENTRIES;
+    if (complete && consistent && base >= 0 && Math.floor(base / span) * span === base) return;
+    this.diagnoseGroup(g);
+  }
+
+  /** Names every rule a bad contiguous set breaks. */
+  private diagnoseGroup(g: TouchedGroup): void {
     const size = levelSize(g.level);
     const values: U64[] = [];
     const kinds: DescriptorKind[] = [];
-    let anyCont = false;
     for (let j = 0; j < CONT_ENTRIES; j++) {
       const v = this.mem.read64(g.groupPtep + j * 8);
-      const k = descriptorKind(v.lo, g.level);
       values.push(v);
-      kinds.push(k);
-      if (k === 'leaf' && (v.hi & CONT_HI) !== 0) anyCont = true;
+      kinds.push(descriptorKind(v.lo, g.level));
     }
-    if (!anyCont) return;
     const contIdx: number[] = [];
     const notLeaf: number[] = [];
     const noBit: number[] = [];

@@ -43,11 +43,11 @@ const CONT_MASK = CONT_PTES - 1;
 
 /** contpte_align_down: the first PTE of the 16-entry block holding ptep. */
 export function contpteAlignDown(ptep: number): number {
-  return ptep - (ptep % (CONT_PTES * 8));
+  return Math.floor(ptep / (CONT_PTES * 8)) * (CONT_PTES * 8);
 }
 
 export function contAlignDownAddr(addr: number): number {
-  return addr - (addr % CONT_PTE_SIZE);
+  return Math.floor(addr / CONT_PTE_SIZE) * CONT_PTE_SIZE;
 }
 
 /** pte_cont_addr_end: the next 64 KiB boundary after addr, or end if that comes first. */
@@ -250,7 +250,7 @@ export class Contpte {
       const next = pteContAddrEnd(a, end);
       const n = (next - a) / PAGE_SIZE;
       let chunk = pfnPte(pfn, prot);
-      const aligned = a % CONT_PTE_SIZE === 0 && next % CONT_PTE_SIZE === 0 && (pfn * PAGE_SIZE) % CONT_PTE_SIZE === 0;
+      const aligned = contAlignDownAddr(a) === a && contAlignDownAddr(next) === next && (pfn & (CONT_PTES - 1)) === 0;
       chunk = aligned ? pteMkcont(chunk) : pteMknoncont(chunk);
       this.raw.__setPtes(mm, a, p, chunk, n);
       a = next;
