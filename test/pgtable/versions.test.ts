@@ -1,6 +1,6 @@
 /** The 6.12/7.2 differences of kernel-notes §8 as page-table switches. */
 import { describe, expect, it } from 'vitest';
-import { CYDP_CLEAR_YOUNG, PAGE_SIZE, pfnPte, pteMkyoung, pteWrite } from '../../src/pgtable/index.js';
+import { CYDP_CLEAR_YOUNG, PAGE_SIZE, pfnPte, pteMkyoung, pteWrite, type PgtablePolicy } from '../../src/pgtable/index.js';
 import { Workbench } from '../../src/pgtable/workbench.js';
 import { Rig, RO, RW, VA } from './rig.js';
 
@@ -25,7 +25,7 @@ describe('LPA2: range operands in 64 KiB units, single ops until the start is 64
 });
 
 describe('ptep_set_access_flags across versions', () => {
-  function contBlockOldOneYoung(policy: Parameters<typeof Rig.prototype.constructor>[0]) {
+  function contBlockOldOneYoung(policy: Partial<PgtablePolicy>) {
     const r = new Rig(policy).prepare();
     const f = r.folio(4);
     r.mapWhole(VA, f.firstPfn, 16);

@@ -1,0 +1,663 @@
+/**
+ * The engine the machine drives: one Unicorn CPU at EL0 with the MMU on, the guest-physical pool
+ * shared with the memory manager, the shadow tables kept equal to the model TLB, and dispatch of
+ * `svc` and aborts to the machine's hooks.
+ *
+ * A run is one `uc_emu_start` that returns only when a hook asks to stop, a budget runs out or
+ * something fails: every svc, abort and exception is handled inside it by UC_HOOK_INTR, which in
+ * Unicorn 2.0.1 replaces exception entry (no EL1 vectors, no ESR/FAR), after which QEMU retries
+ * the faulting instruction or continues after the svc.
+ *
+ * Budgets (measured with bench/engine-compute.ts): Unicorn's `count` argument adds a native
+ * per-instruction hook; a register-only loop ran at 0.16 of full speed with it (a load/store loop,
+ * already slow in Unicorn, at 0.85), so it is used only when an instruction budget (`maxInsns`) is
+ * asked for, and counts exactly. Unicorn's `timeout` argument polls from a thread every 2 us and
+ * cost up to a third of the speed on a busy 2-core machine, so the time budget (`maxSeconds`) uses
+ * a sleeping watchdog thread instead (watchdog.ts), which costs nothing while the guest runs. With
+ * neither, a run has no limit; a CLI default should be a time budget, never an instruction one.
+ */
+import { Telemetry } from '../trace/telemetry.js';
+import { PhysMem } from '../mmu/physmem.js';
+import { UsageError } from '../util/errors.js';
+import type { U64 } from '../util/u64.js';
+import { type DecodeContext, type DecodeResult, type RegisterReader, decodeAccess, insnHex, splitByPage } from './a64-access.js';
+import { bringUp, ttbr0Value } from './cpu.js';
+import { HostRegion } from './hostmem.js';
+import { DEFAULT_MEM_MB, DEFAULT_SHADOW_BYTES, MAX_MEM_MB, PAGE_SIZE, PA_BITS, PHYS_BASE, VA_LIMIT, shadowBaseFor } from './layout.js';
+import { runStartupProbe, PROBE_PAGES } from './probe.js';
+import { ShadowTables } from './shadow.js';
+import { TLBI_VALE1, TLBI_VMALLE1, TTBR0_EL1 } from './sysregs.js';
+import type { AbortInfo, AbortResponse, EngineHooks, ExceptionInfo, GuestAccess, PageFault, StopReason } from './types.js';
+import {
+  EXCP_BKPT, EXCP_DATA_ABORT, EXCP_HVC, EXCP_PREFETCH_ABORT, EXCP_SMC, EXCP_SWI, EXCP_UDEF,
+  UC_ARCH_ARM64, UC_ARM64_REG_NZCV, UC_ARM64_REG_PC, UC_ARM64_REG_SP, UC_ARM64_REG_TPIDR_EL0,
+  UC_CPU_ARM64_MAX, UC_ERR_FETCH_UNMAPPED, UC_ERR_OK, UC_ERR_READ_UNMAPPED, UC_ERR_WRITE_UNMAPPED,
+  UC_HOOK_MEM_UNMAPPED, UC_MEM_FETCH_UNMAPPED, UC_MEM_WRITE_UNMAPPED, UC_MODE_ARM, UC_PROT_ALL,
+  ucArm64RegQ, ucArm64RegX,
+} from './unicorn-const.js';
+import { Unicorn } from './unicorn.js';
+import { Watchdog } from './watchdog.js';
+
+export type Decoder = (insn: number, ctx: DecodeContext) => DecodeResult;
+
+export interface EngineOptions {
+  /** Guest-physical memory in MiB (the `mem_mb` knob). Default 2048. */
+  readonly memMb?: number;
+  /** The ASID TTBR0_EL1 carries (the process's ASID in the model). Default 1. */
+  readonly asid?: number;
+  /**
+   * Instruction budget per run: exact (retried attempts count), but Unicorn's counting hook runs
+   * register-only code about 5 times slower. Prefer `maxSeconds` as a default.
+   */
+  readonly maxInsns?: number;
+  /** Wall-clock budget per run, in seconds (cheap). */
+  readonly maxSeconds?: number;
+  /** Aborts repeated at one PC without progress before the run stops. Default 8. */
+  readonly noProgressLimit?: number;
+  /** Size of the engine's own region (shadow tables). Default 256 MiB of address space. */
+  readonly shadowBytes?: number;
+  /** Where the engine's counters go. Default: a private Telemetry. */
+  readonly telemetry?: Telemetry;
+  /** The machine's hooks; may also be given later with setHooks(). */
+  readonly hooks?: EngineHooks;
+  /**
+   * Test hook: the decoder that turns a faulting instruction into accesses. Replacing it lets a
+   * test prove that the start-up verification rejects a wrong decoder.
+   */
+  readonly decoder?: Decoder;
+}
+
+export interface EngineStats {
+  [k: string]: number;
+  runs: number;
+  svc: number;
+  data_aborts: number;
+  instruction_aborts: number;
+  outside_aborts: number;
+  alignment_aborts: number;
+  exceptions: number;
+  retries: number;
+}
+
+/**
+ * A VA the engine may map for an instant: translatable (below 2^48), inside Unicorn's memory map
+ * (the pool's window), and above every guest VA (VA_LIMIT), so no model entry can be there.
+ */
+const CODE_SCRATCH_VA = PHYS_BASE;
+
+const TWO32 = 4294967296;
+
+/** An `until` address no guest reaches: TTBR1 space, beyond Unicorn's memory map. */
+const UNTIL_NEVER = 0xffff_ffff_ffff_fffcn;
+
+const EXCEPTION_NAMES: Record<number, string> = {
+  [EXCP_UDEF]: 'undefined instruction',
+  [EXCP_BKPT]: 'breakpoint (BRK)',
+  [EXCP_HVC]: 'hypervisor call (HVC)',
+  [EXCP_SMC]: 'secure monitor call (SMC)',
+};
+
+export class Engine {
+  readonly uc: Unicorn;
+  /** The guest-physical pool, [PHYS_BASE, PHYS_BASE + memMb MiB): the model allocates from it. */
+  readonly phys: PhysMem;
+  readonly shadow: ShadowTables;
+  readonly memMb: number;
+  /** Physical address of the engine's own region (shadow tables, stub, probe pages). */
+  readonly regionBase: number;
+  readonly dczBlockBytes: number;
+  readonly stats: EngineStats;
+
+  private readonly vaRegion: HostRegion;
+  private readonly poolRegion: HostRegion;
+  private readonly engineRegion: HostRegion;
+  private readonly engineU32: Uint32Array;
+  private readonly maxInsns: number;
+  private readonly maxSeconds: number;
+  private readonly decoder: Decoder;
+  private readonly guard: AbortLoopGuard;
+  private readonly regReader: RegisterReader;
+  /** Reads PC, X0..X30 and SP in one call for the decoder; returns the PC. */
+  private readonly snapshotRegs: () => number;
+  private hooks: EngineHooks | undefined;
+  private activeHooks: EngineHooks | undefined;
+  private stopReason: StopReason | undefined;
+  /** A PC written while a hook asked to stop, applied once emulation has returned. */
+  private pendingPc: number | undefined;
+  private inHook = false;
+  private running = false;
+  private unmapped: { type: number; address: bigint; size: number } | undefined;
+  private readonly watchdog: Watchdog | undefined;
+  private closed = false;
+  private currentAsid: number;
+
+  constructor(options: EngineOptions = {}) {
+    const memMb = options.memMb ?? DEFAULT_MEM_MB;
+    if (!Number.isInteger(memMb) || memMb < 1 || memMb > MAX_MEM_MB) {
+      throw new UsageError(`mem_mb: ${memMb} is not a whole number of MiB between 1 and ${MAX_MEM_MB}`);
+    }
+    const asid = options.asid ?? 1;
+    if (!Number.isInteger(asid) || asid < 0 || asid > 0xffff) throw new UsageError(`asid: ${asid} is not 0..65535`);
+    const maxInsns = options.maxInsns ?? 0;
+    if (!Number.isSafeInteger(maxInsns) || maxInsns < 0) throw new UsageError(`max-insns: ${maxInsns} is not a non-negative whole number`);
+    const maxSeconds = options.maxSeconds ?? 0;
+    if (!Number.isFinite(maxSeconds) || maxSeconds < 0) throw new UsageError(`max-seconds: ${maxSeconds} is not a non-negative number`);
+    const limit = options.noProgressLimit ?? 8;
+    if (!Number.isInteger(limit) || limit < 2) throw new UsageError(`no-progress limit: ${limit} is not a whole number of at least 2`);
+    const shadowBytes = options.shadowBytes ?? DEFAULT_SHADOW_BYTES;
+    if (!Number.isInteger(shadowBytes) || shadowBytes % PAGE_SIZE !== 0 || shadowBytes < 64 * PAGE_SIZE) {
+      throw new UsageError(`shadow region: ${shadowBytes} bytes is not a multiple of 4 KiB of at least 256 KiB`);
+    }
+    this.memMb = memMb;
+    this.currentAsid = asid;
+    this.maxInsns = maxInsns;
+    this.maxSeconds = maxSeconds;
+    this.decoder = options.decoder ?? decodeAccess;
+    this.hooks = options.hooks;
+    this.regionBase = shadowBaseFor(memMb);
+    if (this.regionBase + shadowBytes > 2 ** PA_BITS) throw new UsageError(`mem_mb: ${memMb} MiB leaves no room for the engine's region below 2^${PA_BITS}`);
+
+    this.stats = { runs: 0, svc: 0, data_aborts: 0, instruction_aborts: 0, outside_aborts: 0, alignment_aborts: 0, exceptions: 0, retries: 0 };
+
+    this.uc = Unicorn.open(UC_ARCH_ARM64, UC_MODE_ARM, UC_CPU_ARM64_MAX);
+    const regions: HostRegion[] = [];
+    try {
+      // Guest VAs: covered, never touched (see layout.ts).
+      this.vaRegion = HostRegion.reserve(VA_LIMIT, 'none');
+      regions.push(this.vaRegion);
+      this.uc.memMapPtr(0, VA_LIMIT, UC_PROT_ALL, this.vaRegion.ptr);
+      const poolBytes = memMb * 2 ** 20;
+      this.poolRegion = HostRegion.reserve(poolBytes, 'rw');
+      regions.push(this.poolRegion);
+      this.uc.memMapPtr(PHYS_BASE, poolBytes, UC_PROT_ALL, this.poolRegion.ptr);
+      this.phys = new PhysMem(this.poolRegion.view(), PHYS_BASE);
+      this.engineRegion = HostRegion.reserve(shadowBytes, 'rw');
+      regions.push(this.engineRegion);
+      this.uc.memMapPtr(this.regionBase, shadowBytes, UC_PROT_ALL, this.engineRegion.ptr);
+      this.engineU32 = new Uint32Array(this.engineRegion.view());
+
+      this.shadow = new ShadowTables(
+        { u32: this.engineU32, base: this.regionBase, firstPage: PROBE_PAGES.firstTablePage, endPage: shadowBytes / PAGE_SIZE },
+        (op) => {
+          if (op.kind === 'all') this.uc.cpRegWriteHalves(TLBI_VMALLE1, 0, 0);
+          else this.uc.cpRegWriteHalves(TLBI_VALE1, (op.va / PAGE_SIZE) >>> 0, Math.floor(op.va / PAGE_SIZE / 2 ** 32) | (this.currentAsid << 16));
+        },
+      );
+
+      const cpu = bringUp(this.uc, {
+        ttbr0Base: this.shadow.rootPa,
+        asid,
+        stubPa: this.regionBase + PROBE_PAGES.stub * PAGE_SIZE,
+        writeStubWord: (pa, word) => this.writeRegionWord(pa, word),
+      });
+      this.dczBlockBytes = cpu.dczBlockBytes;
+
+      // One uc_reg_read_batch per abort reads the PC and every register a decode may need.
+      const readAll = this.uc.batchReader([UC_ARM64_REG_PC, ...Array.from({ length: 31 }, (_, n) => ucArm64RegX(n)), UC_ARM64_REG_SP]);
+      let regs: Uint32Array = new Uint32Array(4 * 33);
+      this.snapshotRegs = () => {
+        regs = readAll();
+        return regs[1]! * TWO32 + regs[0]!;
+      };
+      this.regReader = {
+        x: (n: number): U64 => ({ lo: regs[4 + 4 * n]!, hi: regs[5 + 4 * n]! }),
+        sp: (): U64 => ({ lo: regs[128]!, hi: regs[129]! }),
+      };
+      const batch = this.uc.batchReader([...Array.from({ length: 31 }, (_, n) => ucArm64RegX(n)), UC_ARM64_REG_SP, UC_ARM64_REG_NZCV]);
+      this.guard = new AbortLoopGuard(limit, () => {
+        const r = batch();
+        let f = '';
+        for (let i = 0; i < 33; i++) f += `${r[4 * i]},${r[4 * i + 1]},`;
+        return f;
+      });
+      this.uc.hookIntr((intno) => this.onIntr(intno));
+      this.uc.hookMemEvent(UC_HOOK_MEM_UNMAPPED, (type, address, size) => {
+        this.unmapped = { type, address: BigInt(address), size };
+        return false;
+      });
+
+      if (maxSeconds > 0) this.watchdog = new Watchdog(this.uc.handle);
+      runStartupProbe(this, {
+        pagePa: (page) => this.regionBase + page * PAGE_SIZE,
+        writeWord: (pa, word) => this.writeRegionWord(pa, word),
+      });
+      this.resetAfterProbe();
+      const telemetry = options.telemetry ?? new Telemetry();
+      telemetry.stats.register('engine', this.stats);
+      telemetry.stats.register('shadow', this.shadow.stats);
+    } catch (e) {
+      this.watchdog?.close();
+      this.uc.close();
+      for (const r of regions) r.release();
+      this.closed = true;
+      throw e;
+    }
+  }
+
+  setHooks(hooks: EngineHooks): void {
+    this.hooks = hooks;
+  }
+
+  /** The ASID in TTBR0_EL1. */
+  get asid(): number {
+    return this.currentAsid;
+  }
+
+  /**
+   * Switches TTBR0_EL1 to another ASID (a context switch in the model) and empties QEMU's TLB.
+   * The shadow holds one address space: the machine replaces its entries with the new ASID's
+   * (e.g. unmapAll, then fills as they come).
+   */
+  setAsid(asid: number): void {
+    if (!Number.isInteger(asid) || asid < 0 || asid > 0xffff) throw new RangeError(`ASID ${asid} is not 0..65535`);
+    this.currentAsid = asid;
+    this.uc.cpRegWrite(TTBR0_EL1, ttbr0Value(this.shadow.rootPa, asid));
+    this.uc.cpRegWriteHalves(TLBI_VMALLE1, 0, 0);
+  }
+
+  // ---- registers (for syscalls, signals and TLS) ----
+
+  /** Xn (n = 0..30) as an unsigned 64-bit value. */
+  getX(n: number): bigint {
+    return this.uc.regRead(ucArm64RegX(n));
+  }
+
+  /** Xn as a number; throws if the value is 2^53 or more (use for addresses and small values). */
+  getXNumber(n: number): number {
+    return this.uc.regReadNumber(ucArm64RegX(n));
+  }
+
+  /** Writes Xn; negative numbers are stored as two's complement (`setX(0, -38)` is -ENOSYS). */
+  setX(n: number, value: bigint | number): void {
+    this.uc.regWrite(ucArm64RegX(n), value);
+  }
+
+  getPc(): number {
+    return this.pendingPc ?? this.uc.regReadNumber(UC_ARM64_REG_PC);
+  }
+
+  /** Sets the PC. Inside a hook the guest continues there (or, if the hook stops, the next run does). */
+  setPc(pc: number): void {
+    if (this.inHook) {
+      this.pendingPc = pc;
+      return;
+    }
+    this.uc.regWrite(UC_ARM64_REG_PC, pc);
+  }
+
+  getSp(): number {
+    return this.uc.regReadNumber(UC_ARM64_REG_SP);
+  }
+
+  setSp(sp: number | bigint): void {
+    this.uc.regWrite(UC_ARM64_REG_SP, sp);
+  }
+
+  getTpidrEl0(): bigint {
+    return this.uc.regRead(UC_ARM64_REG_TPIDR_EL0);
+  }
+
+  setTpidrEl0(v: bigint | number): void {
+    this.uc.regWrite(UC_ARM64_REG_TPIDR_EL0, v);
+  }
+
+  /** NZCV in bits 31:28. */
+  getNzcv(): number {
+    return Number(this.uc.regRead(UC_ARM64_REG_NZCV));
+  }
+
+  setNzcv(v: number): void {
+    this.uc.regWrite(UC_ARM64_REG_NZCV, v);
+  }
+
+  /** Vn (Qn) as 16 little-endian bytes. */
+  getV(n: number): Uint8Array {
+    return this.uc.regReadVector(ucArm64RegQ(n));
+  }
+
+  setV(n: number, bytes: Uint8Array): void {
+    this.uc.regWriteVector(ucArm64RegQ(n), bytes);
+  }
+
+  /**
+   * Drops QEMU's translations of code in physical [pa, pa + len) (or, without arguments, of all
+   * code). Call after the model rewrites from JavaScript physical memory that may hold code QEMU
+   * has executed: QEMU notices the guest's own stores to code pages, but Unicorn 2.0.1 tracks no
+   * writes from outside. A range costs a few microseconds per page (the page is mapped for an
+   * instant at a VA no guest uses, and QEMU invalidates by the physical address it translates
+   * to); dropping everything costs about 150 ms.
+   */
+  invalidateCode(pa?: number, len = PAGE_SIZE): void {
+    if (pa === undefined) {
+      this.uc.flushTranslationBlocks();
+      return;
+    }
+    if (!this.phys.contains(pa, len)) throw new RangeError(`invalidateCode: [0x${pa.toString(16)}, +0x${len.toString(16)}) is outside guest-physical memory`);
+    let p = pa;
+    const end = pa + len;
+    while (p < end) {
+      const page = p - (p % PAGE_SIZE);
+      const stop = Math.min(end, page + PAGE_SIZE);
+      this.shadow.map(CODE_SCRATCH_VA, PAGE_SIZE, page, { r: true, w: false, x: true });
+      try {
+        this.uc.removeCache(CODE_SCRATCH_VA + (p - page), CODE_SCRATCH_VA + (stop - page));
+      } finally {
+        this.shadow.unmap(CODE_SCRATCH_VA, PAGE_SIZE);
+      }
+      p = stop;
+    }
+    if (!this.inHook) this.shadow.flush();
+  }
+
+  // ---- running ----
+
+  /**
+   * Runs the guest from `entryPc` (or from the current PC) until a hook stops it, a budget runs
+   * out, or the engine cannot continue.
+   */
+  run(entryPc?: number): StopReason {
+    if (!this.hooks) throw new Error('Engine.run: no hooks; give them in the options or with setHooks()');
+    return this.runWith(this.hooks, entryPc);
+  }
+
+  /** `run` with a given set of hooks (the start-up probe uses its own). */
+  runWith(hooks: EngineHooks, entryPc?: number): StopReason {
+    if (this.closed) throw new Error('Engine used after close()');
+    if (this.running) throw new Error('Engine.run is not re-entrant (called from inside a hook?)');
+    this.running = true;
+    this.activeHooks = hooks;
+    this.stats.runs++;
+    this.guard.reset();
+    try {
+      let pc = entryPc ?? this.getPc();
+      this.pendingPc = undefined;
+      const deadline = this.maxSeconds > 0 ? Date.now() + this.maxSeconds * 1000 : 0;
+      for (;;) {
+        this.stopReason = undefined;
+        this.unmapped = undefined;
+        this.shadow.flush();
+        if (deadline) this.watchdog!.arm(deadline - Date.now());
+        let err: number;
+        let timedOut = false;
+        try {
+          err = this.uc.emuStart(pc, UNTIL_NEVER, 0, this.maxInsns);
+        } finally {
+          if (deadline) timedOut = this.watchdog!.disarm();
+        }
+        if (this.pendingPc !== undefined) {
+          this.uc.regWrite(UC_ARM64_REG_PC, this.pendingPc);
+          this.pendingPc = undefined;
+        }
+        if (this.stopReason) return this.stopReason;
+        if (err === UC_ERR_OK) return this.endedWithoutRequest(timedOut);
+        if ((err === UC_ERR_READ_UNMAPPED || err === UC_ERR_WRITE_UNMAPPED || err === UC_ERR_FETCH_UNMAPPED) && this.unmapped) {
+          const r = this.outsideRangeAbort(this.unmapped);
+          this.shadow.flush();
+          if (r !== 'retry') return r;
+          pc = this.getPc();
+          continue;
+        }
+        return { kind: 'error', message: `Unicorn stopped the guest: ${this.uc.strerror(err)} (uc_err ${err}) at pc 0x${this.getPc().toString(16)}`, pc: this.getPc() };
+      }
+    } finally {
+      this.running = false;
+      this.activeHooks = undefined;
+    }
+  }
+
+  /** uc_emu_start returned normally without a hook asking: a budget, or the guest reached `until`. */
+  private endedWithoutRequest(timedOut: boolean): StopReason {
+    const pc = this.uc.regRead(UC_ARM64_REG_PC);
+    if (timedOut) {
+      return { kind: 'budget', resource: 'time', limit: this.maxSeconds, message: `the guest ran out of its time budget (${this.maxSeconds} s) at pc 0x${pc.toString(16)}` };
+    }
+    if (pc === UNTIL_NEVER) return { kind: 'error', message: `the guest jumped to 0x${pc.toString(16)}, outside the user address space`, pc: Number(pc) };
+    if (this.maxInsns > 0) {
+      return { kind: 'budget', resource: 'instructions', limit: this.maxInsns, message: `the guest ran out of its instruction budget (${this.maxInsns} instructions) at pc 0x${pc.toString(16)}` };
+    }
+    return { kind: 'error', message: `Unicorn returned without a stop request at pc 0x${pc.toString(16)}`, pc: Number(pc) };
+  }
+
+  // ---- exception dispatch (inside uc_emu_start) ----
+
+  private onIntr(intno: number): void {
+    const hooks = this.activeHooks;
+    if (!hooks) throw new Error(`exception ${intno} outside a run`);
+    this.inHook = true;
+    try {
+      switch (intno) {
+        case EXCP_SWI:
+          this.stats.svc++;
+          this.guard.progress();
+          this.settle(hooks.onSvc(this) ?? 'retry');
+          break;
+        case EXCP_DATA_ABORT:
+          this.stats.data_aborts++;
+          this.settleAbort(hooks, this.dataAbort(hooks));
+          break;
+        case EXCP_PREFETCH_ABORT:
+          this.stats.instruction_aborts++;
+          this.settleAbort(hooks, this.instructionAbort());
+          break;
+        default:
+          this.stats.exceptions++;
+          this.otherException(hooks, intno);
+      }
+    } finally {
+      this.inHook = false;
+    }
+    if (this.stopReason) {
+      this.uc.emuStop();
+      return;
+    }
+    this.shadow.flush();
+    if (this.pendingPc !== undefined) {
+      const pc = this.pendingPc;
+      this.pendingPc = undefined;
+      this.uc.regWrite(UC_ARM64_REG_PC, pc);
+    }
+  }
+
+  private settle(r: AbortResponse): void {
+    if (r !== 'retry') this.stopReason = r;
+  }
+
+  private settleAbort(hooks: EngineHooks, info: AbortInfo | StopReason): void {
+    if ('faults' in info) {
+      const stuck = this.guard.abort(info);
+      if (stuck) {
+        this.stopReason = stuck;
+        return;
+      }
+      const r = hooks.onAbort(info, this);
+      if (r === 'retry') this.stats.retries++;
+      this.settle(r);
+      return;
+    }
+    this.stopReason = info;
+  }
+
+  private dataAbort(hooks: EngineHooks): AbortInfo | StopReason {
+    const pc = this.snapshotRegs();
+    const word = hooks.readInsn(pc);
+    if (word === undefined) {
+      return { kind: 'error', message: `data abort at pc 0x${pc.toString(16)}: the instruction there cannot be read through the model`, pc };
+    }
+    const d = this.decoder(word, { regs: this.regReader, pc, dczBlockBytes: this.dczBlockBytes });
+    if (d.kind === 'unknown') {
+      return { kind: 'error', message: `data abort at pc 0x${pc.toString(16)}: cannot tell what instruction ${insnHex(word)} accesses (${d.reason})`, pc };
+    }
+    if (d.accesses.length === 0) {
+      return { kind: 'error', message: `data abort at pc 0x${pc.toString(16)} on ${d.form} (${insnHex(word)}), which accesses no memory`, pc };
+    }
+    const faults: PageFault[] = [];
+    for (const a of d.accesses) {
+      if ((a.va % PAGE_SIZE) + a.size <= PAGE_SIZE) {
+        const c = this.shadow.check(a.va, a.kind);
+        if (c !== 'ok') faults.push({ va: a.va, kind: a.kind, reason: c });
+        continue;
+      }
+      for (const piece of splitByPage(a, PAGE_SIZE)) {
+        const c = this.shadow.check(piece.va, piece.kind);
+        if (c !== 'ok') faults.push({ va: piece.va, kind: piece.kind, reason: c });
+      }
+    }
+    const cause = faults.length > 0 ? faults[0]!.reason : 'alignment';
+    if (cause === 'alignment') this.stats.alignment_aborts++;
+    return { kind: 'data', pc, insnWord: word, form: d.form, accesses: d.accesses, faults, cause };
+  }
+
+  private instructionAbort(): AbortInfo {
+    const pc = this.uc.regReadNumber(UC_ARM64_REG_PC);
+    const c = this.shadow.check(pc, 'exec');
+    const access: GuestAccess = { va: pc, size: 4, kind: 'exec' };
+    const faults: PageFault[] = c === 'ok' ? [] : [{ va: pc, kind: 'exec', reason: c }];
+    return { kind: 'instruction', pc, insnWord: undefined, form: '', accesses: [access], faults, cause: c === 'ok' ? 'alignment' : c };
+  }
+
+  /** An access Unicorn refused before translation (outside every mapped region). */
+  private outsideRangeAbort(u: { type: number; address: bigint; size: number }): AbortResponse {
+    this.stats.outside_aborts++;
+    const hooks = this.activeHooks!;
+    const kind = u.type === UC_MEM_FETCH_UNMAPPED ? 'exec' : u.type === UC_MEM_WRITE_UNMAPPED ? 'write' : 'read';
+    const exact = u.address < 2n ** 53n;
+    const va = Number(u.address);
+    const access: GuestAccess = exact ? { va, size: u.size, kind } : { va, size: u.size, kind, vaBig: u.address };
+    const pc = this.uc.regReadNumber(UC_ARM64_REG_PC);
+    const info: AbortInfo = {
+      kind: kind === 'exec' ? 'instruction' : 'data', pc,
+      insnWord: kind === 'exec' ? undefined : hooks.readInsn(pc),
+      form: '', accesses: [access], faults: [{ va, kind, reason: 'translation' }], cause: 'outside-va-range',
+    };
+    const stuck = this.guard.abort(info);
+    if (stuck) return stuck;
+    this.inHook = true;
+    try {
+      return hooks.onAbort(info, this);
+    } finally {
+      this.inHook = false;
+      if (this.pendingPc !== undefined) {
+        this.uc.regWrite(UC_ARM64_REG_PC, this.pendingPc);
+        this.pendingPc = undefined;
+      }
+    }
+  }
+
+  private otherException(hooks: EngineHooks, intno: number): void {
+    const pc = this.uc.regReadNumber(UC_ARM64_REG_PC);
+    const info: ExceptionInfo = { intno, name: EXCEPTION_NAMES[intno] ?? `exception ${intno}`, pc };
+    if (hooks.onException) {
+      this.settle(hooks.onException(info, this));
+      return;
+    }
+    this.stopReason = { kind: 'exception', info, message: `${info.name} at pc 0x${pc.toString(16)}` };
+  }
+
+  // ---- lifetime ----
+
+  /** Closes Unicorn and returns the host memory. The PhysMem must not be used afterwards. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.watchdog?.close();
+    this.uc.close();
+    this.engineRegion.release();
+    this.poolRegion.release();
+    this.vaRegion.release();
+  }
+
+  // ---- internals shared with the probe ----
+
+  private writeRegionWord(pa: number, word: number): void {
+    this.engineU32[(pa - this.regionBase) / 4] = word >>> 0;
+  }
+
+  /** Leaves the CPU and counters as if the probe had never run. */
+  private resetAfterProbe(): void {
+    for (let n = 0; n <= 30; n++) this.uc.regWrite(ucArm64RegX(n), 0);
+    this.uc.regWrite(UC_ARM64_REG_SP, 0);
+    this.uc.regWrite(UC_ARM64_REG_NZCV, 0);
+    const zero = new Uint8Array(16);
+    for (let n = 0; n < 32; n++) this.uc.regWriteVector(ucArm64RegQ(n), zero);
+    for (const k of Object.keys(this.stats)) this.stats[k] = 0;
+    for (const k of Object.keys(this.shadow.stats)) if (k !== 'tables_live') this.shadow.stats[k] = 0;
+  }
+}
+
+/**
+ * Stops a run that keeps faulting at one PC without getting anywhere. Faulting again at the same
+ * PC is normal (a loop sweeping memory through one load, a small TLB evicting the page between
+ * iterations), so the test is whether anything changed: an svc or a fault at another PC is
+ * progress; the same fault (kind, cause, page) seen again at the same PC is progress only if the
+ * general-purpose registers, SP or NZCV differ from its previous occurrence. Registers are read
+ * (one batch call) only when a fault repeats, so the common path costs nothing.
+ */
+class AbortLoopGuard {
+  private pc = -1;
+  /**
+   * The last few fault signatures at this PC (numbers: page, access kind, cause, abort kind) and
+   * the register fingerprint at each one's last occurrence ('' until a repeat asks for one).
+   */
+  private readonly signatures = new Float64Array(RING);
+  private readonly fingerprints: string[] = new Array<string>(RING).fill('');
+  private count = 0;
+  private next = 0;
+  private stuck = 0;
+
+  constructor(
+    private readonly limit: number,
+    private readonly fingerprint: () => string,
+  ) {}
+
+  reset(): void {
+    this.pc = -1;
+    this.count = 0;
+    this.next = 0;
+    this.stuck = 0;
+  }
+
+  progress(): void {
+    if (this.pc !== -1) this.reset();
+  }
+
+  /** Records an abort; returns a StopReason when it has repeated without progress `limit` times. */
+  abort(info: AbortInfo): StopReason | undefined {
+    if (info.pc !== this.pc) {
+      this.reset();
+      this.pc = info.pc;
+    }
+    const f = info.faults[0];
+    const signature = (f ? Math.floor(f.va / PAGE_SIZE) * 64 + KIND_CODE[f.kind] * 16 : 0) + CAUSE_CODE[info.cause] * 2 + (info.kind === 'data' ? 1 : 0);
+    let slot = -1;
+    for (let i = 0; i < this.count; i++) {
+      if (this.signatures[i] === signature) {
+        slot = i;
+        break;
+      }
+    }
+    if (slot < 0) {
+      // New at this PC (a sweep through one load sees a new page every time).
+      this.signatures[this.next] = signature;
+      this.fingerprints[this.next] = '';
+      this.next = (this.next + 1) % RING;
+      if (this.count < RING) this.count++;
+      return undefined;
+    }
+    const before = this.fingerprints[slot]!;
+    const now = this.fingerprint();
+    this.fingerprints[slot] = now;
+    if (before !== now) return undefined;
+    this.stuck++;
+    if (this.stuck < this.limit) return undefined;
+    const what = f ? `${f.reason} fault on ${f.kind} of 0x${f.va.toString(16)}` : `${info.cause} fault`;
+    return {
+      kind: 'no-progress', pc: info.pc, repeats: this.stuck, abort: info,
+      message: `no progress: the ${info.kind} abort at pc 0x${info.pc.toString(16)} (${what}) repeated ${this.stuck} times with no change in the registers although the machine asked to retry`,
+    };
+  }
+}
+
+/** Fault signatures remembered per PC: more than one instruction can fault in turn at one PC. */
+const RING = 16;
+const KIND_CODE = { read: 1, write: 2, exec: 3 } as const;
+const CAUSE_CODE = { translation: 1, permission: 2, alignment: 3, 'outside-va-range': 4 } as const;

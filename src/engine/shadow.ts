@@ -1,0 +1,685 @@
+/**
+ * Shadow translation tables: the VMSAv8-64 stage-1 tables (4K granule, 48-bit VA, walk from level
+ * 0) that TTBR0_EL1 points at while the guest runs. They hold exactly the entries of the model TLB,
+ * so QEMU's walker can only find what the model decided, and QEMU's own TLB (filled from them and
+ * flushed whenever an entry goes) is always a subset of the model's.
+ *
+ * One model TLB entry becomes:
+ *   - 4 KiB: one page descriptor;
+ *   - 64 KiB (a contiguous-bit entry): 16 page descriptors (QEMU 5.0 ignores the contiguous bit,
+ *     so the shadow does not set it);
+ *   - 2 MiB (and larger, 2 MiB aligned): level-2 block descriptors where the slot is free, page
+ *     descriptors otherwise.
+ * Permissions are the entry's EL0 permissions exactly (AP and UXN; PXN always set), so a write
+ * to an entry the model holds read-only traps as a permission fault. AF is always set (QEMU 5.0
+ * has no hardware access flag; the model decides AF). Memory type comes from the entry's AttrIndx.
+ *
+ * Entries may overlap (a model TLB under BBML2 no-abort may hold a 4 KiB entry and a 64 KiB one
+ * covering it). Each page then shows the most recently mapped live entry; unmapping an entry
+ * restores the newest remaining one covering its pages.
+ *
+ * Removing or overwriting a descriptor marks QEMU's TLB stale; `flush()` then performs the TLBIs
+ * (see QemuTlbi). The engine calls it before the guest resumes, so many unmaps within one hook
+ * cost one invalidation, or a few.
+ *
+ * Descriptor encodings follow the Arm ARM (DDI 0487) D8.3 "Translation table descriptor formats".
+ */
+import { PAGE_SIZE } from './layout.js';
+
+export interface ShadowPerms {
+  readonly r: boolean;
+  readonly w: boolean;
+  readonly x: boolean;
+}
+
+export interface ShadowAttrs {
+  /** MAIR_EL1 index (the engine programs Linux's layout: 0 = Normal WB). Default 0. */
+  readonly attrIndx?: number;
+  /** Non-global (ASID-tagged). Default true, like every user mapping. */
+  readonly nG?: boolean;
+}
+
+/** One live shadow entry: what the model TLB holds. */
+export interface ShadowEntry {
+  readonly vaBase: number;
+  readonly size: number;
+  readonly paBase: number;
+  readonly perms: ShadowPerms;
+  readonly attrIndx: number;
+  readonly nG: boolean;
+}
+
+/** What a model TLB entry looks like to `verify`. */
+export interface ExpectedEntry {
+  readonly vaBase: number;
+  readonly size: number;
+  readonly paBase: number;
+  readonly perms: ShadowPerms;
+}
+
+export type ShadowLookup =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'mapped'; readonly pa: number; readonly perms: ShadowPerms };
+
+export type AccessCheck = 'ok' | 'translation' | 'permission';
+
+/**
+ * The QEMU TLB invalidation a flush needs. 'all' (TLBI VMALLE1) also empties QEMU's cache of
+ * recently looked-up translated blocks, which lets a jump skip the TLB; 'va' (TLBI VALE1) does
+ * not, and is used only when no executable descriptor went. Because every shadow page is larger
+ * than QEMU's 1 KiB target page, QEMU records it as a "large page" and a 'va' flush of any page it
+ * holds empties the whole EL1&0 TLB (accel/tcg/cputlb.c, QEMU 5.0, tlb_flush_page_locked).
+ */
+export type QemuTlbi = { readonly kind: 'all' } | { readonly kind: 'va'; readonly va: number };
+
+/** More non-executable VAs than this in one flush: invalidate everything at once. */
+const MAX_VA_FLUSHES = 4;
+
+export interface ShadowStats {
+  [k: string]: number;
+  maps: number;
+  unmaps: number;
+  descriptor_writes: number;
+  overlaps: number;
+  qemu_tlbi: number;
+  tables_allocated: number;
+  tables_freed: number;
+  tables_live: number;
+}
+
+/** The memory the shadow lives in: a window of the engine's region. */
+export interface ShadowMemory {
+  /** 32-bit little-endian words over the region. */
+  readonly u32: Uint32Array;
+  /** Physical address of u32[0]. */
+  readonly base: number;
+  /** Index of the first page the shadow may use for tables; pages before it belong to others. */
+  readonly firstPage: number;
+  /** One past the last page the shadow may use. */
+  readonly endPage: number;
+}
+
+const TWO32 = 4294967296;
+const SIZE_2M = 2 ** 21;
+const SIZE_1G = 2 ** 30;
+const ENTRIES = 512;
+
+// Descriptor bits (low word unless noted).
+const DESC_VALID = 1;
+const DESC_TABLE_OR_PAGE = 2;
+const ATTRINDX_SHIFT = 2;
+const AP_SHIFT = 6;
+const SH_INNER = 3 << 8;
+const AF = 1 << 10;
+const NG = 1 << 11;
+/** PXN (bit 53) and UXN (bit 54) in the high word. */
+const HI_PXN = 1 << 21;
+const HI_UXN = 1 << 22;
+/** Output address bits [47:32] in the high word. */
+const HI_OA_MASK = 0xffff;
+
+/** AP[2:1] for EL0 permissions: 01 = RW at EL1 and EL0, 11 = RO at both, 00 = EL1 only. */
+function apFor(p: ShadowPerms): number {
+  if (p.w) {
+    if (!p.r) throw new RangeError('EL0 write without read cannot be expressed in VMSAv8-64 (AP)');
+    return 0b01;
+  }
+  return p.r ? 0b11 : 0b00;
+}
+
+function permsFrom(lo: number, hi: number): ShadowPerms {
+  const ap = (lo >>> AP_SHIFT) & 3;
+  return { r: (ap & 1) === 1, w: ap === 0b01, x: (hi & HI_UXN) === 0 };
+}
+
+function permsEqual(a: ShadowPerms, b: ShadowPerms): boolean {
+  return a.r === b.r && a.w === b.w && a.x === b.x;
+}
+
+function permsText(p: ShadowPerms): string {
+  return `${p.r ? 'r' : '-'}${p.w ? 'w' : '-'}${p.x ? 'x' : '-'}`;
+}
+
+function hex(n: number): string {
+  return '0x' + n.toString(16);
+}
+
+interface Live extends ShadowEntry {
+  readonly seq: number;
+  /** Low and high descriptor words for the first page/block, without the type bits. */
+  readonly attrLo: number;
+  readonly attrHi: number;
+}
+
+export class ShadowTables {
+  readonly stats: ShadowStats = {
+    maps: 0, unmaps: 0, descriptor_writes: 0, overlaps: 0, qemu_tlbi: 0,
+    tables_allocated: 0, tables_freed: 0, tables_live: 0,
+  };
+  /** Physical address of the level-0 table (TTBR0_EL1's BADDR). */
+  readonly rootPa: number;
+
+  private readonly u32: Uint32Array;
+  private readonly base: number;
+  private readonly endPage: number;
+  /** Valid descriptors per table page, to free empty tables. */
+  private readonly validCount: Uint16Array;
+  private readonly freePages: number[] = [];
+  private nextPage: number;
+  private readonly live = new Map<number, Live>();
+  /**
+   * Live entries by 2 MiB region index, to find overlapping entries. Kept only while some entry
+   * has been mapped over another (overlap mode): without overlaps no page needs restoring.
+   */
+  private byRegion: Map<number, Set<Live>> | undefined;
+  private seq = 0;
+  /** Descriptors went since the last flush ... */
+  private stale = false;
+  /** ... among them an executable one (QEMU may hold translated code reached through it) ... */
+  private staleExec = false;
+  /** ... and the VAs of the non-executable ones, while few. */
+  private readonly staleVas = new Float64Array(MAX_VA_FLUSHES + 1);
+  private staleVaCount = 0;
+  /** The last level-2 table walked to: its 1 GiB region and physical address (-1: none). */
+  private memoRegion = -1;
+  private memoL2Table = -1;
+
+  constructor(
+    mem: ShadowMemory,
+    /** Invalidates QEMU's TLB (a TLBI through CP_REG): everything, or what maps one VA. */
+    private readonly invalidateQemuTlb: (op: QemuTlbi) => void,
+  ) {
+    this.u32 = mem.u32;
+    this.base = mem.base;
+    this.endPage = mem.endPage;
+    this.validCount = new Uint16Array(mem.endPage);
+    this.nextPage = mem.firstPage;
+    const root = this.allocTable();
+    this.rootPa = this.pageToPa(root);
+  }
+
+  // ---- the entry-level API the model's TLB notifications drive ----
+
+  /**
+   * Installs one model TLB entry: [vaBase, vaBase + size) → [paBase, ...) with EL0 `perms`.
+   * `size` is a power of two of at least 4 KiB and both addresses are aligned to it.
+   */
+  map(vaBase: number, size: number, paBase: number, perms: ShadowPerms, attrs: ShadowAttrs = {}): void {
+    checkRange('map', vaBase, size);
+    if (!Number.isSafeInteger(paBase) || paBase < 0 || paBase % size !== 0) {
+      throw new RangeError(`shadow map: physical address ${hex(paBase)} is not aligned to the entry size ${hex(size)}`);
+    }
+    const key = entryKey(vaBase, size);
+    if (this.live.has(key)) {
+      throw new Error(`shadow map: an entry for [${hex(vaBase)}, +${hex(size)}) is already live; the TLB model filled a range it already holds`);
+    }
+    const attrIndx = attrs.attrIndx ?? 0;
+    if (!Number.isInteger(attrIndx) || attrIndx < 0 || attrIndx > 7) throw new RangeError(`shadow map: AttrIndx ${attrIndx} is not 0..7`);
+    const nG = attrs.nG ?? true;
+    const attrLo = (attrIndx << ATTRINDX_SHIFT) | (apFor(perms) << AP_SHIFT) | SH_INNER | AF | (nG ? NG : 0);
+    const attrHi = HI_PXN | (perms.x ? 0 : HI_UXN);
+    const e: Live = { vaBase, size, paBase, perms, attrIndx, nG, seq: ++this.seq, attrLo, attrHi };
+    this.stats.maps++;
+    this.live.set(key, e);
+    if (this.byRegion) indexEntry(this.byRegion, e, true);
+    if (this.writeEntry(e)) {
+      this.stats.overlaps++;
+      this.byRegion ??= regionIndex(this.live.values());
+    }
+  }
+
+  /** Removes the entry installed for exactly [vaBase, vaBase + size). */
+  unmap(vaBase: number, size: number): void {
+    const key = entryKey(vaBase, size);
+    const e = this.live.get(key);
+    if (!e) throw new Error(`shadow unmap: no live entry for [${hex(vaBase)}, +${hex(size)}); the shadow and the TLB model disagree`);
+    this.stats.unmaps++;
+    this.live.delete(key);
+    this.clearEntry(e);
+    const index = this.byRegion;
+    if (!index) return;
+    indexEntry(index, e, false);
+    // Pages the entry covered may still be covered by older overlapping entries.
+    for (const other of overlapping(index, e.vaBase, e.size)) this.writeEntry(other, e.vaBase, e.size, index);
+    if (this.live.size === 0) this.byRegion = undefined;
+  }
+
+  /** Removes every entry (the model invalidated everything, e.g. TLBI ASIDE1IS / VMALLE1IS). */
+  unmapAll(): void {
+    for (const e of this.live.values()) {
+      this.stats.unmaps++;
+      this.clearEntry(e);
+    }
+    this.live.clear();
+    this.byRegion = undefined;
+  }
+
+  /** Performs the pending QEMU TLB invalidation, if any descriptor went since the last one. */
+  flush(): boolean {
+    if (!this.stale) return false;
+    if (this.staleExec || this.staleVaCount > MAX_VA_FLUSHES) {
+      this.stats.qemu_tlbi++;
+      this.invalidateQemuTlb({ kind: 'all' });
+    } else {
+      for (let k = 0; k < this.staleVaCount; k++) {
+        this.stats.qemu_tlbi++;
+        this.invalidateQemuTlb({ kind: 'va', va: this.staleVas[k]! });
+      }
+    }
+    this.stale = false;
+    this.staleExec = false;
+    this.staleVaCount = 0;
+    return true;
+  }
+
+  get flushPending(): boolean {
+    return this.stale;
+  }
+
+  get size(): number {
+    return this.live.size;
+  }
+
+  entries(): IterableIterator<ShadowEntry> {
+    return this.live.values();
+  }
+
+  // ---- lookups (what QEMU's walker would find) ----
+
+  /** Walks the shadow tables for `va`. */
+  lookup(va: number): ShadowLookup {
+    let tablePa = this.rootPa;
+    for (let level = 0; level <= 3; level++) {
+      const i = this.slotIndex(tablePa, va, level);
+      const lo = this.u32[i]!;
+      const hi = this.u32[i + 1]!;
+      if ((lo & DESC_VALID) === 0) return { kind: 'none' };
+      const outAddr = (hi & HI_OA_MASK) * TWO32 + ((lo & 0xfffff000) >>> 0);
+      if (level === 3) return { kind: 'mapped', pa: outAddr + (va % PAGE_SIZE), perms: permsFrom(lo, hi) };
+      if ((lo & DESC_TABLE_OR_PAGE) === 0) {
+        // A block (the shadow writes them at level 2 only).
+        const blockSize = level === 2 ? SIZE_2M : SIZE_1G;
+        return { kind: 'mapped', pa: outAddr + (va % blockSize), perms: permsFrom(lo, hi) };
+      }
+      tablePa = outAddr;
+    }
+    return { kind: 'none' };
+  }
+
+  /** Whether QEMU would let EL0 make this access with the current shadow. */
+  check(va: number, kind: 'read' | 'write' | 'exec'): AccessCheck {
+    let tablePa = this.rootPa;
+    for (let level = 0; level <= 3; level++) {
+      const i = this.slotIndex(tablePa, va, level);
+      const lo = this.u32[i]!;
+      if ((lo & DESC_VALID) === 0) return 'translation';
+      if (level === 3 || (lo & DESC_TABLE_OR_PAGE) === 0) {
+        const ap = (lo >>> AP_SHIFT) & 3;
+        const ok = kind === 'read' ? (ap & 1) === 1 : kind === 'write' ? ap === 0b01 : (this.u32[i + 1]! & HI_UXN) === 0;
+        return ok ? 'ok' : 'permission';
+      }
+      tablePa = this.descOa(i);
+    }
+    return 'translation';
+  }
+
+  // ---- proof that the shadow equals the TLB ----
+
+  /**
+   * Differences between the shadow and `expected` (the model TLB's entries), as sentences; empty
+   * when they are equal. Checks the live set against `expected` and every descriptor in the
+   * tables against the live set (nothing mapped that no live entry explains, every page of every
+   * live entry mapped as the newest entry covering it says).
+   */
+  verify(expected: Iterable<ExpectedEntry>): string[] {
+    const problems: string[] = [];
+    const want = new Map<number, ExpectedEntry>();
+    for (const x of expected) want.set(entryKey(x.vaBase, x.size), x);
+    for (const [key, x] of want) {
+      const e = this.live.get(key);
+      if (!e) problems.push(`TLB entry [${hex(x.vaBase)}, +${hex(x.size)}) is not in the shadow`);
+      else if (e.paBase !== x.paBase || !permsEqual(e.perms, x.perms)) {
+        problems.push(`entry [${hex(x.vaBase)}, +${hex(x.size)}): TLB has pa ${hex(x.paBase)} ${permsText(x.perms)}, shadow has pa ${hex(e.paBase)} ${permsText(e.perms)}`);
+      }
+    }
+    for (const [key, e] of this.live) {
+      if (!want.has(key)) problems.push(`shadow entry [${hex(e.vaBase)}, +${hex(e.size)}) is not in the TLB`);
+    }
+    // Every mapped page must be explained by the newest live entry covering it.
+    const index = regionIndex(this.live.values());
+    let mappedPages = 0;
+    this.forEachMapping((va, size, pa, perms) => {
+      for (let off = 0; off < size; off += PAGE_SIZE) {
+        mappedPages++;
+        const owner = newestCovering(index, va + off);
+        if (!owner) {
+          problems.push(`shadow maps page ${hex(va + off)} but no live entry covers it`);
+          return;
+        }
+        const wantPa = owner.paBase + (va + off - owner.vaBase);
+        if (pa + off !== wantPa || !permsEqual(perms, owner.perms)) {
+          problems.push(`page ${hex(va + off)}: shadow has pa ${hex(pa + off)} ${permsText(perms)}, newest entry says pa ${hex(wantPa)} ${permsText(owner.perms)}`);
+          return;
+        }
+      }
+    });
+    // And every page a live entry covers must be mapped.
+    const covered = new Set<number>();
+    for (const e of this.live.values()) for (let off = 0; off < e.size; off += PAGE_SIZE) covered.add(e.vaBase + off);
+    if (covered.size !== mappedPages) problems.push(`live entries cover ${covered.size} pages but the tables map ${mappedPages}`);
+    return problems;
+  }
+
+  // ---- writing entries ----
+
+  /**
+   * Writes `e`'s descriptors, limited to [clipVa, clipVa + clipSize). With `restoreFrom` (the
+   * overlap index) it only fills pages left empty whose newest covering entry is `e`, after an
+   * unmap. Returns whether a valid descriptor was overwritten (the entry overlaps another).
+   */
+  private writeEntry(e: Live, clipVa = e.vaBase, clipSize = e.size, restoreFrom?: Map<number, Set<Live>>): boolean {
+    const start = Math.max(e.vaBase, clipVa);
+    const end = Math.min(e.vaBase + e.size, clipVa + clipSize);
+    let overwrote = false;
+    let va = start;
+    while (va < end) {
+      const pa = e.paBase + (va - e.vaBase);
+      if (!restoreFrom && va % SIZE_2M === 0 && end - va >= SIZE_2M && this.l2SlotFree(va)) {
+        this.setBlock(va, pa, e);
+        va += SIZE_2M;
+        continue;
+      }
+      if (restoreFrom) {
+        if (newestCovering(restoreFrom, va) === e && this.lookup(va).kind === 'none') this.setPage(va, pa, e);
+      } else if (this.setPage(va, pa, e)) {
+        overwrote = true;
+      }
+      va += PAGE_SIZE;
+    }
+    return overwrote;
+  }
+
+  /** Clears the descriptors that still show `e` (others belong to newer overlapping entries). */
+  private clearEntry(e: Live): void {
+    let va = e.vaBase;
+    const end = e.vaBase + e.size;
+    while (va < end) {
+      const l2 = this.walkTo(va, 2, false);
+      if (l2 < 0) {
+        va = Math.floor(va / SIZE_2M) * SIZE_2M + SIZE_2M;
+        continue;
+      }
+      const lo = this.u32[l2]!;
+      if ((lo & DESC_VALID) !== 0 && (lo & DESC_TABLE_OR_PAGE) === 0) {
+        // A block: only entries of 2 MiB or more are written as blocks, and a smaller entry
+        // mapped later splits the block, so the block is ours if it shows our translation.
+        if (e.size >= SIZE_2M && this.descShows(l2, e, va)) {
+          this.clearSlot(l2, va);
+          this.maybeFreeTable(this.pageToPa(this.slotPage(l2)), va, 2);
+        }
+        va = Math.floor(va / SIZE_2M) * SIZE_2M + SIZE_2M;
+        continue;
+      }
+      if ((lo & DESC_VALID) === 0) {
+        va = Math.floor(va / SIZE_2M) * SIZE_2M + SIZE_2M;
+        continue;
+      }
+      const regionEnd = Math.min(end, Math.floor(va / SIZE_2M) * SIZE_2M + SIZE_2M);
+      const l3Pa = this.descOa(l2);
+      for (; va < regionEnd; va += PAGE_SIZE) {
+        const i = this.slotIndex(l3Pa, va, 3);
+        if ((this.u32[i]! & DESC_VALID) !== 0 && this.descShows(i, e, va)) this.clearSlot(i, va);
+      }
+      this.maybeFreeTable(l3Pa, va - PAGE_SIZE, 3);
+    }
+  }
+
+  /** Whether descriptor `i` (for the page or block at `va`) holds `e`'s translation. */
+  private descShows(i: number, e: Live, va: number): boolean {
+    return this.descOa(i) === e.paBase + (va - e.vaBase)
+      && (this.u32[i]! & 0xffc) === e.attrLo && (this.u32[i + 1]! & ~HI_OA_MASK) >>> 0 === e.attrHi;
+  }
+
+  /** Writes one page descriptor; returns whether it replaced a valid one (or split a block). */
+  private setPage(va: number, pa: number, e: Live): boolean {
+    const l2 = this.walkTo(va, 2, true);
+    const l2lo = this.u32[l2]!;
+    const split = (l2lo & DESC_VALID) !== 0 && (l2lo & DESC_TABLE_OR_PAGE) === 0;
+    const l3 = (l2lo & DESC_VALID) !== 0 && !split ? this.descOa(l2) : this.ensureTable(l2);
+    const i = this.slotIndex(l3, va, 3);
+    return this.writeSlot(i, (DESC_VALID | DESC_TABLE_OR_PAGE | e.attrLo | ((pa % TWO32) & 0xfffff000)) >>> 0, e.attrHi | Math.floor(pa / TWO32), va) || split;
+  }
+
+  private setBlock(va: number, pa: number, e: Live): void {
+    const l2 = this.walkTo(va, 2, true);
+    this.writeSlot(l2, (DESC_VALID | e.attrLo | ((pa % TWO32) & 0xffe00000)) >>> 0, e.attrHi | Math.floor(pa / TWO32), va);
+  }
+
+  /** Writes a descriptor; overwriting a valid one makes QEMU's TLB stale (and returns true). */
+  private writeSlot(i: number, lo: number, hi: number, va: number): boolean {
+    const was = (this.u32[i]! & DESC_VALID) !== 0;
+    if (was) this.markStale(i, va);
+    else this.validCount[this.slotPage(i)]!++;
+    this.u32[i + 1] = hi >>> 0;
+    this.u32[i] = lo >>> 0;
+    this.stats.descriptor_writes++;
+    return was;
+  }
+
+  private clearSlot(i: number, va: number): void {
+    if ((this.u32[i]! & DESC_VALID) === 0) return;
+    this.markStale(i, va);
+    this.u32[i] = 0;
+    this.u32[i + 1] = 0;
+    this.validCount[this.slotPage(i)]!--;
+    this.stats.descriptor_writes++;
+  }
+
+  /** Records that the valid descriptor `i` (mapping `va`) is going. */
+  private markStale(i: number, va: number): void {
+    this.stale = true;
+    if ((this.u32[i + 1]! & HI_UXN) === 0) this.staleExec = true;
+    else if (this.staleVaCount <= MAX_VA_FLUSHES) this.staleVas[this.staleVaCount++] = va;
+  }
+
+  /** The level-3 table under level-2 slot `l2`, created (and a live block split) as needed. */
+  private ensureTable(l2: number): number {
+    const lo = this.u32[l2]!;
+    if ((lo & DESC_VALID) !== 0 && (lo & DESC_TABLE_OR_PAGE) !== 0) return this.descOa(l2);
+    const table = this.pageToPa(this.allocTable());
+    if ((lo & DESC_VALID) !== 0) {
+      // Split a block into the 512 equivalent pages first; the translation does not change.
+      const hi = this.u32[l2 + 1]!;
+      const blockPa = this.descOa(l2);
+      const t = (table - this.base) / 4;
+      for (let k = 0; k < ENTRIES; k++) {
+        const pa = blockPa + k * PAGE_SIZE;
+        this.u32[t + 2 * k] = ((lo & 0xffc) | DESC_VALID | DESC_TABLE_OR_PAGE | ((pa % TWO32) & 0xfffff000)) >>> 0;
+        this.u32[t + 2 * k + 1] = (hi & ~HI_OA_MASK) | Math.floor(pa / TWO32);
+      }
+      this.validCount[this.paToPage(table)] = ENTRIES;
+      this.stats.descriptor_writes += ENTRIES;
+      this.u32[l2 + 1] = Math.floor(table / TWO32);
+      this.u32[l2] = (DESC_VALID | DESC_TABLE_OR_PAGE | (table % TWO32)) >>> 0;
+      return table;
+    }
+    this.u32[l2 + 1] = Math.floor(table / TWO32);
+    this.u32[l2] = (DESC_VALID | DESC_TABLE_OR_PAGE | (table % TWO32)) >>> 0;
+    this.validCount[this.slotPage(l2)]!++;
+    return table;
+  }
+
+  /**
+   * The u32 index of `va`'s descriptor slot in the level-`level` table, walking (and, with
+   * `create`, building) the table levels above; -1 if a level is missing and not created.
+   */
+  private walkTo(va: number, level: number, create: boolean): number {
+    // Fills and evictions cluster: most walks end in the level-2 table of the last one.
+    const region = Math.floor(va / SIZE_1G);
+    if (level === 2 && region === this.memoRegion) return this.slotIndex(this.memoL2Table, va, 2);
+    let tablePa = this.rootPa;
+    for (let l = 0; l < level; l++) {
+      const i = this.slotIndex(tablePa, va, l);
+      const lo = this.u32[i]!;
+      if ((lo & DESC_VALID) === 0) {
+        if (!create) return -1;
+        const t = this.pageToPa(this.allocTable());
+        this.u32[i + 1] = Math.floor(t / TWO32);
+        this.u32[i] = (DESC_VALID | DESC_TABLE_OR_PAGE | (t % TWO32)) >>> 0;
+        this.validCount[this.slotPage(i)]!++;
+        tablePa = t;
+      } else {
+        tablePa = this.descOa(i);
+      }
+    }
+    if (level === 2) {
+      this.memoRegion = region;
+      this.memoL2Table = tablePa;
+    }
+    return this.slotIndex(tablePa, va, level);
+  }
+
+  private l2SlotFree(va: number): boolean {
+    const i = this.walkTo(va, 2, false);
+    return i < 0 || (this.u32[i]! & DESC_VALID) === 0;
+  }
+
+  /** Frees the level-`level` table at `tablePa` if empty, and its parents in turn. */
+  private maybeFreeTable(tablePa: number, va: number, level: number): void {
+    let pa = tablePa;
+    for (let l = level; l >= 2; l--) {
+      const page = this.paToPage(pa);
+      if (this.validCount[page] !== 0) return;
+      const parent = this.walkTo(va, l - 1, false);
+      if (l === 2) this.memoRegion = -1; // that level-2 table is going
+      this.u32[parent] = 0;
+      this.u32[parent + 1] = 0;
+      this.validCount[this.slotPage(parent)]!--;
+      this.freePages.push(page);
+      this.stats.tables_freed++;
+      this.stats.tables_live--;
+      pa = this.pageToPa(this.slotPage(parent));
+    }
+  }
+
+  private allocTable(): number {
+    const page = this.freePages.pop() ?? this.nextPage++;
+    if (page >= this.endPage) {
+      throw new Error(`shadow tables: region exhausted (${this.endPage} pages); start the engine with a larger shadow region`);
+    }
+    this.stats.tables_allocated++;
+    this.stats.tables_live++;
+    return page;
+  }
+
+  /** Calls `fn` for every valid leaf descriptor (page or block) in the tables. */
+  private forEachMapping(fn: (va: number, size: number, pa: number, perms: ShadowPerms) => void): void {
+    const visit = (tablePa: number, level: number, vaPrefix: number): void => {
+      const span = 2 ** (39 - 9 * level);
+      const t = (tablePa - this.base) / 4;
+      for (let k = 0; k < ENTRIES; k++) {
+        const lo = this.u32[t + 2 * k]!;
+        if ((lo & DESC_VALID) === 0) continue;
+        const hi = this.u32[t + 2 * k + 1]!;
+        const va = vaPrefix + k * span;
+        const oa = this.descOa(t + 2 * k);
+        if (level < 3 && (lo & DESC_TABLE_OR_PAGE) !== 0) visit(oa, level + 1, va);
+        else fn(va, span, oa, permsFrom(lo, hi));
+      }
+    };
+    visit(this.rootPa, 0, 0);
+  }
+
+  // ---- addressing ----
+
+  private slotIndex(tablePa: number, va: number, level: number): number {
+    return (tablePa - this.base) / 4 + tableIndex(va, level) * 2;
+  }
+
+  private descOa(i: number): number {
+    return (this.u32[i + 1]! & HI_OA_MASK) * TWO32 + ((this.u32[i]! & 0xfffff000) >>> 0);
+  }
+
+  private slotPage(i: number): number {
+    return Math.floor(i / 1024);
+  }
+
+  private pageToPa(page: number): number {
+    return this.base + page * PAGE_SIZE;
+  }
+
+  private paToPage(pa: number): number {
+    return (pa - this.base) / PAGE_SIZE;
+  }
+}
+
+// ---- overlap bookkeeping: live entries by 2 MiB region ----
+
+function regionIndex(entries: Iterable<Live>): Map<number, Set<Live>> {
+  const index = new Map<number, Set<Live>>();
+  for (const e of entries) indexEntry(index, e, true);
+  return index;
+}
+
+function indexEntry(index: Map<number, Set<Live>>, e: Live, add: boolean): void {
+  const first = Math.floor(e.vaBase / SIZE_2M);
+  const last = Math.floor((e.vaBase + e.size - 1) / SIZE_2M);
+  for (let r = first; r <= last; r++) {
+    let set = index.get(r);
+    if (add) {
+      if (!set) index.set(r, (set = new Set()));
+      set.add(e);
+    } else if (set) {
+      set.delete(e);
+      if (set.size === 0) index.delete(r);
+    }
+  }
+}
+
+/** Live entries intersecting [vaBase, vaBase + size), oldest first. */
+function overlapping(index: Map<number, Set<Live>>, vaBase: number, size: number): Live[] {
+  const out = new Set<Live>();
+  const first = Math.floor(vaBase / SIZE_2M);
+  const last = Math.floor((vaBase + size - 1) / SIZE_2M);
+  for (let r = first; r <= last; r++) {
+    const set = index.get(r);
+    if (!set) continue;
+    for (const e of set) if (e.vaBase < vaBase + size && vaBase < e.vaBase + e.size) out.add(e);
+  }
+  return [...out].sort((a, b) => a.seq - b.seq);
+}
+
+function newestCovering(index: Map<number, Set<Live>>, va: number): Live | undefined {
+  const set = index.get(Math.floor(va / SIZE_2M));
+  let best: Live | undefined;
+  if (!set) return undefined;
+  for (const e of set) if (va >= e.vaBase && va < e.vaBase + e.size && (!best || e.seq > best.seq)) best = e;
+  return best;
+}
+
+/** The index (0..511) of `va` in a level-`level` table: VA bits [47-9l : 39-9l]. */
+function tableIndex(va: number, level: number): number {
+  const lo = va >>> 0; // bits 31:0 (exact: va < 2^53)
+  switch (level) {
+    case 3: return (lo >>> 12) & 511;
+    case 2: return (lo >>> 21) & 511;
+    case 1: return ((lo >>> 30) | ((((va - lo) / TWO32) & 0x7f) << 2)) & 511;
+    default: return (((va - lo) / TWO32) >>> 7) & 511;
+  }
+}
+
+function entryKey(vaBase: number, size: number): number {
+  // vaBase is 4 KiB aligned and log2(size) < 64, so the sum is unique.
+  return vaBase + (size === PAGE_SIZE ? 12 : Math.log2(size));
+}
+
+function checkRange(what: string, vaBase: number, size: number): void {
+  if (size === PAGE_SIZE && vaBase % PAGE_SIZE === 0 && vaBase >= 0 && vaBase < 2 ** 48) return;
+  if (!Number.isSafeInteger(size) || size < PAGE_SIZE || !Number.isInteger(Math.log2(size))) {
+    throw new RangeError(`shadow ${what}: size ${hex(size)} is not a power of two of at least 4 KiB`);
+  }
+  if (!Number.isSafeInteger(vaBase) || vaBase < 0 || vaBase % size !== 0) {
+    throw new RangeError(`shadow ${what}: virtual address ${hex(vaBase)} is not aligned to the entry size ${hex(size)}`);
+  }
+  if (vaBase + size > 2 ** 48) throw new RangeError(`shadow ${what}: [${hex(vaBase)}, +${hex(size)}) is beyond the 48-bit VA range`);
+}

@@ -1,0 +1,90 @@
+/**
+ * The time budget: a worker thread that sleeps until the deadline and then calls uc_emu_stop on
+ * the engine's Unicorn instance, as Unicorn's own timer thread would.
+ *
+ * Why not Unicorn's `timeout` argument: 2.0.1 implements it with a thread that wakes every 2 us
+ * (uc.c, _timeout_fn), which on a busy 2-core machine measurably slowed a compute loop (ratio 0.63
+ * against no budget in bench/engine-compute.ts). This thread sleeps in one Atomics.wait and costs
+ * nothing while the guest runs. uc_emu_stop only sets Unicorn's stop request and asks the CPU to
+ * leave its translated block, which is what that timer thread does from its own thread too.
+ *
+ * Protocol over one Int32Array (state, generation, milliseconds): the engine arms before
+ * uc_emu_start and disarms after; whoever moves the state first wins, so a stop can never land
+ * on a later run.
+ */
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
+import { UNICORN_LIBRARY } from './unicorn.js';
+
+const IDLE = 0;
+const ARMED = 1;
+const FIRING = 2;
+const FIRED = 3;
+const QUIT = 4;
+
+const WORKER_SOURCE = `
+const { workerData } = require('node:worker_threads');
+const koffi = require(workerData.koffiPath);
+const stop = koffi.load(workerData.library).func('int uc_emu_stop(void *uc)');
+const s = new Int32Array(workerData.shared);
+for (;;) {
+  Atomics.wait(s, 0, ${IDLE});
+  const state = Atomics.load(s, 0);
+  if (state === ${QUIT}) break;
+  if (state !== ${ARMED}) { Atomics.wait(s, 0, state, 50); continue; }
+  const generation = Atomics.load(s, 1);
+  const ms = Atomics.load(s, 2);
+  if (Atomics.wait(s, 1, generation, ms) === 'timed-out' && Atomics.compareExchange(s, 0, ${ARMED}, ${FIRING}) === ${ARMED}) {
+    stop(workerData.uc);
+    Atomics.store(s, 0, ${FIRED});
+    Atomics.notify(s, 0);
+  }
+}
+`;
+
+export class Watchdog {
+  private readonly shared = new SharedArrayBuffer(12);
+  private readonly s = new Int32Array(this.shared);
+  private readonly worker: Worker;
+  private closed = false;
+
+  constructor(ucHandle: bigint) {
+    const koffiPath = createRequire(import.meta.url).resolve('koffi');
+    this.worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: { koffiPath, library: UNICORN_LIBRARY, shared: this.shared, uc: ucHandle },
+    });
+    this.worker.unref();
+  }
+
+  /** Starts counting `ms` milliseconds (at least 1). */
+  arm(ms: number): void {
+    Atomics.store(this.s, 2, Math.max(1, Math.min(0x7fffffff, Math.ceil(ms))));
+    Atomics.store(this.s, 0, ARMED);
+    Atomics.notify(this.s, 0);
+  }
+
+  /** Stops counting; returns whether the deadline had already passed and the stop was sent. */
+  disarm(): boolean {
+    const prev = Atomics.compareExchange(this.s, 0, ARMED, IDLE);
+    let fired = false;
+    if (prev !== ARMED && prev !== IDLE) {
+      // The worker won: wait until its uc_emu_stop call has returned.
+      while (Atomics.load(this.s, 0) === FIRING) Atomics.wait(this.s, 0, FIRING, 10);
+      Atomics.store(this.s, 0, IDLE);
+      fired = true;
+    }
+    Atomics.add(this.s, 1, 1);
+    Atomics.notify(this.s, 1);
+    return fired;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.disarm();
+    Atomics.store(this.s, 0, QUIT);
+    Atomics.notify(this.s, 0);
+    void this.worker.terminate();
+  }
+}

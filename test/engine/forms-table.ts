@@ -1,0 +1,167 @@
+/**
+ * The load/store forms of fixtures/forms.S (entry i at byte 16 * i: optional set-up, the form,
+ * svc #0), with the accesses each must make, worked out by hand from the registers below.
+ * Shared by the decoder unit test and the live fault test.
+ */
+import type { MemAccess } from '../../src/engine/index.js';
+
+/** x1: 16 bytes below a page boundary, so 16-byte and larger accesses at it cross pages. */
+export const B = 0x10000ff0;
+/** x2: the middle of a page. */
+export const C = 0x10002100;
+/** sp. */
+export const S = 0x10006800;
+
+/** Register values every form starts with (x4 = -16, x5 = 0xfffffff0 as a 32-bit -16). */
+export const FORM_REGS: Readonly<Record<number, bigint>> = {
+  1: BigInt(B),
+  2: BigInt(C),
+  3: 8n,
+  4: BigInt.asUintN(64, -16n),
+  5: 0xfffffff0n,
+  6: 0x1111n,
+  7: 0x2222n,
+};
+
+export interface FormCase {
+  readonly asm: string;
+  /** Instructions before the form in its entry (e.g. the load-exclusive a store-exclusive needs). */
+  readonly pre?: readonly string[];
+  /** The accesses, given the address of the form itself (for literal loads). */
+  readonly expect: (pc: number) => MemAccess[];
+}
+
+export const FORMS: readonly FormCase[] = [
+  { asm: 'ldr x0, [x2]', expect: (_pc) => [{ va: C, size: 8, kind: 'read' }] },
+  { asm: 'ldr w0, [x2, #4]', expect: (_pc) => [{ va: C + 4, size: 4, kind: 'read' }] },
+  { asm: 'ldrb w0, [x2, #1]', expect: (_pc) => [{ va: C + 1, size: 1, kind: 'read' }] },
+  { asm: 'ldrh w0, [x2, #2]', expect: (_pc) => [{ va: C + 2, size: 2, kind: 'read' }] },
+  { asm: 'ldrsb x0, [x2, #3]', expect: (_pc) => [{ va: C + 3, size: 1, kind: 'read' }] },
+  { asm: 'ldrsh w0, [x2, #6]', expect: (_pc) => [{ va: C + 6, size: 2, kind: 'read' }] },
+  { asm: 'ldrsw x0, [x2, #8]', expect: (_pc) => [{ va: C + 8, size: 4, kind: 'read' }] },
+  { asm: 'str x6, [x2, #16]', expect: (_pc) => [{ va: C + 16, size: 8, kind: 'write' }] },
+  { asm: 'strb w6, [x2, #4095]', expect: (_pc) => [{ va: C + 4095, size: 1, kind: 'write' }] },
+  { asm: 'strh w6, [x2, #8190]', expect: (_pc) => [{ va: C + 8190, size: 2, kind: 'write' }] },
+  { asm: 'ldr x0, [sp, #8]', expect: (_pc) => [{ va: S + 8, size: 8, kind: 'read' }] },
+  { asm: 'ldr q0, [x2, #32]', expect: (_pc) => [{ va: C + 32, size: 16, kind: 'read' }] },
+  { asm: 'str d0, [x2, #8]', expect: (_pc) => [{ va: C + 8, size: 8, kind: 'write' }] },
+  { asm: 'ldr s0, [x2, #4]', expect: (_pc) => [{ va: C + 4, size: 4, kind: 'read' }] },
+  { asm: 'ldr h0, [x2, #2]', expect: (_pc) => [{ va: C + 2, size: 2, kind: 'read' }] },
+  { asm: 'str b0, [x2, #1]', expect: (_pc) => [{ va: C + 1, size: 1, kind: 'write' }] },
+  { asm: 'ldur x0, [x2, #-8]', expect: (_pc) => [{ va: C - 8, size: 8, kind: 'read' }] },
+  { asm: 'stur w6, [x2, #-1]', expect: (_pc) => [{ va: C - 1, size: 4, kind: 'write' }] },
+  { asm: 'ldursw x0, [x2, #255]', expect: (_pc) => [{ va: C + 255, size: 4, kind: 'read' }] },
+  { asm: 'ldur q0, [x2, #-256]', expect: (_pc) => [{ va: C - 256, size: 16, kind: 'read' }] },
+  { asm: 'prfum pldl1keep, [x2, #1]', expect: () => [] },
+  { asm: 'ldr x0, [x2, #16]!', expect: (_pc) => [{ va: C + 16, size: 8, kind: 'read' }] },
+  { asm: 'ldr x0, [x2], #16', expect: (_pc) => [{ va: C, size: 8, kind: 'read' }] },
+  { asm: 'str x6, [x2, #-8]!', expect: (_pc) => [{ va: C - 8, size: 8, kind: 'write' }] },
+  { asm: 'strb w6, [x2], #-1', expect: (_pc) => [{ va: C, size: 1, kind: 'write' }] },
+  { asm: 'ldr q0, [x2, #-32]!', expect: (_pc) => [{ va: C - 32, size: 16, kind: 'read' }] },
+  { asm: 'ldtr x0, [x2, #8]', expect: (_pc) => [{ va: C + 8, size: 8, kind: 'read' }] },
+  { asm: 'sttrb w6, [x2, #-4]', expect: (_pc) => [{ va: C - 4, size: 1, kind: 'write' }] },
+  { asm: 'ldtrsw x0, [x2]', expect: (_pc) => [{ va: C, size: 4, kind: 'read' }] },
+  { asm: 'ldr x0, [x2, x3]', expect: (_pc) => [{ va: C + 8, size: 8, kind: 'read' }] },
+  { asm: 'ldr x0, [x2, x3, lsl #3]', expect: (_pc) => [{ va: C + 64, size: 8, kind: 'read' }] },
+  { asm: 'ldr w0, [x2, w5, sxtw]', expect: (_pc) => [{ va: C - 16, size: 4, kind: 'read' }] },
+  { asm: 'ldr w0, [x2, w5, uxtw]', expect: (_pc) => [{ va: C + 0xfffffff0, size: 4, kind: 'read' }] },
+  { asm: 'ldrh w0, [x2, x4, lsl #1]', expect: (_pc) => [{ va: C - 32, size: 2, kind: 'read' }] },
+  { asm: 'str x6, [x2, x4, sxtx]', expect: (_pc) => [{ va: C - 16, size: 8, kind: 'write' }] },
+  { asm: 'ldrb w0, [x2, w3, uxtw]', expect: (_pc) => [{ va: C + 8, size: 1, kind: 'read' }] },
+  { asm: 'ldr q0, [x2, x3, lsl #4]', expect: (_pc) => [{ va: C + 128, size: 16, kind: 'read' }] },
+  { asm: 'prfm pldl1keep, [x2, x3]', expect: () => [] },
+  { asm: 'ldrsw x0, [x2, x3, lsl #2]', expect: (_pc) => [{ va: C + 32, size: 4, kind: 'read' }] },
+  { asm: 'ldr x0, .+0x4000', expect: (pc) => [{ va: pc + 0x4000, size: 8, kind: 'read' }] },
+  { asm: 'ldr w0, .-0x2000', expect: (pc) => [{ va: pc - 0x2000, size: 4, kind: 'read' }] },
+  { asm: 'ldrsw x0, .+0x8000', expect: (pc) => [{ va: pc + 0x8000, size: 4, kind: 'read' }] },
+  { asm: 'ldr q0, .+0x4000', expect: (pc) => [{ va: pc + 0x4000, size: 16, kind: 'read' }] },
+  { asm: 'prfm pldl1keep, .+0x4000', expect: () => [] },
+  { asm: 'ldp x0, x9, [x2, #16]', expect: (_pc) => [{ va: C + 16, size: 16, kind: 'read' }] },
+  { asm: 'ldp w0, w9, [x2, #-8]', expect: (_pc) => [{ va: C - 8, size: 8, kind: 'read' }] },
+  { asm: 'stp x6, x7, [x1]', expect: (_pc) => [{ va: B, size: 16, kind: 'write' }] },
+  { asm: 'stp x6, x7, [x2, #-16]!', expect: (_pc) => [{ va: C - 16, size: 16, kind: 'write' }] },
+  { asm: 'ldp x0, x9, [x2], #32', expect: (_pc) => [{ va: C, size: 16, kind: 'read' }] },
+  { asm: 'ldpsw x0, x9, [x2, #8]', expect: (_pc) => [{ va: C + 8, size: 8, kind: 'read' }] },
+  { asm: 'ldnp x0, x9, [x2, #64]', expect: (_pc) => [{ va: C + 64, size: 16, kind: 'read' }] },
+  { asm: 'stnp w6, w7, [x2, #-4]', expect: (_pc) => [{ va: C - 4, size: 8, kind: 'write' }] },
+  { asm: 'ldp q0, q1, [x2, #-64]', expect: (_pc) => [{ va: C - 64, size: 32, kind: 'read' }] },
+  { asm: 'stp d0, d1, [x2, #8]!', expect: (_pc) => [{ va: C + 8, size: 16, kind: 'write' }] },
+  { asm: 'ldp s0, s1, [sp, #-8]', expect: (_pc) => [{ va: S - 8, size: 8, kind: 'read' }] },
+  { asm: 'ldnp q0, q1, [x1]', expect: (_pc) => [{ va: B, size: 32, kind: 'read' }] },
+  { asm: 'ldxr x0, [x2]', expect: (_pc) => [{ va: C, size: 8, kind: 'read' }] },
+  { asm: 'ldaxr w0, [x2]', expect: (_pc) => [{ va: C, size: 4, kind: 'read' }] },
+  { asm: 'ldxrb w0, [x2]', expect: (_pc) => [{ va: C, size: 1, kind: 'read' }] },
+  { asm: 'ldaxrh w0, [x2]', expect: (_pc) => [{ va: C, size: 2, kind: 'read' }] },
+  { asm: 'stxr w9, x6, [x2]', pre: ['ldxr x0, [x2]'], expect: (_pc) => [{ va: C, size: 8, kind: 'write' }] },
+  { asm: 'stlxr w9, w6, [x2]', pre: ['ldaxr w0, [x2]'], expect: (_pc) => [{ va: C, size: 4, kind: 'write' }] },
+  { asm: 'ldxp x0, x9, [x2]', expect: (_pc) => [{ va: C, size: 16, kind: 'read' }] },
+  { asm: 'ldaxp w0, w9, [x2]', expect: (_pc) => [{ va: C, size: 8, kind: 'read' }] },
+  { asm: 'stxp w10, x6, x7, [x2]', pre: ['ldxp x0, x9, [x2]'], expect: (_pc) => [{ va: C, size: 16, kind: 'write' }] },
+  { asm: 'stlxp w10, w6, w7, [x2]', pre: ['ldaxp w0, w9, [x2]'], expect: (_pc) => [{ va: C, size: 8, kind: 'write' }] },
+  { asm: 'ldar x0, [x2]', expect: (_pc) => [{ va: C, size: 8, kind: 'read' }] },
+  { asm: 'ldarb w0, [x2]', expect: (_pc) => [{ va: C, size: 1, kind: 'read' }] },
+  { asm: 'stlr w6, [x2]', expect: (_pc) => [{ va: C, size: 4, kind: 'write' }] },
+  { asm: 'stlrh w6, [x2]', expect: (_pc) => [{ va: C, size: 2, kind: 'write' }] },
+  { asm: 'ldlar x0, [x2]', expect: (_pc) => [{ va: C, size: 8, kind: 'read' }] },
+  { asm: 'stllr x6, [x2]', expect: (_pc) => [{ va: C, size: 8, kind: 'write' }] },
+  { asm: 'ldapr x0, [x2]', expect: (_pc) => [{ va: C, size: 8, kind: 'read' }] },
+  { asm: 'ldaprb w0, [x2]', expect: (_pc) => [{ va: C, size: 1, kind: 'read' }] },
+  { asm: 'ldapur x0, [x2, #-8]', expect: (_pc) => [{ va: C - 8, size: 8, kind: 'read' }] },
+  { asm: 'stlur w6, [x2, #4]', expect: (_pc) => [{ va: C + 4, size: 4, kind: 'write' }] },
+  { asm: 'ldapursb x0, [x2, #1]', expect: (_pc) => [{ va: C + 1, size: 1, kind: 'read' }] },
+  { asm: 'ldadd x3, x0, [x2]', expect: (_pc) => [{ va: C, size: 8, kind: 'write' }] },
+  { asm: 'ldadda w3, w0, [x2]', expect: (_pc) => [{ va: C, size: 4, kind: 'write' }] },
+  { asm: 'ldaddal x3, x0, [x2]', expect: (_pc) => [{ va: C, size: 8, kind: 'write' }] },
+  { asm: 'ldclrb w3, w0, [x2]', expect: (_pc) => [{ va: C, size: 1, kind: 'write' }] },
+  { asm: 'ldeorlh w3, w0, [x2]', expect: (_pc) => [{ va: C, size: 2, kind: 'write' }] },
+  { asm: 'ldset x3, x0, [x2]', expect: (_pc) => [{ va: C, size: 8, kind: 'write' }] },
+  { asm: 'ldsmax w3, w0, [x2]', expect: (_pc) => [{ va: C, size: 4, kind: 'write' }] },
+  { asm: 'ldsminl x3, x0, [x2]', expect: (_pc) => [{ va: C, size: 8, kind: 'write' }] },
+  { asm: 'ldumaxab w3, w0, [x2]', expect: (_pc) => [{ va: C, size: 1, kind: 'write' }] },
+  { asm: 'lduminh w3, w0, [x2]', expect: (_pc) => [{ va: C, size: 2, kind: 'write' }] },
+  { asm: 'stadd x3, [x2]', expect: (_pc) => [{ va: C, size: 8, kind: 'write' }] },
+  { asm: 'stsetlb w3, [x2]', expect: (_pc) => [{ va: C, size: 1, kind: 'write' }] },
+  { asm: 'swp x3, x0, [x2]', expect: (_pc) => [{ va: C, size: 8, kind: 'write' }] },
+  { asm: 'swpal w3, w0, [x2]', expect: (_pc) => [{ va: C, size: 4, kind: 'write' }] },
+  { asm: 'swpb w3, w0, [x2]', expect: (_pc) => [{ va: C, size: 1, kind: 'write' }] },
+  { asm: 'cas x0, x3, [x2]', expect: (_pc) => [{ va: C, size: 8, kind: 'write' }] },
+  { asm: 'casa w0, w3, [x2]', expect: (_pc) => [{ va: C, size: 4, kind: 'write' }] },
+  { asm: 'casal x0, x3, [x2]', expect: (_pc) => [{ va: C, size: 8, kind: 'write' }] },
+  { asm: 'casb w0, w3, [x2]', expect: (_pc) => [{ va: C, size: 1, kind: 'write' }] },
+  { asm: 'caslh w0, w3, [x2]', expect: (_pc) => [{ va: C, size: 2, kind: 'write' }] },
+  { asm: 'casp x0, x1, x6, x7, [x2]', expect: (_pc) => [{ va: C, size: 16, kind: 'write' }] },
+  { asm: 'caspal w0, w1, w6, w7, [x2]', expect: (_pc) => [{ va: C, size: 8, kind: 'write' }] },
+  { asm: 'ld1 {v0.16b}, [x2]', expect: (_pc) => [{ va: C, size: 16, kind: 'read' }] },
+  { asm: 'ld1 {v0.8b, v1.8b}, [x2]', expect: (_pc) => [{ va: C, size: 16, kind: 'read' }] },
+  { asm: 'ld1 {v0.4s, v1.4s, v2.4s}, [x2]', expect: (_pc) => [{ va: C, size: 48, kind: 'read' }] },
+  { asm: 'ld1 {v0.2d, v1.2d, v2.2d, v3.2d}, [x1]', expect: (_pc) => [{ va: B, size: 64, kind: 'read' }] },
+  { asm: 'st1 {v0.16b, v1.16b}, [x2], #32', expect: (_pc) => [{ va: C, size: 32, kind: 'write' }] },
+  { asm: 'ld2 {v0.8h, v1.8h}, [x2], x3', expect: (_pc) => [{ va: C, size: 32, kind: 'read' }] },
+  { asm: 'ld3 {v0.8b, v1.8b, v2.8b}, [x2]', expect: (_pc) => [{ va: C, size: 24, kind: 'read' }] },
+  { asm: 'st4 {v0.4s, v1.4s, v2.4s, v3.4s}, [x2]', expect: (_pc) => [{ va: C, size: 64, kind: 'write' }] },
+  { asm: 'ld4 {v0.2s, v1.2s, v2.2s, v3.2s}, [x2], #32', expect: (_pc) => [{ va: C, size: 32, kind: 'read' }] },
+  { asm: 'ld1 {v0.b}[3], [x2]', expect: (_pc) => [{ va: C, size: 1, kind: 'read' }] },
+  { asm: 'ld1 {v0.h}[7], [x2], #2', expect: (_pc) => [{ va: C, size: 2, kind: 'read' }] },
+  { asm: 'st1 {v0.s}[1], [x2]', expect: (_pc) => [{ va: C, size: 4, kind: 'write' }] },
+  { asm: 'ld1 {v0.d}[1], [x2], x3', expect: (_pc) => [{ va: C, size: 8, kind: 'read' }] },
+  { asm: 'ld2 {v0.s, v1.s}[2], [x2]', expect: (_pc) => [{ va: C, size: 8, kind: 'read' }] },
+  { asm: 'st3 {v0.h, v1.h, v2.h}[5], [x2]', expect: (_pc) => [{ va: C, size: 6, kind: 'write' }] },
+  { asm: 'ld4 {v0.d, v1.d, v2.d, v3.d}[0], [x2]', expect: (_pc) => [{ va: C, size: 32, kind: 'read' }] },
+  { asm: 'ld1r {v0.4s}, [x2]', expect: (_pc) => [{ va: C, size: 4, kind: 'read' }] },
+  { asm: 'ld2r {v0.8h, v1.8h}, [x2], #4', expect: (_pc) => [{ va: C, size: 4, kind: 'read' }] },
+  { asm: 'ld3r {v0.2d, v1.2d, v2.2d}, [x2]', expect: (_pc) => [{ va: C, size: 24, kind: 'read' }] },
+  { asm: 'ld4r {v0.16b, v1.16b, v2.16b, v3.16b}, [x2], x3', expect: (_pc) => [{ va: C, size: 4, kind: 'read' }] },
+  { asm: 'dc zva, x2', expect: (_pc) => [{ va: 0x10002100, size: 64, kind: 'write' }] },
+  { asm: 'dc zva, x1', expect: (_pc) => [{ va: 0x10000fc0, size: 64, kind: 'write' }] },
+  { asm: 'ldraa x0, [x2, #16]', expect: (_pc) => [{ va: C + 16, size: 8, kind: 'read' }] },
+  { asm: 'ldrab x0, [x2, #-8]!', expect: (_pc) => [{ va: C - 8, size: 8, kind: 'read' }] },
+  { asm: 'ldr x0, [x1, #12]', expect: (_pc) => [{ va: B + 12, size: 8, kind: 'read' }] },
+  { asm: 'str w6, [x1, #14]', expect: (_pc) => [{ va: B + 14, size: 4, kind: 'write' }] },
+  { asm: 'ldur q0, [x1, #8]', expect: (_pc) => [{ va: B + 8, size: 16, kind: 'read' }] },
+  { asm: 'stp x6, x7, [x1, #8]', expect: (_pc) => [{ va: B + 8, size: 16, kind: 'write' }] },
+];
+
+/** Byte offset of entry i in forms.bin, and of the form inside it. */
+export function formOffset(i: number): number {
+  return 16 * i + 4 * (FORMS[i]!.pre?.length ?? 0);
+}
