@@ -1,0 +1,276 @@
+/**
+ * Loading a static executable into a fresh process: Linux's do_execveat_common + load_elf_binary
+ * (fs/exec.c, fs/binfmt_elf.c, v6.9), in the same order so that the same pages fault in the same
+ * sequence:
+ *
+ * 1. the stack VMA, and the argument, environment and program-name strings copied to its top;
+ * 2. each PT_LOAD as a MAP_PRIVATE file mapping of the executable with the segment's protections
+ *    (elf_load/elf_map): the first with MAP_FIXED_NOREPLACE (ET_EXEC) or placed by mmap
+ *    (static-pie: load_bias 0, so the mmap region decides), the others MAP_FIXED; the partial
+ *    page after p_filesz zeroed through the user-copy path (padzero), the rest of the bss mapped
+ *    anonymous (vm_brk_flags);
+ * 3. the program break just above the highest segment;
+ * 4. create_elf_tables (stack.ts): platform string, AT_RANDOM bytes, argc/argv/envp/auxv.
+ *
+ * Randomisation is off (as under `setarch -R`), so addresses depend only on the binary and the
+ * arguments. Deviations, all from the model's address space (docs/internals.md): the stack is a
+ * fixed 8 MiB VMA (RLIMIT_STACK) ending at TASK_SIZE = 2^40 rather than a small VM_GROWSDOWN one
+ * that grows on faults; there is no vDSO, so neither AT_SYSINFO_EHDR nor AT_MINSIGSTKSZ (which
+ * arm64's ARCH_DLINFO adds) is in the auxv, as with qemu-user.
+ */
+import { PROT_EXEC, PROT_READ, PROT_WRITE } from '../mm/api.js';
+import { DEFAULT_RLIMIT_STACK, DEFAULT_TASK_SIZE, MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_PRIVATE } from '../mm/vma.js';
+import { UsageError } from '../util/errors.js';
+import { errnoName, isErrorReturn } from './errno.js';
+import { PF_X, segmentProt, type ElfImage, type ElfSegment } from './elf.js';
+import type { RegNode } from './fs.js';
+import type { LinuxProcess } from './process.js';
+import { layoutStack, type StackLayout } from './stack.js';
+import { RSEQ_ALIGN, RSEQ_FEATURE_SIZE } from './syscalls/process.js';
+
+const PAGE_SIZE = 4096;
+const pageStart = (a: number): number => Math.floor(a / PAGE_SIZE) * PAGE_SIZE;
+const pageOffset = (a: number): number => a % PAGE_SIZE;
+const pageAlign = (a: number): number => Math.ceil(a / PAGE_SIZE) * PAGE_SIZE;
+const hex = (n: number): string => '0x' + n.toString(16);
+
+export interface ExecOptions {
+  /** argv, argv[0] included. An empty list gets one empty string, as Linux does since 5.18. */
+  readonly argv: readonly string[];
+  readonly envp?: readonly string[];
+  /**
+   * Where the executable appears in the guest's file system (absolute); /proc/self/exe points
+   * here. Default: /bin/<the file's base name>.
+   */
+  readonly exePath?: string;
+  /** The name it was executed by (AT_EXECFN, bprm->filename). Default: exePath. */
+  readonly execfn?: string;
+  /**
+   * Honour p_align above the page size for static-pie, as v6.10+ does ("binfmt_elf: Honor
+   * PT_LOAD alignment for static PIE"); v6.9 ignores it.
+   */
+  readonly staticPieAlign?: boolean;
+}
+
+export interface LoadedSegment {
+  readonly index: number;
+  readonly start: number;
+  readonly end: number;
+  readonly prot: number;
+}
+
+export interface ExecResult {
+  /** Where execution starts; every register but PC and SP is zero (x0 = 0: no rtld_fini). */
+  readonly entry: number;
+  readonly sp: number;
+  /** Added to every p_vaddr: 0 for ET_EXEC. */
+  readonly loadBias: number;
+  /** The initial program break (mm->start_brk). */
+  readonly brk: number;
+  readonly phdr: number;
+  readonly stack: { readonly start: number; readonly end: number };
+  readonly segments: readonly LoadedSegment[];
+  readonly layout: StackLayout;
+  readonly exe: RegNode;
+}
+
+function basename(path: string): string {
+  const parts = path.split('/').filter((c) => c !== '');
+  return parts[parts.length - 1] ?? 'a.out';
+}
+
+/** Loads `image` into `p` (whose address space must be empty) and lays out its stack. */
+export function loadElfBinary(p: LinuxProcess, image: ElfImage, opts: ExecOptions): ExecResult {
+  return p.telemetry.calls.within('load_elf_binary', () => load(p, image, opts));
+}
+
+function load(p: LinuxProcess, image: ElfImage, opts: ExecOptions): ExecResult {
+  const exePath = opts.exePath ?? `/bin/${basename(image.name)}`;
+  if (!exePath.startsWith('/')) throw new UsageError(`executable path in the guest '${exePath}' is not absolute`);
+  const argv = opts.argv.length > 0 ? opts.argv : [''];
+  const envp = opts.envp ?? [];
+  const execfn = opts.execfn ?? exePath;
+  const fail = (what: string): never => {
+    throw new UsageError(`${image.name}: ${what}`);
+  };
+  const taskSize = DEFAULT_TASK_SIZE;
+
+  // The kernel's checks on every PT_LOAD before anything is mapped (its "set_brk can never work").
+  for (const s of image.loads) {
+    if (s.vaddr >= taskSize || s.memsz > taskSize || taskSize - s.memsz < s.vaddr) {
+      fail(`segment ${s.index} (PT_LOAD) [${hex(s.vaddr)}, ${hex(s.vaddr + s.memsz)}) lies beyond the model's 1 TiB user address space (TASK_SIZE 2^40)`);
+    }
+  }
+
+  const exe = p.fs.installExecutable(exePath, image.bytes);
+  const mm = p.mm;
+
+  // 1. The stack and the strings (bprm_mm_init, copy_strings).
+  const stackEnd = taskSize;
+  const stackStart = stackEnd - DEFAULT_RLIMIT_STACK;
+  const stackExec = image.stackFlags !== null && (image.stackFlags & PF_X) !== 0;
+  const stackAddr = mm.mmap({
+    addr: stackStart,
+    len: stackEnd - stackStart,
+    prot: PROT_READ | PROT_WRITE | (stackExec ? PROT_EXEC : 0),
+    flags: MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+    file: null,
+    pgoff: 0,
+  });
+  if (stackAddr !== stackStart) fail(`cannot map the stack at ${hex(stackStart)}: ${describe(stackAddr)}`);
+  const layout = layoutStack({
+    top: stackEnd,
+    argv,
+    envp,
+    execfn,
+    random: new Uint8Array(16), // replaced below: AT_RANDOM is drawn in create_elf_tables
+    aux: { hwcap: 0, hwcap2: 0, phdr: 0, phnum: 0, entry: 0, uid: 0, gid: 0, rseq: null },
+  });
+  p.telemetry.calls.within('copy_strings', () => {
+    for (const s of layout.strings) writeOrFail(p, s.addr, s.bytes, fail, 'the argument strings');
+  });
+
+  // 2. The segments.
+  const segments: LoadedSegment[] = [];
+  let loadBias = 0;
+  let first = true;
+  let phdr = 0;
+  let elfBrk = 0;
+  const totalSize = image.loads[image.loads.length - 1]!.vaddr + image.loads[image.loads.length - 1]!.memsz - pageStart(image.loads[0]!.vaddr);
+  for (const seg of image.loads) {
+    const prot = segmentProt(seg.flags);
+    let flags = MAP_PRIVATE;
+    let total = 0;
+    if (!first) {
+      flags |= MAP_FIXED;
+    } else if (image.kind === 'exec') {
+      flags |= MAP_FIXED_NOREPLACE;
+    } else {
+      total = totalSize;
+      const alignment = maximumAlignment(image.loads);
+      if (opts.staticPieAlign === true && alignment > PAGE_SIZE) {
+        // v6.10+: load once wherever mmap puts it, then again at that address aligned down.
+        const probe = elfLoad(p, exe, 0, seg, prot, flags, total, fail);
+        mm.munmap(probe, pageAlign(total));
+        loadBias = Math.floor(probe / alignment) * alignment;
+        flags |= MAP_FIXED_NOREPLACE;
+      }
+      loadBias = pageStart(loadBias - seg.vaddr);
+    }
+    const mapped = elfLoad(p, exe, loadBias + seg.vaddr, seg, prot, flags, total, fail);
+    if (first) {
+      first = false;
+      if (image.kind === 'static-pie') loadBias += mapped - pageStart(loadBias + seg.vaddr);
+    }
+    if (seg.offset <= image.phoff && image.phoff < seg.offset + seg.filesz) phdr = image.phoff - seg.offset + seg.vaddr;
+    elfBrk = Math.max(elfBrk, seg.vaddr + seg.memsz);
+    segments.push({ index: seg.index, start: pageStart(loadBias + seg.vaddr), end: pageAlign(loadBias + seg.vaddr + seg.memsz), prot });
+  }
+
+  // 3. The break.
+  const brk = pageAlign(elfBrk + loadBias);
+  mm.setBrkBase(brk);
+
+  // 4. create_elf_tables, now that the entry point and AT_PHDR are known.
+  const entry = image.entry + loadBias;
+  const phdrAddr = phdr === 0 ? 0 : phdr + loadBias;
+  const finalLayout = p.telemetry.calls.within('create_elf_tables', () => {
+    const l = layoutStack({
+      top: stackEnd,
+      argv,
+      envp,
+      execfn,
+      random: p.random.bytes(16),
+      aux: {
+        hwcap: p.hwcaps.hwcap,
+        hwcap2: p.hwcaps.hwcap2,
+        phdr: phdrAddr,
+        phnum: image.phnum,
+        entry,
+        uid: p.ids.uid,
+        gid: p.ids.gid,
+        rseq: { featureSize: RSEQ_FEATURE_SIZE, align: RSEQ_ALIGN },
+      },
+    });
+    for (const t of l.tables) writeOrFail(p, t.addr, t.bytes, fail, 'the initial stack');
+    return l;
+  });
+
+  return {
+    entry,
+    sp: finalLayout.sp,
+    loadBias,
+    brk,
+    phdr: phdrAddr,
+    stack: { start: stackStart, end: stackEnd },
+    segments,
+    layout: finalLayout,
+    exe,
+  };
+}
+
+/** maximum_alignment: the largest power-of-two p_align of the PT_LOADs, at least a page. */
+export function maximumAlignment(loads: readonly ElfSegment[]): number {
+  let alignment = 0;
+  for (const s of loads) {
+    if (s.align > 0 && 2 ** Math.round(Math.log2(s.align)) === s.align) alignment = Math.max(alignment, s.align);
+  }
+  return pageAlign(alignment);
+}
+
+/**
+ * elf_load: maps a segment's file pages (the whole image span for the first static-pie
+ * segment, trimmed back to the segment afterwards), zeroes the tail of its last file page and
+ * maps the rest of its bss anonymous. Returns the address of the file mapping.
+ */
+function elfLoad(p: LinuxProcess, exe: RegNode, addr: number, seg: ElfSegment, prot: number, flags: number, totalSize: number, fail: (what: string) => never): number {
+  const mm = p.mm;
+  let mapAddr: number;
+  let zeroStart: number;
+  let zeroEnd: number;
+  if (seg.filesz > 0) {
+    const size = pageAlign(seg.filesz + pageOffset(seg.vaddr));
+    const off = seg.offset - pageOffset(seg.vaddr);
+    const len = totalSize > 0 ? pageAlign(totalSize) : size;
+    // A static-pie linked above 0 gets a "negative" hint here (unsigned wrap-around in the
+    // kernel), which mmap ignores as it ignores any hint beyond TASK_SIZE.
+    const hint = Math.max(0, pageStart(addr));
+    mapAddr = mm.mmap({ addr: hint, len, prot, flags, file: exe.inode, fileWritable: false, pgoff: off / PAGE_SIZE });
+    if (isErrorReturn(mapAddr)) fail(`cannot map segment ${seg.index} (PT_LOAD) at ${hex(pageStart(addr))}: ${describe(mapAddr)}`);
+    if (len > size) mm.munmap(mapAddr + size, len - size);
+    zeroStart = mapAddr + pageOffset(seg.vaddr) + seg.filesz;
+    zeroEnd = mapAddr + pageOffset(seg.vaddr) + seg.memsz;
+    if (seg.memsz > seg.filesz) {
+      // padzero: a write through the user-copy path, so it faults (and copies on write) as in
+      // Linux; a failure only matters if the segment was meant to be writable.
+      const nbyte = pageOffset(zeroStart) === 0 ? 0 : PAGE_SIZE - pageOffset(zeroStart);
+      if (nbyte > 0) {
+        const done = p.telemetry.calls.within('padzero', () => mm.copyToUser(zeroStart, new Uint8Array(nbyte)));
+        if (done !== nbyte && (prot & PROT_WRITE) !== 0) fail(`cannot clear the end of segment ${seg.index}'s last file page at ${hex(zeroStart)}`);
+      }
+    }
+  } else {
+    mapAddr = pageStart(addr);
+    zeroStart = mapAddr;
+    zeroEnd = zeroStart + pageOffset(seg.vaddr) + seg.memsz;
+  }
+  if (seg.memsz > seg.filesz) {
+    const zs = pageAlign(zeroStart);
+    const ze = pageAlign(zeroEnd);
+    if (ze > zs) {
+      // vm_brk_flags: anonymous read-write memory, executable if the segment is.
+      const r = mm.mmap({ addr: zs, len: ze - zs, prot: PROT_READ | PROT_WRITE | (prot & PROT_EXEC), flags: MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, file: null, pgoff: 0 });
+      if (r !== zs) fail(`cannot map the bss of segment ${seg.index} at ${hex(zs)}: ${describe(r)}`);
+    }
+  }
+  return mapAddr;
+}
+
+function writeOrFail(p: LinuxProcess, addr: number, bytes: Uint8Array, fail: (what: string) => never, what: string): void {
+  const n = p.mm.copyToUser(addr, bytes);
+  if (n !== bytes.length) fail(`cannot write ${what} at ${hex(addr)}`);
+}
+
+function describe(r: number): string {
+  return isErrorReturn(r) ? `-${errnoName(r)}` : `got ${hex(r)}`;
+}

@@ -1,0 +1,179 @@
+/**
+ * One Linux process as the guest sees it: its address space (the memory manager's
+ * ProcessMemory), file system view and descriptors, credentials, clocks, entropy, limits, signal
+ * state and the per-thread registrations glibc makes at start-up. The machine creates one, loads
+ * an executable into it (exec.ts) and forwards every `svc` to `syscall()`.
+ *
+ * Identity is fixed so runs are deterministic: pid = tid = 1000, parent 999, uid = gid = 1000
+ * (an ordinary user: the permission checks of the file system apply, as for most benchmarks).
+ */
+import type { ProcessMemory } from '../mm/api.js';
+import type { PageCache, UnmapMappingRange } from '../mm/pagecache.js';
+import type { Telemetry } from '../trace/index.js';
+import { UsageError } from '../util/errors.js';
+import type { U64 } from '../util/u64.js';
+import { VirtualClock, type ClockOptions } from './clock.js';
+import { FdTable } from './fdtable.js';
+import { OpenFile, O_RDONLY, O_WRONLY, type StdioHooks } from './file.js';
+import { FileSystem, type FsPolicy } from './fs.js';
+import { DEFAULT_HWCAPS, type Hwcaps } from './hwcap.js';
+import { GuestRandom, DEFAULT_RANDOM_SEED } from './random.js';
+import { RLIMIT_NOFILE, Rlimits } from './rlimit.js';
+import { SignalState } from './signals.js';
+import { HOST_STDIO } from './stdio.js';
+import { SyscallDispatcher, type SyscallOutcome } from './syscalls/dispatch.js';
+
+/** The guest marker calls (DESIGN.md "Guest markers"), implemented by the machine. */
+export interface Markers {
+  mark(name: string): void;
+  reset(): void;
+  dump(label: string): void;
+  ops(n: number): void;
+}
+
+export interface ProcessIds {
+  readonly pid: number;
+  readonly ppid: number;
+  readonly uid: number;
+  readonly gid: number;
+}
+
+export const DEFAULT_IDS: ProcessIds = { pid: 1000, ppid: 999, uid: 1000, gid: 1000 };
+
+/** What uname(2) reports. */
+export interface Utsname {
+  readonly sysname: string;
+  readonly nodename: string;
+  readonly release: string;
+  readonly version: string;
+  readonly machine: string;
+  readonly domainname: string;
+}
+
+export const DEFAULT_UTSNAME: Utsname = {
+  sysname: 'Linux',
+  nodename: 'contpte-lab',
+  release: '6.9.0-contpte-lab',
+  version: '#1 SMP PREEMPT contpte-lab',
+  machine: 'aarch64',
+  domainname: '(none)',
+};
+
+/** The release string for a kernel profile name: 'linux-6.12' gives '6.12.0-contpte-lab'. */
+export function releaseForProfile(profile: string): string {
+  const m = /^linux-(\d+)\.(\d+)(?:\.(\d+))?/.exec(profile);
+  if (m === null) return `0.0.0-contpte-lab-${profile}`;
+  return `${m[1]}.${m[2]}.${m[3] ?? '0'}-contpte-lab`;
+}
+
+export interface LinuxProcessOptions {
+  readonly mm: ProcessMemory;
+  /** The machine's page cache: regular files' data lives there. */
+  readonly pageCache: PageCache;
+  readonly telemetry: Telemetry;
+  readonly fsPolicy?: FsPolicy;
+  /** The memory manager's unmap_mapping_range (ftruncate and O_TRUNC shrink mapped files). */
+  readonly unmapMappingRange?: UnmapMappingRange;
+  readonly stdio?: Partial<StdioHooks>;
+  /** The machine's marker implementation; without one the marker call is ENOSYS, as on Linux. */
+  readonly markers?: Markers | null;
+  readonly utsname?: Partial<Utsname>;
+  readonly randomSeed?: string | number | bigint;
+  readonly clock?: ClockOptions;
+  /** An unimplemented syscall ends the run instead of returning -ENOSYS. */
+  readonly strict?: boolean;
+  /** Where one-time diagnostics go (unimplemented syscalls); default: the tool's stderr. */
+  readonly diagnostics?: (line: string) => void;
+  /** The disassembled instruction at a guest PC, for messages. */
+  readonly disassemble?: (pc: number) => string | undefined;
+  readonly ids?: Partial<ProcessIds>;
+  readonly hwcaps?: Hwcaps;
+  /** The working directory, an existing directory of the guest's tree (default '/'). */
+  readonly cwd?: string;
+}
+
+/** glibc's registrations: where the kernel would write on thread exit and on return to user. */
+export interface RseqRegistration {
+  readonly addr: number;
+  readonly len: number;
+  readonly sig: number;
+}
+
+export class LinuxProcess {
+  readonly mm: ProcessMemory;
+  readonly telemetry: Telemetry;
+  readonly fs: FileSystem;
+  readonly fds: FdTable;
+  readonly clock: VirtualClock;
+  readonly random: GuestRandom;
+  readonly limits = new Rlimits();
+  readonly signals = new SignalState();
+  readonly ids: ProcessIds;
+  readonly utsname: Utsname;
+  readonly stdio: StdioHooks;
+  readonly markers: Markers | null;
+  readonly hwcaps: Hwcaps;
+  readonly strict: boolean;
+  readonly diagnostics: (line: string) => void;
+  readonly disassemble: ((pc: number) => string | undefined) | undefined;
+  readonly dispatcher: SyscallDispatcher;
+
+  /** set_tid_address's clear_child_tid pointer. */
+  clearChildTid = 0;
+  robustList: { readonly head: number; readonly len: number } | null = null;
+  rseq: RseqRegistration | null = null;
+  /** sigaltstack: ss_sp, ss_flags, ss_size. */
+  altStack: { sp: bigint; flags: number; size: bigint } = { sp: 0n, flags: 2 /* SS_DISABLE */, size: 0n };
+
+  constructor(opts: LinuxProcessOptions) {
+    this.mm = opts.mm;
+    this.telemetry = opts.telemetry;
+    this.ids = { ...DEFAULT_IDS, ...opts.ids };
+    this.utsname = { ...DEFAULT_UTSNAME, ...opts.utsname };
+    this.clock = new VirtualClock(opts.clock);
+    this.random = new GuestRandom(opts.randomSeed ?? DEFAULT_RANDOM_SEED);
+    this.stdio = { ...HOST_STDIO, ...opts.stdio };
+    this.markers = opts.markers ?? null;
+    this.hwcaps = opts.hwcaps ?? DEFAULT_HWCAPS;
+    this.strict = opts.strict ?? false;
+    this.diagnostics = opts.diagnostics ?? ((line) => this.stdio.writeStderr(new TextEncoder().encode(line + '\n')));
+    this.disassemble = opts.disassemble;
+    this.fs = new FileSystem({
+      pageCache: opts.pageCache,
+      ...(opts.fsPolicy !== undefined ? { policy: opts.fsPolicy } : {}),
+      creds: { uid: this.ids.uid, gid: this.ids.gid },
+      now: () => this.clock.peekRealtimeNs(),
+      ...(opts.unmapMappingRange !== undefined ? { unmapMappingRange: opts.unmapMappingRange } : {}),
+      random: this.random,
+    });
+    if (opts.cwd !== undefined) {
+      const dir = this.fs.lookup(this.fs.root, opts.cwd, true);
+      if (!opts.cwd.startsWith('/') || dir.kind !== 'ok' || dir.node.kind !== 'dir') {
+        throw new UsageError(`working directory '${opts.cwd}': not an absolute path to a directory of the guest (/, /tmp, /dev, /proc ...)`);
+      }
+      this.fs.cwd = dir.node;
+    }
+    this.fds = new FdTable(() => this.limits.curNumber(RLIMIT_NOFILE));
+    this.fds.install(new OpenFile(this.fs.newFifo(), O_RDONLY, 'stdin'), false);
+    this.fds.install(new OpenFile(this.fs.newFifo(), O_WRONLY, 'stdout'), false);
+    this.fds.install(new OpenFile(this.fs.newFifo(), O_WRONLY, 'stderr'), false);
+    this.dispatcher = new SyscallDispatcher(opts.telemetry);
+  }
+
+  get pid(): number {
+    return this.ids.pid;
+  }
+
+  /** The thread id: the process has one thread, whose tid is the pid. */
+  get tid(): number {
+    return this.ids.pid;
+  }
+
+  /**
+   * One system call: x8 (`nr`, see syscallNumberFromX8), x0..x5 and the PC after the `svc`.
+   * The machine writes a 'return' value to x0 (returnRegister) and ends the run on the others.
+   */
+  syscall(nr: number, args: readonly U64[], pc: number): SyscallOutcome {
+    return this.dispatcher.dispatch(this, nr, args, pc);
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * Address-space system calls: mmap, munmap, mprotect, madvise, brk. The memory manager does the
+ * work and the checks on addresses, lengths and flags (it returns Linux values); this layer does
+ * what the kernel does before reaching the mm: the offset check of arm64's sys_mmap, the file
+ * lookup and its access-mode checks of ksys_mmap_pgoff/do_mmap, and /dev/zero, whose private
+ * mappings are anonymous memory and whose shared ones are shared anonymous memory (mmap_zero).
+ */
+import { PROT_WRITE } from '../../mm/api.js';
+import { MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED } from '../../mm/vma.js';
+import type { U64 } from '../../util/u64.js';
+import { EACCES, EBADF, EINVAL, ENODEV } from '../errno.js';
+import { O_APPEND } from '../file.js';
+import type { LinuxProcess } from '../process.js';
+import { argInt, argUint, argUlong } from './args.js';
+import type { SyscallHandlers } from './outcome.js';
+
+const PAGE_SIZE = 4096;
+const MAP_TYPE = 0x0f;
+const MAP_SHARED_VALIDATE = 0x03;
+
+function mmap(p: LinuxProcess, a: readonly U64[]): number {
+  const addr = argUlong(a[0]!);
+  const len = argUlong(a[1]!);
+  // prot and flags are unsigned long, but every defined bit is in the low half.
+  const prot = a[2]!.lo >>> 0;
+  let flags = a[3]!.lo >>> 0;
+  const off = argUlong(a[5]!);
+  if (off % PAGE_SIZE !== 0) return -EINVAL;
+  const pgoff = off / PAGE_SIZE;
+  if ((flags & MAP_ANONYMOUS) !== 0) return p.mm.mmap({ addr, len, prot, flags, file: null, pgoff });
+
+  const entry = p.fds.get(argUint(a[4]!));
+  if (entry === null) return -EBADF;
+  const f = entry.file;
+  if (f.pathOnly) return -EBADF;
+  const node = f.node;
+  if (node.kind === 'chr' && node.device === 'zero') {
+    flags |= MAP_ANONYMOUS;
+    return p.mm.mmap({ addr, len, prot, flags, file: null, pgoff: (flags & MAP_TYPE) === MAP_PRIVATE ? pgoff : 0 });
+  }
+  if (node.kind !== 'reg') return -ENODEV;
+  // do_mmap's file checks, for the map types it knows; others fail in the mm with EINVAL.
+  const type = flags & MAP_TYPE;
+  if (type === MAP_SHARED || type === MAP_SHARED_VALIDATE || type === MAP_PRIVATE) {
+    if (!f.readable) return -EACCES;
+    if (type !== MAP_PRIVATE && (prot & PROT_WRITE) !== 0) {
+      if (!f.writable) return -EACCES;
+      if ((f.flags & O_APPEND) !== 0) return -EACCES;
+    }
+  }
+  return p.mm.mmap({ addr, len, prot, flags, file: node.inode, fileWritable: f.writable, pgoff });
+}
+
+function munmap(p: LinuxProcess, a: readonly U64[]): number {
+  return p.mm.munmap(argUlong(a[0]!), argUlong(a[1]!));
+}
+
+function mprotect(p: LinuxProcess, a: readonly U64[]): number {
+  // Bits above the defined PROT_* values (all in the low half) are refused by the mm.
+  const prot = a[2]!.hi !== 0 ? -1 >>> 0 : a[2]!.lo >>> 0;
+  return p.mm.mprotect(argUlong(a[0]!), argUlong(a[1]!), prot);
+}
+
+function madvise(p: LinuxProcess, a: readonly U64[]): number {
+  return p.mm.madvise(argUlong(a[0]!), argUlong(a[1]!), argInt(a[2]!));
+}
+
+function brk(p: LinuxProcess, a: readonly U64[]): number {
+  return p.mm.brk(argUlong(a[0]!));
+}
+
+export const memorySyscalls: SyscallHandlers = { mmap, munmap, mprotect, madvise, brk };

@@ -1,0 +1,33 @@
+/**
+ * What a syscall handler returns and how signal deliveries become outcomes; shared by the
+ * dispatcher and the handler modules.
+ */
+import type { U64 } from '../../util/u64.js';
+import type { LinuxProcess } from '../process.js';
+import type { Delivery, ProcessEnd } from '../signals.js';
+
+export type SyscallOutcome =
+  /** Write `value` to x0 and go on (see returnRegister). */
+  | { readonly kind: 'return'; readonly value: number }
+  /** exit or exit_group: the run ends with this status (0..255). */
+  | { readonly kind: 'exit'; readonly status: number; readonly group: boolean }
+  /** A signal's default action ended the process (a guest sending itself SIGABRT ...). */
+  | { readonly kind: 'killed'; readonly end: ProcessEnd }
+  /** The run must stop: an unimplemented call under --strict, or a state the model cannot follow. */
+  | { readonly kind: 'fatal'; readonly message: string };
+
+/** A handler gets the raw registers and converts each by its kernel type (args.ts). */
+export type SyscallHandler = (p: LinuxProcess, a: readonly U64[], pc: number) => number | SyscallOutcome;
+export type SyscallHandlers = Readonly<Record<string, SyscallHandler>>;
+
+/** A signal's effect as the syscall's outcome: 0 when nothing happened to the process. */
+export function deliveryOutcome(d: Delivery): number | SyscallOutcome {
+  switch (d.kind) {
+    case 'none':
+      return 0;
+    case 'end':
+      return { kind: 'killed', end: d.end };
+    case 'unsupported':
+      return { kind: 'fatal', message: d.message };
+  }
+}
