@@ -1,0 +1,100 @@
+/**
+ * `contpte-lab run <elf> [-- args]`: run a static arm64 program; its stdout and stderr pass
+ * through; then a summary of what the kernel model did (faults, PTE writes, folds, converts,
+ * TLBIs by operation and call site, DSBs, TLB activity) on stderr, or one JSON document on
+ * stdout with `--json` (the guest's stdout then goes to stderr, so stdout holds only the JSON). The exit code is the guest's (128 + signal when Linux would have killed
+ * it), 124 when a budget stopped it, 70 when the emulation could not go on.
+ */
+import type { Argv, CommandModule } from 'yargs';
+import { runMachine } from '../../machine/run.js';
+import { checkCostParams, costParamsWith, partitionSets, summaryCost } from '../../report/cost.js';
+import { measured } from '../../report/summary.js';
+import { renderSummaryText } from '../../report/summary-text.js';
+import { parseTraceEvents, parseTraceLimit, TRACE_FORMATS, type TraceFormat } from '../../trace/sinks/options.js';
+import { UsageError } from '../../util/errors.js';
+import { parseUserNumber } from '../../util/num.js';
+
+interface RunArgs {
+  elf: string;
+  args?: (string | number)[];
+  profile?: string;
+  set?: string[];
+  json: boolean;
+  'max-insns'?: string;
+  timeout?: string;
+  trace?: string;
+  'trace-format': string;
+  'trace-events'?: string;
+  'trace-limit'?: string;
+  strict: boolean;
+  seed?: string;
+  env?: string[];
+  '--'?: (string | number)[];
+}
+
+export const EXIT_BUDGET = 124;
+export const EXIT_CRASH = 70;
+
+export const runCommand: CommandModule<object, RunArgs> = {
+  command: 'run <elf> [args..]',
+  describe: 'run a static arm64 ELF and report what the kernel model did to the TLB',
+  builder: (y: Argv) =>
+    y
+      .positional('elf', { type: 'string', demandOption: true, describe: 'a static AArch64 executable (ET_EXEC or static-pie)' })
+      .positional('args', { type: 'string', array: true, describe: "the program's arguments (put them after --)" })
+      .option('profile', { type: 'string', describe: 'kernel profile: linux-6.9, linux-6.12 (default), linux-7.2 (see `contpte-lab profiles`)' })
+      .option('set', { type: 'string', array: true, describe: 'override a knob, e.g. --set contpte=off (repeatable); cost.<param>=v for the cost model' })
+      .option('json', { type: 'boolean', default: false, describe: 'print the summary as one JSON document on stdout' })
+      .option('max-insns', { type: 'string', describe: 'stop after this many instructions (exact, slows compute-bound guests)' })
+      .option('timeout', { type: 'string', describe: 'stop after this many seconds of emulation' })
+      .option('trace', { type: 'string', describe: 'write every event to this file' })
+      .option('trace-format', { type: 'string', default: 'jsonl', choices: [...TRACE_FORMATS], describe: 'jsonl, or perfetto (Chrome trace-event JSON for ui.perfetto.dev)' })
+      .option('trace-events', { type: 'string', describe: 'only these event kinds, comma separated (e.g. fault,tlbi,contpte_convert)' })
+      .option('trace-limit', { type: 'string', describe: 'cap the trace (e.g. 100MB or 1000000events); a capped file says so at its end' })
+      .option('strict', { type: 'boolean', default: false, describe: 'an unimplemented syscall ends the run instead of returning -ENOSYS' })
+      .option('seed', { type: 'string', describe: "seed of the guest's getrandom and AT_RANDOM (default fixed)" })
+      .option('env', { type: 'string', array: true, describe: 'NAME=value for the guest environment (repeatable; default empty)' })
+      .parserConfiguration({ 'populate--': true }) as unknown as Argv<RunArgs>,
+  handler: async (a) => {
+    const { knobs, cost } = partitionSets(a.set ?? []);
+    const costParams = checkCostParams(costParamsWith(cost));
+    const guestArgs = [...(a.args ?? []), ...(a['--'] ?? [])].map(String);
+    for (const e of a.env ?? []) if (!/^[^=]+=/.test(e)) throw new UsageError(`--env: '${e}' is not NAME=value`);
+    const { summary, end } = await runMachine({
+      elf: a.elf,
+      ...(a.json ? { stdout: (b: Uint8Array) => void process.stderr.write(b) } : {}),
+      args: guestArgs,
+      ...(a.env ? { env: a.env } : {}),
+      ...(a.profile !== undefined ? { profile: a.profile } : {}),
+      sets: knobs,
+      ...(a['max-insns'] !== undefined ? { maxInsns: parseUserNumber(a['max-insns'], '--max-insns') } : {}),
+      ...(a.timeout !== undefined ? { maxSeconds: positiveSeconds(a.timeout) } : {}),
+      strict: a.strict,
+      ...(a.seed !== undefined ? { seed: parseUserNumber(a.seed, '--seed') } : {}),
+      ...(a.trace !== undefined
+        ? {
+            trace: {
+              file: a.trace,
+              format: a['trace-format'] as TraceFormat,
+              ...(a['trace-events'] !== undefined ? { events: parseTraceEvents(a['trace-events']) } : {}),
+              ...(a['trace-limit'] !== undefined ? { limit: parseTraceLimit(a['trace-limit']) } : {}),
+            },
+          }
+        : {}),
+    });
+    if (a.json) {
+      const c = summaryCost(summary, costParams);
+      process.stdout.write(JSON.stringify({ ...summary, cost: { source: measured(summary).source, ...c } }, null, 2) + '\n');
+    } else {
+      process.stderr.write(renderSummaryText(summary, process.stderr.columns || 100, { result: summaryCost(summary, costParams), source: measured(summary).source }));
+    }
+    if (end.message !== undefined && a.json) process.stderr.write(`contpte-lab: ${end.message}\n`);
+    process.exitCode = end.exitCode ?? (end.reason === 'budget' ? EXIT_BUDGET : EXIT_CRASH);
+  },
+};
+
+function positiveSeconds(text: string): number {
+  const v = Number(text);
+  if (!Number.isFinite(v) || v <= 0) throw new UsageError(`--timeout: '${text}' is not a positive number of seconds`);
+  return v;
+}

@@ -1,0 +1,12 @@
+/**
+ * contpte-lab as a library. `run` executes an arm64 program and returns the JSON summary; the
+ * models are exported for scripts that drive them directly (the page-table Workbench, the mmu).
+ */
+export { run, runMachine, type RunOptions, type RunOutcome, type TraceRequest } from './machine/run.js';
+export { Machine, type MachineOptions, type RunEnd } from './machine/machine.js';
+export type { Summary, Counts, Dump } from './report/summary.js';
+export { PROFILES, resolvePolicy, DEFAULT_PROFILE } from './mm/profiles.js';
+export { KNOBS } from './mm/knobs.js';
+export { Workbench } from './pgtable/workbench.js';
+export * as mmu from './mmu/index.js';
+export * as pgtable from './pgtable/index.js';

@@ -1,0 +1,79 @@
+/**
+ * `run`: the library form of `contpte-lab run`. Runs a static arm64 ELF on a new machine and
+ * returns the JSON summary's object (DESIGN.md), so experiments can be scripted in TypeScript:
+ *
+ *   import { run } from 'contpte-lab';
+ *   const s = await run({ elf: 'firmware/bin/page_fault3', args: ['16M', '2'], profile: 'linux-6.9',
+ *                         sets: ['file_large_folios=on'] });
+ *   console.log(s.counts.tlbi.by_op, s.counts.contpte_convert);
+ */
+import type { Summary } from '../report/summary.js';
+import { Disassembler } from '../trace/disasm.js';
+import type { EventKind } from '../trace/events.js';
+import { openTraceSink, type TraceFormat, type TraceLimit } from '../trace/sinks/index.js';
+import type { FileTraceSink } from '../trace/sinks/sink.js';
+import { Telemetry } from '../trace/telemetry.js';
+import { Machine, type MachineOptions, type RunEnd } from './machine.js';
+
+export interface TraceRequest {
+  file: string;
+  format?: TraceFormat;
+  /** Event kinds to record (all when omitted). */
+  events?: readonly EventKind[];
+  limit?: TraceLimit;
+}
+
+export interface RunOptions extends Omit<MachineOptions, 'telemetry' | 'disassembler' | 'traceSink'> {
+  trace?: TraceRequest;
+}
+
+export interface RunOutcome {
+  summary: Summary;
+  end: RunEnd;
+}
+
+let disassembler: Promise<Disassembler> | undefined;
+
+/** Capstone is WebAssembly: compiled once per process, shared by every machine. */
+function sharedDisassembler(): Promise<Disassembler> {
+  disassembler ??= Disassembler.create();
+  return disassembler;
+}
+
+/** Runs the program and returns the summary with how the run ended. */
+export async function runMachine(opts: RunOptions): Promise<RunOutcome> {
+  const telemetry = new Telemetry();
+  const dis = await sharedDisassembler();
+  let sink: FileTraceSink | null = null;
+  let machine: Machine | undefined;
+  let endReason = 'abort';
+  try {
+    machine = new Machine({ ...opts, telemetry, disassembler: dis });
+    if (opts.trace) {
+      sink = openTraceSink({
+        file: opts.trace.file,
+        format: opts.trace.format ?? 'jsonl',
+        ...(opts.trace.events !== undefined ? { kinds: opts.trace.events } : {}),
+        ...(opts.trace.limit !== undefined ? { limit: opts.trace.limit } : {}),
+        processName: opts.elf,
+        exitHook: true,
+      });
+      telemetry.tracer.attach(sink, opts.trace.events);
+    }
+    const end = machine.run();
+    endReason = end.reason;
+    return { summary: machine.summary(end), end };
+  } catch (e) {
+    endReason = 'crash';
+    throw e;
+  } finally {
+    machine?.close();
+    // Whatever happened, the trace file is left complete and says why it ended.
+    telemetry.tracer.close(endReason);
+  }
+}
+
+/** Runs the program and returns the JSON summary's object. */
+export async function run(opts: RunOptions): Promise<Summary> {
+  return (await runMachine(opts)).summary;
+}
