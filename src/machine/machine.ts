@@ -24,7 +24,6 @@ import { resolvePolicy, type ProfileName } from '../mm/profiles.js';
 import { walk } from '../mmu/walker.js';
 import { buildSummary, MarkerCounts, type EndReason, type Summary } from '../report/summary.js';
 import type { Disassembler } from '../trace/disasm.js';
-import type { FileTraceSink } from '../trace/sinks/sink.js';
 import type { FaultKind } from '../trace/events.js';
 import { Telemetry } from '../trace/telemetry.js';
 import { UsageError } from '../util/errors.js';
@@ -55,8 +54,11 @@ export interface MachineOptions {
   telemetry?: Telemetry;
   /** Disassembler for fault events and crash messages (capstone; created by `run`). */
   disassembler?: Disassembler | null;
-  /** A trace sink already attached to `telemetry.tracer` (closed with the end reason). */
-  traceSink?: FileTraceSink | null;
+  /**
+   * Called on every guest marker after the machine has handled it (for experiments and
+   * benchmarks that time or inspect a program's phases; the engine's registers are readable).
+   */
+  onMarker?: (action: 'mark' | 'reset' | 'dump' | 'ops', name: string, machine: Machine) => void;
 }
 
 /** How the guest's run ended, in Linux terms. */
@@ -117,25 +119,24 @@ export class Machine {
     const k = this.kernel;
     const tmpFs = k.tmpFsType;
     if (tmpFs !== 'tmpfs' && tmpFs !== 'ext4') throw new UsageError(`tmp_fs: '${tmpFs}' cannot hold /tmp (expected tmpfs or ext4)`);
+    const after = (action: 'mark' | 'reset' | 'dump' | 'ops', name: string, value?: number): void => {
+      const tr = this.telemetry.tracer;
+      if (tr.on.marker) tr.emit({ kind: 'marker', action, name, ...(value !== undefined ? { value } : {}) });
+      this.opts.onMarker?.(action, name, this);
+    };
     const markers: Markers = {
-      mark: (name) => {
-        const tr = this.telemetry.tracer;
-        if (tr.on.marker) tr.emit({ kind: 'marker', action: 'mark', name });
-      },
+      mark: (name) => after('mark', name),
       reset: () => {
         this.markers.reset();
-        const tr = this.telemetry.tracer;
-        if (tr.on.marker) tr.emit({ kind: 'marker', action: 'reset', name: 'reset' });
+        after('reset', 'reset');
       },
       dump: (label) => {
         this.markers.dump(label);
-        const tr = this.telemetry.tracer;
-        if (tr.on.marker) tr.emit({ kind: 'marker', action: 'dump', name: label });
+        after('dump', label);
       },
       ops: (n) => {
         this.markers.addOps(n);
-        const tr = this.telemetry.tracer;
-        if (tr.on.marker) tr.emit({ kind: 'marker', action: 'ops', name: 'ops', value: n });
+        after('ops', 'ops', n);
       },
     };
     const write = (fd: 1 | 2) => (bytes: Uint8Array) => {
@@ -148,7 +149,7 @@ export class Machine {
       pageCache: k.pageCache,
       telemetry: this.telemetry,
       fsPolicy: { tmpFs, tmpfs: k.fsTraits('tmpfs'), ext4: k.fsTraits('ext4') },
-      unmapMappingRange: (inode, holeBegin) => k.truncate(inode, holeBegin),
+      unmapMappingRange: (inode, holeBegin) => k.unmapMappingRange(inode, holeBegin),
       stdio: { writeStdout: write(1), writeStderr: write(2) },
       markers,
       utsname: { release: releaseForProfile(this.profile) },

@@ -23,7 +23,7 @@ export interface TraceRequest {
   limit?: TraceLimit;
 }
 
-export interface RunOptions extends Omit<MachineOptions, 'telemetry' | 'disassembler' | 'traceSink'> {
+export interface RunOptions extends Omit<MachineOptions, 'telemetry' | 'disassembler'> {
   trace?: TraceRequest;
 }
 

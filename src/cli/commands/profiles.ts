@@ -1,0 +1,99 @@
+/**
+ * `contpte-lab profiles`: the kernel profiles and every knob, side by side (value in each profile
+ * and what the knob means); `--profile NAME` shows one profile resolved with `--set` overrides and
+ * the reason for each value; `--json` for machines.
+ */
+import type { Argv, CommandModule } from 'yargs';
+import {
+  DEFAULT_PROFILE,
+  describeType,
+  formatKnobValue,
+  KNOBS,
+  PROFILES,
+  profileValueText,
+  resolvePolicy,
+  type KnobName,
+} from '../../mm/index.js';
+
+interface ProfilesArgs {
+  profile?: string;
+  set?: string[];
+  json: boolean;
+}
+
+/** Pads a table of rows of cells into aligned columns (the last column is left ragged). */
+function table(rows: string[][]): string {
+  const widths: number[] = [];
+  for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n');
+}
+
+/** Every profile and knob (the default listing). */
+export function profilesListing(json: boolean): string {
+  if (json) {
+    return JSON.stringify(
+      {
+        default_profile: DEFAULT_PROFILE,
+        profiles: PROFILES.map((p) => ({
+          name: p.name,
+          summary: p.summary,
+          values: Object.fromEntries(KNOBS.map((k) => [k.name, { value: profileValueText(p, k.name), reason: p.values[k.name].reason }])),
+        })),
+        knobs: KNOBS.map((k) => ({ name: k.name, accepts: describeType(k.type), reader: k.reader, description: k.description })),
+      },
+      null,
+      2,
+    );
+  }
+  const head = ['knob', ...PROFILES.map((p) => p.name), 'read by', 'description'];
+  const rows = KNOBS.map((k) => [k.name, ...PROFILES.map((p) => profileValueText(p, k.name)), k.reader, k.description]);
+  const lines = [
+    `Profiles (default ${DEFAULT_PROFILE}):`,
+    ...PROFILES.map((p) => `  ${p.name.padEnd(11)} ${p.summary}`),
+    '',
+    table([head, ...rows]),
+    '',
+    "Override any knob with --set knob=value; 'contpte-lab profiles --profile NAME' shows the reason for each value.",
+  ];
+  return lines.join('\n');
+}
+
+/** One profile resolved with overrides. */
+export function profileDetail(name: string, sets: readonly string[], json: boolean): string {
+  const r = resolvePolicy(name, sets);
+  const p = PROFILES.find((x) => x.name === r.profile)!;
+  const value = (k: KnobName): string => formatKnobValue(KNOBS.find((d) => d.name === k)!, r.policy[k]);
+  if (json) {
+    return JSON.stringify(
+      {
+        profile: r.profile,
+        policy: Object.fromEntries(KNOBS.map((k) => [k.name, value(k.name)])),
+        overridden: KNOBS.filter((k) => r.overridden.has(k.name)).map((k) => k.name),
+      },
+      null,
+      2,
+    );
+  }
+  const rows = KNOBS.map((k) => {
+    const over = r.overridden.has(k.name);
+    return [k.name, value(k.name), over ? `set (profile: ${profileValueText(p, k.name)})` : p.values[k.name].reason];
+  });
+  return [`${r.profile}: ${p.summary}`, '', table([['knob', 'value', 'why'], ...rows])].join('\n');
+}
+
+export const profilesCommand: CommandModule<object, ProfilesArgs> = {
+  command: 'profiles',
+  describe: 'list the kernel profiles and every knob with its value in each',
+  builder: (y: Argv) =>
+    y
+      .option('profile', { type: 'string', describe: 'show one profile, resolved with --set overrides, with the reason for each value' })
+      .option('set', { type: 'string', array: true, describe: 'knob=value override (repeatable; with --profile)' })
+      .option('json', { type: 'boolean', default: false, describe: 'print JSON' })
+      .example('$0 profiles', 'every knob in every profile')
+      .example('$0 profiles --profile linux-6.9 --set finish_fault=folio', 'one profile with an override') as unknown as Argv<ProfilesArgs>,
+  handler: (args) => {
+    const sets = args.set ?? [];
+    const out = args.profile !== undefined || sets.length > 0 ? profileDetail(args.profile ?? DEFAULT_PROFILE, sets, args.json) : profilesListing(args.json);
+    process.stdout.write(out + '\n');
+  },
+};

@@ -1,0 +1,157 @@
+/**
+ * The page-fault entry: arm64 do_page_fault (arch/arm64/mm/fault.c) and handle_mm_fault /
+ * handle_pte_fault (mm/memory.c), v6.9 to 7.2 (the shape did not change).
+ *
+ * - The VMA check decides SIGSEGV: no VMA at the address (SEGV_MAPERR), or an access the VMA
+ *   does not allow (SEGV_ACCERR): a write needs VM_WRITE, an instruction fetch VM_EXEC, a read
+ *   any of VM_READ, VM_WRITE or VM_EXEC (arm64 without EPAN: write and exec imply read).
+ * - One guest abort may take several handle_mm_fault passes: a pass that started readahead
+ *   returns VM_FAULT_RETRY, and do_page_fault retries at once, with FAULT_FLAG_TRIED after a
+ *   major fault or a second retry. Those extra passes are counted as `fault.fault_retries`, not
+ *   as faults (kernel-notes §1.1).
+ * - handle_pte_fault: a none PTE goes to do_anonymous_page or do_fault; a present one is a
+ *   write-protect fault (do_wp_page), or an access-flag/dirty update through
+ *   ptep_set_access_flags, or spurious (flush_tlb_fix_spurious_fault, a no-op in 6.x).
+ */
+import type { FaultOutcome } from './api.js';
+import type { Access, FaultKind } from '../trace/events.js';
+import { bump } from '../trace/stats.js';
+import { PAGE_SIZE } from '../mmu/physmem.js';
+import { pteMkdirty, pteMkyoung, pteNone, pteWrite } from '../pgtable/pte.js';
+import { LabError } from '../util/errors.js';
+import { doAnonymousPage } from './anon-fault.js';
+import { doFault } from './file-fault.js';
+import type { MmKernel } from './kernel.js';
+import type { Process } from './process.js';
+import { DONE, type VmFault, type VmFaultResult } from './vmfault.js';
+import { VM_EXEC, VM_READ, VM_WRITE, type Vma } from './vma.js';
+import { doWpPage } from './wp.js';
+
+/** handle_mm_fault passes one abort may take before the model calls it a livelock. */
+const MAX_PASSES = 4;
+
+function signal(k: MmKernel, sig: 'SIGSEGV' | 'SIGBUS', code: 'SEGV_MAPERR' | 'SEGV_ACCERR' | 'BUS_ADRERR' | 'BUS_ADRALN', reason: string): FaultOutcome {
+  bump(k.faultStats.signals, `${sig}/${code}`);
+  bump(k.faultStats.by_path, sig);
+  return { kind: 'signal', signal: sig, code, reason };
+}
+
+const handledOutcomes = new Map<string, FaultOutcome>();
+
+/** A handled outcome (one shared, frozen object per path). */
+function handled(path: string): FaultOutcome {
+  let o = handledOutcomes.get(path);
+  if (o === undefined) {
+    o = Object.freeze({ kind: 'handled', path });
+    handledOutcomes.set(path, o);
+  }
+  return o;
+}
+
+/** The vm_flags an access needs, any one of them (arm64 do_page_fault, no EPAN). */
+function requiredFlags(access: Access): number {
+  switch (access) {
+    case 'exec':
+      return VM_EXEC;
+    case 'write':
+      return VM_WRITE;
+    case 'read':
+      return VM_READ | VM_WRITE | VM_EXEC;
+    default: {
+      const never: never = access;
+      throw new Error(`unknown access ${String(never)}`);
+    }
+  }
+}
+
+/** do_page_fault for an EL0 access (or a uaccess on its behalf) that the hardware model refused. */
+export function doPageFault(k: MmKernel, mm: Process, va: number, access: Access, kind: FaultKind): FaultOutcome {
+  const stats = k.faultStats;
+  stats.total++;
+  bump(stats.by_hw_kind, kind);
+  if (kind === 'alignment') return signal(k, 'SIGBUS', 'BUS_ADRALN', `unaligned ${access} at 0x${va.toString(16)}`);
+  if (kind === 'address_size') {
+    // Only a descriptor with an output address beyond the PA size can cause it: a model bug.
+    throw new Error(`address size fault at 0x${va.toString(16)}: the page tables hold an output address beyond the physical address size`);
+  }
+  const calls = k.telemetry.calls;
+  calls.enter('do_page_fault');
+  try {
+    const vma = mm.findVmaForFault(va);
+    if (vma === null) return signal(k, 'SIGSEGV', 'SEGV_MAPERR', `no mapping at 0x${va.toString(16)}`);
+    if ((vma.flags & requiredFlags(access)) === 0) {
+      return signal(k, 'SIGSEGV', 'SEGV_ACCERR', `${access} at 0x${va.toString(16)} is not allowed by the mapping [0x${vma.start.toString(16)}, 0x${vma.end.toString(16)})`);
+    }
+    let tried = false;
+    for (let pass = 1; pass <= MAX_PASSES; pass++) {
+      const r = handleMmFault(k, mm, vma, va, access, tried);
+      switch (r.kind) {
+        case 'done':
+          bump(stats.by_path, r.path);
+          return handled(r.path);
+        case 'retry':
+          stats.fault_retries++;
+          // The first pass runs under the per-VMA lock: only a major fault retries with TRIED;
+          // later passes (under mmap_lock) always do.
+          tried = pass === 1 ? tried || r.major : true;
+          break;
+        case 'error':
+          return r.signal === 'SIGBUS'
+            ? signal(k, 'SIGBUS', 'BUS_ADRERR', r.reason)
+            : signal(k, 'SIGSEGV', 'SEGV_ACCERR', r.reason);
+        default: {
+          const never: never = r;
+          throw new Error(`unexpected ${String(never)}`);
+        }
+      }
+    }
+    throw new LabError(`model bug: the fault at 0x${va.toString(16)} (${access}) was retried ${MAX_PASSES} times without being resolved`);
+  } finally {
+    calls.leave();
+  }
+}
+
+/** handle_mm_fault: page tables down to the PTE table, then handle_pte_fault. */
+export function handleMmFault(k: MmKernel, mm: Process, vma: Vma, va: number, access: Access, tried: boolean): VmFaultResult {
+  const calls = k.telemetry.calls;
+  calls.enter('handle_mm_fault');
+  try {
+    const address = va - (va % PAGE_SIZE);
+    const ptep = mm.pteAlloc(address);
+    const vmf: VmFault = {
+      k,
+      mm,
+      vma,
+      address,
+      realAddress: va,
+      pgoff: vma.pgoffOf(address),
+      write: access === 'write',
+      exec: access === 'exec',
+      tried,
+      ptep,
+      origPte: k.pgtable.ptep.ptepGetLockless(ptep),
+    };
+    return handlePteFault(vmf);
+  } finally {
+    calls.leave();
+  }
+}
+
+function handlePteFault(vmf: VmFault): VmFaultResult {
+  const k = vmf.k;
+  if (pteNone(vmf.origPte)) return vmf.vma.isAnonymous ? doAnonymousPage(vmf) : doFault(vmf);
+  if (vmf.write && !pteWrite(vmf.origPte)) return doWpPage(vmf);
+  const calls = k.telemetry.calls;
+  calls.enter('handle_pte_fault');
+  try {
+    let entry = vmf.origPte;
+    if (vmf.write) entry = pteMkdirty(entry);
+    entry = pteMkyoung(entry);
+    if (k.pgtable.ptep.ptepSetAccessFlags(vmf.mm, vmf.address, vmf.ptep, entry, vmf.write)) return DONE('handle_pte_fault');
+    // Nothing to change: the TLB held a stale entry. A retried fault skips the flush.
+    if (!vmf.tried && vmf.write) k.pgtable.flush.flushTlbFixSpuriousFault(vmf.mm, vmf.address);
+    return DONE('spurious');
+  } finally {
+    calls.leave();
+  }
+}

@@ -1,0 +1,224 @@
+/**
+ * The kernel's memory management for one machine: the objects every process shares (physical
+ * memory, the buddy allocator and memmap, the page cache, the mmu and the page-table layer, the
+ * policy) and the processes' address spaces (`newProcess()`).
+ *
+ * How the machine uses it: construct one (a profile and `--set` strings, or a resolved policy;
+ * optionally the PhysMem the engine shares with Unicorn and an Mmu built with mmuOptionsFrom),
+ * call newProcess(), load `process.pgd` and `process.userAsid` into TTBR0_EL1 and `mmu.regs`
+ * (switchTo does the mmu half), and on every guest abort: `mmu.translate(va, access, 0)`, and on
+ * a fault `process.handleFault(va, access, kind)`, then translate again (accessUser is that
+ * loop, for tests and uaccess).
+ */
+import { PhysMem } from '../mmu/physmem.js';
+import { Mmu } from '../mmu/mmu.js';
+import { Pgtable } from '../pgtable/index.js';
+import { Telemetry } from '../trace/telemetry.js';
+import { UsageError } from '../util/errors.js';
+import { Buddy, MAX_PAGE_ORDER } from './buddy.js';
+import { Memmap } from './folio.js';
+import { Inode, type FsType } from './inode.js';
+import type { MmPolicy } from './knobs.js';
+import { MAX_PAGECACHE_ORDER, PageCache, truncateInodePages, truncateSetsize, type TruncateResult, type WriteMissOrder } from './pagecache.js';
+import { Process, type ProcessOptions } from './process.js';
+import { DEFAULT_PROFILE, mmuOptionsFrom, pgtablePolicyFrom, resolvePolicy, type ProfileName } from './profiles.js';
+import { FileRaState, type RaContext } from './readahead.js';
+import { registerFaultStats, registerMmStats, type FaultStats, type MmStats } from './stats.js';
+import { zapPageRangeSingle } from './madvise.js';
+import type { Vma } from './vma.js';
+
+/** Guest-physical memory starts at 1 TiB (docs/internals.md, "Address space"). */
+export const PHYS_BASE = 2 ** 40;
+
+export interface MmKernelOptions {
+  /** A profile name and overrides (ignored when `policy` is given). */
+  profile?: string;
+  sets?: readonly string[];
+  /** An already resolved policy (the machine resolves once and shares it). */
+  policy?: MmPolicy;
+  telemetry?: Telemetry;
+  /** The physical pool (the engine's host memory); default: a fresh one of mem_mb MiB at PHYS_BASE. */
+  mem?: PhysMem;
+  /** An mmu built by the caller over `mem`; default: one from the policy. */
+  mmu?: Mmu;
+}
+
+/** What a file system's page cache is like under this policy (the linux layer's FsTraits). */
+export interface FsTraits {
+  readonly largeFolios: boolean;
+  readonly maxOrder?: number;
+  readonly writeMiss: WriteMissOrder;
+}
+
+export class MmKernel {
+  readonly telemetry: Telemetry;
+  readonly profile: ProfileName;
+  readonly policy: MmPolicy;
+  readonly mem: PhysMem;
+  readonly buddy: Buddy;
+  readonly memmap: Memmap;
+  readonly pageCache: PageCache;
+  readonly mmu: Mmu;
+  readonly pgtable: Pgtable;
+  readonly faultStats: FaultStats;
+  readonly mmStats: MmStats;
+  /** The shared zero page's pfn (the last page of the pool, reserved: no folio). */
+  readonly zeroPfn: number;
+  private nextAsid = 2;
+  private nextIno = 1 << 30;
+  private readonly processes = new Set<Process>();
+  private readonly anonShmem = new WeakSet<Inode>();
+  private readonly ra = new WeakMap<Inode, RaContext>();
+
+  constructor(opts: MmKernelOptions = {}) {
+    if (opts.policy !== undefined) {
+      this.policy = opts.policy;
+      this.profile = (opts.profile ?? DEFAULT_PROFILE) as ProfileName;
+    } else {
+      const r = resolvePolicy(opts.profile ?? DEFAULT_PROFILE, opts.sets ?? []);
+      this.policy = r.policy;
+      this.profile = r.profile;
+    }
+    this.telemetry = opts.telemetry ?? new Telemetry();
+    this.mem = opts.mem ?? PhysMem.allocate(PHYS_BASE, this.policy.mem_mb * 1024 * 1024);
+    if (this.mem.size < 2 * (1 << MAX_PAGE_ORDER) * 4096) throw new UsageError(`mem_mb: ${this.mem.size >> 20} MiB is too small (at least 8 MiB)`);
+    this.buddy = new Buddy(this.mem, this.telemetry);
+    this.memmap = new Memmap(this.buddy, this.telemetry);
+    this.zeroPfn = this.mem.endPfn - 1;
+    this.memmap.reserve(this.zeroPfn, 1);
+    this.mem.zero(this.zeroPfn * 4096, 4096);
+    this.pageCache = new PageCache(this.memmap, this.telemetry);
+    this.mmu = opts.mmu ?? new Mmu(this.mem, this.telemetry, mmuOptionsFrom(this.policy));
+    this.pgtable = new Pgtable(this.mmu, pgtablePolicyFrom(this.policy), this.telemetry, this.memmap, this.memmap);
+    this.faultStats = registerFaultStats(this.telemetry.stats);
+    this.mmStats = registerMmStats(this.telemetry.stats);
+  }
+
+  /** A new address space with a fresh pgd and the next even ASID. */
+  newProcess(opts: ProcessOptions = {}): Process {
+    const asid = this.nextAsid;
+    if (asid > 0xfffe) throw new Error('out of ASIDs (rollover is not modelled)');
+    this.nextAsid += 2;
+    const p = new Process(this, asid, opts);
+    this.processes.add(p);
+    return p;
+  }
+
+  /** Loads a process's translation context into the mmu (TTBR0_EL1 and the EL0 ASID). */
+  switchTo(p: Process): void {
+    this.mmu.regs = { ...this.mmu.regs, ttbr0: p.pgd, asid: p.userAsid };
+  }
+
+  /** Called by exit_mmap. */
+  forgetProcess(p: Process): void {
+    this.processes.delete(p);
+  }
+
+  get liveProcesses(): readonly Process[] {
+    return [...this.processes];
+  }
+
+  /** The readahead state of a file (per inode here; see readahead.ts). */
+  raState(inode: Inode): FileRaState {
+    return this.raContext(inode).ra;
+  }
+
+  /** What readahead works on for this file: its page cache, state, variant and counters. */
+  raContext(inode: Inode): RaContext {
+    let ctx = this.ra.get(inode);
+    if (ctx === undefined) {
+      ctx = { mapping: inode.mapping, ra: new FileRaState(Math.floor(this.policy.ra_kb / 4)), variant: this.policy.readahead, stats: this.mmStats };
+      this.ra.set(inode, ctx);
+    }
+    return ctx;
+  }
+
+  /** vma_is_anon_shmem for a VMA's file. */
+  isAnonShmem(inode: Inode): boolean {
+    return this.anonShmem.has(inode);
+  }
+
+  /**
+   * The page-cache traits of a file system under this policy: ext4 gets large folios (up to
+   * file_max_order) when file_large_folios is on, and write() misses sized by the write; tmpfs
+   * supports large folios (shmem decides its own orders) with one-page write misses.
+   */
+  fsTraits(fsType: FsType): FsTraits {
+    switch (fsType) {
+      case 'ext4':
+        return this.policy.file_large_folios
+          ? { largeFolios: true, maxOrder: this.policy.file_max_order, writeMiss: 'write_size' }
+          : { largeFolios: false, writeMiss: 'order0' };
+      case 'tmpfs':
+        return { largeFolios: true, maxOrder: MAX_PAGECACHE_ORDER, writeMiss: 'order0' };
+      case 'proc':
+        return { largeFolios: false, writeMiss: 'order0' };
+      default: {
+        const never: never = fsType;
+        throw new Error(`unknown file system ${String(never)}`);
+      }
+    }
+  }
+
+  /** The file system type /tmp is mounted with. */
+  get tmpFsType(): FsType {
+    return this.policy.tmp_fs;
+  }
+
+  /** A regular file on `fsType` with the policy's page-cache traits (for tests and simple callers). */
+  newInode(init: { fsType: FsType; size?: number; content?: Uint8Array | null; ino?: number }): Inode {
+    const t = this.fsTraits(init.fsType);
+    return new Inode(this.pageCache, {
+      ino: init.ino ?? this.nextIno++,
+      fsType: init.fsType,
+      ...(init.size !== undefined ? { size: init.size } : {}),
+      content: init.content ?? null,
+      largeFolios: t.largeFolios,
+      ...(t.maxOrder !== undefined ? { maxOrder: t.maxOrder } : {}),
+    });
+  }
+
+  /** shmem_zero_setup: the shmem file behind a shared anonymous mapping of `size` bytes. */
+  newAnonShmem(size: number): Inode {
+    const inode = new Inode(this.pageCache, { ino: this.nextIno++, fsType: 'tmpfs', size, largeFolios: true, maxOrder: MAX_PAGECACHE_ORDER });
+    this.anonShmem.add(inode);
+    return inode;
+  }
+
+  /** After an unmap: an anonymous shmem file no VMA maps any more is freed with its pages. */
+  releaseAnonShmem(removed: readonly Vma[]): void {
+    for (const vma of removed) {
+      const f = vma.file;
+      if (f === null || !this.anonShmem.has(f)) continue;
+      let used = false;
+      for (const p of this.processes) {
+        if (p.hasExited) continue;
+        for (const v of p.vmas.all()) if (v.file === f) used = true;
+      }
+      if (!used && f.mapping.nrpages > 0) truncateInodePages(f.mapping, 0);
+    }
+  }
+
+  /**
+   * unmap_mapping_range (mm/memory.c): zap every PTE that maps the file from byte `holebegin`
+   * on, private copies included (truncation calls it with even_cows).
+   */
+  readonly unmapMappingRange = (inode: Inode, holebegin: number): void => {
+    const first = Math.floor(holebegin / 4096);
+    for (const p of this.processes) {
+      if (p.hasExited) continue;
+      for (const vma of [...p.vmas.all()]) {
+        if (vma.file !== inode) continue;
+        const last = vma.pgoff + vma.pages;
+        if (last <= first) continue;
+        const start = vma.start + Math.max(0, first - vma.pgoff) * 4096;
+        zapPageRangeSingle(p, vma, start, vma.end);
+      }
+    }
+  };
+
+  /** ftruncate / truncate: the new size, unmapping and dropping pages past it on a shrink. */
+  truncate(inode: Inode, size: number): TruncateResult {
+    return truncateSetsize(inode, size, this.unmapMappingRange);
+  }
+}

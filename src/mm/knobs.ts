@@ -1,0 +1,255 @@
+/**
+ * The kernel knobs: every policy value a profile sets and `--set knob=value` overrides, as one
+ * typed table (name, value syntax, allowed values, what it means, which component reads it).
+ * Names and value syntax of the DESIGN.md knobs are kept exactly; the others are the ones
+ * docs/kernel-notes.md §0.3 and §9 propose, plus the few the lead's page-table switches need.
+ *
+ * A resolved set of values is an `MmPolicy` (snake_case keys, the knob names). Parsing a value
+ * never guesses: a bad value is a UsageError naming the knob and what it accepts.
+ */
+import type { FlushRangeRules } from '../pgtable/policy.js';
+import { FLUSH_RANGE_RULES } from '../pgtable/policy.js';
+import { UsageError } from '../util/errors.js';
+import type { AnonThpAlign } from './vma.js';
+
+/** How finish_fault decides how many PTEs a file fault maps (kernel-notes §3.7). */
+export type FinishFaultRule = 'page' | 'anon_shmem_folio' | 'shmem_folio' | 'folio_capped' | 'folio';
+export const FINISH_FAULT_RULES: readonly FinishFaultRule[] = ['page', 'anon_shmem_folio', 'shmem_folio', 'folio_capped', 'folio'];
+
+/** Which kernel's readahead algorithm (mm/readahead.c and mm/filemap.c) runs (kernel-notes §1). */
+export type ReadaheadVariant = 'v69' | 'v612' | 'v72';
+export const READAHEAD_VARIANTS: readonly ReadaheadVariant[] = ['v69', 'v612', 'v72'];
+
+/** The file system /tmp is mounted with. */
+export type TmpFs = 'tmpfs' | 'ext4';
+
+/** Which shmem mappings the per-size shmem mTHP sysfs knobs apply to (kernel-notes §0.2). */
+export type ShmemMthpScope = 'anon' | 'all';
+
+export const ANON_THP_ALIGNS: readonly AnonThpAlign[] = ['none', 'any_size', 'pmd_multiple', 'pmd_multiple_no_hint'];
+
+/** Every knob's resolved value. */
+export interface MmPolicy {
+  contpte: boolean;
+  contpte_fold: boolean;
+  tlbi_range: boolean;
+  tlbi_ttl: boolean;
+  kpti: boolean;
+  bbml2_noabort: boolean;
+  hw_af: boolean;
+  hw_dirty: boolean;
+  /** Folio orders enabled for anonymous mTHP, ascending. */
+  anon_mthp: readonly number[];
+  /** Folio orders enabled for shmem mTHP, ascending. */
+  shmem_mthp: readonly number[];
+  shmem_mthp_scope: ShmemMthpScope;
+  tmp_fs: TmpFs;
+  file_large_folios: boolean;
+  file_max_order: number;
+  finish_fault: FinishFaultRule;
+  finish_fault_range_fallback: boolean;
+  finish_fault_isize_fallback: boolean;
+  fault_around_kb: number;
+  fault_around_whole_folio: boolean;
+  read_fault_mkdirty: boolean;
+  ra_kb: number;
+  readahead: ReadaheadVariant;
+  mprotect_batch: boolean;
+  erratum_2645198: boolean;
+  set_access_flags_local_flush: boolean;
+  access_flags_rawcmp: boolean;
+  contpte_get_early_exit: boolean;
+  flush_tlb_page_ttl: boolean;
+  spurious_fault_flush: boolean;
+  lpa2: boolean;
+  flush_range_rules: FlushRangeRules;
+  thp_pmd: boolean;
+  anon_thp_align: AnonThpAlign;
+  tlb_entries: number;
+  tlb_contig: boolean;
+  mem_mb: number;
+}
+
+export type KnobName = keyof MmPolicy;
+
+/** The part of the model that reads a knob. */
+export type KnobReader = 'pgtable' | 'mmu' | 'mm' | 'mm/readahead' | 'mm/shmem' | 'mm/mprotect' | 'mm/placement' | 'linux/fs' | 'machine' | 'none';
+
+/** The value syntax of a knob. */
+export type KnobType =
+  | { readonly kind: 'bool' }
+  | { readonly kind: 'enum'; readonly values: readonly string[] }
+  | { readonly kind: 'int'; readonly min: number; readonly max: number; readonly unit?: string; readonly multipleOf?: number }
+  /** A comma list of folio sizes (16K ... 1M, powers of two) or `none`; stored as orders. */
+  | { readonly kind: 'sizes'; readonly minOrder: number; readonly maxOrder: number };
+
+export interface KnobDef {
+  readonly name: KnobName;
+  readonly type: KnobType;
+  readonly description: string;
+  readonly reader: KnobReader;
+  /** Values the type allows but the model does not implement: the error names why. */
+  readonly unsupported?: Readonly<Record<string, string>>;
+}
+
+const BOOL: KnobType = { kind: 'bool' };
+/** mTHP sizes with 4 KiB pages: 16K (order 2) to 1M (order 8); 2M is PMD-mapped THP (thp_pmd). */
+const MTHP_SIZES: KnobType = { kind: 'sizes', minOrder: 2, maxOrder: 8 };
+
+/** The knob table, in the order `contpte-lab profiles` prints it. */
+export const KNOBS: readonly KnobDef[] = [
+  { name: 'contpte', type: BOOL, reader: 'pgtable', description: 'CONFIG_ARM64_CONTPTE: the page-table API manages the contiguous bit behind the core mm' },
+  { name: 'contpte_fold', type: BOOL, reader: 'pgtable', description: 'automatic fold in set_ptes(nr=1) when a block of 16 PTEs of one folio becomes complete (v6.9 patch 18/18)' },
+  { name: 'tlbi_range', type: BOOL, reader: 'pgtable', description: 'FEAT_TLBIRANGE: range TLBIs (RVALE1IS, RVAE1IS)' },
+  { name: 'tlbi_ttl', type: BOOL, reader: 'pgtable', description: 'FEAT_TTL: level hints in by-VA TLBI operands (changes operands, not counts)' },
+  { name: 'kpti', type: BOOL, reader: 'pgtable', description: 'kernel unmapped at EL0: every user TLBI issued again for the user ASID (asid|1)' },
+  { name: 'bbml2_noabort', type: BOOL, reader: 'pgtable', description: 'BBML2_NOABORT CPU: contpte_convert skips its TLBI (v6.16+, allow-listed MIDRs); the checker accepts contiguous-bit-only changes' },
+  { name: 'hw_af', type: BOOL, reader: 'mmu', description: 'TCR_EL1.HA (FEAT_HAFDBS): hardware sets the access flag; prefaulted PTEs are installed old (arch_wants_old_prefaulted_pte)' },
+  { name: 'hw_dirty', type: BOOL, reader: 'mmu', description: 'TCR_EL1.HD: hardware marks writable-clean (DBM) entries dirty instead of a permission fault' },
+  { name: 'anon_mthp', type: MTHP_SIZES, reader: 'mm', description: "anonymous mTHP sizes set to 'always' (hugepages-<size>/enabled), e.g. 64K or 16K,64K; none = order-0 only" },
+  { name: 'shmem_mthp', type: MTHP_SIZES, reader: 'mm/shmem', description: "shmem mTHP sizes set to 'always' (hugepages-<size>/shmem_enabled); applies to anonymous shared memory (see shmem_mthp_scope)" },
+  { name: 'shmem_mthp_scope', type: { kind: 'enum', values: ['anon', 'all'] }, reader: 'mm/shmem', description: 'which shmem the per-size shmem knobs reach: anon (6.11+ source: MAP_SHARED|MAP_ANONYMOUS only) or all (tmpfs files too: reproduces the literal 6.12 tmpfs observation, kernel-notes §0.2)' },
+  { name: 'tmp_fs', type: { kind: 'enum', values: ['tmpfs', 'ext4'] }, reader: 'linux/fs', description: 'the file system /tmp is mounted with (folio policy differs: tmpfs has shmem orders, ext4 has readahead orders)' },
+  { name: 'file_large_folios', type: BOOL, reader: 'linux/fs', description: "large folios in a block file system's (ext4) page cache (mapping_large_folio_support)" },
+  { name: 'file_max_order', type: { kind: 'int', min: 0, max: 9 }, reader: 'linux/fs', description: 'largest ext4 page-cache folio order when file_large_folios is on (EXT4_MAX_PAGECACHE_ORDER = 9 with 4K blocks)' },
+  { name: 'finish_fault', type: { kind: 'enum', values: FINISH_FAULT_RULES }, reader: 'mm', description: 'PTEs a file fault maps in finish_fault: page (<=6.10), anon_shmem_folio (6.11+), shmem_folio (Baolin 2025), folio_capped (Ryan Roberts\' proposal: folio within the aligned fault-around window), folio (Kiryl Shutsemau, in 7.x)' },
+  { name: 'finish_fault_range_fallback', type: BOOL, reader: 'mm', description: 'finish_fault retries with one PTE when the folio range is not all none (Geffon fix); off: VM_FAULT_NOPAGE as in 6.11.0' },
+  { name: 'finish_fault_isize_fallback', type: BOOL, reader: 'mm', description: 'finish_fault maps one PTE when a non-shmem folio extends beyond i_size (Kiryl Shutsemau 2025)' },
+  { name: 'fault_around_kb', type: { kind: 'int', min: 0, max: 2048, unit: 'KiB' }, reader: 'mm', description: 'fault_around_bytes / 1024: read faults map this naturally aligned window (rounded down to a power of two pages, at least one page)' },
+  { name: 'fault_around_whole_folio', type: BOOL, reader: 'mm', description: 'filemap_map_pages widens the range to the whole folio when it lies within i_size, the VMA and one PMD (7.x)' },
+  { name: 'read_fault_mkdirty', type: BOOL, reader: 'mm', description: 'set_pte_range: a read fault installing a writable PTE of a dirty folio makes it dirty (7.x)' },
+  { name: 'ra_kb', type: { kind: 'int', min: 0, max: 16384, unit: 'KiB', multipleOf: 4 }, reader: 'mm/readahead', description: 'read_ahead_kb of the block device (ra_pages = ra_kb / 4); 128 is VM_READAHEAD_PAGES' },
+  { name: 'readahead', type: { kind: 'enum', values: READAHEAD_VARIANTS }, reader: 'mm/readahead', description: 'readahead algorithm: v69 (ondemand_readahead, +2 order ramp, no order 1), v612 (async from the marker folio order), v72 (ra->order state, no marker at EOF)' },
+  { name: 'mprotect_batch', type: BOOL, reader: 'mm/mprotect', description: "mprotect batches a folio's run of PTEs (modify_prot_start_ptes/commit_ptes; Dev Jain, 6.17+)" },
+  { name: 'erratum_2645198', type: BOOL, reader: 'mm/mprotect', description: 'Cortex-A715 erratum 2645198: ptep_modify_prot_start flushes a user-executable PTE (ptep_clear_flush)' },
+  { name: 'set_access_flags_local_flush', type: BOOL, reader: 'pgtable', description: 'ptep_set_access_flags flushes locally (VALE1/RVALE1, DSB NSH) as in 7.x' },
+  { name: 'access_flags_rawcmp', type: BOOL, reader: 'pgtable', description: 'contpte_ptep_set_access_flags compares every raw sub-PTE (6.12.117 and 7.x)' },
+  { name: 'contpte_get_early_exit', type: BOOL, reader: 'none', description: 'contpte_ptep_get stops once young and dirty are found (7.x); changes only PTE reads, which are not counted, so nothing reads it' },
+  { name: 'flush_tlb_page_ttl', type: BOOL, reader: 'pgtable', description: 'flush_tlb_page goes through the range code with a level-3 hint (7.x)' },
+  { name: 'spurious_fault_flush', type: BOOL, reader: 'pgtable', description: 'flush_tlb_fix_spurious_fault flushes the page locally (7.x; 6.x: no-op)' },
+  { name: 'lpa2', type: BOOL, reader: 'pgtable', description: 'LPA2 (52-bit VA kernel, TCR_EL1.DS): range TLBIs need a 64K-aligned start' },
+  { name: 'flush_range_rules', type: { kind: 'enum', values: FLUSH_RANGE_RULES }, reader: 'pgtable', description: '__flush_tlb_range rules: v6.1 (pre-LPA2 loop), v6.7 (LPA2 rework), v6.9 (operand fix and MAX_DVM_OPS)' },
+  {
+    name: 'thp_pmd',
+    type: BOOL,
+    reader: 'mm',
+    description: 'PMD-sized THP for anonymous memory (Debian default on); off in the measurements. PMD mappings are not modelled',
+    unsupported: { on: 'PMD-mapped THP (do_huge_pmd_anonymous_page) is not modelled; only mTHP sizes up to 1M (anon_mthp) are' },
+  },
+  { name: 'anon_thp_align', type: { kind: 'enum', values: ANON_THP_ALIGNS }, reader: 'mm/placement', description: 'which private anonymous mmaps are 2 MiB-aligned: none (<6.7), any_size (6.7-6.11), pmd_multiple (6.12), pmd_multiple_no_hint (6.13+)' },
+  { name: 'tlb_entries', type: { kind: 'int', min: 5, max: 1 << 20, multipleOf: 5 }, reader: 'mmu', description: 'TLB entries (5-way set associative, like the 1280-entry L2 TLB of Cortex-A76/Neoverse-N1)' },
+  { name: 'tlb_contig', type: BOOL, reader: 'mmu', description: 'the TLB caches a contiguous block as one entry' },
+  { name: 'mem_mb', type: { kind: 'int', min: 16, max: 16384, unit: 'MiB' }, reader: 'machine', description: 'guest physical memory in MiB (page tables, page cache, anonymous memory)' },
+];
+
+const BY_NAME = new Map<string, KnobDef>(KNOBS.map((k) => [k.name, k]));
+
+export function knobDef(name: string): KnobDef | undefined {
+  return BY_NAME.get(name);
+}
+
+export function knobNames(): string[] {
+  return KNOBS.map((k) => k.name);
+}
+
+/** What a knob accepts, for messages and the profiles table. */
+export function describeType(t: KnobType): string {
+  switch (t.kind) {
+    case 'bool':
+      return 'on|off';
+    case 'enum':
+      return t.values.join('|');
+    case 'int':
+      return `${t.min}..${t.max}${t.unit ? ` ${t.unit}` : ''}${t.multipleOf ? ` (multiple of ${t.multipleOf})` : ''}`;
+    case 'sizes':
+      return `none or a comma list of ${sizeName(t.minOrder)}..${sizeName(t.maxOrder)} (powers of two, e.g. 64K or 16K,64K)`;
+    default: {
+      const never: never = t;
+      throw new Error(`unknown knob type ${String(never)}`);
+    }
+  }
+}
+
+/** The size of a folio of `order` as a knob value: 16K, 64K, 1M. */
+export function sizeName(order: number): string {
+  const kib = 4 << order;
+  return kib >= 1024 ? `${kib / 1024}M` : `${kib}K`;
+}
+
+function bad(def: KnobDef, text: string, why?: string): UsageError {
+  return new UsageError(`--set ${def.name}=${text}: ${why ?? `expected ${describeType(def.type)}`}`);
+}
+
+/** Parses one knob value (the text after `knob=`), or throws a UsageError naming the knob. */
+export function parseKnobValue(def: KnobDef, text: string): MmPolicy[KnobName] {
+  const t = text.trim();
+  const why = def.unsupported?.[t];
+  if (why !== undefined) throw bad(def, text, why);
+  const type = def.type;
+  switch (type.kind) {
+    case 'bool':
+      if (t === 'on') return true;
+      if (t === 'off') return false;
+      throw bad(def, text);
+    case 'enum':
+      if (type.values.includes(t)) return t as MmPolicy[KnobName];
+      throw bad(def, text);
+    case 'int': {
+      if (!/^[0-9]+$/.test(t)) throw bad(def, text);
+      const v = Number(t);
+      if (v < type.min || v > type.max) throw bad(def, text);
+      if (type.multipleOf !== undefined && v % type.multipleOf !== 0) throw bad(def, text);
+      return v;
+    }
+    case 'sizes':
+      return parseSizes(def, type, t, text);
+    default: {
+      const never: never = type;
+      throw new Error(`unknown knob type ${String(never)}`);
+    }
+  }
+}
+
+function parseSizes(def: KnobDef, type: { minOrder: number; maxOrder: number }, t: string, text: string): number[] {
+  if (t === 'none') return [];
+  const orders = new Set<number>();
+  for (const part of t.split(',')) {
+    const m = /^([0-9]+)([KM])$/i.exec(part.trim());
+    if (m === null) throw bad(def, text, `'${part}' is not a size like 64K or 2M; expected ${describeType(def.type)}`);
+    const kib = Number(m[1]) * (m[2]!.toUpperCase() === 'M' ? 1024 : 1);
+    const order = Math.log2(kib / 4);
+    if (order === 9) throw bad(def, text, `2M is the PMD size: PMD-mapped THP is not modelled (thp_pmd); mTHP sizes go up to 1M`);
+    if (!Number.isInteger(order) || order < type.minOrder || order > type.maxOrder) {
+      throw bad(def, text, `'${part}' is not an mTHP size; expected ${describeType(def.type)}`);
+    }
+    orders.add(order);
+  }
+  return [...orders].sort((a, b) => a - b);
+}
+
+/** The canonical text of a knob value (what profiles print and `--set` accepts). */
+export function formatKnobValue(def: KnobDef, value: MmPolicy[KnobName]): string {
+  switch (def.type.kind) {
+    case 'bool':
+      return value ? 'on' : 'off';
+    case 'enum':
+      return String(value);
+    case 'int':
+      return String(value);
+    case 'sizes': {
+      const orders = value as readonly number[];
+      return orders.length === 0 ? 'none' : orders.map(sizeName).join(',');
+    }
+    default: {
+      const never: never = def.type;
+      throw new Error(`unknown knob type ${String(never)}`);
+    }
+  }
+}
+
+/** Every knob of a policy as its canonical text, in table order (the JSON summary's `policy`). */
+export function formatPolicy(policy: MmPolicy): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const def of KNOBS) out[def.name] = formatKnobValue(def, policy[def.name]);
+  return out;
+}

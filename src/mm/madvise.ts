@@ -1,0 +1,150 @@
+/**
+ * madvise (mm/madvise.c, 6.12): MADV_DONTNEED zaps the range with its own mmu_gather
+ * (zap_page_range_single: one flush at the VMA's end, page tables kept); MADV_FREE clears
+ * young and dirty on exclusive anonymous folios so reclaim may drop them
+ * (clear_young_dirty_ptes, never unfolding); the read-pattern and huge-page advice only change
+ * vm_flags; MADV_WILLNEED reads a file range ahead.
+ *
+ * Deviation: MADV_FREE on a large folio that the range covers only in part leaves it alone
+ * (Linux tries to split the folio first).
+ */
+import {
+  EINVAL,
+  ENOMEM,
+  MADV_DONTNEED,
+  MADV_FREE,
+  MADV_HUGEPAGE,
+  MADV_NOHUGEPAGE,
+  MADV_NORMAL,
+  MADV_RANDOM,
+  MADV_SEQUENTIAL,
+  MADV_WILLNEED,
+} from './api.js';
+import { PAGE_SIZE } from '../mmu/physmem.js';
+import { CYDP_CLEAR_DIRTY, CYDP_CLEAR_YOUNG } from '../pgtable/raw.js';
+import { PMD_SIZE, pteDirty, pteNone, ptePfn, pteSpecial, pteYoung } from '../pgtable/pte.js';
+import type { Process } from './process.js';
+import { forcePageCacheRa, VM_RAND_READ, VM_SEQ_READ } from './readahead.js';
+import { VM_HUGEPAGE, VM_LOCKED, VM_NOHUGEPAGE, VM_PFNMAP, VM_SHARED, type Vma } from './vma.js';
+import { folioPteBatch, unmapPageRange, ZapGather } from './zap.js';
+
+const KNOWN = new Set([MADV_NORMAL, MADV_RANDOM, MADV_SEQUENTIAL, MADV_WILLNEED, MADV_DONTNEED, MADV_FREE, MADV_HUGEPAGE, MADV_NOHUGEPAGE]);
+
+export function doMadvise(mm: Process, start: number, lenIn: number, advice: number): number {
+  if (start % PAGE_SIZE !== 0) return -EINVAL;
+  if (!KNOWN.has(advice)) return -EINVAL;
+  if (lenIn < 0) return -EINVAL;
+  const len = Math.ceil(lenIn / PAGE_SIZE) * PAGE_SIZE;
+  if (len === 0) return 0;
+  const end = start + len;
+  if (end > mm.vmas.taskSize) return -EINVAL;
+  const calls = mm.kernel.telemetry.calls;
+  calls.enter('do_madvise');
+  try {
+    let unmapped = false;
+    let cursor = start;
+    for (const vma of mm.vmas.intersecting(start, end)) {
+      if (vma.start > cursor) unmapped = true;
+      const s = Math.max(start, vma.start);
+      const e = Math.min(end, vma.end);
+      const r = adviseVma(mm, vma, s, e, advice);
+      if (r < 0) return r;
+      cursor = e;
+    }
+    if (cursor < end) unmapped = true;
+    return unmapped ? -ENOMEM : 0;
+  } finally {
+    calls.leave();
+  }
+}
+
+function adviseVma(mm: Process, vma: Vma, start: number, end: number, advice: number): number {
+  switch (advice) {
+    case MADV_DONTNEED:
+      if (vma.flags & (VM_LOCKED | VM_PFNMAP)) return -EINVAL;
+      zapPageRangeSingle(mm, vma, start, end);
+      return 0;
+    case MADV_FREE:
+      if (!vma.isAnonymous || vma.flags & VM_SHARED) return -EINVAL;
+      madviseFree(mm, start, end);
+      return 0;
+    case MADV_NORMAL:
+      return updateFlags(mm, vma, start, end, vma.flags & ~(VM_SEQ_READ | VM_RAND_READ));
+    case MADV_RANDOM:
+      return updateFlags(mm, vma, start, end, (vma.flags & ~VM_SEQ_READ) | VM_RAND_READ);
+    case MADV_SEQUENTIAL:
+      return updateFlags(mm, vma, start, end, (vma.flags & ~VM_RAND_READ) | VM_SEQ_READ);
+    case MADV_HUGEPAGE:
+      return updateFlags(mm, vma, start, end, (vma.flags & ~VM_NOHUGEPAGE) | VM_HUGEPAGE);
+    case MADV_NOHUGEPAGE:
+      return updateFlags(mm, vma, start, end, (vma.flags & ~VM_HUGEPAGE) | VM_NOHUGEPAGE);
+    case MADV_WILLNEED:
+      if (vma.file !== null && vma.file.fsType !== 'tmpfs') {
+        forcePageCacheRa(mm.kernel.raContext(vma.file), vma.pgoffOf(start), (end - start) / PAGE_SIZE);
+      }
+      return 0;
+    default:
+      return -EINVAL;
+  }
+}
+
+function updateFlags(mm: Process, vma: Vma, start: number, end: number, flags: number): number {
+  mm.vmas.modifyFlags(vma, start, end, flags);
+  return 0;
+}
+
+/** zap_page_range_single: its own gather, the zap, one flush at the VMA's end; tables stay. */
+export function zapPageRangeSingle(mm: Process, vma: Vma, start: number, end: number): void {
+  const calls = mm.kernel.telemetry.calls;
+  calls.enter('zap_page_range_single');
+  try {
+    const g = new ZapGather(mm.kernel, mm, false);
+    unmapPageRange(g, vma, start, end);
+    g.finish();
+  } finally {
+    calls.leave();
+  }
+}
+
+/** madvise_free_single_vma / madvise_free_pte_range. */
+function madviseFree(mm: Process, start: number, end: number): void {
+  const k = mm.kernel;
+  const calls = k.telemetry.calls;
+  calls.enter('madvise_free_pte_range');
+  try {
+    const g = new ZapGather(k, mm, false);
+    const api = k.pgtable.ptep;
+    let addr = start;
+    while (addr < end) {
+      const pmdEnd = Math.min(addr - (addr % PMD_SIZE) + PMD_SIZE, end);
+      const ptep0 = k.pgtable.tables.pteOffsetMap(mm, addr);
+      if (ptep0 === undefined) {
+        addr = pmdEnd;
+        continue;
+      }
+      let ptep = ptep0;
+      while (addr < pmdEnd) {
+        const pte = api.ptepGet(ptep);
+        let nr = 1;
+        const folio = pteNone(pte) || pteSpecial(pte) ? undefined : k.memmap.folioOfPfn(ptePfn(pte));
+        if (folio !== undefined && folio.anon) {
+          if (folio.nrPages > 1) nr = folioPteBatch(k, folio, ptep, pte, (pmdEnd - addr) / PAGE_SIZE);
+          const whole = nr === folio.nrPages;
+          if (whole) {
+            folio.dirty = false;
+            if (pteYoung(pte) || pteDirty(pte)) {
+              api.clearYoungDirtyPtes(mm, addr, ptep, nr, CYDP_CLEAR_YOUNG | CYDP_CLEAR_DIRTY);
+              g.tlb.tlbFlushPteRange(addr, nr * PAGE_SIZE);
+            }
+          }
+        }
+        addr += nr * PAGE_SIZE;
+        ptep += nr * 8;
+      }
+    }
+    g.tlb.tlbEndVma();
+    g.finish();
+  } finally {
+    calls.leave();
+  }
+}

@@ -1,0 +1,128 @@
+/**
+ * mprotect's page-table half: change_protection / change_pte_range (mm/mprotect.c) with the
+ * caller's mmu_gather, and the arm64 ptep_modify_prot_start/commit pair it drives
+ * (arch/arm64/mm/mmu.c). Kernel-notes §7.
+ *
+ * - `mprotect_batch=off` (6.9, 6.12): one start/commit per PTE. Starting on a contiguous entry
+ *   unfolds its block (contpte_convert, one range TLBI); committing the last PTE of a block may
+ *   fold it again. That is why restoring page 15 of a 64 KiB folio refolds and page 0 does not.
+ * - `mprotect_batch=on` (7.x): one start/commit per run of a large folio's PTEs, so whole
+ *   blocks keep the contiguous bit without a convert.
+ * - Every PTE whose hardware-visible bits changed adds its page to the gather; tlb_end_vma then
+ *   issues one last-level flush for the VMA (one VALE1IS for one page).
+ */
+import { PAGE_SIZE } from '../mmu/physmem.js';
+import {
+  PMD_SIZE,
+  pteMkwrite,
+  pteModify,
+  pteNone,
+  ptePfn,
+  pteProtnone,
+  pteSpecial,
+  pteUserExec,
+  pteValid,
+  pteValidYoung,
+  pteWrite,
+  pteDirty,
+  type Pgprot,
+  type Pte,
+} from '../pgtable/pte.js';
+import type { MmKernel } from './kernel.js';
+import type { Process } from './process.js';
+import { vmaPageProt, vmaWantsManualPteWriteUpgrade } from './prot.js';
+import { VM_SHARED, VM_WRITE, type Vma } from './vma.js';
+import { folioPteBatch, type ZapGather } from './zap.js';
+
+/** PTE_SWBITS_MASK (v6.9): bit 63 and the software bits 55-58 need no TLB flush when they change. */
+const SWBITS_HI = (1 << 31) | (0xf << 23);
+
+/** pte_needs_flush (arm64 tlbflush.h): a valid entry whose hardware-visible bits changed. */
+export function pteNeedsFlush(oldPte: Pte, newPte: Pte): boolean {
+  if (!pteValid(oldPte)) return false;
+  return ((oldPte.lo ^ newPte.lo) | ((oldPte.hi ^ newPte.hi) & ~SWBITS_HI)) !== 0;
+}
+
+/**
+ * can_change_pte_writable (mm/mprotect.c): a private mapping's exclusive anonymous page, or a
+ * shared mapping's dirty page, may become writable without a write fault.
+ */
+function canChangePteWritable(k: MmKernel, vma: Vma, pte: Pte): boolean {
+  if (!(vma.flags & VM_WRITE)) return false;
+  if (pteProtnone(pte)) return false;
+  if (!(vma.flags & VM_SHARED)) {
+    if (pteSpecial(pte)) return false;
+    const folio = k.memmap.folioOfPfn(ptePfn(pte));
+    // Every anonymous page is exclusive in the model (no fork).
+    return folio !== undefined && folio.anon;
+  }
+  return pteDirty(pte);
+}
+
+/** change_protection over [start, end) of `vma`, whose vm_flags already hold the new protection. */
+export function changeProtection(g: ZapGather, vma: Vma, start: number, end: number): void {
+  const mm = g.mm;
+  const k = mm.kernel;
+  const calls = k.telemetry.calls;
+  calls.enter('change_protection');
+  try {
+    const newprot = vmaPageProt(vma);
+    const tryWritable = vmaWantsManualPteWriteUpgrade(vma);
+    let addr = start;
+    while (addr < end) {
+      const next = Math.min(addr - (addr % PMD_SIZE) + PMD_SIZE, end);
+      changePteRange(k, g, mm, vma, addr, next, newprot, tryWritable);
+      addr = next;
+    }
+    g.tlb.tlbEndVma();
+  } finally {
+    calls.leave();
+  }
+}
+
+function changePteRange(k: MmKernel, g: ZapGather, mm: Process, vma: Vma, start: number, end: number, newprot: Pgprot, tryWritable: boolean): void {
+  const calls = k.telemetry.calls;
+  calls.enter('change_pte_range');
+  try {
+    const ptep0 = k.pgtable.tables.pteOffsetMap(mm, start);
+    if (ptep0 === undefined) return;
+    const api = k.pgtable.ptep;
+    const batch = k.policy.mprotect_batch;
+    let addr = start;
+    let ptep = ptep0;
+    while (addr < end) {
+      const cur = api.ptepGet(ptep);
+      if (pteNone(cur)) {
+        addr += PAGE_SIZE;
+        ptep += 8;
+        continue;
+      }
+      let nr = 1;
+      if (batch && !pteSpecial(cur)) {
+        const folio = k.memmap.folioOfPfn(ptePfn(cur));
+        if (folio !== undefined && folio.nrPages > 1) nr = folioPteBatch(k, folio, ptep, cur, (end - addr) / PAGE_SIZE, true);
+      }
+      // Cortex-A715 erratum 2645198: an executable user entry needs break-before-make with a
+      // flush before its permissions change (ptep_clear_flush; a range flush when batched).
+      const erratum = k.policy.erratum_2645198 && pteUserExec(cur);
+      let oldPte: Pte;
+      if (batch) {
+        oldPte = api.modifyProtStartPtes(mm, addr, ptep, nr);
+        if (erratum && pteValidYoung(oldPte)) k.pgtable.flush.__flushTlbRange(mm, addr, addr + nr * PAGE_SIZE, PAGE_SIZE, true, 3);
+      } else {
+        oldPte = erratum ? api.ptepClearFlush(mm, addr, ptep) : api.ptepModifyProtStart(mm, addr, ptep);
+      }
+      let ptent = pteModify(oldPte, newprot);
+      if (tryWritable && !pteWrite(ptent) && canChangePteWritable(k, vma, ptent)) ptent = pteMkwrite(ptent);
+      if (batch) api.modifyProtCommitPtes(mm, addr, ptep, oldPte, ptent, nr);
+      else api.ptepModifyProtCommit(mm, addr, ptep, oldPte, ptent);
+      k.mmStats.mprotect_updates++;
+      k.mmStats.mprotect_ptes += nr;
+      if (pteNeedsFlush(oldPte, ptent)) g.tlb.tlbFlushPteRange(addr, nr * PAGE_SIZE);
+      addr += nr * PAGE_SIZE;
+      ptep += nr * 8;
+    }
+  } finally {
+    calls.leave();
+  }
+}

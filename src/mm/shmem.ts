@@ -1,0 +1,83 @@
+/**
+ * shmem (tmpfs files and anonymous shared memory) as the fault path sees it: `shmem_fault`
+ * finds or allocates the folio, zero-filled, without readahead; the folio order comes from the
+ * shmem mTHP policy (mm/shmem.c shmem_allowable_huge_orders and shmem_suitable_orders, 6.11+).
+ *
+ * Which shmem the per-size `hugepages-<size>/shmem_enabled` knobs reach is the point of
+ * kernel-notes §0.2: in 6.12.117 and 7.2.13 only anonymous shared memory; a tmpfs file follows
+ * its mount's huge= option, which is `never` by default (so order 0). `shmem_mthp_scope=all`
+ * applies the per-size knobs to tmpfs files too, the configuration that reproduces the literal
+ * 6.12 tmpfs observation. PMD-sized shmem (huge= mounts) is not modelled.
+ */
+import { PAGE_SIZE } from '../mmu/physmem.js';
+import { bump } from '../trace/stats.js';
+import { ORDER_KEYS, outOfMemoryError, type OutOfMemory } from './buddy.js';
+import type { Folio } from './folio.js';
+import type { FileFaultResult } from './filemap.js';
+import type { VmFault } from './vmfault.js';
+
+/**
+ * The orders shmem may allocate for this fault, highest first: the enabled sizes that fit in the
+ * VMA at an aligned address (thp_vma_suitable_order, which also needs the file offset and the
+ * address to agree modulo the size), then the highest whose aligned index range holds nothing
+ * yet, and every lower one.
+ */
+export function shmemSuitableOrders(vmf: VmFault): number[] {
+  const k = vmf.k;
+  const vma = vmf.vma;
+  const inode = vma.file!;
+  const anon = k.isAnonShmem(inode);
+  if (!anon && k.policy.shmem_mthp_scope !== 'all') return [];
+  const maxOrder = inode.mapping.maxOrder;
+  const fits: number[] = [];
+  for (const order of k.policy.shmem_mthp) {
+    if (order > maxOrder) continue;
+    const size = PAGE_SIZE * 2 ** order;
+    const haddr = vmf.address - (vmf.address % size);
+    if (haddr < vma.start || haddr + size > vma.end) continue;
+    if ((vma.start / PAGE_SIZE - vma.pgoff) % 2 ** order !== 0) continue;
+    fits.push(order);
+  }
+  fits.sort((a, b) => b - a);
+  for (let i = 0; i < fits.length; i++) {
+    const nr = 2 ** fits[i]!;
+    const first = vmf.pgoff - (vmf.pgoff % nr);
+    if (inode.mapping.foliosInRange(first, first + nr).length === 0) return fits.slice(i);
+  }
+  return [];
+}
+
+/**
+ * shmem_fault → shmem_get_folio_gfp: the cached folio, or a new zeroed one of the largest
+ * suitable order (falling back on allocation failure), added to the page cache. Beyond i_size is
+ * SIGBUS, as for any file.
+ */
+export function shmemFault(vmf: VmFault): FileFaultResult {
+  const k = vmf.k;
+  const inode = vmf.vma.file!;
+  const mapping = inode.mapping;
+  const index = vmf.pgoff;
+  const calls = k.telemetry.calls;
+  calls.enter('shmem_fault');
+  try {
+    if (index >= Math.ceil(inode.size / PAGE_SIZE)) return { kind: 'sigbus', reason: `page ${index} is beyond the end of the shmem file (${inode.size} bytes)` };
+    const cached = mapping.lookup(index);
+    if (cached !== null) return { kind: 'locked', folio: cached, major: false };
+    let oom: OutOfMemory | null = null;
+    let folio: Folio | null = null;
+    for (const order of [...shmemSuitableOrders(vmf), 0]) {
+      const nr = 2 ** order;
+      const r = mapping.addFolioAt(index - (index % nr), order);
+      if (r.kind === 'ok') {
+        folio = r.folio;
+        bump(k.mmStats.shmem_folios_by_order, ORDER_KEYS[order]!);
+        break;
+      }
+      if (r.kind === 'oom') oom = r;
+    }
+    if (folio === null) throw outOfMemoryError(oom ?? { kind: 'oom', order: 0, freePages: 0, poolPages: 0 }, `a shmem folio for page ${index}`);
+    return { kind: 'locked', folio, major: false };
+  } finally {
+    calls.leave();
+  }
+}

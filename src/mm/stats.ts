@@ -1,0 +1,99 @@
+/**
+ * The memory manager's counters: group `fault` (guest aborts handled, by the handler that
+ * resolved them) and group `mm` (what the kernel model did: readahead, PTEs mapped per
+ * set_ptes call, zaps, flushes forced by the mmu_gather). Folios by order are in `folio` and
+ * `pagecache`, zeroed pages in `alloc`, PTE writes in `pgtable`.
+ */
+import type { StatsRegistry, Tally } from '../trace/stats.js';
+
+export interface FaultStats {
+  [k: string]: number | Tally;
+  /** Guest aborts (and uaccess faults) given to handleFault: one per abort, whatever the retries. */
+  total: number;
+  /** By the path that resolved the fault (do_anonymous_page, do_shared_fault, ...) or the signal. */
+  by_path: Tally;
+  /** By the hardware fault kind reported (translation, access_flag, permission). */
+  by_hw_kind: Tally;
+  /** Extra handle_mm_fault passes after VM_FAULT_RETRY inside one abort (kernel-notes §1.1). */
+  fault_retries: number;
+  /** Faults that missed the page cache (VM_FAULT_MAJOR, PGMAJFAULT). */
+  major: number;
+  /** Signals delivered, by signal and code. */
+  signals: Tally;
+}
+
+export interface MmStats {
+  [k: string]: number | Tally;
+  /** set_ptes calls made by the fault paths, by the number of PTEs (1, 4, 16, ...). */
+  set_ptes_by_nr: Tally;
+  /** PTEs mapped by fault paths (fault-around included). */
+  ptes_mapped: number;
+  /** PTEs cleared by zap_pte_range, and zap_pte_range calls. */
+  ptes_zapped: number;
+  zap_pte_range_calls: number;
+  /** zap_pte_range flushes forced by dirty shared file pages (delayed rmap). */
+  zap_dirty_force_flushes: number;
+  /** Forced flushes because the mmu_gather page batches were full. */
+  zap_batch_force_flushes: number;
+  /** PTE tables, PMD tables and PUD tables freed by free_pgtables. */
+  pgtables_freed: number;
+  /** Readahead calls: sync (on a miss), async (marker hit), and folios they added by order. */
+  ra_sync: number;
+  ra_async: number;
+  ra_folios_by_order: Tally;
+  /** Pages mapped by fault-around (filemap_map_pages), beyond the faulting page. */
+  fault_around_pages: number;
+  /** Anonymous folios allocated by do_anonymous_page, by order. */
+  anon_folios_by_order: Tally;
+  /** shmem folios allocated by shmem_fault, by order. */
+  shmem_folios_by_order: Tally;
+  /** Read faults on anonymous memory mapped to the shared zero page. */
+  zero_page_maps: number;
+  /** Copy-on-write copies (wp_page_copy, do_cow_fault) and write-protect reuses (wp_page_reuse). */
+  cow_copies: number;
+  wp_reuses: number;
+  /** mprotect PTE updates (per PTE or per batch) and the PTEs they covered. */
+  mprotect_updates: number;
+  mprotect_ptes: number;
+  /** Folios that a PMD would map in the real kernel but the model maps with PTEs. */
+  pmd_maps_not_modelled: number;
+  /** Syscall-level operations. */
+  mmap_calls: number;
+  munmap_calls: number;
+  mprotect_calls: number;
+  madvise_calls: number;
+  brk_calls: number;
+}
+
+export function registerFaultStats(stats: StatsRegistry): FaultStats {
+  return stats.register<FaultStats>('fault', { total: 0, by_path: {}, by_hw_kind: {}, fault_retries: 0, major: 0, signals: {} });
+}
+
+export function registerMmStats(stats: StatsRegistry): MmStats {
+  return stats.register<MmStats>('mm', {
+    set_ptes_by_nr: {},
+    ptes_mapped: 0,
+    ptes_zapped: 0,
+    zap_pte_range_calls: 0,
+    zap_dirty_force_flushes: 0,
+    zap_batch_force_flushes: 0,
+    pgtables_freed: 0,
+    ra_sync: 0,
+    ra_async: 0,
+    ra_folios_by_order: {},
+    fault_around_pages: 0,
+    anon_folios_by_order: {},
+    shmem_folios_by_order: {},
+    zero_page_maps: 0,
+    cow_copies: 0,
+    wp_reuses: 0,
+    mprotect_updates: 0,
+    mprotect_ptes: 0,
+    pmd_maps_not_modelled: 0,
+    mmap_calls: 0,
+    munmap_calls: 0,
+    mprotect_calls: 0,
+    madvise_calls: 0,
+    brk_calls: 0,
+  });
+}
