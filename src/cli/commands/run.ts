@@ -54,7 +54,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
       .option('strict', { type: 'boolean', default: false, describe: 'an unimplemented syscall ends the run instead of returning -ENOSYS' })
       .option('seed', { type: 'string', describe: "seed of the guest's getrandom and AT_RANDOM (default fixed)" })
       .option('env', { type: 'string', array: true, describe: 'NAME=value for the guest environment (repeatable; default empty)' })
-      .parserConfiguration({ 'populate--': true }) as unknown as Argv<RunArgs>,
+      .parserConfiguration({ 'populate--': true, 'parse-numbers': false, 'parse-positional-numbers': false }) as unknown as Argv<RunArgs>,
   handler: async (a) => {
     const { knobs, cost } = partitionSets(a.set ?? []);
     const costParams = checkCostParams(costParamsWith(cost));

@@ -1,0 +1,226 @@
+/**
+ * `contpte-lab compare <elf> [-- args]`: run a program under several configurations (a matrix of
+ * knobs, a cases file, or a preset), one child `contpte-lab run --json` per distinct run in a
+ * pool of processes, and print one row per case: counts, TLBIs by operation, the cost model's
+ * figures and the ratio to a baseline case. `--html FILE` writes a self-contained report.
+ */
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
+import type { Argv, CommandModule } from 'yargs';
+import { crossCases, expandMatrix, preset, PRESETS, readCasesFile, type CaseSpec } from '../../report/cases.js';
+import { comparisonJson, comparisonTable, distinctRuns, resolveCases, runComparison, type CompareRequest } from '../../report/compare.js';
+import { partitionSets } from '../../report/cost.js';
+import { renderHtmlReport } from '../../report/html.js';
+import { cliPath, packageRoot, runArgv, runChild, type PoolProgress } from '../../report/runner.js';
+import { renderCsv, renderMarkdown, renderText } from '../../report/table.js';
+import { timelineFromDumps, timelineFromJsonl, type Timeline } from '../../report/timeline.js';
+import { UsageError } from '../../util/errors.js';
+import { parseUserNumber } from '../../util/num.js';
+
+interface CompareArgs {
+  elf?: string;
+  '--'?: (string | number)[];
+  matrix?: string;
+  cases?: string;
+  preset?: string;
+  profile?: string;
+  set?: string[];
+  baseline?: string;
+  format: string;
+  html?: string;
+  jobs?: string;
+  'max-insns'?: string;
+  timeout?: string;
+  'dry-run': boolean;
+}
+
+const FORMATS = ['text', 'markdown', 'csv', 'json'] as const;
+
+/** A progress bar on stderr, redrawn in place; only when stderr is a terminal. */
+class TtyProgress implements PoolProgress {
+  private done = 0;
+  private failed = 0;
+  private readonly running = new Set<number>();
+
+  constructor(
+    private readonly names: readonly string[],
+    private readonly out: NodeJS.WriteStream,
+  ) {}
+
+  started(i: number): void {
+    this.running.add(i);
+    this.draw();
+  }
+
+  finished(i: number, ok: boolean): void {
+    this.running.delete(i);
+    this.done++;
+    if (!ok) this.failed++;
+    this.draw();
+    if (this.done === this.names.length) this.out.write('\r\x1b[2K');
+  }
+
+  private draw(): void {
+    const total = this.names.length;
+    const width = 24;
+    const filled = Math.round((this.done / total) * width);
+    const bar = '#'.repeat(filled) + '.'.repeat(width - filled);
+    const now = [...this.running].map((i) => this.names[i]).join(', ');
+    const cols = this.out.columns || 100;
+    const text = `[${bar}] ${this.done}/${total}${this.failed > 0 ? ` (${this.failed} failed)` : ''}${now !== '' ? `  running: ${now}` : ''}`;
+    this.out.write('\r\x1b[2K' + text.slice(0, cols - 1));
+  }
+}
+
+/** The request from the options: which program, which cases, which settings go where. */
+function buildRequest(args: CompareArgs): { req: CompareRequest; title: string } {
+  const guestArgs = args['--']?.map(String);
+  const { knobs: kernel, cost } = partitionSets(args.set ?? []);
+  if (args.preset !== undefined && args.cases !== undefined) throw new UsageError('--preset and --cases: give one of them (a --matrix can be added to either)');
+  let cases: CaseSpec[];
+  let elf = args.elf;
+  let title: string;
+  let baseline = args.baseline;
+  let presetArgs: string[] | undefined;
+  // A preset's cases carry its settings; the user's --set then adjust them (they come last).
+  // Matrix and cases-file settings are the variations, so they come after the user's --set.
+  let userSetsLast = false;
+  if (args.preset !== undefined) {
+    const p = preset(args.preset);
+    cases = p.cases;
+    elf ??= join(packageRoot(), p.elf);
+    baseline ??= p.baseline;
+    presetArgs = p.args;
+    title = `contpte-lab: ${p.name} (${p.description})`;
+    userSetsLast = true;
+  } else if (args.cases !== undefined) {
+    cases = readCasesFile(args.cases);
+    title = `contpte-lab compare: cases from ${args.cases}`;
+  } else if (args.matrix !== undefined) {
+    cases = expandMatrix(args.matrix);
+    title = `contpte-lab compare: ${args.matrix}`;
+  } else {
+    throw new UsageError(`compare: give --matrix 'knob=a,b ...', --cases FILE or --preset NAME (presets: ${Object.keys(PRESETS).join(', ')})`);
+  }
+  if (args.matrix !== undefined && (args.preset !== undefined || args.cases !== undefined)) {
+    const base = cases;
+    cases = crossCases(base, expandMatrix(args.matrix));
+    title += ` × ${args.matrix}`;
+    // The preset's baseline, in the first combination of the matrix.
+    if (args.baseline === undefined && baseline !== undefined) baseline = cases[base.findIndex((c) => c.name === baseline) * (cases.length / base.length)]!.name;
+  }
+  if (elf === undefined) throw new UsageError('compare: name the program to run (compare <elf> [-- args])');
+  const elfPath = isAbsolute(elf) ? elf : resolve(elf);
+  if (!existsSync(elfPath)) throw new UsageError(`compare: '${elf}' does not exist (give the path of a static arm64 ELF)`);
+  const extra: string[] = [];
+  if (args['max-insns'] !== undefined) extra.push('--max-insns', args['max-insns']);
+  const req: CompareRequest = {
+    elf: elfPath,
+    args: guestArgs ?? presetArgs ?? [],
+    cases,
+    ...(args.profile !== undefined ? { profile: args.profile } : {}),
+    sets: userSetsLast ? [] : kernel,
+    overrideSets: userSetsLast ? kernel : [],
+    costSets: userSetsLast ? [] : cost,
+    overrideCostSets: userSetsLast ? cost : [],
+    ...(baseline !== undefined ? { baseline } : {}),
+    extra,
+  };
+  return { req, title };
+}
+
+function shellQuote(s: string): string {
+  return /^[A-Za-z0-9_./=,:+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+export const compareCommand: CommandModule<object, CompareArgs> = {
+  command: 'compare [elf]',
+  describe: 'run a program under several configurations and compare counts and modeled cost',
+  builder: (y: Argv<object>) =>
+    y
+      .parserConfiguration({ 'populate--': true, 'parse-numbers': false, 'parse-positional-numbers': false })
+      .positional('elf', { type: 'string', describe: 'static arm64 ELF to run (a preset names its own)' })
+      .option('matrix', { type: 'string', describe: "knobs and their values, every combination: 'contpte=on,off file_large_folios=on,off' (profile=... and cost.<param>=... too)" })
+      .option('cases', { type: 'string', describe: "file of cases, one per line 'name: --profile X --set knob=value ... [-- args]', or JSON" })
+      .option('preset', { type: 'string', choices: Object.keys(PRESETS), describe: 'a predefined comparison (page_fault3-regression: the four configurations of the June 2024 report)' })
+      .option('profile', { type: 'string', describe: 'profile for cases that name none' })
+      .option('set', { type: 'string', array: true, describe: 'knob=value for every case (repeatable); cost.<param>=value sets the cost model' })
+      .option('baseline', { type: 'string', describe: 'the case the ratio column compares with [default: the first case]' })
+      .option('format', { type: 'string', choices: FORMATS, default: 'text', describe: 'table format on stdout' })
+      .option('html', { type: 'string', describe: 'also write a self-contained HTML report (table and charts) to FILE' })
+      .option('jobs', { type: 'string', describe: 'runs in parallel [default: min(CPUs, runs)]' })
+      .option('max-insns', { type: 'string', describe: 'instruction budget of each run (passed to run)' })
+      .option('timeout', { type: 'string', describe: 'kill a run after this many seconds' })
+      .option('dry-run', { type: 'boolean', default: false, describe: 'print the runs that would be made and stop' })
+      .example("$0 compare firmware/bin/page_fault3 --matrix 'contpte=on,off' -- 16M 2", 'contpte on and off')
+      .example('$0 compare --preset page_fault3-regression --html report.html', "the thread's four configurations") as unknown as Argv<CompareArgs>,
+  handler: async (args) => {
+    const { req, title } = buildRequest(args);
+    const runs = distinctRuns(req);
+    if (args['dry-run']) {
+      const cli = join(packageRoot(), 'dist/src/cli/main.js');
+      const costOf = new Map(resolveCases(req).map((c) => [c.name, c.costSets]));
+      for (const r of runs) {
+        for (const name of r.cases) {
+          const cost = costOf.get(name) ?? [];
+          process.stdout.write(`# ${name}${cost.length > 0 ? ` (${cost.join(' ')})` : ''}\n`);
+        }
+        process.stdout.write([process.execPath, cli, ...runArgv(r.run)].map(shellQuote).join(' ') + '\n');
+      }
+      return;
+    }
+    const jobs = args.jobs !== undefined ? parseUserNumber(args.jobs, '--jobs') : Math.min(availableParallelism(), runs.length);
+    if (jobs < 1) throw new UsageError('--jobs: at least 1');
+    const timeoutSeconds = args.timeout !== undefined ? parseUserNumber(args.timeout, '--timeout') : undefined;
+    const cli = cliPath();
+
+    // A single run reported in HTML also gets a trace, for its chart of events over time.
+    let traceDir: string | null = null;
+    let traceFile: string | null = null;
+    if (args.html !== undefined && runs.length === 1) {
+      traceDir = mkdtempSync(join(tmpdir(), 'contpte-lab-compare-'));
+      traceFile = join(traceDir, 'trace.jsonl');
+      req.extra = [...(req.extra ?? []), '--trace', traceFile, '--trace-format', 'jsonl', '--trace-limit', '256MB'];
+    }
+    try {
+      const progress = process.stderr.isTTY ? new TtyProgress(runs.map((r) => r.cases.join(', ')), process.stderr) : undefined;
+      const cmp = await runComparison(req, {
+        jobs,
+        runner: (r) => runChild(r, { cli, ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}) }),
+        ...(progress !== undefined ? { progress } : {}),
+      });
+      const table = comparisonTable(cmp);
+      switch (args.format as (typeof FORMATS)[number]) {
+        case 'text':
+          process.stdout.write(renderText(table));
+          break;
+        case 'markdown':
+          process.stdout.write(renderMarkdown(table));
+          break;
+        case 'csv':
+          process.stdout.write(renderCsv(table));
+          break;
+        case 'json':
+          process.stdout.write(JSON.stringify(comparisonJson(cmp), null, 2) + '\n');
+          break;
+      }
+      if (args.html !== undefined) {
+        let timeline: Timeline | null = null;
+        const only = cmp.cases.length === 1 ? cmp.cases[0] : undefined;
+        if (traceFile !== null && existsSync(traceFile)) timeline = await timelineFromJsonl(traceFile);
+        else if (only !== undefined && only.result.ok) timeline = timelineFromDumps(only.result.summary);
+        const html = renderHtmlReport({ title, comparison: cmp, table, timeline, generated: new Date().toISOString() });
+        try {
+          writeFileSync(args.html, html);
+        } catch (e) {
+          const code = (e as NodeJS.ErrnoException).code ?? (e instanceof Error ? e.message : String(e));
+          throw new UsageError(`--html: cannot write '${args.html}' (${code})`);
+        }
+      }
+      if (cmp.cases.some((c) => !c.result.ok)) process.exitCode = 1;
+    } finally {
+      if (traceDir !== null) rmSync(traceDir, { recursive: true, force: true });
+    }
+  },
+};

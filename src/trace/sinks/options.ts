@@ -1,0 +1,131 @@
+/**
+ * What a user chooses about a trace: the file format, the kinds written (`--trace-events`), the
+ * size cap (`--trace-limit`) and the time base of the Perfetto timeline (`--trace-time`), with
+ * their parsers. Bad values are UsageErrors naming the option and listing what is accepted.
+ */
+import { UsageError } from '../../util/errors.js';
+import { EVENT_KINDS, type EventKind, type TraceRecord } from '../events.js';
+
+export type TraceFormat = 'jsonl' | 'perfetto';
+export const TRACE_FORMATS: readonly TraceFormat[] = ['jsonl', 'perfetto'];
+
+export type TraceLimit = { kind: 'none' } | { kind: 'bytes'; bytes: number } | { kind: 'events'; events: number };
+
+/** Room kept for the closing record and bracket, so a capped file never exceeds its cap. */
+export const TRACE_END_RESERVE = 1024;
+/** The smallest byte cap accepted: the header, the reserve and a few records. */
+export const MIN_TRACE_BYTES = 4096;
+
+/**
+ * Why a trace ended, written in its last record: the guest exited, was killed by a signal, the
+ * tool failed (crash), the instruction budget ran out, or the process ended without closing the
+ * trace (abort: an uncaught error or an interrupt).
+ */
+export type TraceEndReason = 'exit' | 'signal' | 'crash' | 'budget' | 'abort';
+
+/**
+ * The Perfetto time axis: `seq` puts event n at n µs (one event per microsecond of trace time);
+ * `cycles` advances a virtual clock by the cost model's cycles for each event, shown in µs at the
+ * model's nominal clock.
+ */
+export type TimeBase = { kind: 'seq' } | { kind: 'cycles'; cyclesOf: (r: TraceRecord) => number; clockGhz: number };
+
+const BYTE_UNITS: Record<string, number> = { b: 1, kb: 2 ** 10, kib: 2 ** 10, mb: 2 ** 20, mib: 2 ** 20, gb: 2 ** 30, gib: 2 ** 30 };
+const COUNT_UNITS: Record<string, number> = { '': 1, k: 1e3, m: 1e6, g: 1e9 };
+
+/**
+ * `--trace-limit`: a size with a byte unit (`100MB`, `64KiB`, `4096B`; powers of 1024) caps the
+ * file's bytes; a count (`500000`, `2M`, `1000000events`; powers of 1000) caps the number of
+ * events; `none` or `0` means no cap.
+ */
+export function parseTraceLimit(text: string, what = '--trace-limit'): TraceLimit {
+  const t = text.trim().toLowerCase().replace(/_/g, '');
+  if (t === 'none' || t === '0') return { kind: 'none' };
+  const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/.exec(t);
+  const expected = "expected a size such as 100MB or 64KiB (bytes), a number of events such as 500000, 2M or 1000000events, or 'none'";
+  if (!m) throw new UsageError(`${what}: '${text}' is not a size or an event count (${expected})`);
+  const value = Number(m[1]);
+  const unit = m[2]!;
+  if (unit in BYTE_UNITS) {
+    const bytes = Math.floor(value * BYTE_UNITS[unit]!);
+    if (bytes < MIN_TRACE_BYTES) throw new UsageError(`${what}: '${text}' is ${bytes} bytes; a capped trace needs at least ${MIN_TRACE_BYTES} bytes`);
+    return { kind: 'bytes', bytes };
+  }
+  const countUnit = unit.replace(/events?$/, '');
+  if (countUnit in COUNT_UNITS) {
+    const events = Math.floor(value * COUNT_UNITS[countUnit]!);
+    if (!Number.isSafeInteger(events) || events < 1) throw new UsageError(`${what}: '${text}' is not a positive number of events`);
+    return { kind: 'events', events };
+  }
+  throw new UsageError(`${what}: '${text}' has an unknown unit '${unit}' (${expected})`);
+}
+
+/** `--trace-events fault,tlbi`: the kinds to write; `all` (or nothing) is every kind. */
+export function parseTraceEvents(text: string | readonly string[] | undefined, what = '--trace-events'): EventKind[] {
+  if (text === undefined) return [...EVENT_KINDS];
+  const items = (typeof text === 'string' ? [text] : text).flatMap((s) => s.split(',')).map((s) => s.trim());
+  if (items.length === 0 || (items.length === 1 && items[0] === '')) throw new UsageError(`${what}: empty list (expected kinds such as fault,tlbi, or 'all')`);
+  const out = new Set<EventKind>();
+  for (const item of items) {
+    if (item === 'all') {
+      for (const k of EVENT_KINDS) out.add(k);
+      continue;
+    }
+    if (!(EVENT_KINDS as readonly string[]).includes(item)) {
+      throw new UsageError(`${what}: unknown event kind '${item}' (expected some of: ${EVENT_KINDS.join(', ')}, or 'all')`);
+    }
+    out.add(item as EventKind);
+  }
+  return EVENT_KINDS.filter((k) => out.has(k));
+}
+
+export function parseTraceFormat(text: string, what = '--trace-format'): TraceFormat {
+  if ((TRACE_FORMATS as readonly string[]).includes(text)) return text as TraceFormat;
+  throw new UsageError(`${what}: unknown format '${text}' (expected ${TRACE_FORMATS.join(' or ')})`);
+}
+
+/** The trace options of `run` (and of anything else that traces), as yargs option specs. */
+export const TRACE_CLI_OPTIONS = {
+  trace: { type: 'string', describe: 'write a trace of every event to FILE' },
+  'trace-format': { type: 'string', choices: ['jsonl', 'perfetto'], describe: 'jsonl (one JSON object per line) or perfetto (Chrome trace-event JSON for ui.perfetto.dev) [default: perfetto for *.json, else jsonl]' },
+  'trace-events': { type: 'string', describe: `event kinds to write, comma-separated (default all): ${EVENT_KINDS.join(',')}` },
+  'trace-limit': { type: 'string', describe: 'cap the trace: a size (100MB, 64KiB) or a number of events (500000, 2M); the last record says it was truncated' },
+  'trace-time': { type: 'string', choices: ['seq', 'cycles'], default: 'seq', describe: 'perfetto time axis: event sequence, or modeled cycles (cost model)' },
+} as const;
+
+export interface TraceCliArgs {
+  trace?: string;
+  'trace-format'?: string;
+  'trace-events'?: string | string[];
+  'trace-limit'?: string;
+  'trace-time'?: string;
+}
+
+/** What the trace options ask for; null when there is no --trace. */
+export interface TraceChoice {
+  file: string;
+  format: TraceFormat;
+  kinds: EventKind[];
+  limit: TraceLimit;
+  time: 'seq' | 'cycles';
+}
+
+export function parseTraceCli(a: TraceCliArgs): TraceChoice | null {
+  const others = (['trace-format', 'trace-events', 'trace-limit'] as const).filter((k) => a[k] !== undefined);
+  if (a.trace === undefined) {
+    if (others.length > 0) throw new UsageError(`--${others[0]}: give --trace FILE too`);
+    return null;
+  }
+  if (a.trace === '') throw new UsageError('--trace: empty file name');
+  const format = a['trace-format'] !== undefined ? parseTraceFormat(a['trace-format']) : a.trace.endsWith('.json') ? 'perfetto' : 'jsonl';
+  const time = a['trace-time'] ?? 'seq';
+  if (time !== 'seq' && time !== 'cycles') throw new UsageError(`--trace-time: '${time}' (expected seq or cycles)`);
+  if (time === 'cycles' && format !== 'perfetto') throw new UsageError('--trace-time cycles: only the perfetto format has a time axis (add --trace-format perfetto)');
+  return {
+    file: a.trace,
+    format,
+    kinds: parseTraceEvents(a['trace-events']),
+    limit: a['trace-limit'] !== undefined ? parseTraceLimit(a['trace-limit']) : { kind: 'none' },
+    time,
+  };
+}

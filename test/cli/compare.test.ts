@@ -1,0 +1,126 @@
+/**
+ * `contpte-lab compare` through the compiled CLI (dist/, built by `npm test` before vitest runs):
+ * usage errors with exit code 2, the runs a preset or a matrix makes (--dry-run), and failed
+ * cases reported in their rows with exit code 1. Comparisons that need `contpte-lab run` to
+ * succeed are in test/report/e2e.test.ts.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { COST_PARAM_NAMES } from '../../src/report/cost.js';
+
+const ROOT = process.cwd();
+const CLI = join(ROOT, 'dist/src/cli/main.js');
+const HELLO = join(ROOT, 'firmware/bin/hello');
+const PF3 = join(ROOT, 'firmware/bin/page_fault3');
+
+function compare(...args: string[]): { code: number | null; out: string; err: string } {
+  const r = spawnSync(process.execPath, [CLI, 'compare', ...args], { encoding: 'utf8', timeout: 120_000 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+beforeAll(() => {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: build first with 'npx tsc -p tsconfig.json' (npm test does this)`);
+});
+
+describe('contpte-lab compare: usage errors (exit code 2, one line)', () => {
+  const cases: [string[], string][] = [
+    [[HELLO], "contpte-lab: compare: give --matrix 'knob=a,b ...', --cases FILE or --preset NAME (presets: page_fault3-regression)\n"],
+    [[HELLO, '--matrix', 'contpte=on,on'], "contpte-lab: --matrix: 'contpte' lists 'on' twice\n"],
+    [[HELLO, '--matrix', 'contpte=on', '--set', 'cost.bogus=1'], `contpte-lab: --set: unknown cost parameter 'bogus' (expected one of: ${COST_PARAM_NAMES.join(', ')})\n`],
+    [[HELLO, '--matrix', 'contpte=on', '--set', 'Contpte'], "contpte-lab: --set: 'Contpte' is not knob=value (e.g. contpte=off, or cost.cpus=64 for the cost model)\n"],
+    [['nope/elf', '--matrix', 'contpte=on'], "contpte-lab: compare: 'nope/elf' does not exist (give the path of a static arm64 ELF)\n"],
+    [['--matrix', 'contpte=on'], 'contpte-lab: compare: name the program to run (compare <elf> [-- args])\n'],
+    [[HELLO, '--matrix', 'contpte=on', '--baseline', 'x'], "contpte-lab: --baseline: no case is named 'x' (cases: contpte=on)\n"],
+    [[HELLO, '--matrix', 'contpte=on', '--jobs', 'many'], "contpte-lab: --jobs: 'many' is not a number (expected decimal, 0x hex or 0b binary, optionally with K/M/G)\n"],
+    [['--preset', 'page_fault3-regression', '--cases', 'x'], 'contpte-lab: --preset and --cases: give one of them (a --matrix can be added to either)\n'],
+    [[HELLO, '--cases', '/no/such/cases.txt'], "contpte-lab: --cases: cannot read '/no/such/cases.txt' (ENOENT)\n"],
+  ];
+  for (const [args, message] of cases) {
+    it(args.join(' ').replace(ROOT + '/', ''), () => {
+      const r = compare(...args);
+      expect(r.err).toBe(message);
+      expect(r.code).toBe(2);
+      expect(r.out).toBe('');
+    });
+  }
+
+  it('an unknown preset or format is refused by the option parser', () => {
+    const r = compare('--preset', 'page_fault9');
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('Invalid values');
+    expect(compare(HELLO, '--matrix', 'contpte=on', '--format', 'xml').code).toBe(2);
+  });
+});
+
+describe('contpte-lab compare --dry-run', () => {
+  it('shows the four runs of the page_fault3 preset, with the cost settings of each case', () => {
+    const r = compare('--preset', 'page_fault3-regression', '--dry-run', '--set', 'cost.cpus=256', '--', '16M', '2');
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    const run = (ff: string, lf: string, contpte: string): string =>
+      `${process.execPath} ${CLI} run ${PF3} --json --profile linux-6.9 --set tmp_fs=ext4 --set file_large_folios=${lf} --set contpte=${contpte} --set finish_fault=${ff} -- 16M 2`;
+    expect(r.out).toBe(
+      [
+        '# 1-no-large-folios (cost.cpus=128 cost.busy_cpus=128 cost.cpus=256)',
+        run('page', 'off', 'on'),
+        '# 2-large-folios+contpte (cost.cpus=128 cost.busy_cpus=128 cost.cpus=256)',
+        run('page', 'on', 'on'),
+        '# 3-large-folios,contpte-off (cost.cpus=128 cost.busy_cpus=128 cost.cpus=256)',
+        run('page', 'on', 'off'),
+        '# 4-large-folios+contpte+folio-map (cost.cpus=128 cost.busy_cpus=128 cost.cpus=256)',
+        run('folio_capped', 'on', 'on'),
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it("a preset's settings come first and the user's --set after; a matrix's cases come after the user's --set", () => {
+    const p = compare('--preset', 'page_fault3-regression', '--dry-run', '--set', 'contpte=off', '--matrix', 'tlbi_range=on');
+    expect(p.out.split('\n')[1]).toBe(
+      `${process.execPath} ${CLI} run ${PF3} --json --profile linux-6.9 --set tmp_fs=ext4 --set file_large_folios=off --set contpte=on --set finish_fault=page --set tlbi_range=on --set contpte=off`,
+    );
+    expect(p.out.split('\n')[0]).toBe('# 1-no-large-folios tlbi_range=on (cost.cpus=128 cost.busy_cpus=128)');
+    const m = compare(HELLO, '--dry-run', '--set', 'contpte=off', '--profile', 'linux-7.2', '--matrix', 'contpte=on cost.cpus=1,2', '--', '0x30000', 'a b');
+    expect(m.out).toBe(
+      [
+        '# contpte=on cost.cpus=1 (cost.cpus=1)',
+        '# contpte=on cost.cpus=2 (cost.cpus=2)',
+        `${process.execPath} ${CLI} run ${HELLO} --json --profile linux-7.2 --set contpte=off --set contpte=on -- 0x30000 'a b'`,
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('reads a cases file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'compare-cli-'));
+    const f = join(dir, 'cases.txt');
+    writeFileSync(f, '# two\nfast: --profile linux-7.2 -- 1\nslow: --set contpte=off\n');
+    const r = compare(HELLO, '--cases', f, '--dry-run', '--', 'x');
+    expect(r.out).toBe(
+      [
+        '# fast',
+        `${process.execPath} ${CLI} run ${HELLO} --json --profile linux-7.2 -- 1`,
+        '# slow',
+        `${process.execPath} ${CLI} run ${HELLO} --json --set contpte=off -- x`,
+        '',
+      ].join('\n'),
+    );
+  });
+});
+
+describe('contpte-lab compare: failed cases', () => {
+  it('reports each failed run in its row, prints the table anyway and exits 1', () => {
+    const r = compare(HELLO, '--matrix', 'no_such_knob=1,2', '--format', 'csv', '--jobs', '2');
+    expect(r.code).toBe(1);
+    const rows = r.out.trim().split('\r\n');
+    expect(rows[0]).toBe('case,faults,pte_writes,folds,unfolds,contpte_convert,tlbi,dsb,walks,mcycles,ratio,error');
+    expect(rows).toHaveLength(3);
+    for (const [i, row] of rows.slice(1).entries()) {
+      expect(row.startsWith(`no_such_knob=${i + 1},,,,,,,,,,,`)).toBe(true);
+      expect(row).toMatch(/,"?FAILED: exit code 2: contpte-lab: /);
+    }
+  });
+});
