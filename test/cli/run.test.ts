@@ -121,6 +121,11 @@ describe('the summary', () => {
     expect(r.stderr).toContain('hello, world');
   });
 
+  it('guest arguments pass through untouched (no number parsing)', () => {
+    const r = cli(['run', 'firmware/bin/hello', '--', '0x30000', '007', '--set']);
+    expect(r.stdout).toBe('hello, world\nargv[1] = 0x30000\nargv[2] = 007\nargv[3] = --set\n');
+  });
+
   it('the same binary, arguments and policy give the same counts', () => {
     const a = JSON.parse(cli(['run', 'firmware/bin/page_fault3', '--json', '--profile', 'linux-6.9', '--', '2M', '2']).stdout);
     const b = JSON.parse(cli(['run', 'firmware/bin/page_fault3', '--json', '--profile', 'linux-6.9', '--', '2M', '2']).stdout);
