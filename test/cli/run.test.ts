@@ -78,6 +78,24 @@ describe('how a guest run can end', () => {
     expect(r.stderr).toMatch(/str\s+x0, \[x0\]/);
   });
 
+  it('a store to the read-only text is SEGV_ACCERR', () => {
+    const ADR_X0_SELF = 0x10000000; // adr x0, .
+    const STR_W1_X0 = 0xb9000001; // str w1, [x0]
+    const elf = program('rotext', [ADR_X0_SELF, STR_W1_X0]);
+    const r = cli(['run', elf]);
+    expect(r.status).toBe(139);
+    expect(r.stderr).toContain('SIGSEGV (SEGV_ACCERR: invalid permissions for mapped object) at address 0x400078: write by the instruction at pc 0x40007c (str w1, [x0])');
+  });
+
+  it('an unimplemented syscall returns -ENOSYS in x0, reported once per syscall', () => {
+    const MREMAP = 0xd2801b08; // movz x8, #216
+    const EXIT_GROUP = 0xd2800bc8; // movz x8, #94
+    const elf = program('mremap', [MREMAP, SVC0, MREMAP, SVC0, EXIT_GROUP, SVC0]);
+    const r = cli(['run', elf]);
+    expect(r.status).toBe(218); // exit_group(-38) & 0xff
+    expect(r.stderr.match(/unimplemented syscall mremap \(216\) at pc 0x40007c/g)).toHaveLength(1);
+  });
+
   it('a runaway guest stops at the time budget with a clear message (exit 124)', () => {
     const elf = program('spin', [B_SELF]);
     const r = cli(['run', elf, '--timeout', '1']);
