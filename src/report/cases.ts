@@ -272,7 +272,8 @@ const PAGE_FAULT3_REGRESSION: Preset = {
     {
       name: '4-large-folios+contpte+folio-map',
       profile: 'linux-6.9',
-      sets: ['tmp_fs=ext4', 'file_large_folios=on', 'contpte=on', 'finish_fault=folio_capped'],
+      // Kefeng Wang's case 4: finish_fault without its !vma_is_anon_shmem test maps the whole folio.
+      sets: ['tmp_fs=ext4', 'file_large_folios=on', 'contpte=on', 'finish_fault=folio'],
       costSets: ['cost.cpus=128', 'cost.busy_cpus=128'],
     },
   ],

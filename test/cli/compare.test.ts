@@ -71,7 +71,7 @@ describe('contpte-lab compare --dry-run', () => {
         '# 3-large-folios,contpte-off (cost.cpus=128 cost.busy_cpus=128 cost.cpus=256)',
         run('page', 'on', 'off'),
         '# 4-large-folios+contpte+folio-map (cost.cpus=128 cost.busy_cpus=128 cost.cpus=256)',
-        run('folio_capped', 'on', 'on'),
+        run('folio', 'on', 'on'),
         '',
       ].join('\n'),
     );

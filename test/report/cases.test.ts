@@ -131,7 +131,7 @@ describe('the page_fault3-regression preset', () => {
       { name: '1-no-large-folios', ...common, sets: ['tmp_fs=ext4', 'file_large_folios=off', 'contpte=on', 'finish_fault=page'] },
       { name: '2-large-folios+contpte', ...common, sets: ['tmp_fs=ext4', 'file_large_folios=on', 'contpte=on', 'finish_fault=page'] },
       { name: '3-large-folios,contpte-off', ...common, sets: ['tmp_fs=ext4', 'file_large_folios=on', 'contpte=off', 'finish_fault=page'] },
-      { name: '4-large-folios+contpte+folio-map', ...common, sets: ['tmp_fs=ext4', 'file_large_folios=on', 'contpte=on', 'finish_fault=folio_capped'] },
+      { name: '4-large-folios+contpte+folio-map', ...common, sets: ['tmp_fs=ext4', 'file_large_folios=on', 'contpte=on', 'finish_fault=folio'] },
     ]);
     // A copy: changing it does not change the preset.
     p.cases[0]!.sets.push('x=y');
