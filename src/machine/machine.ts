@@ -70,8 +70,6 @@ export interface RunEnd {
   message?: string;
 }
 
-const PAGE = 4096;
-
 export class Machine {
   readonly telemetry: Telemetry;
   readonly policy: MmPolicy;
@@ -315,4 +313,3 @@ export class Machine {
   }
 }
 
-export { PAGE };
