@@ -30,11 +30,11 @@ import type { CheckerEvent } from '../trace/events.js';
 import type { Telemetry } from '../trace/telemetry.js';
 import { bump } from '../trace/stats.js';
 import { u64Hex, type U64 } from '../util/u64.js';
-import { AP2_LO, CONT_HI, DBM_HI, descriptorKind, leafOutputAddress, tableAddress, type DescriptorKind } from './descriptor.js';
-import { CONT_ENTRIES, levelSize, type Level } from './geometry.js';
+import { ADDR_HI_MASK, ADDR_LO_MASK_4K, AP2_LO, CONT_HI, DBM_HI, descriptorKind, leafOutputAddress, OA_LO_MASK, type DescriptorKind } from './descriptor.js';
+import { CONT_ENTRIES, levelSize, POW2, type Level } from './geometry.js';
 import type { PhysMem } from './physmem.js';
 import { newCheckerStats, type CheckerStats } from './stats.js';
-import { StaleSet } from './stale.js';
+import { StaleSet, type StaleJudge } from './stale.js';
 import type { DecodedTlbi } from './tlbi.js';
 
 export interface CheckerOptions {
@@ -92,6 +92,57 @@ interface TouchedGroup {
   asid: number;
 }
 
+/**
+ * The contiguous groups written since the last settle, in columns: a store appends without
+ * allocating, and typed columns keep one number representation whatever the addresses are.
+ * One operation stays within one table, so 32 groups (a whole page table) is the usual most.
+ */
+class TouchedGroups {
+  length = 0;
+  private groupPtep = new Float64Array(32);
+  private va0 = new Float64Array(32);
+  private level = new Uint8Array(32);
+  private asid = new Int32Array(32);
+
+  /** Whether the most recent group is the one at groupPtep (consecutive stores mostly are). */
+  isLast(groupPtep: number): boolean {
+    return this.length !== 0 && this.groupPtep[this.length - 1] === groupPtep;
+  }
+
+  push(groupPtep: number, level: Level, va0: number, asid: number): void {
+    if (this.length === this.groupPtep.length) this.grow();
+    const n = this.length++;
+    this.groupPtep[n] = groupPtep;
+    this.va0[n] = va0;
+    this.level[n] = level;
+    this.asid[n] = asid;
+  }
+
+  at(n: number): TouchedGroup {
+    return { groupPtep: this.groupPtep[n]!, level: this.level[n]! as Level, va0: this.va0[n]!, asid: this.asid[n]! };
+  }
+
+  groupPtepAt(n: number): number {
+    return this.groupPtep[n]!;
+  }
+
+  levelAt(n: number): Level {
+    return this.level[n]! as Level;
+  }
+
+  private grow(): void {
+    const cap = this.groupPtep.length * 2;
+    const widen = <T extends Float64Array | Uint8Array | Int32Array>(a: T, b: T): T => {
+      b.set(a);
+      return b;
+    };
+    this.groupPtep = widen(this.groupPtep, new Float64Array(cap));
+    this.va0 = widen(this.va0, new Float64Array(cap));
+    this.level = widen(this.level, new Uint8Array(cap));
+    this.asid = widen(this.asid, new Int32Array(cap));
+  }
+}
+
 const hex = (n: number): string => '0x' + n.toString(16);
 
 /** Bits of a break-before-make-relevant change (see `bbmChangeMask`). */
@@ -112,23 +163,38 @@ const CHANGE_NAMES: [number, string][] = [
   [CH_NG, 'nG'],
 ];
 
+/** Whether two descriptors' address fields (bits [47:32] and the low bits in `loMask`) differ. */
+function addressDiffers(aLo: number, aHi: number, bLo: number, bHi: number, loMask: number): boolean {
+  return ((aHi ^ bHi) & ADDR_HI_MASK) !== 0 || ((aLo ^ bLo) & loMask) !== 0;
+}
+
+/** A leaf's output address from its halves (leafOutputAddress without building a U64). */
+function leafOa(lo: number, hi: number, level: Level): number {
+  return (hi & ADDR_HI_MASK) * POW2[32]! + ((lo & OA_LO_MASK[level]!) >>> 0);
+}
+
 /**
  * What differs between two valid descriptors at `level` that requires break-before-make, as a
- * bit mask (0: the change is allowed on a live entry). Allocation-free: it runs on every store.
+ * bit mask (0: the change is allowed on a live entry). On the 32-bit halves, allocation-free: it
+ * runs on every store.
  */
-function bbmChangeMask(a: U64, b: U64, level: Level): number {
-  const ka = descriptorKind(a.lo, level);
-  const kb = descriptorKind(b.lo, level);
+function bbmChangeMaskWords(aLo: number, aHi: number, bLo: number, bHi: number, level: Level): number {
+  const ka = descriptorKind(aLo, level);
+  const kb = descriptorKind(bLo, level);
   if (ka === 'invalid' || kb === 'invalid') return 0;
   if (ka !== kb) return CH_TYPE;
-  if (ka === 'table') return tableAddress(a) === tableAddress(b) ? 0 : CH_TABLE_ADDRESS;
+  if (ka === 'table') return addressDiffers(aLo, aHi, bLo, bHi, ADDR_LO_MASK_4K) ? CH_TABLE_ADDRESS : 0;
   let m = 0;
-  if (leafOutputAddress(a, level) !== leafOutputAddress(b, level)) m |= CH_OUTPUT_ADDRESS;
-  if ((a.hi & CONT_HI) !== (b.hi & CONT_HI)) m |= CH_CONTIGUOUS;
-  if (((a.lo >>> 2) & 7) !== ((b.lo >>> 2) & 7)) m |= CH_ATTRINDX;
-  if (((a.lo >>> 8) & 3) !== ((b.lo >>> 8) & 3)) m |= CH_SH;
-  if ((a.lo & 0x800) !== (b.lo & 0x800)) m |= CH_NG;
+  if (addressDiffers(aLo, aHi, bLo, bHi, OA_LO_MASK[level]!)) m |= CH_OUTPUT_ADDRESS;
+  if ((aHi & CONT_HI) !== (bHi & CONT_HI)) m |= CH_CONTIGUOUS;
+  if (((aLo >>> 2) & 7) !== ((bLo >>> 2) & 7)) m |= CH_ATTRINDX;
+  if (((aLo >>> 8) & 3) !== ((bLo >>> 8) & 3)) m |= CH_SH;
+  if ((aLo & 0x800) !== (bLo & 0x800)) m |= CH_NG;
   return m;
+}
+
+function bbmChangeMask(a: U64, b: U64, level: Level): number {
+  return bbmChangeMaskWords(a.lo, a.hi, b.lo, b.hi, level);
 }
 
 /**
@@ -158,7 +224,7 @@ function setAttributes(v: U64): string {
   return `${setAttrLo(v.lo, v.hi)}:${(v.hi & SET_ATTR_HI) >>> 0}`;
 }
 
-export class Checker {
+export class Checker implements StaleJudge {
   readonly stats: CheckerStats;
   readonly bbml2: boolean;
   readonly barriers: boolean;
@@ -167,8 +233,7 @@ export class Checker {
   private readonly keep: number;
   private readonly stale: StaleSet;
   /** Contiguous groups written since the last settle (consecutive writes mostly hit the same one). */
-  private readonly touched: TouchedGroup[] = [];
-  private lastTouched = -1;
+  private readonly touched = new TouchedGroups();
   /** `${groupPtep}:${rule}` already reported since the last settle. */
   private readonly reported = new Set<string>();
 
@@ -182,7 +247,7 @@ export class Checker {
     this.barriers = opts.barriers ?? true;
     this.keep = opts.keepFindings ?? 256;
     this.stats = stats ?? newCheckerStats();
-    this.stale = new StaleSet(this.barriers);
+    this.stale = new StaleSet(this.barriers, this);
   }
 
   /** Locations whose old value may still be cached (for tests and reports). */
@@ -195,7 +260,7 @@ export class Checker {
     const level = ctx.level;
     if (level !== 0 && level !== 1 && level !== 2 && level !== 3) throw new RangeError(`descriptor write context: level ${level} is not 0..3`);
     const size = levelSize(level);
-    // Floor division rather than % (a slow floating-point remainder on addresses above 2^31).
+    // Floor division and masks rather than % (a slow floating-point remainder above 2^31).
     const vaIndex = Math.floor(ctx.va / size);
     const index = vaIndex & 511;
     const entry = (ptep / 8) & 511;
@@ -207,7 +272,7 @@ export class Checker {
     const newKind = descriptorKind(value.lo, level);
 
     if (newKind === 'invalid') {
-      if (oldKind !== 'invalid') this.addStale(old, oldKind, level, vaBase, ctx.asid);
+      if (oldKind !== 'invalid') this.addStale(old.lo, old.hi, oldKind, level, vaBase, ctx.asid);
     } else {
       this.checkBbm(old, oldKind, value, level, vaBase, ctx);
       if (newKind === 'leaf' && (value.hi & CONT_HI) !== 0) this.checkContiguousWrite(ptep, value, level, ctx);
@@ -215,18 +280,27 @@ export class Checker {
     // A set's contiguity can only change through a store whose old or new value has the bit
     // (a set without the bit is trivially fine), so only those groups are judged at settle().
     if (level >= 1 && ((old.hi | value.hi) & CONT_HI) !== 0) {
-      const groupPtep = Math.floor(ptep / (CONT_ENTRIES * 8)) * (CONT_ENTRIES * 8);
-      if (groupPtep !== this.lastTouched) {
-        this.lastTouched = groupPtep;
+      const groupPtep = ptep - (ptep & (CONT_ENTRIES * 8 - 1));
+      if (!this.touched.isLast(groupPtep)) {
         const span = size * CONT_ENTRIES;
-        this.touched.push({ groupPtep, level, va0: Math.floor(ctx.va / span) * span, asid: ctx.asid });
+        this.touched.push(groupPtep, level, Math.floor(ctx.va / span) * span, ctx.asid);
       }
     }
   }
 
-  private addStale(old: U64, kind: DescriptorKind, level: Level, vaBase: number, asid: number): void {
-    const bucketAsid = kind === 'leaf' && (old.lo & 0x800) === 0 ? -1 : asid;
-    this.stale.add(old, level, vaBase, bucketAsid, kind === 'table', (a, b) => bbmChangeMask(a, b, level) === 0);
+  private addStale(oldLo: number, oldHi: number, kind: DescriptorKind, level: Level, vaBase: number, asid: number): void {
+    const bucketAsid = kind === 'leaf' && (oldLo & 0x800) === 0 ? -1 : asid;
+    this.stale.add(oldLo, oldHi, level, vaBase, bucketAsid, kind === 'table');
+  }
+
+  /** StaleJudge: two stale values needing the same care are remembered once. */
+  sameStale(aLo: number, aHi: number, bLo: number, bHi: number, level: Level): boolean {
+    return bbmChangeMaskWords(aLo, aHi, bLo, bHi, level) === 0;
+  }
+
+  /** StaleJudge: a value may replace a possibly cached one when nothing that needs BBM changed. */
+  mayReplace(oldLo: number, oldHi: number, newLo: number, newHi: number, level: Level): boolean {
+    return this.allowed(bbmChangeMaskWords(oldLo, oldHi, newLo, newHi, level));
   }
 
   private allowed(changes: number): boolean {
@@ -242,7 +316,7 @@ export class Checker {
       }
     }
     if (this.stale.empty) return;
-    const c = this.stale.conflict(level, vaBase, ctx.asid, (v) => this.allowed(bbmChangeMask(v, value, level)));
+    const c = this.stale.conflict(level, vaBase, ctx.asid, value.lo, value.hi);
     if (c === null) return;
     const why =
       c.rule === 'bbm_tlbi_incomplete'
@@ -256,13 +330,13 @@ export class Checker {
   /** Rule 2 at the moment of the write: OA must agree with the other contiguous members. */
   private checkContiguousWrite(ptep: number, value: U64, level: Level, ctx: DescriptorWriteContext): void {
     const size = levelSize(level);
-    const groupPtep = ptep - (ptep % (CONT_ENTRIES * 8));
+    const groupPtep = ptep - (ptep & (CONT_ENTRIES * 8 - 1));
     const i = (ptep - groupPtep) / 8;
-    const oa = leafOutputAddress(value, level);
+    const oa = leafOa(value.lo, value.hi, level);
     const base = oa - i * size;
     const span = size * CONT_ENTRIES;
     let problem: string | null = null;
-    if (base < 0 || base % span !== 0) {
+    if (base < 0 || Math.floor(base / span) * span !== base) {
       problem = `entry ${i} has OA ${hex(oa)}, so the set would start at ${base < 0 ? `-${hex(-base)}` : hex(base)}, not aligned to ${hex(span)}`;
     } else {
       // Every contiguous member was checked against the others when it was stored, so the valid
@@ -275,7 +349,7 @@ export class Checker {
         const lo = u32[w0 + 2 * j]!;
         const hi = u32[w0 + 2 * j + 1]!;
         if ((hi & CONT_HI) === 0 || descriptorKind(lo, level) !== 'leaf') continue;
-        const other = leafOutputAddress({ lo, hi }, level);
+        const other = leafOa(lo, hi, level);
         if (other !== base + j * size) problem = `entry ${i} has OA ${hex(oa)} but contiguous entry ${j} has ${hex(other)} (expected ${hex(base + j * size)})`;
         break;
       }
@@ -298,18 +372,23 @@ export class Checker {
 
   /** End of a kernel-model operation: judge the contiguous sets touched since the last settle. */
   settle(): void {
-    for (const g of this.touched) this.checkGroup(g);
-    this.touched.length = 0;
-    this.lastTouched = -1;
-    this.reported.clear();
+    const touched = this.touched;
+    for (let n = 0; n < touched.length; n++) {
+      if (!this.groupIsSound(touched.groupPtepAt(n), touched.levelAt(n))) this.diagnoseGroup(touched.at(n));
+    }
+    touched.length = 0;
+    // Most operations report nothing: leave the empty set alone then.
+    if (this.reported.size !== 0) this.reported.clear();
   }
 
-  private checkGroup(g: TouchedGroup): void {
-    // The common outcome, a complete and consistent set or no contiguous entry at all, is decided
-    // on the raw words without allocating; the detailed diagnosis runs only for a bad set.
+  /**
+   * The common outcome, a complete and consistent set or no contiguous entry at all, decided on
+   * the raw words without allocating; the detailed diagnosis runs only for a bad set.
+   */
+  private groupIsSound(groupPtep: number, level: Level): boolean {
     const u32 = this.mem.u32;
-    const w0 = (g.groupPtep - this.mem.base) >>> 2;
-    const size = levelSize(g.level);
+    const w0 = (groupPtep - this.mem.base) >>> 2;
+    const size = levelSize(level);
     let cont = 0;
     let complete = true;
     let firstAttrLo = 0;
@@ -319,14 +398,14 @@ export class Checker {
     for (let j = 0; j < CONT_ENTRIES; j++) {
       const lo = u32[w0 + 2 * j]!;
       const hi = u32[w0 + 2 * j + 1]!;
-      const leaf = descriptorKind(lo, g.level) === 'leaf';
+      const leaf = descriptorKind(lo, level) === 'leaf';
       if (!leaf || (hi & CONT_HI) === 0) {
         complete = false;
         continue;
       }
       const aLo = setAttrLo(lo, hi);
       const aHi = hi & SET_ATTR_HI;
-      const b = leafOutputAddress({ lo, hi }, g.level) - j * size;
+      const b = leafOa(lo, hi, level) - j * size;
       if (cont === 0) {
         firstAttrLo = aLo;
         firstAttrHi = aHi;
@@ -336,10 +415,9 @@ export class Checker {
       }
       cont++;
     }
-    if (cont === 0) return;
+    if (cont === 0) return true;
     const span = size * CONT_ENTRIES;
-    if (complete && consistent && base >= 0 && Math.floor(base / span) * span === base) return;
-    this.diagnoseGroup(g);
+    return complete && consistent && base >= 0 && Math.floor(base / span) * span === base;
   }
 
   /** Names every rule a bad contiguous set breaks. */

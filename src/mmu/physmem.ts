@@ -2,8 +2,10 @@
  * Simulated physical memory: one little-endian window over [base, base + size). Page tables, page
  * cache and anonymous pages all live in it; the engine hands the same bytes to Unicorn, so what
  * the model writes the guest sees. Descriptors are read as two aligned 32-bit words (see U64).
+ * A U64 is immutable, so reading a zero word hands back the shared U64_ZERO: most descriptor
+ * reads and stores on the fault paths meet empty entries, and this keeps them allocation-free.
  */
-import { type U64 } from '../util/u64.js';
+import { U64_ZERO, type U64 } from '../util/u64.js';
 
 export const PAGE_SHIFT = 12;
 export const PAGE_SIZE = 1 << PAGE_SHIFT;
@@ -55,7 +57,7 @@ export class PhysMem {
   /** Reads the 64-bit little-endian word at `pa` (8-byte aligned). */
   read64(pa: number): U64 {
     const i = this.offset(pa, 8) >>> 2;
-    return { lo: this.u32[i]!, hi: this.u32[i + 1]! };
+    return u64At(this.u32, i);
   }
 
   /** Low and high halves without allocating, for the walker's hot path. */
@@ -65,6 +67,16 @@ export class PhysMem {
 
   read64Hi(pa: number): number {
     return this.u32[((pa - this.base) >>> 2) + 1]!;
+  }
+
+  /** Stores `v` at `pa` and returns what was there: one bounds check for a descriptor store. */
+  exchange64(pa: number, v: U64): U64 {
+    const i = this.offset(pa, 8) >>> 2;
+    const u32 = this.u32;
+    const old = u64At(u32, i);
+    u32[i] = v.lo;
+    u32[i + 1] = v.hi;
+    return old;
   }
 
   write64(pa: number, v: U64): void {
@@ -91,4 +103,11 @@ export class PhysMem {
   pfnToPa(pfn: number): number {
     return pfn * PAGE_SIZE;
   }
+}
+
+/** The 64-bit word at u32[i], u32[i + 1]. */
+function u64At(u32: Uint32Array, i: number): U64 {
+  const lo = u32[i]!;
+  const hi = u32[i + 1]!;
+  return lo === 0 && hi === 0 ? U64_ZERO : { lo, hi };
 }

@@ -12,7 +12,10 @@
  * A barrier is then O(1), which matters: every PTE clear and every flush goes through here.
  *
  * Leaf entries at level 3 (by far the most) live in dense per-2 MiB arrays keyed by small
- * integers; table and block entries (levels 0-2, rare) in a map of records.
+ * integers; table and block entries (levels 0-2, rare) in a map of records. Every descriptor store
+ * asks this set a question, so the level-3 path allocates nothing: values travel as 32-bit
+ * halves, the last region used is remembered (stores come in runs), and a region that empties
+ * stays attached for its next use (a fold or an unfold empties one and fills it again at once).
  */
 import type { U64 } from '../util/u64.js';
 import type { Level } from './geometry.js';
@@ -26,10 +29,27 @@ const CLEARED = 1;
 const INVALIDATING = 2;
 const TLBI_BEFORE_DSB = 1;
 const REGION = 2 * 1024 * 1024;
+/** Emptied regions kept attached for reuse; beyond this many they are detached to the pool. */
+const IDLE_REGIONS = 16;
+
+/**
+ * How descriptor values are compared, given once by the checker (which owns the rules) so that
+ * no closure is built per store. Values are (lo, hi) halves of the 64-bit descriptor.
+ */
+export interface StaleJudge {
+  /** Two stale values at one location count as one: replacing either needs the same care. */
+  sameStale(aLo: number, aHi: number, bLo: number, bHi: number, level: Level): boolean;
+  /** `new` may be written where `old` may still be cached, without break-before-make. */
+  mayReplace(oldLo: number, oldHi: number, newLo: number, newHi: number, level: Level): boolean;
+}
 
 /** The level-3 entries of one 2 MiB piece of one ASID's address space. */
 interface Region {
+  bucketAsid: number;
+  /** VA / 2 MiB. */
+  idx: number;
   base: number;
+  /** Slots not CLEAN (including INVALIDATING ones whose completing DSB came, reset lazily). */
   live: number;
   state: Uint8Array;
   flags: Uint8Array;
@@ -68,49 +88,31 @@ export class StaleSet {
   /** ASID bucket (-1 = global) -> region index (VA / 2 MiB) -> region. */
   private readonly regions = new Map<number, Map<number, Region>>();
   private readonly records = new Map<number, Map<number, Rec>>();
-  /** Emptied regions, kept for reuse: a fold or unfold empties one and fills it again at once. */
+  /** Live slots over all regions: the set is empty when this and `records` are. */
+  private liveSlots = 0;
+  /** Those of them in the global bucket (-1), which every store must also consult. */
+  private liveGlobalSlots = 0;
+  /** Attached regions with no live slot. */
+  private idleRegions = 0;
+  /** The region last looked up (consecutive stores nearly always land in the same one). */
+  private lastRegion: Region | null = null;
+  /** Detached regions, kept for reuse. */
   private readonly pool: Region[] = [];
 
   constructor(
     /** With barriers off, a covering TLBI alone cleans (the DSBs are not required). */
     private readonly barriers: boolean,
+    private readonly judge: StaleJudge,
   ) {}
 
   get empty(): boolean {
-    return this.regions.size === 0 && this.records.size === 0;
+    return this.liveSlots === 0 && this.records.size === 0;
   }
 
-  /** Remembers that `old` (valid) was replaced by an invalid value. */
-  add(old: U64, level: Level, vaBase: number, bucketAsid: number, isTable: boolean, sameValue: (a: U64, b: U64) => boolean): void {
+  /** Remembers that the valid value (oldLo, oldHi) was replaced by an invalid one. */
+  add(oldLo: number, oldHi: number, level: Level, vaBase: number, bucketAsid: number, isTable: boolean): void {
     if (level === 3) {
-      let byIdx = this.regions.get(bucketAsid);
-      if (!byIdx) {
-        byIdx = new Map();
-        this.regions.set(bucketAsid, byIdx);
-      }
-      const idx = Math.floor(vaBase / REGION);
-      let r = byIdx.get(idx);
-      if (!r) {
-        r = this.pool.pop() ?? newRegion();
-        r.base = idx * REGION;
-        byIdx.set(idx, r);
-      }
-      const i = Math.floor(vaBase / 4096) & 511;
-      if (r.state[i] === INVALIDATING && this.fullDsbs > r.invFull[i]!) this.resetSlot(bucketAsid, idx, r, i);
-      if (r.state[i] === CLEAN) {
-        r.lo[i] = old.lo;
-        r.hi[i] = old.hi;
-        r.live++;
-      } else if (!sameValue({ lo: r.lo[i]!, hi: r.hi[i]! }, old)) {
-        const key = i;
-        r.extra ??= new Map();
-        const list = r.extra.get(key) ?? [];
-        if (!list.some((v) => sameValue(v, old))) list.push(old);
-        r.extra.set(key, list);
-      }
-      r.state[i] = CLEARED;
-      r.flags[i] = 0;
-      r.clearDsb[i] = this.dsbs;
+      this.addLeaf(oldLo, oldHi, vaBase, bucketAsid);
       return;
     }
     let bucket = this.records.get(bucketAsid);
@@ -128,7 +130,7 @@ export class StaleSet {
       rec = { key, level, vaBase, size: levelSize(level), values: [], hasTable: false, hasLeaf: false, state: CLEAN, flags: 0, clearDsb: 0, invFull: 0 };
       bucket.set(key, rec);
     }
-    if (!rec.values.some((v) => sameValue(v, old))) rec.values.push(old);
+    if (!rec.values.some((v) => this.judge.sameStale(v.lo, v.hi, oldLo, oldHi, level))) rec.values.push({ lo: oldLo, hi: oldHi });
     if (isTable) rec.hasTable = true;
     else rec.hasLeaf = true;
     rec.state = CLEARED;
@@ -136,33 +138,43 @@ export class StaleSet {
     rec.clearDsb = this.dsbs;
   }
 
+  private addLeaf(oldLo: number, oldHi: number, vaBase: number, bucketAsid: number): void {
+    const idx = Math.floor(vaBase / REGION);
+    const r = this.region(bucketAsid, idx) ?? this.attachRegion(bucketAsid, idx);
+    const i = Math.floor(vaBase / 4096) & 511;
+    const st = r.state[i]!;
+    if (st === CLEAN || (st === INVALIDATING && this.fullDsbs > r.invFull[i]!)) {
+      // A clean slot, or one whose invalidation has completed (its old values are gone): this
+      // value is the only one that may be cached now.
+      if (st === CLEAN) this.slotLive(r);
+      else r.extra?.delete(i);
+      r.lo[i] = oldLo;
+      r.hi[i] = oldHi;
+    } else if (!this.judge.sameStale(r.lo[i]!, r.hi[i]!, oldLo, oldHi, 3)) {
+      r.extra ??= new Map();
+      const list = r.extra.get(i) ?? [];
+      if (!list.some((v) => this.judge.sameStale(v.lo, v.hi, oldLo, oldHi, 3))) list.push({ lo: oldLo, hi: oldHi });
+      r.extra.set(i, list);
+    }
+    r.state[i] = CLEARED;
+    r.flags[i] = 0;
+    r.clearDsb[i] = this.dsbs;
+  }
+
   /**
-   * The first value possibly cached at (level, vaBase) for `asid` (or globally) that `value` may
-   * not replace (`allowed(old)` false), with the break-before-make step that is missing.
+   * The first value possibly cached at (level, vaBase) for `asid` (or globally) that the new value
+   * (newLo, newHi) may not replace, with the break-before-make step that is missing.
    */
-  conflict(level: Level, vaBase: number, asid: number, allowed: (old: U64) => boolean): { old: U64; rule: StaleRule } | null {
+  conflict(level: Level, vaBase: number, asid: number, newLo: number, newHi: number): { old: U64; rule: StaleRule } | null {
+    if (level === 3) {
+      // The ASID's own bucket, then global entries (which match every ASID), if there are any.
+      const c = this.leafConflict(asid, vaBase, newLo, newHi);
+      if (c !== null || asid === -1 || this.liveGlobalSlots === 0) return c;
+      return this.leafConflict(-1, vaBase, newLo, newHi);
+    }
     for (let pass = 0; pass < 2; pass++) {
       const bucketAsid = pass === 0 ? asid : -1;
       if (pass === 1 && asid === -1) break;
-      if (level === 3) {
-        const byIdx = this.regions.get(bucketAsid);
-        if (!byIdx) continue;
-        const idx = Math.floor(vaBase / REGION);
-        const r = byIdx.get(idx);
-        if (!r) continue;
-        const i = Math.floor(vaBase / 4096) & 511;
-        const st = r.state[i]!;
-        if (st === CLEAN) continue;
-        if (st === INVALIDATING && this.fullDsbs > r.invFull[i]!) {
-          this.resetSlot(bucketAsid, idx, r, i);
-          continue;
-        }
-        const rule = ruleOf(st, r.flags[i]!);
-        const first = { lo: r.lo[i]!, hi: r.hi[i]! };
-        if (!allowed(first)) return { old: first, rule };
-        for (const v of r.extra?.get(i) ?? []) if (!allowed(v)) return { old: v, rule };
-        continue;
-      }
       const bucket = this.records.get(bucketAsid);
       const rec = bucket?.get(recordKey(level, vaBase));
       if (!bucket || !rec) continue;
@@ -170,7 +182,28 @@ export class StaleSet {
         this.deleteRecord(bucketAsid, bucket, rec);
         continue;
       }
-      for (const v of rec.values) if (!allowed(v)) return { old: v, rule: ruleOf(rec.state, rec.flags) };
+      for (const v of rec.values) {
+        if (!this.judge.mayReplace(v.lo, v.hi, newLo, newHi, level)) return { old: v, rule: ruleOf(rec.state, rec.flags) };
+      }
+    }
+    return null;
+  }
+
+  private leafConflict(bucketAsid: number, vaBase: number, newLo: number, newHi: number): { old: U64; rule: StaleRule } | null {
+    const r = this.region(bucketAsid, Math.floor(vaBase / REGION));
+    if (r === undefined || r.live === 0) return null;
+    const i = Math.floor(vaBase / 4096) & 511;
+    const st = r.state[i]!;
+    if (st === CLEAN) return null;
+    if (st === INVALIDATING && this.fullDsbs > r.invFull[i]!) {
+      this.resetSlot(r, i);
+      return null;
+    }
+    const rule = ruleOf(st, r.flags[i]!);
+    if (!this.judge.mayReplace(r.lo[i]!, r.hi[i]!, newLo, newHi, 3)) return { old: { lo: r.lo[i]!, hi: r.hi[i]! }, rule };
+    const extra = r.extra?.get(i);
+    if (extra !== undefined) {
+      for (const v of extra) if (!this.judge.mayReplace(v.lo, v.hi, newLo, newHi, 3)) return { old: v, rule };
     }
     return null;
   }
@@ -184,16 +217,19 @@ export class StaleSet {
   /** A TLBI: the stale entries it covers move on (or are clean when barriers are not checked). */
   onTlbi(d: DecodedTlbi): void {
     if (this.empty) return;
-    for (const [bucketAsid, byIdx] of [...this.regions]) {
-      if (!this.bucketMayMatch(d, bucketAsid)) continue;
-      this.tlbiRegions(d, bucketAsid, byIdx);
+    // Deleting the entry being visited is safe while iterating a Map, so no copy is needed.
+    if (this.liveSlots !== 0) {
+      for (const [bucketAsid, byIdx] of this.regions) {
+        if (this.bucketMayMatch(d, bucketAsid)) this.tlbiRegions(d, byIdx);
+      }
     }
-    for (const [bucketAsid, bucket] of [...this.records]) {
+    if (this.records.size === 0) return;
+    for (const [bucketAsid, bucket] of this.records) {
       if (!this.bucketMayMatch(d, bucketAsid)) continue;
       if (d.scope === 'va') {
         for (let l = 0; l <= 2; l++) {
           const size = levelSize(l as Level);
-          const rec = bucket.get(recordKey(l, d.va - (d.va % size)));
+          const rec = bucket.get(recordKey(l, Math.floor(d.va / size) * size));
           if (rec) this.considerRecord(d, bucketAsid, bucket, rec);
         }
       } else {
@@ -225,11 +261,12 @@ export class StaleSet {
     return d.asid === null || bucketAsid === d.asid || bucketAsid === -1;
   }
 
-  private tlbiRegions(d: DecodedTlbi, bucketAsid: number, byIdx: Map<number, Region>): void {
+  private tlbiRegions(d: DecodedTlbi, byIdx: Map<number, Region>): void {
     if (d.scope === 'va') {
-      const idx = Math.floor(d.va / REGION);
-      const r = byIdx.get(idx);
-      if (r) this.considerSlot(d, bucketAsid, idx, r, Math.floor(d.va / 4096) & 511);
+      const r = byIdx.get(Math.floor(d.va / REGION));
+      if (r === undefined || r.live === 0) return;
+      const i = Math.floor(d.va / 4096) & 511;
+      this.considerSlot(r, i, tlbiCoversLeaf(d, r.base + i * 4096, 4096, r.bucketAsid, 3));
       return;
     }
     if (d.scope === 'range') {
@@ -238,27 +275,38 @@ export class StaleSet {
       if (last - first + 1 <= byIdx.size) {
         for (let idx = first; idx <= last; idx++) {
           const r = byIdx.get(idx);
-          if (!r) continue;
+          if (r === undefined || r.live === 0) continue;
           const lo = Math.max(0, Math.floor((d.start - r.base) / 4096));
           const hi = Math.min(511, Math.floor((d.end - 1 - r.base) / 4096));
-          for (let i = lo; i <= hi; i++) if (r.state[i] !== CLEAN) this.considerSlot(d, bucketAsid, idx, r, i);
+          // Every slot in [lo, hi] overlaps the range, and nothing else in the answer depends on
+          // the slot: the operation covers all of them or none.
+          const covers = tlbiCoversLeaf(d, r.base + lo * 4096, 4096, r.bucketAsid, 3);
+          for (let i = lo; i <= hi; i++) if (r.state[i] !== CLEAN) this.considerSlot(r, i, covers);
         }
         return;
       }
     }
-    for (const [idx, r] of [...byIdx]) for (let i = 0; i < 512; i++) if (r.state[i] !== CLEAN) this.considerSlot(d, bucketAsid, idx, r, i);
+    for (const r of byIdx.values()) {
+      if (r.live === 0) continue;
+      // ASIDE1 and VMALLE1 do not look at the VA: one answer for the whole region.
+      const whole = d.scope === 'range' ? null : tlbiCoversLeaf(d, r.base, 4096, r.bucketAsid, 3);
+      for (let i = 0; i < 512; i++) {
+        if (r.state[i] !== CLEAN) this.considerSlot(r, i, whole ?? tlbiCoversLeaf(d, r.base + i * 4096, 4096, r.bucketAsid, 3));
+      }
+    }
   }
 
-  private considerSlot(d: DecodedTlbi, bucketAsid: number, idx: number, r: Region, i: number): void {
+  /** A TLBI reached slot i of r; `covers` says whether it removes the slot's entry. */
+  private considerSlot(r: Region, i: number, covers: boolean): void {
     const st = r.state[i]!;
     if (st === CLEAN) return;
     if (st === INVALIDATING && this.fullDsbs > r.invFull[i]!) {
-      this.resetSlot(bucketAsid, idx, r, i);
+      this.resetSlot(r, i);
       return;
     }
-    if (!tlbiCoversLeaf(d, r.base + i * 4096, 4096, bucketAsid, 3)) return;
+    if (!covers) return;
     if (!this.barriers) {
-      this.resetSlot(bucketAsid, idx, r, i);
+      this.resetSlot(r, i);
       return;
     }
     if (st === CLEARED && this.dsbs === r.clearDsb[i]) {
@@ -290,17 +338,59 @@ export class StaleSet {
     rec.invFull = this.fullDsbs;
   }
 
-  private resetSlot(bucketAsid: number, idx: number, r: Region, i: number): void {
+  /** The attached region for (bucket, VA / 2 MiB), if any. */
+  private region(bucketAsid: number, idx: number): Region | undefined {
+    const last = this.lastRegion;
+    if (last !== null && last.idx === idx && last.bucketAsid === bucketAsid) return last;
+    const r = this.regions.get(bucketAsid)?.get(idx);
+    this.lastRegion = r ?? null;
+    return r;
+  }
+
+  private attachRegion(bucketAsid: number, idx: number): Region {
+    let byIdx = this.regions.get(bucketAsid);
+    if (!byIdx) {
+      byIdx = new Map();
+      this.regions.set(bucketAsid, byIdx);
+    }
+    const r = this.pool.pop() ?? newRegion();
+    r.bucketAsid = bucketAsid;
+    r.idx = idx;
+    r.base = idx * REGION;
+    byIdx.set(idx, r);
+    this.idleRegions++;
+    this.lastRegion = r;
+    return r;
+  }
+
+  /** A clean slot of `r` becomes live. */
+  private slotLive(r: Region): void {
+    if (r.live++ === 0) this.idleRegions--;
+    this.liveSlots++;
+    if (r.bucketAsid === -1) this.liveGlobalSlots++;
+  }
+
+  private resetSlot(r: Region, i: number): void {
     r.state[i] = CLEAN;
     r.flags[i] = 0;
     r.extra?.delete(i);
-    if (--r.live === 0) {
-      const byIdx = this.regions.get(bucketAsid)!;
-      byIdx.delete(idx);
-      if (byIdx.size === 0) this.regions.delete(bucketAsid);
-      r.extra = null;
-      if (this.pool.length < 64) this.pool.push(r);
+    this.liveSlots--;
+    if (r.bucketAsid === -1) this.liveGlobalSlots--;
+    if (--r.live === 0) this.regionIdle(r);
+  }
+
+  /** `r` has no live slot left: keep it attached for its next use, unless enough are idle. */
+  private regionIdle(r: Region): void {
+    r.extra = null;
+    if (this.idleRegions < IDLE_REGIONS) {
+      this.idleRegions++;
+      return;
     }
+    const byIdx = this.regions.get(r.bucketAsid)!;
+    byIdx.delete(r.idx);
+    if (byIdx.size === 0) this.regions.delete(r.bucketAsid);
+    if (this.lastRegion === r) this.lastRegion = null;
+    if (this.pool.length < 64) this.pool.push(r);
   }
 
   private deleteRecord(bucketAsid: number, bucket: Map<number, Rec>, rec: Rec): void {
@@ -316,6 +406,8 @@ function ruleOf(state: number, flags: number): StaleRule {
 
 function newRegion(): Region {
   return {
+    bucketAsid: 0,
+    idx: 0,
     base: 0,
     live: 0,
     state: new Uint8Array(512),

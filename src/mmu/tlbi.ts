@@ -75,6 +75,9 @@ export const TLBI_OP_INFO: Readonly<Record<TlbiOp, TlbiOpInfo>> = Object.freeze(
   Object.fromEntries(TLBI_OPS.map((op) => [op, info(op)])) as Record<TlbiOp, TlbiOpInfo>,
 );
 
+/** The same, looked up by operation: a Map, because decoding sees many different names. */
+const OP_INFO: ReadonlyMap<string, TlbiOpInfo> = new Map(Object.entries(TLBI_OP_INFO));
+
 export function isTlbiOp(s: string): s is TlbiOp {
   return (TLBI_OPS as readonly string[]).includes(s);
 }
@@ -184,7 +187,7 @@ const GRANULE_OF_TG: readonly number[] = [0, 4096, 16384, 65536];
  * 16 KiB granules a range operand's BaseADDR then holds VA[52:16], i.e. counts 64 KiB units.
  */
 export function decodeTlbiOperand(op: TlbiOp, operand: U64, ds = false): DecodedTlbi {
-  const i = TLBI_OP_INFO[op];
+  const i = OP_INFO.get(op);
   if (i === undefined) throw new RangeError(`unknown TLBI operation '${String(op)}'`);
   const asidField = operand.hi >>> 16;
   switch (i.scope) {

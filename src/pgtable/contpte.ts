@@ -22,6 +22,7 @@ import {
   pteMknoncont,
   pteMkold,
   pteMkyoung,
+  pteOldCleanIs,
   ptePfn,
   ptePgprot,
   pteSpecial,
@@ -100,12 +101,12 @@ export class Contpte {
       const folioEnd = folioStart + folio.nrPages * PAGE_SIZE;
       if (folioStart > contStart || folioEnd < contStart + CONT_PTE_SIZE) return;
 
-      let expected = pfnPte(pfn - (pfn & CONT_MASK), ptePgprot(pteMkold(pteMkclean(pte))));
+      // Each sub-PTE, made old and clean, must be the expected entry, whose pfn advances by one.
+      const prot = ptePgprot(pteMkold(pteMkclean(pte)));
+      let expectedPfn = pfn - (pfn & CONT_MASK);
       let p = contpteAlignDown(ptep);
-      for (let i = 0; i < CONT_PTES; i++, p += 8) {
-        const sub = pteMkold(pteMkclean(this.raw.__ptepGet(p)));
-        if (!pteEqual(sub, expected)) return;
-        expected = pfnPte(ptePfn(expected) + 1, expected);
+      for (let i = 0; i < CONT_PTES; i++, p += 8, expectedPfn++) {
+        if (!pteOldCleanIs(this.raw.__ptepGetLo(p), this.raw.__ptepGetHi(p), expectedPfn, prot)) return;
       }
       this.contpteConvert(mm, addr, ptep, pteMkcont(pte));
     } finally {
@@ -164,11 +165,17 @@ export class Contpte {
       }
       const pfn = ptePfn(pte);
       let newPte = pfnPte(pfn - (pfn & CONT_MASK), ptePgprot(pte));
+      // The kernel ORs each cleared entry's dirty and young state into the new value; both
+      // helpers are idempotent, so noting them in the loop and applying them once is the same.
+      let dirty = false;
+      let young = false;
       for (let i = 0; i < CONT_PTES; i++) {
         const old = this.raw.__ptepGetAndClear(mm, startAddr + i * PAGE_SIZE, startPtep + i * 8);
-        if (pteDirty(old)) newPte = pteMkdirty(newPte);
-        if (pteYoung(old)) newPte = pteMkyoung(newPte);
+        if (pteDirty(old)) dirty = true;
+        if (pteYoung(old)) young = true;
       }
+      if (dirty) newPte = pteMkdirty(newPte);
+      if (young) newPte = pteMkyoung(newPte);
       if (!this.policy.bbml2Noabort) {
         this.flush.__flushTlbRange(mm, startAddr, startAddr + CONT_PTE_SIZE, PAGE_SIZE, true, 3);
       }

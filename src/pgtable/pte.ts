@@ -100,21 +100,44 @@ export function pfnPte(pfn: number, prot: Pgprot): Pte {
   return { lo, hi };
 }
 
+/**
+ * Whether the raw halves (lo, hi) equal `pte_mkold(pte_mkclean(x))` of an entry that maps `pfn`
+ * with `prot`: the per-entry test of the fold scan, on the words so that scanning 16 entries
+ * builds no Pte. `prot` must itself be old and clean.
+ */
+export function pteOldCleanIs(lo: number, hi: number, pfn: number, prot: Pgprot): boolean {
+  const oldCleanLo = ((lo & ~PTE_AF_LO) | PTE_RDONLY_LO) >>> 0;
+  const oldCleanHi = (hi & ~PTE_DIRTY_HI) >>> 0;
+  return (
+    oldCleanLo === (((pfn << PAGE_SHIFT) | (prot.lo & ~PTE_ADDR_LO)) >>> 0) &&
+    oldCleanHi === (((Math.floor(pfn / 0x100000) & PTE_ADDR_HI) | (prot.hi & ~PTE_ADDR_HI)) >>> 0)
+  );
+}
+
 export function pteAdvancePfn(p: Pte, n: number): Pte {
   return pfnPte(ptePfn(p) + n, p);
 }
 
+// A Pte is immutable, so a helper that changes nothing hands back the same value: the fault and
+// contpte paths apply pte_mkyoung, pte_mkdirty and pte_mknoncont to entries that mostly already
+// are, and not allocating then keeps them cheap.
+function withLo(p: Pte, lo: number): Pte {
+  return lo === p.lo ? p : { lo, hi: p.hi };
+}
+function withHi(p: Pte, hi: number): Pte {
+  return hi === p.hi ? p : { lo: p.lo, hi };
+}
 function setLo(p: Pte, m: number): Pte {
-  return { lo: (p.lo | m) >>> 0, hi: p.hi };
+  return withLo(p, (p.lo | m) >>> 0);
 }
 function clearLo(p: Pte, m: number): Pte {
-  return { lo: (p.lo & ~m) >>> 0, hi: p.hi };
+  return withLo(p, (p.lo & ~m) >>> 0);
 }
 function setHi(p: Pte, m: number): Pte {
-  return { lo: p.lo, hi: (p.hi | m) >>> 0 };
+  return withHi(p, (p.hi | m) >>> 0);
 }
 function clearHi(p: Pte, m: number): Pte {
-  return { lo: p.lo, hi: (p.hi & ~m) >>> 0 };
+  return withHi(p, (p.hi & ~m) >>> 0);
 }
 
 export const pteMkold = (p: Pte): Pte => clearLo(p, PTE_AF_LO);

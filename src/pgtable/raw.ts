@@ -7,7 +7,7 @@
  * The model is single-threaded, so every cmpxchg loop of the kernel succeeds on its first try;
  * each is still counted as an atomic store.
  */
-import type { Mmu } from '../mmu/index.js';
+import type { DescriptorWriteContext, Mmu } from '../mmu/index.js';
 import type { Telemetry } from '../trace/telemetry.js';
 import type { PgtablePolicy, MmContext } from './policy.js';
 import type { PgtableStats } from './stats.js';
@@ -38,6 +38,13 @@ export const CYDP_CLEAR_YOUNG = 1;
 export const CYDP_CLEAR_DIRTY = 2;
 
 export class RawPtes {
+  /**
+   * Where the store in progress lands, for the checker. One object reused for every store (the
+   * checker reads it during the call and keeps nothing), since every PTE store passes here. `va`
+   * starts as a non-integer so that its field holds any address without a change of shape.
+   */
+  private readonly where: DescriptorWriteContext = { va: Number.NaN, level: 3, asid: 0 };
+
   constructor(
     private readonly mmu: Mmu,
     private readonly policy: PgtablePolicy,
@@ -55,9 +62,21 @@ export class RawPtes {
     return this.mmu.mem.read64(ptep);
   }
 
+  /** The raw entry's low and high halves, for scans that compare without building a Pte. */
+  __ptepGetLo(ptep: number): number {
+    return this.mmu.mem.read64Lo(ptep);
+  }
+
+  __ptepGetHi(ptep: number): number {
+    return this.mmu.mem.read64Hi(ptep);
+  }
+
   /** One store of a descriptor: through the mmu (so the checker sees it), counted and traced. */
   private store(mm: MmContext, addr: number, ptep: number, value: Pte, atomic: boolean): Pte {
-    const old = this.mmu.writeDescriptor(ptep, value, { va: addr, level: 3, asid: this.userAsid(mm) });
+    const where = this.where;
+    where.va = addr;
+    where.asid = this.userAsid(mm);
+    const old = this.mmu.writeDescriptor(ptep, value, where);
     this.stats.pte_writes++;
     if (atomic) this.stats.pte_atomics++;
     const tr = this.telemetry.tracer;

@@ -6,7 +6,7 @@
  * TLBI is charged to the kernel function that asked for the flush (contpte_convert,
  * zap_pte_range, ...), with the whole chain kept for traces.
  */
-import { TLBI_RANGE_MAX_PAGES, tlbiRangeOperand, tlbiRangePages, tlbiVaOperand, ttl4k, type Mmu, type TlbiOp } from '../mmu/index.js';
+import { POW2, TLBI_RANGE_MAX_PAGES, tlbiRangeOperand, tlbiRangePages, tlbiVaOperand, ttl4k, type Mmu, type TlbiOp } from '../mmu/index.js';
 import type { CallStack } from '../trace/calls.js';
 import type { U64 } from '../util/u64.js';
 import { PAGE_SIZE, PTRS_PER_PTE } from './pte.js';
@@ -24,12 +24,14 @@ export const MAX_TLBI_RANGE_PAGES = TLBI_RANGE_MAX_PAGES;
 
 /** __TLBI_RANGE_NUM: the NUM field for `pages` at `scale`, or -1 if this scale cannot be used. */
 export function tlbiRangeNum(pages: number, scale: number, rules: FlushRangeRules): number {
+  // The unit is 2^(5*SCALE+1) pages (a table lookup: this runs for every scale of every flush).
+  const unit = POW2[5 * scale + 1]!;
   if (rules === 'v6.9') {
     // After "arm64: tlb: Fix TLBI RANGE operand" (v6.9): clamp, so NUM may be 31.
-    return Math.floor(Math.min(pages, tlbiRangePages(scale, 31)) / 2 ** (5 * scale + 1)) - 1;
+    return Math.floor(Math.min(pages, tlbiRangePages(scale, 31)) / unit) - 1;
   }
   // Before it, NUM was masked to five bits, so a count of exactly 32 units yielded -1.
-  return (Math.floor(pages / 2 ** (5 * scale + 1)) & 31) - 1;
+  return (Math.floor(pages / unit) & 31) - 1;
 }
 
 /** Whether `__flush_tlb_range` gives up and invalidates the whole ASID instead. */
@@ -63,19 +65,6 @@ export function planFlushRangeOps(
   const single: TlbiOp = lastLevel ? (broadcast ? 'VALE1IS' : 'VALE1') : broadcast ? 'VAE1IS' : 'VAE1';
   const range: TlbiOp = lastLevel ? (broadcast ? 'RVALE1IS' : 'RVALE1') : broadcast ? 'RVAE1IS' : 'RVAE1';
   const out: PlannedTlbi[] = [];
-  const singleOp = (va: number): PlannedTlbi => ({ op: single, operand: vaOperand(va, asid, tlbLevel, policy) });
-  const rangeOp = (va: number, num: number, scale: number): PlannedTlbi => ({
-    op: range,
-    operand: tlbiRangeOperand({
-      asid,
-      tg: TG_4K,
-      scale,
-      num,
-      // The range operand's TTL field holds only a level (1..3); 0 means no hint.
-      ttl: tlbLevel >= 1 && tlbLevel <= 3 ? tlbLevel : 0,
-      baseAddr: Math.floor(va / (policy.lpa2 && policy.flushRangeRules !== 'v6.1' ? LPA2_RANGE_UNIT : PAGE_SIZE)),
-    }),
-  });
   let addr = start;
   let left = pages;
   const strideShiftPages = stride / PAGE_SIZE;
@@ -84,14 +73,14 @@ export function planFlushRangeOps(
     let scale = 0;
     while (left > 0) {
       if (!policy.tlbiRange || left % 2 === 1) {
-        out.push(singleOp(addr));
+        out.push({ op: single, operand: vaOperand(addr, asid, tlbLevel, policy) });
         addr += stride;
         left -= strideShiftPages;
         continue;
       }
       const num = tlbiRangeNum(left, scale, policy.flushRangeRules);
       if (num >= 0) {
-        out.push(rangeOp(addr, num, scale));
+        out.push({ op: range, operand: rangeOperand(addr, num, scale, asid, tlbLevel, policy) });
         const covered = tlbiRangePages(scale, num);
         addr += covered * PAGE_SIZE;
         left -= covered;
@@ -107,8 +96,9 @@ export function planFlushRangeOps(
   // a 64 KiB boundary) takes a single op.
   let scale = 3;
   while (left > 0) {
-    if (!policy.tlbiRange || left === 1 || (policy.lpa2 && addr % LPA2_RANGE_UNIT !== 0)) {
-      out.push(singleOp(addr));
+    // (A mask tests the low bits of any address below 2^53, without a floating-point remainder.)
+    if (!policy.tlbiRange || left === 1 || (policy.lpa2 && (addr & (LPA2_RANGE_UNIT - 1)) !== 0)) {
+      out.push({ op: single, operand: vaOperand(addr, asid, tlbLevel, policy) });
       addr += stride;
       left -= strideShiftPages;
       continue;
@@ -119,7 +109,7 @@ export function planFlushRangeOps(
     }
     const num = tlbiRangeNum(left, scale, policy.flushRangeRules);
     if (num >= 0) {
-      out.push(rangeOp(addr, num, scale));
+      out.push({ op: range, operand: rangeOperand(addr, num, scale, asid, tlbLevel, policy) });
       const covered = tlbiRangePages(scale, num);
       addr += covered * PAGE_SIZE;
       left -= covered;
@@ -127,6 +117,19 @@ export function planFlushRangeOps(
     scale--;
   }
   return out;
+}
+
+/** __TLBI_VADDR_RANGE for the 4 KiB granule. */
+function rangeOperand(va: number, num: number, scale: number, asid: number, tlbLevel: number, policy: PgtablePolicy): U64 {
+  return tlbiRangeOperand({
+    asid,
+    tg: TG_4K,
+    scale,
+    num,
+    // The range operand's TTL field holds only a level (1..3); 0 means no hint.
+    ttl: tlbLevel >= 1 && tlbLevel <= 3 ? tlbLevel : 0,
+    baseAddr: Math.floor(va / (policy.lpa2 && policy.flushRangeRules !== 'v6.1' ? LPA2_RANGE_UNIT : PAGE_SIZE)),
+  });
 }
 
 /**

@@ -2,23 +2,67 @@
  * Attribution: the chain of kernel-model functions that led to an event, innermost last, e.g.
  * `set_ptes > contpte_try_fold > contpte_convert > __flush_tlb_range`. Kernel-model functions
  * enter and leave frames named exactly as in the Linux source; events read the chain.
+ *
+ * The stack is a path in a tree of every chain seen so far: entering a frame steps to a child,
+ * leaving steps back to the parent. Each node builds its chain string once, so `chain()` and
+ * `site()` cost nothing on the hot path (every TLBI asks for both, and tallies them by key: the
+ * same string object each time keeps those lookups cheap). Chains are few (kernel call paths),
+ * so the tree stays small.
  */
+class Frame {
+  readonly children = new Map<string, Frame>();
+  readonly depth: number;
+  /** The outermost frame's name: the public API or syscall that started it all. */
+  readonly root: string;
+  readonly chain: string;
+  /** site() of this chain, valid while `siteEpoch` equals the stack's helper epoch. */
+  site = '';
+  siteEpoch = -1;
+
+  constructor(
+    readonly name: string,
+    readonly parent: Frame | null,
+  ) {
+    if (parent === null) {
+      // The empty stack.
+      this.depth = 0;
+      this.root = '(none)';
+      this.chain = '(none)';
+    } else if (parent.parent === null) {
+      // An outermost frame.
+      this.depth = 1;
+      this.root = name;
+      this.chain = name;
+    } else {
+      this.depth = parent.depth + 1;
+      this.root = parent.root;
+      this.chain = `${parent.chain} > ${name}`;
+    }
+  }
+}
+
 export class CallStack {
-  private readonly frames: string[] = [];
+  /** The empty stack: the tree's root, with no name of its own. */
+  private readonly bottom = new Frame('', null);
+  private top = this.bottom;
   /** Frames that are mechanisms rather than call sites (the TLB-flush helpers). */
   private readonly helpers = new Set<string>();
-  /** chain() and site() of the current frames, built at most once per change of the stack. */
-  private cachedChain: string | null = null;
-  private cachedSite: string | null = null;
+  /** Bumped when the helpers change, so every node's cached site() is recomputed. */
+  private helperEpoch = 0;
 
   enter(frame: string): void {
-    this.frames.push(frame);
-    this.cachedChain = this.cachedSite = null;
+    const top = this.top;
+    let next = top.children.get(frame);
+    if (next === undefined) {
+      next = new Frame(frame, top);
+      top.children.set(frame, next);
+    }
+    this.top = next;
   }
 
+  /** Leaves the innermost frame (nothing happens outside any frame). */
   leave(): void {
-    this.frames.pop();
-    this.cachedChain = this.cachedSite = null;
+    this.top = this.top.parent ?? this.bottom;
   }
 
   /** Runs `fn` inside `frame`; the frame is left even if `fn` throws. */
@@ -34,36 +78,38 @@ export class CallStack {
   /** Declares frames that `site()` looks through, such as `__flush_tlb_range`. */
   markHelpers(...frames: string[]): void {
     for (const f of frames) this.helpers.add(f);
-    this.cachedSite = null;
+    this.helperEpoch++;
   }
 
   get depth(): number {
-    return this.frames.length;
+    return this.top.depth;
   }
 
   /** The whole chain, outermost first; '(none)' outside any frame. */
   chain(): string {
-    if (this.cachedChain === null) this.cachedChain = this.frames.length === 0 ? '(none)' : this.frames.join(' > ');
-    return this.cachedChain;
+    return this.top.chain;
   }
 
   /** The innermost frame that is not a helper: the call site an event is charged to. */
   site(): string {
-    if (this.cachedSite !== null) return this.cachedSite;
-    let site = this.frames.length === 0 ? '(none)' : this.frames[0]!;
-    for (let i = this.frames.length - 1; i >= 0; i--) {
-      const f = this.frames[i]!;
-      if (!this.helpers.has(f)) {
-        site = f;
-        break;
-      }
+    const top = this.top;
+    if (top.siteEpoch !== this.helperEpoch) {
+      top.site = this.findSite(top);
+      top.siteEpoch = this.helperEpoch;
     }
-    this.cachedSite = site;
-    return site;
+    return top.site;
   }
 
   /** The outermost frame: the public API or syscall that started it all. */
   root(): string {
-    return this.frames.length === 0 ? '(none)' : this.frames[0]!;
+    return this.top.root;
+  }
+
+  /** Walking outwards from `top`, the first frame that is not a helper; the outermost if all are. */
+  private findSite(top: Frame): string {
+    for (let f: Frame = top; f.parent !== null; f = f.parent) {
+      if (!this.helpers.has(f.name)) return f.name;
+    }
+    return top.root;
   }
 }

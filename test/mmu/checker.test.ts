@@ -347,3 +347,108 @@ describe('checker: contiguous sets (rules 1-4)', () => {
     expect(() => h.mmu.writeDescriptor(pa, NONE, { va: VA + 4096, level: 3, asid: ASID })).toThrow(/is entry 289 at level 3, but the store is to entry 288 \(PA 0x40003900\)/);
   });
 });
+
+describe('checker: stale tracking across regions, buckets and reuse', () => {
+  const REGION = 2 * 2 ** 20;
+  /** 40 pages, one in each of 40 consecutive 2 MiB regions (more than are kept idle for reuse). */
+  const vas = Array.from({ length: 40 }, (_, k) => VA + k * REGION);
+  const map = (h: ReturnType<typeof harness>, pa: number) => vas.forEach((va, k) => h.write(va, pageDescriptor(pa + k * 4096, USER)));
+  const clear = (h: ReturnType<typeof harness>) => vas.forEach((va) => h.write(va, NONE));
+  const flushAsid = (h: ReturnType<typeof harness>) => {
+    h.mmu.dsb('ishst');
+    h.mmu.tlbi('ASIDE1IS', tlbiVaOperand({ asid: ASID, va: 0, ttl: 0 }));
+    h.mmu.dsb('ish');
+  };
+
+  it('regions emptied and refilled many times keep exact state: clean after ASIDE1IS, flagged without it', () => {
+    const h = harness();
+    for (let cycle = 0; cycle < 3; cycle++) {
+      map(h, 0x10_0000 + cycle * 0x10_0000);
+      clear(h);
+      expect(h.mmu.checker.staleLocations).toBe(40);
+      flushAsid(h);
+      expect(h.mmu.checker.staleLocations).toBe(0);
+    }
+    // A new output address everywhere after the last flush: clean.
+    map(h, 0x80_0000);
+    expect(h.rules()).toEqual([]);
+    // Cleared again but never invalidated: every new value is a violation, one per page.
+    clear(h);
+    map(h, 0x90_0000);
+    expect(h.rules()).toEqual(Array(40).fill('bbm_no_tlbi'));
+    expect(h.events.map((e) => (e as { va: number }).va)).toEqual(vas);
+  });
+
+  it('a global entry is found for a write in any ASID, next to non-global ones of the same region', () => {
+    const h = harness();
+    const GLOBAL = { ...USER, nG: false };
+    h.write(VA, pageDescriptor(0x10_0000, GLOBAL));
+    h.write(VA + 4096, pageDescriptor(0x11_0000, USER));
+    h.write(VA, NONE);
+    h.write(VA + 4096, NONE);
+    expect(h.mmu.checker.staleLocations).toBe(2);
+    // Same output address, but nG differs from the global value that may still be cached.
+    h.write(VA, pageDescriptor(0x10_0000, USER), 3, ASID + 1);
+    expect(h.rules()).toEqual(['bbm_no_tlbi']);
+    expect((h.events[0] as { detail: string }).detail).toMatch(/\(changed: nG\)$/);
+    h.write(VA, NONE, 3, ASID + 1);
+    expect(h.mmu.checker.staleLocations).toBe(3);
+    // A by-VA TLBI of yet another ASID cleans the global entry only.
+    h.flushPage(VA, ASID + 2);
+    expect(h.mmu.checker.staleLocations).toBe(2);
+    h.write(VA, pageDescriptor(0x30_0000, USER), 3, ASID + 3);
+    expect(h.rules()).toEqual(['bbm_no_tlbi']);
+    h.write(VA + 4096, pageDescriptor(0x31_0000, USER));
+    expect(h.rules()).toEqual(['bbm_no_tlbi', 'bbm_no_tlbi']);
+    expect(h.events[1]).toMatchObject({ va: VA + 4096, rule: 'bbm_no_tlbi' });
+    // A finding does not make the location safe: both non-global records are still there.
+    expect(h.mmu.checker.staleLocations).toBe(2);
+  });
+
+  it('a location cleared again after its invalidation completed remembers only the newer value', () => {
+    const h = harness();
+    h.write(VA, pageDescriptor(0x10_0000, USER));
+    h.write(VA, NONE);
+    h.flushPage(VA);
+    // Reused by another ASID (a recycled table): the first ASID's record is complete but not yet
+    // looked at again, and this write does not look at it.
+    h.write(VA, pageDescriptor(0x20_0000, USER), 3, ASID + 1);
+    h.write(VA, NONE);
+    expect(h.mmu.checker.staleLocations).toBe(1);
+    h.write(VA, pageDescriptor(0x30_0000, USER));
+    expect(h.rules()).toEqual(['bbm_no_tlbi']);
+    expect((h.events[0] as { detail: string }).detail).toBe(
+      '0x0068000000300f43 written where 0x0068000000200f43 may still be cached: no TLBI covering this VA and ASID since it was invalidated (changed: output address)',
+    );
+  });
+
+  it('two different stale values of one location are both remembered until a TLBI', () => {
+    const h = harness();
+    h.write(VA, pageDescriptor(0x10_0000, USER));
+    h.write(VA, NONE);
+    h.write(VA, pageDescriptor(0x10_0000, USER)); // same value back: allowed
+    h.write(VA, NONE);
+    h.write(VA, pageDescriptor(0x20_0000, USER)); // flagged against 0x100000
+    h.write(VA, NONE);
+    h.write(VA, pageDescriptor(0x10_0000, USER)); // flagged against 0x200000, remembered too
+    expect(h.rules()).toEqual(['bbm_no_tlbi', 'bbm_no_tlbi']);
+    expect((h.events[1] as { detail: string }).detail).toMatch(/^0x0068000000100f43 written where 0x0068000000200f43 may still be cached/);
+    h.write(VA, NONE);
+    h.flushPage(VA);
+    h.write(VA, pageDescriptor(0x40_0000, USER));
+    expect(h.rules()).toHaveLength(2);
+  });
+
+  it('one settle judges every contiguous group touched since the last, beyond a page table of them', () => {
+    const h = harness();
+    const va0 = 0x4000_0000;
+    // Entry 0 of 40 groups (2.5 page tables' worth) gets the bit, its 15 neighbours stay invalid.
+    for (let g = 0; g < 40; g++) h.write(va0 + g * 0x10000, pageDescriptor(0x100_0000 + g * 0x10000, { ...USER, contiguous: true }));
+    expect(h.rules()).toEqual([]);
+    h.mmu.settle();
+    expect(h.rules()).toEqual(Array(40).fill('contig_member_invalid'));
+    expect(h.events.map((e) => (e as { va: number }).va)).toEqual(Array.from({ length: 40 }, (_, g) => va0 + g * 0x10000));
+    h.mmu.settle();
+    expect(h.rules()).toHaveLength(40);
+  });
+});
