@@ -14,6 +14,10 @@
  *
  * Each instruction touches one contiguous range (pairs and SIMD structures are contiguous in
  * memory); `accesses` is a list so that callers need not know that. Prefetches touch nothing.
+ *
+ * Decoding happens in two steps: the instruction word alone gives a plan (form, size, direction
+ * and how the address is formed), kept per word; the plan plus the registers give the accesses.
+ * A TLB-miss-heavy guest aborts at the same few instructions, so most aborts only add registers.
  */
 import { type U64, TWO32 } from '../util/u64.js';
 
@@ -47,28 +51,46 @@ export interface DecodeContext {
   readonly dczBlockBytes: number;
 }
 
-// ---- 64-bit address arithmetic on {lo, hi} halves, wrapping modulo 2^64 ----
+// ---- plans: what an instruction word accesses, apart from the register values ----
 
 const ZERO: U64 = { lo: 0, hi: 0 };
 
-function add64(a: U64, b: U64): U64 {
-  const lo = a.lo + b.lo;
-  const carry = lo >= TWO32 ? 1 : 0;
-  return { lo: lo >>> 0, hi: (a.hi + b.hi + carry) >>> 0 };
+/** AddressPlan.base values besides a register number. */
+const BASE_PC = -1;
+const BASE_ZERO = -2;
+const NO_INDEX = -1;
+
+/** How an access's address is formed: base + offset + extended and shifted index, modulo 2^64. */
+interface AddressPlan {
+  /** 0..30: Xn; 31: SP; BASE_PC: the instruction's address; BASE_ZERO: nothing. */
+  readonly base: number;
+  /** A signed constant (|offset| < 2^31); 0 for post-indexed forms, which use the base as it was. */
+  readonly offset: number;
+  /** A register added as an index (31 is XZR), or NO_INDEX; extended by `option`, shifted by `shift`. */
+  readonly index: number;
+  /** ExtendReg's option: 010 UXTW, 011 LSL/UXTX, 110 SXTW, 111 SXTX. */
+  readonly option: number;
+  readonly shift: number;
 }
 
-/** A signed integer (|n| < 2^31) as a 64-bit two's complement value. */
-function fromInt(n: number): U64 {
-  return { lo: n >>> 0, hi: n < 0 ? 0xffffffff : 0 };
+/** AccessPlan.size of DC ZVA: the context's whole block, the address aligned down to it. */
+const DCZ_BLOCK = 0;
+
+/** Everything the decode of one instruction word decides before reading a register. */
+type AccessPlan =
+  | { readonly kind: 'unknown'; readonly reason: string }
+  /** A form that touches no memory (prefetch). */
+  | { readonly kind: 'none'; readonly form: string }
+  | { readonly kind: 'access'; readonly form: string; readonly addr: AddressPlan; readonly size: number; readonly access: AccessKind };
+
+/** [Xn|SP, #offset] (or the PC, or nothing, as `base` says). */
+function at(base: number, offset = 0): AddressPlan {
+  return { base, offset, index: NO_INDEX, option: 0, shift: 0 };
 }
 
-function shl64(a: U64, s: number): U64 {
-  if (s === 0) return a;
-  return { lo: (a.lo << s) >>> 0, hi: ((a.hi << s) | (a.lo >>> (32 - s))) >>> 0 };
-}
-
-function alignDown64(a: U64, bytes: number): U64 {
-  return { lo: (a.lo & ~(bytes - 1)) >>> 0, hi: a.hi };
+/** [Xn|SP, Rm, extend #shift]. */
+function indexed(base: number, index: number, option: number, shift: number): AddressPlan {
+  return { base, offset: 0, index, option, shift };
 }
 
 function signExtend(value: number, bits: number): number {
@@ -84,156 +106,184 @@ function bit(insn: number, n: number): number {
   return (insn >>> n) & 1;
 }
 
-// ---- results ----
-
-function access(form: string, va: U64, size: number, kind: AccessKind): DecodeResult {
-  let m: MemAccess;
-  if (va.hi < 0x200000) {
-    m = { va: va.hi * TWO32 + va.lo, size, kind };
-  } else {
-    m = { va: va.hi * TWO32 + va.lo, size, kind, vaBig: (BigInt(va.hi) << 32n) | BigInt(va.lo) };
-  }
-  return { kind: 'access', form, accesses: [m] };
+function plan(form: string, addr: AddressPlan, size: number, access: AccessKind): AccessPlan {
+  return { kind: 'access', form, addr, size, access };
 }
 
-function none(form: string): DecodeResult {
-  return { kind: 'access', form, accesses: [] };
+function none(form: string): AccessPlan {
+  return { kind: 'none', form };
 }
 
-function unknown(reason: string): DecodeResult {
+function unknown(reason: string): AccessPlan {
   return { kind: 'unknown', reason };
 }
 
-function unallocated(insn: number, cls: string): DecodeResult {
+function unallocated(insn: number, cls: string): AccessPlan {
   return unknown(`unallocated encoding in class '${cls}' (0x${(insn >>> 0).toString(16).padStart(8, '0')})`);
 }
 
-// ---- register operands ----
+// ---- evaluating a plan against the registers: 64-bit arithmetic on 32-bit halves ----
 
-/** Rn as a base register: 31 is SP. */
-function base(ctx: DecodeContext, rn: number): U64 {
-  return rn === 31 ? ctx.regs.sp() : ctx.regs.x(rn);
+function result(form: string, lo: number, hi: number, size: number, kind: AccessKind): DecodeResult {
+  const va = hi * TWO32 + lo;
+  const m: MemAccess = hi < 0x200000 ? { va, size, kind } : { va, size, kind, vaBig: (BigInt(hi) << 32n) | BigInt(lo) };
+  return { kind: 'access', form, accesses: [m] };
 }
 
-/** Rm as an index register: 31 is XZR. */
-function index(ctx: DecodeContext, rm: number): U64 {
-  return rm === 31 ? ZERO : ctx.regs.x(rm);
-}
-
-/**
- * ExtendReg for the register-offset addressing mode: option 010 UXTW, 011 LSL/UXTX, 110 SXTW,
- * 111 SXTX, then shifted left by `shift`.
- */
-function extendedIndex(ctx: DecodeContext, rm: number, option: number, shift: number): U64 {
-  const v = index(ctx, rm);
-  let e: U64;
-  switch (option) {
-    case 0b010: e = { lo: v.lo, hi: 0 }; break;
-    case 0b110: e = { lo: v.lo, hi: v.lo & 0x80000000 ? 0xffffffff : 0 }; break;
-    case 0b011:
-    case 0b111: e = v; break;
-    default: throw new Error('unreachable extend option');
+function evaluate(p: AccessPlan, ctx: DecodeContext): DecodeResult {
+  if (p.kind === 'unknown') return p;
+  if (p.kind === 'none') return { kind: 'access', form: p.form, accesses: [] };
+  const a = p.addr;
+  let lo = 0;
+  let hi = 0;
+  if (a.base === BASE_PC) {
+    lo = ctx.pc >>> 0;
+    hi = Math.floor(ctx.pc / TWO32) >>> 0;
+  } else if (a.base !== BASE_ZERO) {
+    const b = a.base === 31 ? ctx.regs.sp() : ctx.regs.x(a.base);
+    lo = b.lo;
+    hi = b.hi;
   }
-  return shl64(e, shift);
+  if (a.offset !== 0) {
+    const sum = lo + (a.offset >>> 0);
+    hi = (hi + (a.offset < 0 ? 0xffffffff : 0) + (sum >= TWO32 ? 1 : 0)) >>> 0;
+    lo = sum >>> 0;
+  }
+  if (a.index !== NO_INDEX) {
+    const v = a.index === 31 ? ZERO : ctx.regs.x(a.index);
+    let xlo = v.lo;
+    let xhi: number;
+    switch (a.option) {
+      case 0b010: xhi = 0; break;
+      case 0b110: xhi = xlo & 0x80000000 ? 0xffffffff : 0; break;
+      case 0b011:
+      case 0b111: xhi = v.hi; break;
+      default: throw new Error('unreachable extend option');
+    }
+    if (a.shift !== 0) {
+      xhi = ((xhi << a.shift) | (xlo >>> (32 - a.shift))) >>> 0;
+      xlo = (xlo << a.shift) >>> 0;
+    }
+    const sum = lo + xlo;
+    hi = (hi + xhi + (sum >= TWO32 ? 1 : 0)) >>> 0;
+    lo = sum >>> 0;
+  }
+  if (p.size !== DCZ_BLOCK) return result(p.form, lo, hi, p.size, p.access);
+  return result(p.form, (lo & ~(ctx.dczBlockBytes - 1)) >>> 0, hi, ctx.dczBlockBytes, p.access);
 }
 
 // ---- the decoder ----
 
+/**
+ * Plans by instruction word. A TLB-miss-heavy guest faults at the same few instructions again
+ * and again, so each word is decoded once and later aborts only add up registers.
+ */
+const plans = new Map<number, AccessPlan>();
+/** More distinct faulting words than this (never seen in practice): start over. */
+const MAX_PLANS = 4096;
+
 /** Decodes the memory accesses of `insn` (a 32-bit A64 instruction word). */
 export function decodeAccess(insn: number, ctx: DecodeContext): DecodeResult {
-  insn >>>= 0;
+  const key = insn | 0; // a small integer key: words at or above 2^31 would be hashed as doubles
+  let p = plans.get(key);
+  if (p === undefined) {
+    p = planFor(insn >>> 0);
+    if (plans.size >= MAX_PLANS) plans.clear();
+    plans.set(key, p);
+  }
+  return evaluate(p, ctx);
+}
+
+function planFor(insn: number): AccessPlan {
   // DC ZVA and the other data-cache operations by VA live among the system instructions.
-  if (((insn & 0xfff80000) >>> 0) === 0xd5080000) return decodeSys(insn, ctx);
+  if (((insn & 0xfff80000) >>> 0) === 0xd5080000) return planSys(insn);
   // Loads and Stores: op0 = x1x0 in bits [28:25].
   if ((insn & 0x0a000000) !== 0x08000000) return unknown('not a load/store instruction');
 
   const b29_24 = bits(insn, 29, 24);
   // SIMD structure loads/stores: bits[31]=0, bits[29:24] = 001100 / 001101.
   if (bit(insn, 31) === 0 && (b29_24 === 0b001100 || b29_24 === 0b001101)) {
-    return b29_24 === 0b001100 ? decodeSimdMultiple(insn, ctx) : decodeSimdSingle(insn, ctx);
+    return b29_24 === 0b001100 ? planSimdMultiple(insn) : planSimdSingle(insn);
   }
-  if (b29_24 === 0b001000) return decodeExclusiveOrdered(insn, ctx);
-  if (b29_24 === 0b011001 && bit(insn, 21) === 0 && bits(insn, 11, 10) === 0) return decodeRcpcUnscaled(insn, ctx);
-  if (bits(insn, 29, 27) === 0b011 && bits(insn, 25, 24) === 0) return decodeLiteral(insn, ctx);
-  if (bits(insn, 29, 27) === 0b101 && bit(insn, 25) === 0) return decodePair(insn, ctx);
+  if (b29_24 === 0b001000) return planExclusiveOrdered(insn);
+  if (b29_24 === 0b011001 && bit(insn, 21) === 0 && bits(insn, 11, 10) === 0) return planRcpcUnscaled(insn);
+  if (bits(insn, 29, 27) === 0b011 && bits(insn, 25, 24) === 0) return planLiteral(insn);
+  if (bits(insn, 29, 27) === 0b101 && bit(insn, 25) === 0) return planPair(insn);
   if (bits(insn, 29, 27) === 0b111 && bit(insn, 25) === 0) {
-    if (bit(insn, 24) === 1) return decodeRegUnsignedImm(insn, ctx);
-    if (bit(insn, 21) === 0) return decodeRegImm9(insn, ctx);
+    if (bit(insn, 24) === 1) return planRegUnsignedImm(insn);
+    if (bit(insn, 21) === 0) return planRegImm9(insn);
     switch (bits(insn, 11, 10)) {
-      case 0b00: return decodeAtomic(insn, ctx);
-      case 0b10: return decodeRegOffset(insn, ctx);
-      default: return decodePac(insn, ctx);
+      case 0b00: return planAtomic(insn);
+      case 0b10: return planRegOffset(insn);
+      default: return planPac(insn);
     }
   }
   return unknown('load/store class not handled (memory tags, SVE, MOPS or unallocated)');
 }
 
 /** LDR (literal), LDRSW (literal), PRFM (literal), LDR (literal, SIMD&FP). */
-function decodeLiteral(insn: number, ctx: DecodeContext): DecodeResult {
+function planLiteral(insn: number): AccessPlan {
   const opc = bits(insn, 31, 30);
   const v = bit(insn, 26);
-  const offset = signExtend(bits(insn, 23, 5), 19) * 4;
-  const pc = { lo: ctx.pc >>> 0, hi: Math.floor(ctx.pc / TWO32) >>> 0 };
-  const va = add64(pc, fromInt(offset));
+  const addr = at(BASE_PC, signExtend(bits(insn, 23, 5), 19) * 4);
   if (v === 0) {
     switch (opc) {
-      case 0b00: return access('LDR (literal, W)', va, 4, 'read');
-      case 0b01: return access('LDR (literal, X)', va, 8, 'read');
-      case 0b10: return access('LDRSW (literal)', va, 4, 'read');
+      case 0b00: return plan('LDR (literal, W)', addr, 4, 'read');
+      case 0b01: return plan('LDR (literal, X)', addr, 8, 'read');
+      case 0b10: return plan('LDRSW (literal)', addr, 4, 'read');
       default: return none('PRFM (literal)');
     }
   }
   if (opc === 0b11) return unallocated(insn, 'load register (literal)');
-  return access('LDR (literal, SIMD&FP)', va, 4 << opc, 'read');
+  return plan('LDR (literal, SIMD&FP)', addr, 4 << opc, 'read');
 }
 
 /**
  * Load/store exclusive register and pair, load-acquire/store-release (ordered), and the
  * compare-and-swap family: size 001000 o2 L o1 Rs o0 Rt2 Rn Rt.
  */
-function decodeExclusiveOrdered(insn: number, ctx: DecodeContext): DecodeResult {
+function planExclusiveOrdered(insn: number): AccessPlan {
   const size = bits(insn, 31, 30);
   const o2 = bit(insn, 23);
   const l = bit(insn, 22);
   const o1 = bit(insn, 21);
-  const rn = bits(insn, 9, 5);
-  const va = base(ctx, rn);
+  const addr = at(bits(insn, 9, 5));
   if (o2 === 0 && o1 === 0) {
-    return access(l ? 'LDXR/LDAXR' : 'STXR/STLXR', va, 1 << size, l ? 'read' : 'write');
+    return plan(l ? 'LDXR/LDAXR' : 'STXR/STLXR', addr, 1 << size, l ? 'read' : 'write');
   }
   if (o2 === 0 && o1 === 1) {
     if (size >= 0b10) {
       // LDXP/LDAXP/STXP/STLXP: two registers of 32 (size 10) or 64 (size 11) bits.
-      return access(l ? 'LDXP/LDAXP' : 'STXP/STLXP', va, 2 * (4 << (size & 1)), l ? 'read' : 'write');
+      return plan(l ? 'LDXP/LDAXP' : 'STXP/STLXP', addr, 2 * (4 << (size & 1)), l ? 'read' : 'write');
     }
     // CASP/CASPA/CASPL/CASPAL: size<0> selects 32- or 64-bit pairs; Rt2 must be 11111.
     if (bits(insn, 14, 10) !== 0b11111) return unallocated(insn, 'compare and swap pair');
-    return access('CASP', va, 2 * (4 << size), 'write');
+    return plan('CASP', addr, 2 * (4 << size), 'write');
   }
   if (o2 === 1 && o1 === 0) {
-    return access(l ? 'LDAR/LDLAR' : 'STLR/STLLR', va, 1 << size, l ? 'read' : 'write');
+    return plan(l ? 'LDAR/LDLAR' : 'STLR/STLLR', addr, 1 << size, l ? 'read' : 'write');
   }
   if (bits(insn, 14, 10) !== 0b11111) return unallocated(insn, 'compare and swap');
-  return access('CAS', va, 1 << size, 'write');
+  return plan('CAS', addr, 1 << size, 'write');
 }
 
 /** LDAPUR*, STLUR* (RCPC2, unscaled immediate): size 011001 opc 0 imm9 00 Rn Rt. */
-function decodeRcpcUnscaled(insn: number, ctx: DecodeContext): DecodeResult {
+function planRcpcUnscaled(insn: number): AccessPlan {
   const size = bits(insn, 31, 30);
   const opc = bits(insn, 23, 22);
-  const va = add64(base(ctx, bits(insn, 9, 5)), fromInt(signExtend(bits(insn, 20, 12), 9)));
-  if (opc === 0b00) return access('STLUR', va, 1 << size, 'write');
-  if (opc === 0b01) return access('LDAPUR', va, 1 << size, 'read');
+  const addr = at(bits(insn, 9, 5), signExtend(bits(insn, 20, 12), 9));
+  if (opc === 0b00) return plan('STLUR', addr, 1 << size, 'write');
+  if (opc === 0b01) return plan('LDAPUR', addr, 1 << size, 'read');
   // LDAPURS*: to 64 bits (opc 10) for B/H/W, to 32 bits (opc 11) for B/H.
   if ((opc === 0b10 && size === 0b11) || (opc === 0b11 && size >= 0b10)) return unallocated(insn, 'LDAPR/STLR (unscaled immediate)');
-  return access('LDAPURS', va, 1 << size, 'read');
+  return plan('LDAPURS', addr, 1 << size, 'read');
 }
 
 /**
  * Load/store register pair (post-indexed, offset, pre-indexed) and no-allocate pair (offset):
  * opc 101 V 0 idx(2) L imm7 Rt2 Rn Rt, idx: 00 no-allocate, 01 post, 10 offset, 11 pre.
  */
-function decodePair(insn: number, ctx: DecodeContext): DecodeResult {
+function planPair(insn: number): AccessPlan {
   const opc = bits(insn, 31, 30);
   const v = bit(insn, 26);
   const idx = bits(insn, 24, 23);
@@ -256,11 +306,8 @@ function decodePair(insn: number, ctx: DecodeContext): DecodeResult {
     form = l ? 'LDP' : 'STP';
   }
   if (idx === 0b00) form = l ? form.replace('LDP', 'LDNP') : form.replace('STP', 'STNP');
-  const rn = bits(insn, 9, 5);
   const offset = signExtend(bits(insn, 21, 15), 7) * (1 << scale);
-  const b = base(ctx, rn);
-  const va = idx === 0b01 ? b : add64(b, fromInt(offset));
-  return access(form, va, 2 << scale, l ? 'read' : 'write');
+  return plan(form, at(bits(insn, 9, 5), idx === 0b01 ? 0 : offset), 2 << scale, l ? 'read' : 'write');
 }
 
 /** Access size and kind of the single-register forms (size, V, opc), or null if unallocated. */
@@ -287,13 +334,13 @@ function regForm(size: number, v: number, opc: number, prefetchAllowed: boolean)
   }
 }
 
-function regAccess(form: string, va: U64, f: RegForm): DecodeResult {
+function regPlan(form: string, addr: AddressPlan, f: RegForm): AccessPlan {
   if (f.kind === 'prefetch') return none(`PRFM/PRFUM (${form})`);
-  return access(`${f.kind === 'write' ? 'STR' : 'LDR'} (${form})`, va, f.size, f.kind);
+  return plan(`${f.kind === 'write' ? 'STR' : 'LDR'} (${form})`, addr, f.size, f.kind);
 }
 
 /** Load/store register (unsigned immediate): size 111 V 01 opc imm12 Rn Rt. */
-function decodeRegUnsignedImm(insn: number, ctx: DecodeContext): DecodeResult {
+function planRegUnsignedImm(insn: number): AccessPlan {
   const size = bits(insn, 31, 30);
   const v = bit(insn, 26);
   const opc = bits(insn, 23, 22);
@@ -301,30 +348,29 @@ function decodeRegUnsignedImm(insn: number, ctx: DecodeContext): DecodeResult {
   if (!f) return unallocated(insn, 'load/store register (unsigned immediate)');
   const scale = v === 1 && opc >= 0b10 ? 4 : size;
   const offset = bits(insn, 21, 10) * (1 << scale);
-  const va = add64(base(ctx, bits(insn, 9, 5)), { lo: offset >>> 0, hi: 0 });
-  return regAccess('unsigned immediate', va, f);
+  return regPlan('unsigned immediate', at(bits(insn, 9, 5), offset), f);
 }
+
+const IMM9_NAMES = ['unscaled immediate', 'immediate post-indexed', 'unprivileged', 'immediate pre-indexed'] as const;
 
 /**
  * The imm9 forms: size 111 V 00 opc 0 imm9 op(2) Rn Rt, op: 00 unscaled (LDUR/STUR/PRFUM),
  * 01 post-indexed, 10 unprivileged (LDTR/STTR), 11 pre-indexed.
  */
-function decodeRegImm9(insn: number, ctx: DecodeContext): DecodeResult {
+function planRegImm9(insn: number): AccessPlan {
   const size = bits(insn, 31, 30);
   const v = bit(insn, 26);
   const opc = bits(insn, 23, 22);
   const op = bits(insn, 11, 10);
   if (op === 0b10 && v === 1) return unallocated(insn, 'load/store register (unprivileged)');
   const f = regForm(size, v, opc, op === 0b00);
-  const names = ['unscaled immediate', 'immediate post-indexed', 'unprivileged', 'immediate pre-indexed'];
-  if (!f) return unallocated(insn, `load/store register (${names[op]})`);
-  const b = base(ctx, bits(insn, 9, 5));
-  const va = op === 0b01 ? b : add64(b, fromInt(signExtend(bits(insn, 20, 12), 9)));
-  return regAccess(names[op]!, va, f);
+  if (!f) return unallocated(insn, `load/store register (${IMM9_NAMES[op]})`);
+  const offset = op === 0b01 ? 0 : signExtend(bits(insn, 20, 12), 9);
+  return regPlan(IMM9_NAMES[op]!, at(bits(insn, 9, 5), offset), f);
 }
 
 /** Load/store register (register offset): size 111 V 00 opc 1 Rm option S 10 Rn Rt. */
-function decodeRegOffset(insn: number, ctx: DecodeContext): DecodeResult {
+function planRegOffset(insn: number): AccessPlan {
   const size = bits(insn, 31, 30);
   const v = bit(insn, 26);
   const opc = bits(insn, 23, 22);
@@ -333,49 +379,45 @@ function decodeRegOffset(insn: number, ctx: DecodeContext): DecodeResult {
   const f = regForm(size, v, opc, true);
   if (!f || (option & 0b010) === 0) return unallocated(insn, 'load/store register (register offset)');
   const scale = v === 1 && opc >= 0b10 ? 4 : size;
-  const off = extendedIndex(ctx, bits(insn, 20, 16), option, s ? scale : 0);
-  const va = add64(base(ctx, bits(insn, 9, 5)), off);
-  return regAccess('register offset', va, f);
+  return regPlan('register offset', indexed(bits(insn, 9, 5), bits(insn, 20, 16), option, s ? scale : 0), f);
 }
+
+const ATOMIC_NAMES = ['LDADD', 'LDCLR', 'LDEOR', 'LDSET', 'LDSMAX', 'LDSMIN', 'LDUMAX', 'LDUMIN'] as const;
 
 /**
  * Atomic memory operations (LSE): size 111 V 00 A R 1 Rs o3 opc 00 Rn Rt. LDADD, LDCLR, LDEOR,
  * LDSET, LDSMAX, LDSMIN, LDUMAX, LDUMIN (o3 = 0), SWP (o3 = 1, opc = 000) and, in the same
  * class, LDAPR (o3 = 1, opc = 100).
  */
-function decodeAtomic(insn: number, ctx: DecodeContext): DecodeResult {
+function planAtomic(insn: number): AccessPlan {
   const size = bits(insn, 31, 30);
   const v = bit(insn, 26);
   const o3 = bit(insn, 15);
   const opc = bits(insn, 14, 12);
   if (v === 1) return unallocated(insn, 'atomic memory operations');
-  const va = base(ctx, bits(insn, 9, 5));
-  if (o3 === 0) {
-    const names = ['LDADD', 'LDCLR', 'LDEOR', 'LDSET', 'LDSMAX', 'LDSMIN', 'LDUMAX', 'LDUMIN'];
-    return access(names[opc]!, va, 1 << size, 'write');
-  }
-  if (opc === 0b000) return access('SWP', va, 1 << size, 'write');
+  const addr = at(bits(insn, 9, 5));
+  if (o3 === 0) return plan(ATOMIC_NAMES[opc]!, addr, 1 << size, 'write');
+  if (opc === 0b000) return plan('SWP', addr, 1 << size, 'write');
   if (opc === 0b100 && bit(insn, 23) === 1 && bit(insn, 22) === 0 && bits(insn, 20, 16) === 0b11111) {
-    return access('LDAPR', va, 1 << size, 'read');
+    return plan('LDAPR', addr, 1 << size, 'read');
   }
   return unallocated(insn, 'atomic memory operations');
 }
 
 /** LDRAA/LDRAB: 11 111 0 00 M S 1 imm9 W 1 Rn Rt (with the data keys off, no authentication). */
-function decodePac(insn: number, ctx: DecodeContext): DecodeResult {
+function planPac(insn: number): AccessPlan {
   if (bits(insn, 31, 30) !== 0b11 || bit(insn, 26) !== 0 || bit(insn, 10) !== 1) {
     return unallocated(insn, 'load/store register (pac)');
   }
   const simm10 = signExtend((bit(insn, 22) << 9) | bits(insn, 20, 12), 10) * 8;
-  const va = add64(base(ctx, bits(insn, 9, 5)), fromInt(simm10));
-  return access(bit(insn, 23) ? 'LDRAB' : 'LDRAA', va, 8, 'read');
+  return plan(bit(insn, 23) ? 'LDRAB' : 'LDRAA', at(bits(insn, 9, 5), simm10), 8, 'read');
 }
 
 /**
  * Advanced SIMD load/store multiple structures, with and without post-index:
  * 0 Q 001100 p L 0 Rm opcode(4) size Rn Rt.
  */
-function decodeSimdMultiple(insn: number, ctx: DecodeContext): DecodeResult {
+function planSimdMultiple(insn: number): AccessPlan {
   const q = bit(insn, 30);
   const postIndex = bit(insn, 23);
   const l = bit(insn, 22);
@@ -397,15 +439,14 @@ function decodeSimdMultiple(insn: number, ctx: DecodeContext): DecodeResult {
   // LD2/LD3/LD4 have no 64-bit elements in a 64-bit vector (size:Q = 110).
   const interleaved = opcode === 0b0000 || opcode === 0b0100 || opcode === 0b1000;
   if (interleaved && size === 0b11 && q === 0) return unallocated(insn, 'SIMD load/store multiple structures');
-  const va = base(ctx, bits(insn, 9, 5));
-  return access(`${name}${postIndex ? ' post-index' : ''}`, va, regs * (q ? 16 : 8), l ? 'read' : 'write');
+  return plan(`${name}${postIndex ? ' post-index' : ''}`, at(bits(insn, 9, 5)), regs * (q ? 16 : 8), l ? 'read' : 'write');
 }
 
 /**
  * Advanced SIMD load/store single structure (one lane, or replicate for LD1R..LD4R), with and
  * without post-index: 0 Q 001101 p L R Rm opcode(3) S size Rn Rt.
  */
-function decodeSimdSingle(insn: number, ctx: DecodeContext): DecodeResult {
+function planSimdSingle(insn: number): AccessPlan {
   const postIndex = bit(insn, 23);
   const l = bit(insn, 22);
   const r = bit(insn, 21);
@@ -435,10 +476,12 @@ function decodeSimdSingle(insn: number, ctx: DecodeContext): DecodeResult {
       }
       break;
   }
-  const va = base(ctx, bits(insn, 9, 5));
   const form = `${replicate ? `LD${selem}R` : `${l ? 'LD' : 'ST'}${selem} (single structure)`}${postIndex ? ' post-index' : ''}`;
-  return access(form, va, selem * (1 << scale), l ? 'read' : 'write');
+  return plan(form, at(bits(insn, 9, 5)), selem * (1 << scale), l ? 'read' : 'write');
 }
+
+/** DC/IC maintenance by VA other than DC ZVA, by CRm.op2, reported as one-byte reads. */
+const MAINTENANCE: Readonly<Record<string, string>> = { '11.1': 'DC CVAU', '10.1': 'DC CVAC', '12.1': 'DC CVAP', '13.1': 'DC CVADP', '14.1': 'DC CIVAC', '5.1': 'IC IVAU' };
 
 /**
  * System instructions with an address operand: DC ZVA (a write of one whole block, the address
@@ -446,7 +489,7 @@ function decodeSimdSingle(insn: number, ctx: DecodeContext): DecodeResult {
  * of coherency/unification (reported as reads of one byte: they can take translation faults but
  * move no data).
  */
-function decodeSys(insn: number, ctx: DecodeContext): DecodeResult {
+function planSys(insn: number): AccessPlan {
   // 1101 0101 0000 1 op1(3) CRn(4) CRm(4) op2(3) Rt, with L (bit 21) = 0 and op0 = 01.
   const op1 = bits(insn, 18, 16);
   const crn = bits(insn, 15, 12);
@@ -454,11 +497,11 @@ function decodeSys(insn: number, ctx: DecodeContext): DecodeResult {
   const op2 = bits(insn, 7, 5);
   const rt = bits(insn, 4, 0);
   if (bits(insn, 21, 19) !== 0b001 || crn !== 7 || op1 !== 3) return unknown('system instruction without a memory operand');
-  const addr = index(ctx, rt);
-  if (crm === 4 && op2 === 1) return access('DC ZVA', alignDown64(addr, ctx.dczBlockBytes), ctx.dczBlockBytes, 'write');
-  const maintenance: Record<string, string> = { '11.1': 'DC CVAU', '10.1': 'DC CVAC', '12.1': 'DC CVAP', '13.1': 'DC CVADP', '14.1': 'DC CIVAC', '5.1': 'IC IVAU' };
-  const name = maintenance[`${crm}.${op2}`];
-  if (name) return access(name, addr, 1, 'read');
+  // The address is Xt itself (31 is XZR here, not SP).
+  const xt = indexed(BASE_ZERO, rt, 0b011, 0);
+  if (crm === 4 && op2 === 1) return plan('DC ZVA', xt, DCZ_BLOCK, 'write');
+  const name = MAINTENANCE[`${crm}.${op2}`];
+  if (name) return plan(name, xt, 1, 'read');
   return unknown('system instruction without a memory operand');
 }
 

@@ -19,8 +19,8 @@
 import { Telemetry } from '../trace/telemetry.js';
 import { PhysMem } from '../mmu/physmem.js';
 import { UsageError } from '../util/errors.js';
-import type { U64 } from '../util/u64.js';
-import { type DecodeContext, type DecodeResult, type RegisterReader, decodeAccess, insnHex, splitByPage } from './a64-access.js';
+import { type DecodeContext, type DecodeResult, type MemAccess, type RegisterReader, decodeAccess, insnHex, splitByPage } from './a64-access.js';
+import { AbortRegisters } from './abort-regs.js';
 import { bringUp, ttbr0Value } from './cpu.js';
 import { HostRegion } from './hostmem.js';
 import { DEFAULT_MEM_MB, DEFAULT_SHADOW_BYTES, MAX_MEM_MB, PAGE_SIZE, PA_BITS, PHYS_BASE, VA_LIMIT, shadowBaseFor } from './layout.js';
@@ -85,8 +85,6 @@ export interface EngineStats {
  */
 const CODE_SCRATCH_VA = PHYS_BASE;
 
-const TWO32 = 4294967296;
-
 /** An `until` address no guest reaches: TTBR1 space, beyond Unicorn's memory map. */
 const UNTIL_NEVER = 0xffff_ffff_ffff_fffcn;
 
@@ -116,9 +114,10 @@ export class Engine {
   private readonly maxSeconds: number;
   private readonly decoder: Decoder;
   private readonly guard: AbortLoopGuard;
-  private readonly regReader: RegisterReader;
-  /** Reads PC, X0..X30 and SP in one call for the decoder; returns the PC. */
-  private readonly snapshotRegs: () => number;
+  /** The PC and the registers a decode reads, for each data abort. */
+  private readonly abortRegs: AbortRegisters;
+  /** The decoder's context, reused by every abort (only `pc` changes). */
+  private readonly decodeCtx: { regs: RegisterReader; pc: number; dczBlockBytes: number };
   private hooks: EngineHooks | undefined;
   private activeHooks: EngineHooks | undefined;
   private stopReason: StopReason | undefined;
@@ -161,6 +160,7 @@ export class Engine {
 
     this.uc = Unicorn.open(UC_ARCH_ARM64, UC_MODE_ARM, UC_CPU_ARM64_MAX);
     const regions: HostRegion[] = [];
+    let abortRegs: AbortRegisters | undefined;
     try {
       // Guest VAs: covered, never touched (see layout.ts).
       this.vaRegion = HostRegion.reserve(VA_LIMIT, 'none');
@@ -192,17 +192,8 @@ export class Engine {
       });
       this.dczBlockBytes = cpu.dczBlockBytes;
 
-      // One uc_reg_read_batch per abort reads the PC and every register a decode may need.
-      const readAll = this.uc.batchReader([UC_ARM64_REG_PC, ...Array.from({ length: 31 }, (_, n) => ucArm64RegX(n)), UC_ARM64_REG_SP]);
-      let regs: Uint32Array = new Uint32Array(4 * 33);
-      this.snapshotRegs = () => {
-        regs = readAll();
-        return regs[1]! * TWO32 + regs[0]!;
-      };
-      this.regReader = {
-        x: (n: number): U64 => ({ lo: regs[4 + 4 * n]!, hi: regs[5 + 4 * n]! }),
-        sp: (): U64 => ({ lo: regs[128]!, hi: regs[129]! }),
-      };
+      this.abortRegs = abortRegs = new AbortRegisters(this.uc);
+      this.decodeCtx = { regs: this.abortRegs, pc: 0, dczBlockBytes: this.dczBlockBytes };
       const batch = this.uc.batchReader([...Array.from({ length: 31 }, (_, n) => ucArm64RegX(n)), UC_ARM64_REG_SP, UC_ARM64_REG_NZCV]);
       this.guard = new AbortLoopGuard(limit, () => {
         const r = batch();
@@ -228,6 +219,7 @@ export class Engine {
     } catch (e) {
       this.watchdog?.close();
       this.uc.close();
+      abortRegs?.close();
       for (const r of regions) r.release();
       this.closed = true;
       throw e;
@@ -478,33 +470,42 @@ export class Engine {
   }
 
   private dataAbort(hooks: EngineHooks): AbortInfo | StopReason {
-    const pc = this.snapshotRegs();
+    const pc = this.abortRegs.snapshot();
     const word = hooks.readInsn(pc);
     if (word === undefined) {
       return { kind: 'error', message: `data abort at pc 0x${pc.toString(16)}: the instruction there cannot be read through the model`, pc };
     }
-    const d = this.decoder(word, { regs: this.regReader, pc, dczBlockBytes: this.dczBlockBytes });
+    this.decodeCtx.pc = pc;
+    const d = this.decoder(word, this.decodeCtx);
+    this.abortRegs.settle();
     if (d.kind === 'unknown') {
       return { kind: 'error', message: `data abort at pc 0x${pc.toString(16)}: cannot tell what instruction ${insnHex(word)} accesses (${d.reason})`, pc };
     }
     if (d.accesses.length === 0) {
       return { kind: 'error', message: `data abort at pc 0x${pc.toString(16)} on ${d.form} (${insnHex(word)}), which accesses no memory`, pc };
     }
+    const faults = this.refusedPieces(d.accesses);
+    const cause = faults.length > 0 ? faults[0]!.reason : 'alignment';
+    if (cause === 'alignment') this.stats.alignment_aborts++;
+    return { kind: 'data', pc, insnWord: word, form: d.form, accesses: d.accesses, faults, cause };
+  }
+
+  /** The page pieces of `accesses` the shadow refuses, in the order the CPU makes them. */
+  private refusedPieces(accesses: readonly MemAccess[]): PageFault[] {
+    const first = accesses[0]!;
+    if (accesses.length === 1 && withinPage(first)) {
+      // The common case (one access, one page), built without growing an array.
+      const c = this.shadow.check(first.va, first.kind);
+      return c === 'ok' ? [] : [{ va: first.va, kind: first.kind, reason: c }];
+    }
     const faults: PageFault[] = [];
-    for (const a of d.accesses) {
-      if ((a.va % PAGE_SIZE) + a.size <= PAGE_SIZE) {
-        const c = this.shadow.check(a.va, a.kind);
-        if (c !== 'ok') faults.push({ va: a.va, kind: a.kind, reason: c });
-        continue;
-      }
-      for (const piece of splitByPage(a, PAGE_SIZE)) {
+    for (const a of accesses) {
+      for (const piece of withinPage(a) ? [a] : splitByPage(a, PAGE_SIZE)) {
         const c = this.shadow.check(piece.va, piece.kind);
         if (c !== 'ok') faults.push({ va: piece.va, kind: piece.kind, reason: c });
       }
     }
-    const cause = faults.length > 0 ? faults[0]!.reason : 'alignment';
-    if (cause === 'alignment') this.stats.alignment_aborts++;
-    return { kind: 'data', pc, insnWord: word, form: d.form, accesses: d.accesses, faults, cause };
+    return faults;
   }
 
   private instructionAbort(): AbortInfo {
@@ -561,6 +562,7 @@ export class Engine {
     this.closed = true;
     this.watchdog?.close();
     this.uc.close();
+    this.abortRegs.close();
     this.engineRegion.release();
     this.poolRegion.release();
     this.vaRegion.release();
@@ -655,6 +657,11 @@ class AbortLoopGuard {
       message: `no progress: the ${info.kind} abort at pc 0x${info.pc.toString(16)} (${what}) repeated ${this.stuck} times with no change in the registers although the machine asked to retry`,
     };
   }
+}
+
+/** Whether an access stays within one page (floor, not `%`: a remainder above 2^31 is slow). */
+function withinPage(a: MemAccess): boolean {
+  return a.va - Math.floor(a.va / PAGE_SIZE) * PAGE_SIZE + a.size <= PAGE_SIZE;
 }
 
 /** Fault signatures remembered per PC: more than one instruction can fault in turn at one PC. */

@@ -18,6 +18,11 @@
  * covering it). Each page then shows the most recently mapped live entry; unmapping an entry
  * restores the newest remaining one covering its pages.
  *
+ * Bookkeeping, sized for one map and one unmap per model-TLB miss: while no two entries overlap,
+ * a 4 KiB entry is nothing but its page descriptor, marked with a software bit (HI_SW_PAGE), so a
+ * miss allocates nothing and touches no Map; larger entries are objects in `live`. The first
+ * overlap turns every entry into an object, indexed by 2 MiB region, until none is left.
+ *
  * Removing or overwriting a descriptor marks QEMU's TLB stale; `flush()` then performs the TLBIs
  * (see QemuTlbi). The engine calls it before the guest resumes, so many unmaps within one hook
  * cost one invalidation, or a few.
@@ -100,6 +105,7 @@ export interface ShadowMemory {
 }
 
 const TWO32 = 4294967296;
+const NO_ATTRS: ShadowAttrs = Object.freeze({});
 const SIZE_2M = 2 ** 21;
 const SIZE_1G = 2 ** 30;
 const ENTRIES = 512;
@@ -117,6 +123,11 @@ const HI_PXN = 1 << 21;
 const HI_UXN = 1 << 22;
 /** Output address bits [47:32] in the high word. */
 const HI_OA_MASK = 0xffff;
+/**
+ * Bit 55, one of the bits the Arm ARM leaves to software (D8.3: IGNORED by the walk, as QEMU's
+ * walker does): set in the page descriptor of a 4 KiB entry, which it alone records.
+ */
+const HI_SW_PAGE = 1 << 23;
 
 /** AP[2:1] for EL0 permissions: 01 = RW at EL1 and EL0, 11 = RO at both, 00 = EL1 only. */
 function apFor(p: ShadowPerms): number {
@@ -127,9 +138,20 @@ function apFor(p: ShadowPerms): number {
   return p.r ? 0b11 : 0b00;
 }
 
+/**
+ * The eight possible permission sets, shared and frozen: a miss maps and looks up permissions
+ * without allocating them.
+ */
+const PERMS: readonly ShadowPerms[] = Array.from({ length: 8 }, (_, k) => Object.freeze({ r: (k & 4) !== 0, w: (k & 2) !== 0, x: (k & 1) !== 0 }));
+
+/** The shared ShadowPerms object for these permissions. */
+export function shadowPerms(r: boolean, w: boolean, x: boolean): ShadowPerms {
+  return PERMS[(r ? 4 : 0) | (w ? 2 : 0) | (x ? 1 : 0)]!;
+}
+
 function permsFrom(lo: number, hi: number): ShadowPerms {
   const ap = (lo >>> AP_SHIFT) & 3;
-  return { r: (ap & 1) === 1, w: ap === 0b01, x: (hi & HI_UXN) === 0 };
+  return shadowPerms((ap & 1) === 1, ap === 0b01, (hi & HI_UXN) === 0);
 }
 
 function permsEqual(a: ShadowPerms, b: ShadowPerms): boolean {
@@ -166,7 +188,14 @@ export class ShadowTables {
   private readonly validCount: Uint16Array;
   private readonly freePages: number[] = [];
   private nextPage: number;
+  /**
+   * The live entries held as objects, by entryKey: those larger than 4 KiB, and in overlap mode
+   * every entry. Without overlaps a 4 KiB entry is just its descriptor (HI_SW_PAGE marks it as
+   * one entry's own page), so a model-TLB miss costs no object and no Map update here.
+   */
   private readonly live = new Map<number, Live>();
+  /** 4 KiB entries recorded only in the tables (0 in overlap mode). */
+  private implicitPages = 0;
   /**
    * Live entries by 2 MiB region index, to find overlapping entries. Kept only while some entry
    * has been mapped over another (overlap mode): without overlaps no page needs restoring.
@@ -180,9 +209,15 @@ export class ShadowTables {
   /** ... and the VAs of the non-executable ones, while few. */
   private readonly staleVas = new Float64Array(MAX_VA_FLUSHES + 1);
   private staleVaCount = 0;
-  /** The last level-2 table walked to: its 1 GiB region and physical address (-1: none). */
+  /**
+   * The last two level-2 tables walked to, most recent first: their 1 GiB regions and physical
+   * addresses (region -1: none). Two, because an abort's PC and data usually lie in different
+   * regions (code low, mmap high).
+   */
   private memoRegion = -1;
   private memoL2Table = -1;
+  private memoRegion2 = -1;
+  private memoL2Table2 = -1;
 
   constructor(
     mem: ShadowMemory,
@@ -204,35 +239,39 @@ export class ShadowTables {
    * Installs one model TLB entry: [vaBase, vaBase + size) → [paBase, ...) with EL0 `perms`.
    * `size` is a power of two of at least 4 KiB and both addresses are aligned to it.
    */
-  map(vaBase: number, size: number, paBase: number, perms: ShadowPerms, attrs: ShadowAttrs = {}): void {
+  map(vaBase: number, size: number, paBase: number, perms: ShadowPerms, attrs: ShadowAttrs = NO_ATTRS): void {
     checkRange('map', vaBase, size);
-    if (!Number.isSafeInteger(paBase) || paBase < 0 || paBase % size !== 0) {
+    if (!Number.isSafeInteger(paBase) || paBase < 0 || !isAligned(paBase, size)) {
       throw new RangeError(`shadow map: physical address ${hex(paBase)} is not aligned to the entry size ${hex(size)}`);
-    }
-    const key = entryKey(vaBase, size);
-    if (this.live.has(key)) {
-      throw new Error(`shadow map: an entry for [${hex(vaBase)}, +${hex(size)}) is already live; the TLB model filled a range it already holds`);
     }
     const attrIndx = attrs.attrIndx ?? 0;
     if (!Number.isInteger(attrIndx) || attrIndx < 0 || attrIndx > 7) throw new RangeError(`shadow map: AttrIndx ${attrIndx} is not 0..7`);
     const nG = attrs.nG ?? true;
     const attrLo = (attrIndx << ATTRINDX_SHIFT) | (apFor(perms) << AP_SHIFT) | SH_INNER | AF | (nG ? NG : 0);
-    const attrHi = HI_PXN | (perms.x ? 0 : HI_UXN);
+    const attrHi = HI_PXN | (perms.x ? 0 : HI_UXN) | (size === PAGE_SIZE ? HI_SW_PAGE : 0);
+    if (this.byRegion === undefined) {
+      if (size === PAGE_SIZE ? this.mapPage(vaBase, paBase, attrLo, attrHi) : this.mapLargeAlone(vaBase, size, paBase, perms, attrIndx, nG, attrLo, attrHi)) return;
+      // The entry would cover a page another entry maps: from now on every entry is explicit.
+      this.enterOverlapMode();
+    }
+    const key = entryKey(vaBase, size);
+    if (this.live.has(key)) throw alreadyLive(vaBase, size);
     const e: Live = { vaBase, size, paBase, perms, attrIndx, nG, seq: ++this.seq, attrLo, attrHi };
     this.stats.maps++;
     this.live.set(key, e);
-    if (this.byRegion) indexEntry(this.byRegion, e, true);
-    if (this.writeEntry(e)) {
-      this.stats.overlaps++;
-      this.byRegion ??= regionIndex(this.live.values());
-    }
+    indexEntry(this.byRegion!, e, true);
+    if (this.writeEntry(e)) this.stats.overlaps++;
   }
 
   /** Removes the entry installed for exactly [vaBase, vaBase + size). */
   unmap(vaBase: number, size: number): void {
+    if (this.byRegion === undefined && size === PAGE_SIZE) {
+      this.unmapPage(vaBase);
+      return;
+    }
     const key = entryKey(vaBase, size);
     const e = this.live.get(key);
-    if (!e) throw new Error(`shadow unmap: no live entry for [${hex(vaBase)}, +${hex(size)}); the shadow and the TLB model disagree`);
+    if (!e) throw notLive(vaBase, size);
     this.stats.unmaps++;
     this.live.delete(key);
     this.clearEntry(e);
@@ -252,6 +291,96 @@ export class ShadowTables {
     }
     this.live.clear();
     this.byRegion = undefined;
+    for (const va of this.implicitPageVas()) this.unmapPage(va);
+  }
+
+  // ---- 4 KiB entries without overlaps: the tables are their record ----
+
+  /**
+   * Maps a 4 KiB entry while no entries overlap (the common case, one per model-TLB miss): no
+   * bookkeeping beyond its descriptor, which carries HI_SW_PAGE. Returns false, having changed
+   * nothing, if another entry already maps the page.
+   */
+  private mapPage(va: number, pa: number, attrLo: number, attrHi: number): boolean {
+    const i = this.pageSlot(va, true);
+    if (i < 0) return false; // inside a block
+    if ((this.u32[i]! & DESC_VALID) !== 0) {
+      if ((this.u32[i + 1]! & HI_SW_PAGE) !== 0) throw alreadyLive(va, PAGE_SIZE);
+      return false;
+    }
+    this.stats.maps++;
+    this.implicitPages++;
+    this.writeSlot(i, (DESC_VALID | DESC_TABLE_OR_PAGE | attrLo | (pa & 0xfffff000)) >>> 0, attrHi | Math.floor(pa / TWO32), va);
+    return true;
+  }
+
+  /** Unmaps a 4 KiB entry mapped by mapPage (no overlaps). */
+  private unmapPage(va: number): void {
+    const i = this.pageSlot(va, false);
+    if (i < 0 || (this.u32[i]! & DESC_VALID) === 0 || (this.u32[i + 1]! & HI_SW_PAGE) === 0) throw notLive(va, PAGE_SIZE);
+    this.stats.unmaps++;
+    this.implicitPages--;
+    this.clearSlot(i, va);
+    this.maybeFreeTable(this.pageToPa(this.slotPage(i)), va, 3);
+  }
+
+  /**
+   * Maps an entry larger than 4 KiB while no entries overlap, as an explicit live entry. Returns
+   * false, having changed nothing, if any page of it is already mapped.
+   */
+  private mapLargeAlone(vaBase: number, size: number, paBase: number, perms: ShadowPerms, attrIndx: number, nG: boolean, attrLo: number, attrHi: number): boolean {
+    const key = entryKey(vaBase, size);
+    if (this.live.has(key)) throw alreadyLive(vaBase, size);
+    if (this.anyMapped(vaBase, size)) return false;
+    const e: Live = { vaBase, size, paBase, perms, attrIndx, nG, seq: ++this.seq, attrLo, attrHi };
+    this.stats.maps++;
+    this.live.set(key, e);
+    this.writeEntry(e);
+    return true;
+  }
+
+  /**
+   * Overlap mode: every entry explicit in `live` and indexed by region, so that unmapping one can
+   * restore what it covered. The 4 KiB entries recorded only in the tables become explicit; their
+   * relative order does not matter, as none of them overlaps another.
+   */
+  private enterOverlapMode(): void {
+    for (const va of this.implicitPageVas()) {
+      const e = this.pageEntryAt(va);
+      this.live.set(entryKey(va, PAGE_SIZE), e);
+    }
+    this.implicitPages = 0;
+    this.byRegion = regionIndex(this.live.values());
+  }
+
+  /** The live entry a HI_SW_PAGE descriptor records, read back from the tables. */
+  private pageEntryAt(va: number): Live {
+    const i = this.pageSlot(va, false);
+    const lo = this.u32[i]!;
+    const hi = this.u32[i + 1]!;
+    return {
+      vaBase: va, size: PAGE_SIZE, paBase: this.descOa(i), perms: permsFrom(lo, hi),
+      attrIndx: (lo >>> ATTRINDX_SHIFT) & 7, nG: (lo & NG) !== 0, seq: ++this.seq,
+      attrLo: lo & 0xffc, attrHi: (hi & ~HI_OA_MASK) >>> 0,
+    };
+  }
+
+  /** The VAs of the 4 KiB entries recorded only in the tables (none in overlap mode). */
+  private implicitPageVas(): number[] {
+    const out: number[] = [];
+    if (this.implicitPages === 0) return out;
+    this.forEachLeaf((va, size, i) => {
+      if (size === PAGE_SIZE && (this.u32[i + 1]! & HI_SW_PAGE) !== 0) out.push(va);
+    });
+    return out;
+  }
+
+  /** Every live entry, explicit or recorded only in the tables, by entry key. */
+  private allLive(): Map<number, Live> {
+    if (this.implicitPages === 0) return this.live;
+    const all = new Map(this.live);
+    for (const va of this.implicitPageVas()) all.set(entryKey(va, PAGE_SIZE), this.pageEntryAt(va));
+    return all;
   }
 
   /** Performs the pending QEMU TLB invalidation, if any descriptor went since the last one. */
@@ -277,11 +406,11 @@ export class ShadowTables {
   }
 
   get size(): number {
-    return this.live.size;
+    return this.live.size + this.implicitPages;
   }
 
   entries(): IterableIterator<ShadowEntry> {
-    return this.live.values();
+    return this.allLive().values();
   }
 
   // ---- lookups (what QEMU's walker would find) ----
@@ -306,21 +435,36 @@ export class ShadowTables {
     return { kind: 'none' };
   }
 
+  /** The physical address QEMU would translate `va` to, or -1: `lookup` without allocating. */
+  paOf(va: number): number {
+    const i = this.leafSlot(va);
+    if (i < 0) return -1;
+    const size = (this.u32[i]! & DESC_TABLE_OR_PAGE) === 0 ? SIZE_2M : PAGE_SIZE;
+    return this.descOa(i) + (va - Math.floor(va / size) * size);
+  }
+
   /** Whether QEMU would let EL0 make this access with the current shadow. */
   check(va: number, kind: 'read' | 'write' | 'exec'): AccessCheck {
-    let tablePa = this.rootPa;
-    for (let level = 0; level <= 3; level++) {
-      const i = this.slotIndex(tablePa, va, level);
-      const lo = this.u32[i]!;
-      if ((lo & DESC_VALID) === 0) return 'translation';
-      if (level === 3 || (lo & DESC_TABLE_OR_PAGE) === 0) {
-        const ap = (lo >>> AP_SHIFT) & 3;
-        const ok = kind === 'read' ? (ap & 1) === 1 : kind === 'write' ? ap === 0b01 : (this.u32[i + 1]! & HI_UXN) === 0;
-        return ok ? 'ok' : 'permission';
-      }
-      tablePa = this.descOa(i);
-    }
-    return 'translation';
+    const i = this.leafSlot(va);
+    if (i < 0) return 'translation';
+    const ap = (this.u32[i]! >>> AP_SHIFT) & 3;
+    const ok = kind === 'read' ? (ap & 1) === 1 : kind === 'write' ? ap === 0b01 : (this.u32[i + 1]! & HI_UXN) === 0;
+    return ok ? 'ok' : 'permission';
+  }
+
+  /**
+   * The u32 index of the valid leaf descriptor mapping `va` (a level-2 block or a level-3 page:
+   * the shadow writes no others), or -1. Starts from the memo of level-2 tables: each abort
+   * looks up its PC and its data address, and each miss maps and unmaps, in one or two regions.
+   */
+  private leafSlot(va: number): number {
+    const l2 = this.walkTo(va, 2, false);
+    if (l2 < 0) return -1;
+    const lo = this.u32[l2]!;
+    if ((lo & DESC_VALID) === 0) return -1;
+    if ((lo & DESC_TABLE_OR_PAGE) === 0) return l2;
+    const i = this.slotIndex(this.descOa(l2), va, 3);
+    return (this.u32[i]! & DESC_VALID) === 0 ? -1 : i;
   }
 
   // ---- proof that the shadow equals the TLB ----
@@ -332,21 +476,22 @@ export class ShadowTables {
    * live entry mapped as the newest entry covering it says).
    */
   verify(expected: Iterable<ExpectedEntry>): string[] {
+    const live = this.allLive();
     const problems: string[] = [];
     const want = new Map<number, ExpectedEntry>();
     for (const x of expected) want.set(entryKey(x.vaBase, x.size), x);
     for (const [key, x] of want) {
-      const e = this.live.get(key);
+      const e = live.get(key);
       if (!e) problems.push(`TLB entry [${hex(x.vaBase)}, +${hex(x.size)}) is not in the shadow`);
       else if (e.paBase !== x.paBase || !permsEqual(e.perms, x.perms)) {
         problems.push(`entry [${hex(x.vaBase)}, +${hex(x.size)}): TLB has pa ${hex(x.paBase)} ${permsText(x.perms)}, shadow has pa ${hex(e.paBase)} ${permsText(e.perms)}`);
       }
     }
-    for (const [key, e] of this.live) {
+    for (const [key, e] of live) {
       if (!want.has(key)) problems.push(`shadow entry [${hex(e.vaBase)}, +${hex(e.size)}) is not in the TLB`);
     }
     // Every mapped page must be explained by the newest live entry covering it.
-    const index = regionIndex(this.live.values());
+    const index = regionIndex(live.values());
     let mappedPages = 0;
     this.forEachMapping((va, size, pa, perms) => {
       for (let off = 0; off < size; off += PAGE_SIZE) {
@@ -365,7 +510,7 @@ export class ShadowTables {
     });
     // And every page a live entry covers must be mapped.
     const covered = new Set<number>();
-    for (const e of this.live.values()) for (let off = 0; off < e.size; off += PAGE_SIZE) covered.add(e.vaBase + off);
+    for (const e of live.values()) for (let off = 0; off < e.size; off += PAGE_SIZE) covered.add(e.vaBase + off);
     if (covered.size !== mappedPages) problems.push(`live entries cover ${covered.size} pages but the tables map ${mappedPages}`);
     return problems;
   }
@@ -378,13 +523,15 @@ export class ShadowTables {
    * unmap. Returns whether a valid descriptor was overwritten (the entry overlaps another).
    */
   private writeEntry(e: Live, clipVa = e.vaBase, clipSize = e.size, restoreFrom?: Map<number, Set<Live>>): boolean {
+    // The common case, a 4 KiB entry mapped anew: one page descriptor.
+    if (e.size === PAGE_SIZE && !restoreFrom) return this.setPage(e.vaBase, e.paBase, e);
     const start = Math.max(e.vaBase, clipVa);
     const end = Math.min(e.vaBase + e.size, clipVa + clipSize);
     let overwrote = false;
     let va = start;
     while (va < end) {
       const pa = e.paBase + (va - e.vaBase);
-      if (!restoreFrom && va % SIZE_2M === 0 && end - va >= SIZE_2M && this.l2SlotFree(va)) {
+      if (!restoreFrom && isAligned(va, SIZE_2M) && end - va >= SIZE_2M && this.l2SlotFree(va)) {
         this.setBlock(va, pa, e);
         va += SIZE_2M;
         continue;
@@ -447,12 +594,13 @@ export class ShadowTables {
     const split = (l2lo & DESC_VALID) !== 0 && (l2lo & DESC_TABLE_OR_PAGE) === 0;
     const l3 = (l2lo & DESC_VALID) !== 0 && !split ? this.descOa(l2) : this.ensureTable(l2);
     const i = this.slotIndex(l3, va, 3);
-    return this.writeSlot(i, (DESC_VALID | DESC_TABLE_OR_PAGE | e.attrLo | ((pa % TWO32) & 0xfffff000)) >>> 0, e.attrHi | Math.floor(pa / TWO32), va) || split;
+    // `pa & mask` keeps bits 31:12 of pa exactly (ToInt32 is pa modulo 2^32); no float remainder.
+    return this.writeSlot(i, (DESC_VALID | DESC_TABLE_OR_PAGE | e.attrLo | (pa & 0xfffff000)) >>> 0, e.attrHi | Math.floor(pa / TWO32), va) || split;
   }
 
   private setBlock(va: number, pa: number, e: Live): void {
     const l2 = this.walkTo(va, 2, true);
-    this.writeSlot(l2, (DESC_VALID | e.attrLo | ((pa % TWO32) & 0xffe00000)) >>> 0, e.attrHi | Math.floor(pa / TWO32), va);
+    this.writeSlot(l2, (DESC_VALID | e.attrLo | (pa & 0xffe00000)) >>> 0, e.attrHi | Math.floor(pa / TWO32), va);
   }
 
   /** Writes a descriptor; overwriting a valid one makes QEMU's TLB stale (and returns true). */
@@ -514,9 +662,15 @@ export class ShadowTables {
    * `create`, building) the table levels above; -1 if a level is missing and not created.
    */
   private walkTo(va: number, level: number, create: boolean): number {
-    // Fills and evictions cluster: most walks end in the level-2 table of the last one.
+    // Walks cluster: most end in one of the last two level-2 tables.
     const region = Math.floor(va / SIZE_1G);
-    if (level === 2 && region === this.memoRegion) return this.slotIndex(this.memoL2Table, va, 2);
+    if (level === 2) {
+      if (region === this.memoRegion) return this.slotIndex(this.memoL2Table, va, 2);
+      if (region === this.memoRegion2) {
+        this.remember(region, this.memoL2Table2);
+        return this.slotIndex(this.memoL2Table, va, 2);
+      }
+    }
     let tablePa = this.rootPa;
     for (let l = 0; l < level; l++) {
       const i = this.slotIndex(tablePa, va, l);
@@ -532,11 +686,18 @@ export class ShadowTables {
         tablePa = this.descOa(i);
       }
     }
-    if (level === 2) {
-      this.memoRegion = region;
-      this.memoL2Table = tablePa;
-    }
+    if (level === 2) this.remember(region, tablePa);
     return this.slotIndex(tablePa, va, level);
+  }
+
+  /** Makes (region, level-2 table) the most recent memo entry. */
+  private remember(region: number, l2Table: number): void {
+    if (region !== this.memoRegion) {
+      this.memoRegion2 = this.memoRegion;
+      this.memoL2Table2 = this.memoL2Table;
+    }
+    this.memoRegion = region;
+    this.memoL2Table = l2Table;
   }
 
   private l2SlotFree(va: number): boolean {
@@ -551,7 +712,7 @@ export class ShadowTables {
       const page = this.paToPage(pa);
       if (this.validCount[page] !== 0) return;
       const parent = this.walkTo(va, l - 1, false);
-      if (l === 2) this.memoRegion = -1; // that level-2 table is going
+      if (l === 2) this.memoRegion = this.memoRegion2 = -1; // that level-2 table is going
       this.u32[parent] = 0;
       this.u32[parent + 1] = 0;
       this.validCount[this.slotPage(parent)]!--;
@@ -572,22 +733,59 @@ export class ShadowTables {
     return page;
   }
 
-  /** Calls `fn` for every valid leaf descriptor (page or block) in the tables. */
-  private forEachMapping(fn: (va: number, size: number, pa: number, perms: ShadowPerms) => void): void {
+  /** Calls `fn` for every valid leaf descriptor (page or block): its VA, size and u32 index. */
+  private forEachLeaf(fn: (va: number, size: number, i: number) => void): void {
     const visit = (tablePa: number, level: number, vaPrefix: number): void => {
       const span = 2 ** (39 - 9 * level);
       const t = (tablePa - this.base) / 4;
       for (let k = 0; k < ENTRIES; k++) {
-        const lo = this.u32[t + 2 * k]!;
+        const i = t + 2 * k;
+        const lo = this.u32[i]!;
         if ((lo & DESC_VALID) === 0) continue;
-        const hi = this.u32[t + 2 * k + 1]!;
         const va = vaPrefix + k * span;
-        const oa = this.descOa(t + 2 * k);
-        if (level < 3 && (lo & DESC_TABLE_OR_PAGE) !== 0) visit(oa, level + 1, va);
-        else fn(va, span, oa, permsFrom(lo, hi));
+        if (level < 3 && (lo & DESC_TABLE_OR_PAGE) !== 0) visit(this.descOa(i), level + 1, va);
+        else fn(va, span, i);
       }
     };
     visit(this.rootPa, 0, 0);
+  }
+
+  /** Calls `fn` for every valid leaf descriptor (page or block) in the tables. */
+  private forEachMapping(fn: (va: number, size: number, pa: number, perms: ShadowPerms) => void): void {
+    this.forEachLeaf((va, size, i) => fn(va, size, this.descOa(i), permsFrom(this.u32[i]!, this.u32[i + 1]!)));
+  }
+
+  /**
+   * The u32 index of `va`'s level-3 descriptor, with `create` building missing tables; -1 if a
+   * table is missing (and not created), -2 if a level-2 block maps `va`.
+   */
+  private pageSlot(va: number, create: boolean): number {
+    const l2 = this.walkTo(va, 2, create);
+    if (l2 < 0) return -1;
+    const lo = this.u32[l2]!;
+    if ((lo & DESC_VALID) === 0) return create ? this.slotIndex(this.ensureTable(l2), va, 3) : -1;
+    if ((lo & DESC_TABLE_OR_PAGE) === 0) return -2;
+    return this.slotIndex(this.descOa(l2), va, 3);
+  }
+
+  /** Whether any page of [vaBase, vaBase + size) is mapped, by a page or a block descriptor. */
+  private anyMapped(vaBase: number, size: number): boolean {
+    const end = vaBase + size;
+    let va = vaBase;
+    while (va < end) {
+      const next = (Math.floor(va / SIZE_2M) + 1) * SIZE_2M;
+      const l2 = this.walkTo(va, 2, false);
+      const lo = l2 < 0 ? 0 : this.u32[l2]!;
+      if ((lo & DESC_VALID) !== 0) {
+        if ((lo & DESC_TABLE_OR_PAGE) === 0) return true;
+        const l3 = this.descOa(l2);
+        for (const stop = Math.min(end, next); va < stop; va += PAGE_SIZE) {
+          if ((this.u32[this.slotIndex(l3, va, 3)]! & DESC_VALID) !== 0) return true;
+        }
+      }
+      va = next;
+    }
+    return false;
   }
 
   // ---- addressing ----
@@ -668,17 +866,35 @@ function tableIndex(va: number, level: number): number {
   }
 }
 
+/**
+ * The key of the live entry for [vaBase, vaBase + size). A 4 KiB entry's is its page number, a
+ * small integer for every guest VA (below 2^40), which a Map hashes much faster than a double;
+ * larger entries (rare) take negative keys: -1 - (page number * 64 + log2(size)).
+ */
 function entryKey(vaBase: number, size: number): number {
-  // vaBase is 4 KiB aligned and log2(size) < 64, so the sum is unique.
-  return vaBase + (size === PAGE_SIZE ? 12 : Math.log2(size));
+  const page = vaBase / PAGE_SIZE;
+  return size === PAGE_SIZE ? page : -1 - (page * 64 + Math.log2(size));
+}
+
+/** `x` is a whole multiple of `pow2`, a power of two (exact below 2^53; no float remainder). */
+function isAligned(x: number, pow2: number): boolean {
+  return Math.floor(x / pow2) * pow2 === x;
+}
+
+function alreadyLive(vaBase: number, size: number): Error {
+  return new Error(`shadow map: an entry for [${hex(vaBase)}, +${hex(size)}) is already live; the TLB model filled a range it already holds`);
+}
+
+function notLive(vaBase: number, size: number): Error {
+  return new Error(`shadow unmap: no live entry for [${hex(vaBase)}, +${hex(size)}); the shadow and the TLB model disagree`);
 }
 
 function checkRange(what: string, vaBase: number, size: number): void {
-  if (size === PAGE_SIZE && vaBase % PAGE_SIZE === 0 && vaBase >= 0 && vaBase < 2 ** 48) return;
+  if (size === PAGE_SIZE && vaBase >= 0 && vaBase < 2 ** 48 && isAligned(vaBase, PAGE_SIZE)) return;
   if (!Number.isSafeInteger(size) || size < PAGE_SIZE || !Number.isInteger(Math.log2(size))) {
     throw new RangeError(`shadow ${what}: size ${hex(size)} is not a power of two of at least 4 KiB`);
   }
-  if (!Number.isSafeInteger(vaBase) || vaBase < 0 || vaBase % size !== 0) {
+  if (!Number.isSafeInteger(vaBase) || vaBase < 0 || !isAligned(vaBase, size)) {
     throw new RangeError(`shadow ${what}: virtual address ${hex(vaBase)} is not aligned to the entry size ${hex(size)}`);
   }
   if (vaBase + size > 2 ** 48) throw new RangeError(`shadow ${what}: [${hex(vaBase)}, +${hex(size)}) is beyond the 48-bit VA range`);

@@ -14,11 +14,19 @@
 import { PERM_EL0_R, PERM_EL0_W, PERM_EL0_X } from '../mmu/perms.js';
 import type { TlbEntry, TlbObserver, TlbRemoveReason } from '../mmu/tlb.js';
 import type { Engine } from './engine.js';
-import type { ExpectedEntry, ShadowPerms } from './shadow.js';
+import { shadowPerms, type ExpectedEntry, type ShadowAttrs, type ShadowPerms } from './shadow.js';
 
-/** EL0 permissions of a TLB entry's PERM_* mask. */
+/** EL0 permissions of a TLB entry's PERM_* mask (a shared object: nothing is allocated). */
 export function shadowPermsOf(perms: number): ShadowPerms {
-  return { r: (perms & PERM_EL0_R) !== 0, w: (perms & PERM_EL0_W) !== 0, x: (perms & PERM_EL0_X) !== 0 };
+  return shadowPerms((perms & PERM_EL0_R) !== 0, (perms & PERM_EL0_W) !== 0, (perms & PERM_EL0_X) !== 0);
+}
+
+/** The sixteen attribute sets an entry can have (AttrIndx 0..7, nG), shared: fills allocate none. */
+const ATTRS: readonly ShadowAttrs[] = Array.from({ length: 16 }, (_, k) => Object.freeze({ attrIndx: k >> 1, nG: (k & 1) === 1 }));
+
+function shadowAttrsOf(attrIndx: number, nG: boolean): ShadowAttrs {
+  // Anything but 0..7 is passed through for the shadow to reject.
+  return attrIndx >>> 0 === attrIndx && attrIndx < 8 ? ATTRS[(attrIndx << 1) | (nG ? 1 : 0)]! : { attrIndx, nG };
 }
 
 export class ShadowSync implements TlbObserver {
@@ -26,12 +34,13 @@ export class ShadowSync implements TlbObserver {
 
   onFill(e: TlbEntry): void {
     if (!this.visible(e)) return;
-    this.engine.shadow.map(e.vaBase, e.span, e.pa, shadowPermsOf(e.perms), { attrIndx: e.attrIndx, nG: e.asid !== -1 });
+    this.engine.shadow.map(e.vaBase, e.span, e.pa, shadowPermsOf(e.perms), shadowAttrsOf(e.attrIndx, e.asid !== -1));
   }
 
-  onRemove(e: TlbEntry, _reason: TlbRemoveReason): void {
-    if (!this.visible(e)) return;
-    this.engine.shadow.unmap(e.vaBase, e.span);
+  /** Reads only the arguments the TLB passes (not the entry, which is cold by now). */
+  onRemove(e: TlbEntry, _reason: TlbRemoveReason, vaBase = e.vaBase, span = e.span, asid = e.asid): void {
+    if (asid !== -1 && asid !== this.engine.asid) return;
+    this.engine.shadow.unmap(vaBase, span);
   }
 
   /** Rebuilds the shadow from `entries` (all the TLB holds), e.g. after an ASID switch. */

@@ -171,14 +171,14 @@ export class Machine {
    */
   readInsn(pc: number): number | undefined {
     const phys = this.engine.phys;
-    const s = this.engine.shadow.lookup(pc);
-    let pa: number | undefined;
-    if (s.kind === 'mapped') pa = s.pa;
-    else {
+    // Every data abort reads its instruction: the shadow's answer allocates nothing.
+    let pa = this.engine.shadow.paOf(pc);
+    if (pa < 0) {
       const t = walk(this.kernel.mem, this.kernel.mmu.regs, pc, 'exec', 0);
-      if (t.ok) pa = t.pa;
+      if (!t.ok) return undefined;
+      pa = t.pa;
     }
-    if (pa === undefined || !phys.contains(pa, 4)) return undefined;
+    if (!phys.contains(pa, 4)) return undefined;
     return phys.dv.getUint32(pa - phys.base, true);
   }
 

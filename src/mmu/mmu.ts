@@ -182,8 +182,7 @@ export class Mmu {
 
   /** A software store of a descriptor: writes memory, feeds the checker; returns the old value. */
   writeDescriptor(ptep: number, value: U64, ctx: DescriptorWriteContext): U64 {
-    const old = this.mem.read64(ptep);
-    this.mem.write64(ptep, value);
+    const old = this.mem.exchange64(ptep, value);
     if (this.checking) this.checker.onWrite(ptep, old, value, ctx);
     return old;
   }

@@ -218,17 +218,18 @@ export function walk(
     const size = POW2[shift]!;
     const contiguous = (hi & CONT_HI) !== 0;
     const spanSize = contiguous && opts?.tlbContig !== false ? size * CONT_ENTRIES : size;
-    const spanVa = va - (va % spanSize);
+    // Floor, not `%`: a remainder of an address above 2^31 is a slow floating-point operation.
+    const spanVa = Math.floor(va / spanSize) * spanSize;
     return {
       ok: true,
       va,
-      pa: oa + (va % size),
+      pa: oa + (va - Math.floor(va / size) * size),
       level: level as LeafLevel,
       size,
       contiguous,
       spanVa,
       spanSize,
-      spanPa: oa - (oa % spanSize),
+      spanPa: Math.floor(oa / spanSize) * spanSize,
       global: (newLo & NG_LO) === 0,
       perms,
       attrIndx: (newLo >>> 2) & 7,

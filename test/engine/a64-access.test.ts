@@ -69,6 +69,18 @@ describe('decodeAccess', () => {
     expect(high.kind === 'access' && high.accesses[0]!.vaBig).toBe(0xffff000012345678n);
   });
 
+  it('gives each decode of one word the addresses of its own registers (the plan is per word)', () => {
+    // ldr x0, [x2, x3, lsl #3], then the same word as a negative int32 (as DataView.getInt32 gives it)
+    const word = 0xf8637840;
+    const a = decodeAccess(word, ctxWith({ 2: 0x1000n, 3: 2n }, 0n, CODE));
+    const b = decodeAccess(word | 0, ctxWith({ 2: 0xfffffff000n, 3: 0xffffffffffffffffn }, 0n, CODE));
+    expect(a).toEqual({ kind: 'access', form: 'LDR (register offset)', accesses: [{ va: 0x1010, size: 8, kind: 'read' }] });
+    expect(b).toEqual({ kind: 'access', form: 'LDR (register offset)', accesses: [{ va: 0xffffffeff8, size: 8, kind: 'read' }] });
+    // sxtw of a negative W index, and the SP as base
+    const c = decodeAccess(0xb863dbe0, ctxWith({ 3: 0x1_ffff_fffen }, 0x8000n, CODE)); // ldr w0, [sp, w3, sxtw #2]
+    expect(c).toEqual({ kind: 'access', form: 'LDR (register offset)', accesses: [{ va: 0x7ff8, size: 4, kind: 'read' }] });
+  });
+
   it('uses the base before write-back for post-indexed forms', () => {
     // ldr x0, [x2], #16 with x2 = 0x5000: reads 0x5000, not 0x5010.
     const r = decodeAccess(0xf8410440, ctxWith({ 2: 0x5000n }, 0n, CODE));

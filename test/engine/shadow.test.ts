@@ -39,8 +39,9 @@ describe('descriptor encoding', () => {
     const [lo, hi] = descriptor(u32, s.rootPa, 0x400000, 3);
     // bits[1:0]=11 page, AttrIndx=0, AP[2:1]=01 (EL0 RW), SH=11, AF, nG; OA[31:12]
     expect(lo >>> 0).toBe((0x123000 | 0b11 | (0b01 << 6) | (0b11 << 8) | (1 << 10) | (1 << 11)) >>> 0);
-    // OA[47:32] = 0x100, PXN (53), UXN (54)
-    expect(hi).toBe(0x100 | (1 << 21) | (1 << 22));
+    // OA[47:32] = 0x100, PXN (53), UXN (54), and bit 55 (software use, ignored by the walk):
+    // the shadow's mark of a 4 KiB entry's own page
+    expect(hi).toBe(0x100 | (1 << 21) | (1 << 22) | (1 << 23));
   });
 
   it('encodes read-only, executable and execute-only EL0 permissions', () => {
@@ -189,6 +190,112 @@ describe('overlapping entries (a TLB that may hold both, as under BBML2)', () =>
   });
 });
 
+describe('4 KiB entries recorded only in their descriptors until entries overlap', () => {
+  const pa = (k: number) => 2 ** 40 + k * 4096;
+  const sorted = (es: Iterable<{ vaBase: number; size: number; paBase: number; perms: ShadowPerms }>) =>
+    [...es].map((e) => ({ vaBase: e.vaBase, size: e.size, paBase: e.paBase, perms: e.perms })).sort((a, b) => a.vaBase - b.vaBase || a.size - b.size);
+
+  it('lists, counts, verifies and removes them with the larger entries, without overlaps', () => {
+    const { s, flushes } = make();
+    const tables = s.stats.tables_live;
+    const want = [
+      { vaBase: 0x1000, size: 4096, paBase: pa(1), perms: RW },
+      { vaBase: 0x2000, size: 4096, paBase: pa(2), perms: RX },
+      { vaBase: 0x10000, size: 0x10000, paBase: pa(16), perms: RO }, // next to them, no overlap
+      { vaBase: 0x400000, size: 0x200000, paBase: pa(512), perms: RW },
+      { vaBase: 0xff_ffff_f000, size: 4096, paBase: pa(3), perms: RO }, // under the second level-0 slot
+    ];
+    for (const e of want) s.map(e.vaBase, e.size, e.paBase, e.perms);
+    expect(s.stats.overlaps).toBe(0);
+    expect(s.size).toBe(5);
+    expect(sorted(s.entries())).toEqual(want);
+    expect(s.verify(want)).toEqual([]);
+    expect(s.verify(want.slice(1))).toEqual(['shadow entry [0x1000, +0x1000) is not in the TLB']);
+    expect(() => s.map(0x2000, 4096, pa(9), RO)).toThrow(/already live/);
+    expect(() => s.unmap(0x13000, 4096)).toThrow(/no live entry for \[0x13000, \+0x1000\)/); // inside the 64K entry
+    expect(() => s.unmap(0x3000, 4096)).toThrow(/no live entry/);
+    s.unmapAll();
+    expect(s.stats).toMatchObject({ maps: 5, unmaps: 5, descriptor_writes: 2 * (3 + 16 + 1) });
+    expect(s.size).toBe(0);
+    expect(s.verify([])).toEqual([]);
+    expect(s.stats.tables_live).toBe(tables + 2); // the level-1 tables stay
+    expect(s.flush()).toBe(true);
+    expect(flushes()).toBe(1); // an executable entry went: one invalidation of everything
+  });
+
+  it('become explicit entries when one overlaps another, and the shadow still shows the newest', () => {
+    const { s } = make();
+    for (let k = 0; k < 4; k++) s.map(0x50000 + k * 0x4000, 4096, pa(k), RO); // 0x50000, 0x54000, 0x58000, 0x5c000
+    s.map(0x90000, 4096, pa(9), RW);
+    s.map(0x50000, 0x10000, pa(32), RW); // covers four of them
+    expect(s.stats.overlaps).toBe(1);
+    expect(s.size).toBe(6);
+    const all = [
+      ...[0, 1, 2, 3].map((k) => ({ vaBase: 0x50000 + k * 0x4000, size: 4096, paBase: pa(k), perms: RO })),
+      { vaBase: 0x90000, size: 4096, paBase: pa(9), perms: RW },
+      { vaBase: 0x50000, size: 0x10000, paBase: pa(32), perms: RW },
+    ];
+    expect(s.verify(all)).toEqual([]);
+    expect(s.lookup(0x54008)).toEqual({ kind: 'mapped', pa: pa(32) + 0x4008, perms: RW });
+    s.unmap(0x50000, 0x10000);
+    expect(s.lookup(0x54008)).toEqual({ kind: 'mapped', pa: pa(1) + 8, perms: RO });
+    expect(s.lookup(0x55000)).toEqual({ kind: 'none' });
+    expect(s.verify(all.slice(0, 5))).toEqual([]);
+    for (let k = 0; k < 4; k++) s.unmap(0x50000 + k * 0x4000, 4096);
+    s.unmap(0x90000, 4096);
+    expect(s.size).toBe(0);
+    // Without overlaps again: a 4 KiB entry is only its descriptor once more.
+    s.map(0x90000, 4096, pa(9), RW);
+    s.map(0x91000, 4096, pa(10), RW);
+    expect(s.stats.overlaps).toBe(1);
+    expect(s.verify(all.slice(4, 5).concat([{ vaBase: 0x91000, size: 4096, paBase: pa(10), perms: RW }]))).toEqual([]);
+  });
+
+  it('paOf and check agree with a full walk while tables come and go in several 1 GiB regions', () => {
+    const { s } = make();
+    const regions = [0, 5, 9, 0xfff]; // 1 GiB regions: code low, data high, and two more
+    // four pages in each region, in two 2 MiB blocks: regions empty out now and then
+    const vaOf = (k: number) => regions[k % 4]! * 2 ** 30 + (Math.floor(k / 4) % 2) * 0x1000 + (Math.floor(k / 8) % 2) * 0x200000;
+    const live = new Set<number>();
+    let seed = 12345;
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31);
+    let compared = 0;
+    let level2TablesFreed = 0;
+    for (let step = 0; step < 3000; step++) {
+      const before = s.stats.tables_live;
+      const va = vaOf(next() % 16);
+      if (live.has(va)) {
+        s.unmap(va, 4096);
+        live.delete(va);
+      } else {
+        s.map(va, 4096, pa(next() % 1000), next() % 2 ? RO : RX);
+        live.add(va);
+      }
+      if (s.stats.tables_live <= before - 2) level2TablesFreed++; // a level-3 table and its level-2 table
+      for (const probe of [va + 0x10, vaOf(next() % 16) + 0xff8, vaOf(step % 16)]) {
+        const l = s.lookup(probe);
+        expect(s.paOf(probe)).toBe(l.kind === 'mapped' ? l.pa : -1);
+        expect(s.check(probe, 'exec')).toBe(l.kind === 'none' ? 'translation' : l.perms.x ? 'ok' : 'permission');
+        compared++;
+      }
+    }
+    expect(compared).toBe(9000);
+    expect(level2TablesFreed).toBeGreaterThan(20);
+    for (const va of live) s.unmap(va, 4096);
+    expect(s.verify([])).toEqual([]);
+  });
+
+  it('paOf answers as lookup does, without allocating a result', () => {
+    const { s } = make();
+    s.map(0x3000, 4096, pa(7), RX);
+    s.map(0x200000, 0x200000, pa(1024), RW);
+    for (const va of [0x3000, 0x3fff, 0x4000, 0x2fff, 0x200000, 0x3fffff, 0x123456, 2 ** 47]) {
+      const l = s.lookup(va);
+      expect(s.paOf(va), `0x${va.toString(16)}`).toBe(l.kind === 'mapped' ? l.pa : -1);
+    }
+  });
+});
+
 describe('verify', () => {
   it('finds descriptors no entry explains', () => {
     const { s, u32 } = make();
@@ -205,11 +312,17 @@ describe('verify', () => {
       return table;
     })();
     const slot = (l3 - BASE) / 4 + 2 * 2; // VA 0x2000
+    // Without the software bit, a page descriptor no entry explains ...
     u32[slot] = lo;
-    u32[slot + 1] = hi;
+    u32[slot + 1] = hi & ~(1 << 23);
     expect(s.verify([{ vaBase: 0x1000, size: 4096, paBase: 2 ** 40, perms: RW }])).toEqual([
       'shadow maps page 0x2000 but no live entry covers it',
       'live entries cover 1 pages but the tables map 2',
+    ]);
+    // ... with it, a 4 KiB entry the shadow holds and the TLB does not.
+    u32[slot + 1] = hi;
+    expect(s.verify([{ vaBase: 0x1000, size: 4096, paBase: 2 ** 40, perms: RW }])).toEqual([
+      'shadow entry [0x2000, +0x1000) is not in the TLB',
     ]);
   });
 

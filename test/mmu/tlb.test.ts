@@ -156,4 +156,31 @@ describe('TLB: observers and trace', () => {
     ]);
     expect([...tlb.residentEntries()]).toEqual([]);
   });
+
+  it('hands a removed entry\'s range and tag to onRemove, equal to the entry\'s own, for every reason and size', () => {
+    const tlb = new Tlb({ entries: 4, ways: 1 });
+    const seen: string[] = [];
+    tlb.observer = {
+      onFill: () => {},
+      onRemove: (e, r, vaBase, span, asid) => {
+        expect([vaBase, span, asid]).toEqual([e.vaBase, e.span, e.asid]);
+        seen.push(`${r} 0x${vaBase.toString(16)} +0x${span.toString(16)} ${asid}`);
+      },
+    };
+    const high = 2 ** 40 - 16 * GiB; // above 2^31, where page numbers stop being small integers
+    tlb.fill(translation({ va: high + 0x7000, oa: 0x7000 }), 5);
+    tlb.fill(translation({ va: high + 0x7000, oa: 0x8000 }), 5); // same page and ASID: replaces
+    tlb.fill(translation({ va: high + 4 * 4096, oa: 0x9000 }), 5); // same set, one way: evicts
+    tlb.fill(translation({ va: high + 0x3_5000, oa: 0x5_5000, contiguous: true, global: true }), 5);
+    tlb.fill(translation({ va: 16 * GiB + 0x1234, oa: 0, level: 1, contiguous: true }), 5);
+    tlb.invalidate('VMALLE1IS', { lo: 0, hi: 0 });
+    expect(seen).toEqual([
+      `replace 0x${(high + 0x7000).toString(16)} +0x1000 5`,
+      `evict 0x${(high + 0x7000).toString(16)} +0x1000 5`,
+      // VMALLE1IS goes through the slots in order
+      `invalidate 0x${(high + 0x4000).toString(16)} +0x1000 5`,
+      `invalidate 0x400000000 +0x400000000 5`,
+      `invalidate 0x${(high + 0x3_0000).toString(16)} +0x10000 -1`,
+    ]);
+  });
 });
