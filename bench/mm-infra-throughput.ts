@@ -10,10 +10,9 @@ import { Memmap } from '../src/mm/folio.js';
 import { Inode } from '../src/mm/inode.js';
 import { PageCache } from '../src/mm/pagecache.js';
 import { MAP_SHARED, VM_MAYREAD, VM_MAYSHARE, VM_MAYWRITE, VM_READ, VM_SHARED, VM_WRITE, VmaSet } from '../src/mm/vma.js';
-import { PAGE_SIZE, PhysMem } from '../src/mmu/physmem.js';
+import { PAGE_SIZE, PhysMem, PHYS_BASE } from '../src/mmu/physmem.js';
 import { Telemetry } from '../src/trace/index.js';
 
-const PHYS_BASE = 2 ** 40;
 const POOL = 2048 * 1024 * 1024;
 const FILE = 128 * 1024 * 1024;
 const PAGES = FILE / PAGE_SIZE;

@@ -8,9 +8,10 @@
  *   PA  [shadowBase, +shadowBytes)    the engine's own pages: shadow translation tables, the EL1
  *                                     entry stub and the start-up probe's pages
  */
+import { PHYS_BASE } from '../mmu/physmem.js';
 
-/** Guest-physical memory starts at 1 TiB; guest VAs stay below it. */
-export const PHYS_BASE = 2 ** 40;
+/** Guest-physical memory starts at 1 TiB (mmu/physmem.ts); guest VAs stay below it. */
+export { PHYS_BASE };
 /** One past the highest guest VA: the model's TASK_SIZE. */
 export const VA_LIMIT = 2 ** 40;
 /** The CPU's physical address range (PARange of QEMU's Cortex-A57-based "max" CPU: 44 bits). */

@@ -21,7 +21,7 @@
 import { PROT_EXEC, PROT_READ, PROT_WRITE } from '../mm/api.js';
 import { DEFAULT_RLIMIT_STACK, DEFAULT_TASK_SIZE, MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_PRIVATE } from '../mm/vma.js';
 import { UsageError } from '../util/errors.js';
-import { errnoName, isErrorReturn } from './errno.js';
+import { errnoName, isErrorReturn } from '../util/errno.js';
 import { PF_X, segmentProt, type ElfImage, type ElfSegment } from './elf.js';
 import type { RegNode } from './fs.js';
 import type { LinuxProcess } from './process.js';

@@ -2,7 +2,7 @@
  * The file descriptor table (struct files_struct): descriptor → open file plus the close-on-exec
  * flag, lowest free descriptor first, bounded by RLIMIT_NOFILE (fs/file.c, v6.9).
  */
-import { EBADF, EMFILE } from './errno.js';
+import { EBADF, EMFILE } from '../util/errno.js';
 import type { OpenFile } from './file.js';
 
 export interface FdEntry {

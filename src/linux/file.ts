@@ -7,7 +7,7 @@
  * file position by what it really copied, as the kernel's iterators do.
  */
 import { filemapRead, filemapWrite } from '../mm/pagecache.js';
-import { EAGAIN, EBADF, EFBIG, EINVAL, EIO, EISDIR, ENOMEM, ENXIO, ESPIPE } from './errno.js';
+import { EAGAIN, EBADF, EFBIG, EINVAL, EIO, EISDIR, ENOMEM, ENXIO, ESPIPE } from '../util/errno.js';
 import type { FileSystem, Node } from './fs.js';
 
 // Open flags (include/uapi/asm-generic/fcntl.h with arm64's own values from asm/fcntl.h).

@@ -19,8 +19,9 @@
  * (freeing it needs to know whether the file is still mapped, which only the memory manager knows).
  */
 import { Inode, S_IFCHR, S_IFDIR, S_IFMT, S_IFREG, type FsType } from '../mm/inode.js';
-import { truncateSetsize, type PageCache, type UnmapMappingRange, type WriteMissOrder } from '../mm/pagecache.js';
-import { EACCES, EEXIST, EFBIG, EINVAL, EISDIR, ELOOP, ENAMETOOLONG, ENOENT, ENOTDIR, ENOTEMPTY, EPERM } from './errno.js';
+import type { FsTraits } from '../mm/kernel.js';
+import { truncateSetsize, type PageCache, type UnmapMappingRange } from '../mm/pagecache.js';
+import { EACCES, EEXIST, EFBIG, EINVAL, EISDIR, ELOOP, ENAMETOOLONG, ENOENT, ENOTDIR, ENOTEMPTY, EPERM } from '../util/errno.js';
 import type { GuestRandom } from './random.js';
 
 export const S_IFLNK = 0o120000;
@@ -36,15 +37,8 @@ const BOGO_DIRENT_SIZE = 20;
 /** The file system type `/tmp` is mounted with (the `tmp_fs` knob). */
 export type TmpFsType = 'tmpfs' | 'ext4';
 
-/** How a file system's page cache behaves: the knobs the policy sets per file-system type. */
-export interface FsTraits {
-  /** mapping_large_folio_support(). */
-  readonly largeFolios: boolean;
-  /** Largest page-cache folio order when large folios are on (default MAX_PAGECACHE_ORDER). */
-  readonly maxOrder?: number;
-  /** The folio size a write() miss allocates. */
-  readonly writeMiss: WriteMissOrder;
-}
+/** How a file system's page cache behaves (largeFolios, maxOrder, writeMiss): set by the policy. */
+export type { FsTraits };
 
 export interface FsPolicy {
   readonly tmpFs: TmpFsType;

@@ -31,6 +31,6 @@ export {
   type FatalFault, type ProcessEnd, type SigAction, type Delivery, type FaultSiCode,
 } from './signals.js';
 export { Rlimits, type Rlimit } from './rlimit.js';
-export { errnoName, isErrorReturn } from './errno.js';
-export * as errno from './errno.js';
+export { errnoName, isErrorReturn } from '../util/errno.js';
+export * as errno from '../util/errno.js';
 export { HOST_STDIO, writeAllSync } from './stdio.js';

@@ -4,7 +4,7 @@
  * a limit from the machine at boot (RLIMIT_NPROC, RLIMIT_SIGPENDING), so every run sees the same.
  * Values are bigints: RLIM_INFINITY is 2^64 - 1.
  */
-import { EINVAL, EPERM } from './errno.js';
+import { EINVAL, EPERM } from '../util/errno.js';
 
 export const RLIMIT_CPU = 0;
 export const RLIMIT_FSIZE = 1;

@@ -8,7 +8,7 @@
  */
 import type { ProcessMemory } from '../mm/api.js';
 import { DEFAULT_TASK_SIZE } from '../mm/vma.js';
-import { EFAULT, ENAMETOOLONG, ENOENT } from './errno.js';
+import { EFAULT, ENAMETOOLONG, ENOENT } from '../util/errno.js';
 
 /** PATH_MAX, including the terminating NUL (include/uapi/linux/limits.h). */
 export const PATH_MAX = 4096;

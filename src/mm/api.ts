@@ -26,19 +26,8 @@ export const MADV_FREE = 8;
 export const MADV_HUGEPAGE = 14;
 export const MADV_NOHUGEPAGE = 15;
 
-/** The errnos the memory manager returns (negated). */
-export const EPERM = 1;
-export const ENOENT = 2;
-export const EBADF = 9;
-export const EAGAIN = 11;
-export const ENOMEM = 12;
-export const EACCES = 13;
-export const EFAULT = 14;
-export const EEXIST = 17;
-export const ENODEV = 19;
-export const EINVAL = 22;
-export const EFBIG = 27;
-export const EOVERFLOW = 75;
+/** The errnos the memory manager returns (negated): the one Linux errno table. */
+export { EACCES, EAGAIN, EBADF, EEXIST, EFAULT, EFBIG, EINVAL, ENODEV, ENOENT, ENOMEM, EOVERFLOW, EPERM } from '../util/errno.js';
 
 export interface MmapRequest {
   /** Hint, or the exact address with MAP_FIXED / MAP_FIXED_NOREPLACE. */

@@ -10,7 +10,7 @@
  * a fault `process.handleFault(va, access, kind)`, then translate again (accessUser is that
  * loop, for tests and uaccess).
  */
-import { PhysMem } from '../mmu/physmem.js';
+import { PHYS_BASE, PhysMem } from '../mmu/physmem.js';
 import { Mmu } from '../mmu/mmu.js';
 import { Pgtable } from '../pgtable/index.js';
 import { Telemetry } from '../trace/telemetry.js';
@@ -27,8 +27,7 @@ import { registerFaultStats, registerMmStats, type FaultStats, type MmStats } fr
 import { zapPageRangeSingle } from './madvise.js';
 import type { Vma } from './vma.js';
 
-/** Guest-physical memory starts at 1 TiB (docs/internals.md, "Address space"). */
-export const PHYS_BASE = 2 ** 40;
+export { PHYS_BASE };
 
 export interface MmKernelOptions {
   /** A profile name and overrides (ignored when `policy` is given). */

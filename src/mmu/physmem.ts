@@ -10,6 +10,9 @@ import { U64_ZERO, type U64 } from '../util/u64.js';
 export const PAGE_SHIFT = 12;
 export const PAGE_SIZE = 1 << PAGE_SHIFT;
 
+/** Where a machine's guest-physical memory starts: 1 TiB (docs/internals.md, "Address space"). */
+export const PHYS_BASE = 2 ** 40;
+
 export class PhysMem {
   readonly u8: Uint8Array;
   readonly u32: Uint32Array;

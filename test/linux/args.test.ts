@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { argBig, argInt, argLong, argsFrom, argUint, argUlong, returnRegister, syscallNumberFromX8 } from '../../src/linux/syscalls/args.js';
-import { EBADF, EINVAL } from '../../src/linux/errno.js';
+import { EBADF, EINVAL } from '../../src/util/errno.js';
 import { syscallNumber } from '../../src/linux/syscalls/table.js';
 import { makeRig } from './harness.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ENOSYS, EINVAL, EFAULT } from '../../src/linux/errno.js';
+import { ENOSYS, EINVAL, EFAULT } from '../../src/util/errno.js';
 import { argsFrom } from '../../src/linux/syscalls/args.js';
 import { allSyscalls, LAB_MARKER_NR, syscallName, syscallNumber } from '../../src/linux/syscalls/table.js';
 import type { SyscallEvent, TraceRecord } from '../../src/trace/events.js';

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   EACCES, EBADF, EEXIST, EFAULT, EINVAL, EISDIR, ENAMETOOLONG, ENODEV, ENOENT, ENOTDIR, ENOTEMPTY, ENOTTY, ERANGE, ESPIPE,
-} from '../../src/linux/errno.js';
+} from '../../src/util/errno.js';
 import { GuestRandom } from '../../src/linux/random.js';
 import type { Inode } from '../../src/mm/inode.js';
 import { makeRig, OUT, type Rig } from './harness.js';

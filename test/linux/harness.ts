@@ -3,7 +3,7 @@
  * helpers to make system calls the way the guest does (raw 64-bit registers) and to put
  * arguments in guest memory.
  */
-import { PhysMem } from '../../src/mmu/physmem.js';
+import { PhysMem, PHYS_BASE } from '../../src/mmu/physmem.js';
 import { Buddy } from '../../src/mm/buddy.js';
 import { Memmap } from '../../src/mm/folio.js';
 import { PageCache } from '../../src/mm/pagecache.js';
@@ -15,7 +15,7 @@ import type { SyscallOutcome } from '../../src/linux/syscalls/outcome.js';
 import { syscallNumber } from '../../src/linux/syscalls/table.js';
 import { FakeMemory } from './fakemm.js';
 
-export const PHYS_BASE = 2 ** 40;
+export { PHYS_BASE };
 /** Where the scratch area for syscall arguments lives. */
 export const SCRATCH = 0x10000000;
 

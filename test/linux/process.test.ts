@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EBUSY, EINVAL, EMFILE, ENOMEM, EPERM, ESRCH } from '../../src/linux/errno.js';
+import { EBUSY, EINVAL, EMFILE, ENOMEM, EPERM, ESRCH } from '../../src/util/errno.js';
 import { releaseForProfile } from '../../src/linux/process.js';
 import { GuestRandom } from '../../src/linux/random.js';
 import { fatalFault, SignalState, SIGSEGV } from '../../src/linux/signals.js';

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { readElfFile } from '../../src/linux/elf.js';
-import { EFAULT } from '../../src/linux/errno.js';
+import { EFAULT } from '../../src/util/errno.js';
 import { loadElfBinary } from '../../src/linux/exec.js';
 import type { FsPolicy } from '../../src/linux/fs.js';
 import { LinuxProcess } from '../../src/linux/process.js';

@@ -13,7 +13,7 @@
  */
 import { bump, type Tally, type Telemetry } from '../../trace/index.js';
 import type { U64 } from '../../util/u64.js';
-import { ENOSYS, isErrorReturn } from '../errno.js';
+import { ENOSYS, isErrorReturn } from '../../util/errno.js';
 import type { LinuxProcess } from '../process.js';
 import { argLong } from './args.js';
 import { fileSyscalls } from './file.js';

@@ -6,7 +6,7 @@
  * result anyway (lab.h: output must never depend on it).
  */
 import type { U64 } from '../../util/u64.js';
-import { EFAULT, EINVAL } from '../errno.js';
+import { EFAULT, EINVAL } from '../../util/errno.js';
 import type { LinuxProcess } from '../process.js';
 import { getUserString } from '../uaccess.js';
 import { CLAMP, argUlong } from './args.js';

@@ -8,7 +8,7 @@
 import { PROT_WRITE } from '../../mm/api.js';
 import { MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED } from '../../mm/vma.js';
 import type { U64 } from '../../util/u64.js';
-import { EACCES, EBADF, EINVAL, ENODEV } from '../errno.js';
+import { EACCES, EBADF, EINVAL, ENODEV } from '../../util/errno.js';
 import { O_APPEND } from '../file.js';
 import type { LinuxProcess } from '../process.js';
 import { argInt, argUint, argUlong } from './args.js';

@@ -5,7 +5,7 @@
  * kernel/sched/core.c, drivers/char/random.c, v6.9).
  */
 import type { U64 } from '../../util/u64.js';
-import { EBUSY, EFAULT, EINVAL, EPERM, ESRCH } from '../errno.js';
+import { EBUSY, EFAULT, EINVAL, EPERM, ESRCH } from '../../util/errno.js';
 import type { LinuxProcess } from '../process.js';
 import { RLIM_NLIMITS, type Rlimit } from '../rlimit.js';
 import { forcedSignal, NSIG, SIGSEGV } from '../signals.js';

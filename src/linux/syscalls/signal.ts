@@ -4,7 +4,7 @@
  * Unblocking a pending signal delivers it as the return to user space would.
  */
 import type { U64 } from '../../util/u64.js';
-import { EFAULT, EINVAL, ENOMEM } from '../errno.js';
+import { EFAULT, EINVAL, ENOMEM } from '../../util/errno.js';
 import type { LinuxProcess } from '../process.js';
 import {
   NSIG, SIGACTION_SIZE, SIGKILL, SIGSET_SIZE, SIGSTOP, SIG_BLOCK, SIG_SETMASK, SIG_UNBLOCK, type SigAction,

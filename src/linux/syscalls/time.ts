@@ -9,7 +9,7 @@ import {
   CLOCK_BOOTTIME, CLOCK_BOOTTIME_ALARM, CLOCK_MONOTONIC, CLOCK_MONOTONIC_COARSE, CLOCK_MONOTONIC_RAW, CLOCK_REALTIME,
   CLOCK_REALTIME_ALARM, CLOCK_REALTIME_COARSE, CLOCK_TAI, COARSE_RESOLUTION_NS, NSEC_PER_SEC, clockKind, splitNs,
 } from '../clock.js';
-import { EFAULT, EINVAL, EOPNOTSUPP } from '../errno.js';
+import { EFAULT, EINVAL, EOPNOTSUPP } from '../../util/errno.js';
 import type { LinuxProcess } from '../process.js';
 import { StructReader, StructWriter, getUser, putUser } from '../uaccess.js';
 import { argInt, argPtr } from './args.js';

@@ -1,12 +1,11 @@
 /** A small machine's worth of memory management for the mm infrastructure tests. */
-import { PAGE_SIZE, PhysMem } from '../../../src/mmu/physmem.js';
+import { PAGE_SIZE, PhysMem, PHYS_BASE } from '../../../src/mmu/physmem.js';
 import { Telemetry } from '../../../src/trace/index.js';
 import { Buddy } from '../../../src/mm/buddy.js';
 import { Memmap } from '../../../src/mm/folio.js';
 import { PageCache } from '../../../src/mm/pagecache.js';
 
-/** Where the physical pool lives (docs/internals.md: PHYS_BASE = 2^40). */
-export const PHYS_BASE = 2 ** 40;
+export { PHYS_BASE };
 export const BASE_PFN = PHYS_BASE / PAGE_SIZE;
 export const MiB = 1024 * 1024;
 

@@ -1,7 +1,7 @@
 /**
  * Linux errno values (include/uapi/asm-generic/errno-base.h and errno.h; arm64 uses the generic
  * numbers). Syscall handlers return them negated, as the kernel does, and the dispatcher hands
- * that straight to x0.
+ * that straight to x0. The memory manager (src/mm/api.ts) returns the same values.
  */
 
 export const EPERM = 1;
