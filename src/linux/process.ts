@@ -21,6 +21,7 @@ import { GuestRandom, DEFAULT_RANDOM_SEED } from './random.js';
 import { RLIMIT_NOFILE, Rlimits } from './rlimit.js';
 import { SignalState } from './signals.js';
 import { HOST_STDIO } from './stdio.js';
+import { Task } from './task.js';
 import { SyscallDispatcher, type SyscallOutcome } from './syscalls/dispatch.js';
 
 /** The guest marker calls (DESIGN.md "Guest markers"), implemented by the machine. */
@@ -118,12 +119,13 @@ export class LinuxProcess {
   readonly disassemble: ((pc: number) => string | undefined) | undefined;
   readonly dispatcher: SyscallDispatcher;
 
-  /** set_tid_address's clear_child_tid pointer. */
-  clearChildTid = 0;
-  robustList: { readonly head: number; readonly len: number } | null = null;
-  rseq: RseqRegistration | null = null;
-  /** sigaltstack: ss_sp, ss_flags, ss_size. */
-  altStack: { sp: bigint; flags: number; size: bigint } = { sp: 0n, flags: 2 /* SS_DISABLE */, size: 0n };
+  /** The process's threads, the thread group leader (tid = pid) first. */
+  readonly threads: Task[] = [];
+  /**
+   * The thread whose syscall is being handled (the kernel's `current`): the scheduler sets it
+   * before it dispatches; a one-thread process has its leader here from the start.
+   */
+  current: Task;
 
   constructor(opts: LinuxProcessOptions) {
     this.mm = opts.mm;
@@ -158,15 +160,17 @@ export class LinuxProcess {
     this.fds.install(new OpenFile(this.fs.newFifo(), O_WRONLY, 'stdout'), false);
     this.fds.install(new OpenFile(this.fs.newFifo(), O_WRONLY, 'stderr'), false);
     this.dispatcher = new SyscallDispatcher(opts.telemetry);
+    this.current = new Task(this.ids.pid, this);
+    this.threads.push(this.current);
   }
 
   get pid(): number {
     return this.ids.pid;
   }
 
-  /** The thread id: the process has one thread, whose tid is the pid. */
+  /** The thread id of the calling thread (gettid). */
   get tid(): number {
-    return this.ids.pid;
+    return this.current.tid;
   }
 
   /**

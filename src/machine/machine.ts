@@ -226,6 +226,9 @@ export class Machine {
             return { kind: 'exit', code: out.end.exitStatus, message: out.end.message };
           case 'fatal':
             return { kind: 'error', message: out.message, pc: e.getPc() };
+          case 'block':
+            // Replaced by the scheduler (many tasks): one task alone has nobody to wake it.
+            return { kind: 'error', message: 'the only task blocked with nothing to wake it', pc: e.getPc() };
         }
       },
       onAbort: (info) => this.onAbort(info),

@@ -5,6 +5,7 @@
 import type { U64 } from '../../util/u64.js';
 import type { LinuxProcess } from '../process.js';
 import type { Delivery, ProcessEnd } from '../signals.js';
+import type { WaitQueue } from '../wait.js';
 
 export type SyscallOutcome =
   /** Write `value` to x0 and go on (see returnRegister). */
@@ -14,7 +15,14 @@ export type SyscallOutcome =
   /** A signal's default action ended the process (a guest sending itself SIGABRT ...). */
   | { readonly kind: 'killed'; readonly end: ProcessEnd }
   /** The run must stop: an unimplemented call under --strict, or a state the model cannot follow. */
-  | { readonly kind: 'fatal'; readonly message: string };
+  | { readonly kind: 'fatal'; readonly message: string }
+  /**
+   * The calling task must sleep until one of `on` is woken, or until virtual CLOCK_MONOTONIC
+   * reaches `deadlineNs`, or a signal arrives; then the same syscall runs again (wait.ts).
+   * A signal with a handler makes the syscall return -EINTR, or restart after the handler under
+   * SA_RESTART when `restartable` (the ERESTARTSYS calls); without it -EINTR always.
+   */
+  | { readonly kind: 'block'; readonly on: readonly WaitQueue[]; readonly deadlineNs?: bigint; readonly restartable?: boolean };
 
 /** A handler gets the raw registers and converts each by its kernel type (args.ts). */
 export type SyscallHandler = (p: LinuxProcess, a: readonly U64[], pc: number) => number | SyscallOutcome;

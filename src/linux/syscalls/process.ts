@@ -124,13 +124,13 @@ function getrandom(p: LinuxProcess, a: readonly U64[]): number {
 }
 
 function setTidAddress(p: LinuxProcess, a: readonly U64[]): number {
-  p.clearChildTid = argPtr(a[0]!);
+  p.current.clearChildTid = argPtr(a[0]!);
   return p.tid;
 }
 
 function setRobustList(p: LinuxProcess, a: readonly U64[]): number {
   if (argUlong(a[1]!) !== ROBUST_LIST_HEAD_SIZE) return -EINVAL;
-  p.robustList = { head: argPtr(a[0]!), len: ROBUST_LIST_HEAD_SIZE };
+  p.current.robustList = { head: argPtr(a[0]!), len: ROBUST_LIST_HEAD_SIZE };
   return 0;
 }
 
@@ -145,7 +145,7 @@ function rseq(p: LinuxProcess, a: readonly U64[]): number | SyscallOutcome {
   const len = argUint(a[1]!);
   const flags = argInt(a[2]!);
   const sig = argUint(a[3]!);
-  const cur = p.rseq;
+  const cur = p.current.rseq;
   if ((flags & RSEQ_FLAG_UNREGISTER) !== 0) {
     if ((flags & ~RSEQ_FLAG_UNREGISTER) !== 0) return -EINVAL;
     if (cur === null || cur.addr !== addr) return -EINVAL;
@@ -154,7 +154,7 @@ function rseq(p: LinuxProcess, a: readonly U64[]): number | SyscallOutcome {
     const w = new StructWriter(4).u32(0, 0);
     if (putUser(p.mm, addr, w.bytes) < 0 || putUser(p.mm, addr + 4, new StructWriter(4).i32(0, RSEQ_CPU_ID_UNINITIALIZED).bytes) < 0) return -EFAULT;
     if (putUser(p.mm, addr + 20, new Uint8Array(8)) < 0) return -EFAULT;
-    p.rseq = null;
+    p.current.rseq = null;
     return 0;
   }
   if (flags !== 0) return -EINVAL;
@@ -167,7 +167,7 @@ function rseq(p: LinuxProcess, a: readonly U64[]): number | SyscallOutcome {
   if (len === ORIG_RSEQ_SIZE && addr % ORIG_RSEQ_SIZE !== 0) return -EINVAL;
   if (len !== ORIG_RSEQ_SIZE && (addr % RSEQ_ALIGN !== 0 || len < RSEQ_FEATURE_SIZE)) return -EINVAL;
   if (!accessOk(addr, len)) return -EFAULT;
-  p.rseq = { addr, len, sig };
+  p.current.rseq = { addr, len, sig };
   // The return-to-user update: a fault there is a SIGSEGV in Linux (force_sigsegv).
   if (getUser(p.mm, addr + 8, 8) === null || putUser(p.mm, addr, new Uint8Array(8)) < 0 || putUser(p.mm, addr + 20, new Uint8Array(8)) < 0) {
     return { kind: 'killed', end: forcedSignal(SIGSEGV, `the rseq area it registered at 0x${addr.toString(16)} cannot be accessed`) };

@@ -84,7 +84,7 @@ function rtSigpending(p: LinuxProcess, a: readonly U64[]): number {
 function sigaltstack(p: LinuxProcess, a: readonly U64[]): number {
   const ssVa = argPtr(a[0]!);
   const ossVa = argPtr(a[1]!);
-  const cur = p.altStack;
+  const cur = p.current.altStack;
   const old = { sp: cur.sp, flags: cur.size === 0n ? SS_DISABLE : cur.flags & SS_AUTODISARM, size: cur.size };
   if (ssVa !== 0) {
     const raw = getUser(p.mm, ssVa, 24);
@@ -96,9 +96,9 @@ function sigaltstack(p: LinuxProcess, a: readonly U64[]): number {
     const mode = flags & ~SS_AUTODISARM;
     if (mode !== SS_DISABLE && mode !== SS_ONSTACK && mode !== 0) return -EINVAL;
     // The guest never runs on its alternate stack, so the EPERM of changing it while on it cannot occur.
-    if (mode === SS_DISABLE) p.altStack = { sp: 0n, flags: SS_DISABLE, size: 0n };
+    if (mode === SS_DISABLE) p.current.altStack = { sp: 0n, flags: SS_DISABLE, size: 0n };
     else if (size < BigInt(MINSIGSTKSZ)) return -ENOMEM;
-    else p.altStack = { sp, flags, size };
+    else p.current.altStack = { sp, flags, size };
   }
   if (ossVa !== 0) return putUser(p.mm, ossVa, new StructWriter(24).u64(0, old.sp).i32(8, old.flags).u64(16, old.size).bytes);
   return 0;

@@ -1,0 +1,110 @@
+/**
+ * A task: one thread of a process (task_struct). What a thread owns alone lives here: its thread
+ * id, its registers while it is off the CPU, its blocked-signal mask and private pending signals,
+ * the registrations glibc makes per thread (set_tid_address, set_robust_list, rseq), its
+ * alternate signal stack, and, while it sleeps in a syscall, what the syscall remembers between
+ * tries (wait.ts). What the threads of a process share (address space, descriptors, signal
+ * handlers, ids) is the LinuxProcess, `task.process`.
+ */
+import type { U64 } from '../util/u64.js';
+import type { LinuxProcess } from './process.js';
+import type { WaitQueue, Waiter, WakeReason } from './wait.js';
+
+/** The user-visible register file of an arm64 task, as it is saved on a context switch. */
+export interface RegisterFile {
+  /** x0..x30. */
+  x: bigint[];
+  sp: bigint;
+  pc: bigint;
+  /** PSTATE.NZCV in bits 31:28. */
+  nzcv: number;
+  tpidr: bigint;
+  /** v0..v31, 16 little-endian bytes each. */
+  v: Uint8Array[];
+  fpcr: number;
+  fpsr: number;
+}
+
+export function emptyRegisterFile(): RegisterFile {
+  return {
+    x: Array.from({ length: 31 }, () => 0n),
+    sp: 0n,
+    pc: 0n,
+    nzcv: 0,
+    tpidr: 0n,
+    v: Array.from({ length: 32 }, () => new Uint8Array(16)),
+    fpcr: 0,
+    fpsr: 0,
+  };
+}
+
+export function cloneRegisterFile(r: RegisterFile): RegisterFile {
+  return { x: [...r.x], sp: r.sp, pc: r.pc, nzcv: r.nzcv, tpidr: r.tpidr, v: r.v.map((b) => b.slice()), fpcr: r.fpcr, fpsr: r.fpsr };
+}
+
+/**
+ * TASK_RUNNING split as the scheduler needs it: 'runnable' waits for its CPU, 'running' is on
+ * it; 'blocked' sleeps on wait queues; 'stopped' was stopped by a signal; 'zombie' has exited
+ * and waits to be reaped (a thread group leader whose other threads still run, or a process
+ * whose parent has not waited); 'dead' is gone.
+ */
+export type TaskState = 'runnable' | 'running' | 'blocked' | 'stopped' | 'zombie' | 'dead';
+
+/** A syscall a task sleeps in: run again on wake-up (wait.ts). */
+export interface BlockedSyscall {
+  readonly nr: number;
+  readonly args: readonly U64[];
+  /** The PC after the svc. */
+  readonly pc: number;
+  readonly on: readonly WaitQueue[];
+  readonly deadlineNs?: bigint;
+  readonly restartable: boolean;
+}
+
+export class Task implements Waiter {
+  /** Saved registers while the task is not on the engine. */
+  regs: RegisterFile | null = null;
+  state: TaskState = 'runnable';
+  /** The modeled CPU the task runs on (or last ran on). */
+  cpu = 0;
+  /** sched_setaffinity's mask, one bit per CPU (bigint: up to any CPU count). */
+  affinity: bigint = -1n;
+
+  /** set_tid_address's clear_child_tid pointer (also CLONE_CHILD_CLEARTID). */
+  clearChildTid = 0;
+  robustList: { readonly head: number; readonly len: number } | null = null;
+  rseq: { readonly addr: number; readonly len: number; readonly sig: number } | null = null;
+  /** sigaltstack: ss_sp, ss_flags, ss_size. */
+  altStack: { sp: bigint; flags: number; size: bigint } = { sp: 0n, flags: 2 /* SS_DISABLE */, size: 0n };
+
+  /** The syscall the task sleeps in, while blocked. */
+  blockedIn: BlockedSyscall | null = null;
+  /** Why the last sleep ended; read by a handler that runs again after a wake-up. */
+  wakeReason: WakeReason | null = null;
+  /**
+   * What a blocking syscall keeps between its tries (an absolute deadline, a half-done copy):
+   * set by the handler, cleared by the scheduler when the syscall returns.
+   */
+  blockState: unknown = null;
+  /** Called by wake(): the scheduler's hook that makes the task runnable again. */
+  onWake: ((t: Task, reason: WakeReason) => void) | null = null;
+
+  constructor(
+    readonly tid: number,
+    public process: LinuxProcess,
+  ) {}
+
+  /** Waiter: leaves every queue of its sleep and tells the scheduler. */
+  wake(reason: WakeReason): void {
+    const b = this.blockedIn;
+    if (b === null || this.state !== 'blocked') return;
+    for (const q of b.on) q.remove(this);
+    this.wakeReason = reason;
+    this.state = 'runnable';
+    this.onWake?.(this, reason);
+  }
+
+  get isThreadGroupLeader(): boolean {
+    return this.tid === this.process.pid;
+  }
+}
