@@ -27,10 +27,10 @@ import { DEFAULT_MEM_MB, DEFAULT_SHADOW_BYTES, MAX_MEM_MB, PAGE_SIZE, PA_BITS, P
 import { runStartupProbe, PROBE_PAGES } from './probe.js';
 import { ShadowTables } from './shadow.js';
 import { TLBI_VALE1, TLBI_VMALLE1, TTBR0_EL1 } from './sysregs.js';
-import type { AbortInfo, AbortResponse, EngineHooks, ExceptionInfo, GuestAccess, PageFault, StopReason } from './types.js';
+import type { AbortInfo, AbortResponse, EngineHooks, ExceptionInfo, GuestAccess, PageFault, RegisterFile, StopReason } from './types.js';
 import {
   EXCP_BKPT, EXCP_DATA_ABORT, EXCP_HVC, EXCP_PREFETCH_ABORT, EXCP_SMC, EXCP_SWI, EXCP_UDEF,
-  UC_ARCH_ARM64, UC_ARM64_REG_NZCV, UC_ARM64_REG_PC, UC_ARM64_REG_SP, UC_ARM64_REG_TPIDR_EL0,
+  UC_ARCH_ARM64, UC_ARM64_REG_FPCR, UC_ARM64_REG_FPSR, UC_ARM64_REG_NZCV, UC_ARM64_REG_PC, UC_ARM64_REG_SP, UC_ARM64_REG_TPIDR_EL0,
   UC_CPU_ARM64_MAX, UC_ERR_FETCH_UNMAPPED, UC_ERR_OK, UC_ERR_READ_UNMAPPED, UC_ERR_WRITE_UNMAPPED,
   UC_HOOK_MEM_UNMAPPED, UC_MEM_FETCH_UNMAPPED, UC_MEM_WRITE_UNMAPPED, UC_MODE_ARM, UC_PROT_ALL,
   ucArm64RegQ, ucArm64RegX,
@@ -341,6 +341,39 @@ export class Engine {
     if (!this.inHook) this.shadow.flush();
   }
 
+  // ---- context switches ----
+
+  /** The user-visible register file, for a task going off the CPU. */
+  saveRegisters(): RegisterFile {
+    const x: bigint[] = [];
+    for (let n = 0; n <= 30; n++) x.push(this.uc.regRead(ucArm64RegX(n)));
+    const v: Uint8Array[] = [];
+    for (let n = 0; n < 32; n++) v.push(this.uc.regReadVector(ucArm64RegQ(n)));
+    return {
+      x,
+      sp: this.uc.regRead(UC_ARM64_REG_SP),
+      pc: BigInt(this.getPc()),
+      nzcv: Number(this.uc.regRead(UC_ARM64_REG_NZCV)),
+      tpidr: this.uc.regRead(UC_ARM64_REG_TPIDR_EL0),
+      v,
+      fpcr: Number(this.uc.regRead(UC_ARM64_REG_FPCR)),
+      fpsr: Number(this.uc.regRead(UC_ARM64_REG_FPSR)),
+    };
+  }
+
+  /** Loads a task's register file (its PC included) onto the CPU. */
+  loadRegisters(r: RegisterFile): void {
+    for (let n = 0; n <= 30; n++) this.uc.regWrite(ucArm64RegX(n), r.x[n]!);
+    for (let n = 0; n < 32; n++) this.uc.regWriteVector(ucArm64RegQ(n), r.v[n]!);
+    this.uc.regWrite(UC_ARM64_REG_SP, r.sp);
+    this.uc.regWrite(UC_ARM64_REG_NZCV, r.nzcv);
+    this.uc.regWrite(UC_ARM64_REG_TPIDR_EL0, r.tpidr);
+    this.uc.regWrite(UC_ARM64_REG_FPCR, r.fpcr);
+    this.uc.regWrite(UC_ARM64_REG_FPSR, r.fpsr);
+    this.pendingPc = undefined;
+    this.uc.regWrite(UC_ARM64_REG_PC, r.pc);
+  }
+
   // ---- running ----
 
   /**
@@ -352,8 +385,12 @@ export class Engine {
     return this.runWith(this.hooks, entryPc);
   }
 
-  /** `run` with a given set of hooks (the start-up probe uses its own). */
-  runWith(hooks: EngineHooks, entryPc?: number): StopReason {
+  /**
+   * `run` with a given set of hooks (the start-up probe uses its own). `slice.count` limits this
+   * call to that many instructions (the scheduler's quantum; the instruction budget still
+   * applies when it is smaller), after which the run stops with 'quantum'.
+   */
+  runWith(hooks: EngineHooks, entryPc?: number, slice?: { count?: number; deadlineMs?: number }): StopReason {
     if (this.closed) throw new Error('Engine used after close()');
     if (this.running) throw new Error('Engine.run is not re-entrant (called from inside a hook?)');
     this.running = true;
@@ -363,7 +400,7 @@ export class Engine {
     try {
       let pc = entryPc ?? this.getPc();
       this.pendingPc = undefined;
-      const deadline = this.maxSeconds > 0 ? Date.now() + this.maxSeconds * 1000 : 0;
+      const deadline = slice?.deadlineMs ?? (this.maxSeconds > 0 ? Date.now() + this.maxSeconds * 1000 : 0);
       for (;;) {
         this.stopReason = undefined;
         this.unmapped = undefined;
@@ -371,8 +408,10 @@ export class Engine {
         if (deadline) this.watchdog!.arm(deadline - Date.now());
         let err: number;
         let timedOut = false;
+        const quantum = slice?.count ?? 0;
+        const count = quantum > 0 && (this.maxInsns === 0 || quantum < this.maxInsns) ? quantum : this.maxInsns;
         try {
-          err = this.uc.emuStart(pc, UNTIL_NEVER, 0, this.maxInsns);
+          err = this.uc.emuStart(pc, UNTIL_NEVER, 0, count);
         } finally {
           if (deadline) timedOut = this.watchdog!.disarm();
         }
@@ -381,6 +420,9 @@ export class Engine {
           this.pendingPc = undefined;
         }
         if (this.stopReason) return this.stopReason;
+        if (err === UC_ERR_OK && !timedOut && count === quantum && quantum > 0 && this.uc.regRead(UC_ARM64_REG_PC) !== UNTIL_NEVER) {
+          return { kind: 'quantum', instructions: quantum };
+        }
         if (err === UC_ERR_OK) return this.endedWithoutRequest(timedOut);
         if ((err === UC_ERR_READ_UNMAPPED || err === UC_ERR_WRITE_UNMAPPED || err === UC_ERR_FETCH_UNMAPPED) && this.unmapped) {
           const r = this.outsideRangeAbort(this.unmapped);

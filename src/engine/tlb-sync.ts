@@ -30,16 +30,22 @@ function shadowAttrsOf(attrIndx: number, nG: boolean): ShadowAttrs {
 }
 
 export class ShadowSync implements TlbObserver {
+  /**
+   * Whether this TLB is the one the engine runs with. With several CPUs each TLB has its own
+   * ShadowSync and only the running CPU's is active; the machine resyncs on a switch.
+   */
+  active = true;
+
   constructor(private readonly engine: Engine) {}
 
   onFill(e: TlbEntry): void {
-    if (!this.visible(e)) return;
+    if (!this.active || !this.visible(e)) return;
     this.engine.shadow.map(e.vaBase, e.span, e.pa, shadowPermsOf(e.perms), shadowAttrsOf(e.attrIndx, e.asid !== -1));
   }
 
   /** Reads only the arguments the TLB passes (not the entry, which is cold by now). */
   onRemove(e: TlbEntry, _reason: TlbRemoveReason, vaBase = e.vaBase, span = e.span, asid = e.asid): void {
-    if (asid !== -1 && asid !== this.engine.asid) return;
+    if (!this.active || (asid !== -1 && asid !== this.engine.asid)) return;
     this.engine.shadow.unmap(vaBase, span);
   }
 

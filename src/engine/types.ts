@@ -62,6 +62,10 @@ export interface ExceptionInfo {
 export type StopReason =
   /** A hook asked to stop, e.g. the guest called exit_group. */
   | { readonly kind: 'exit'; readonly code: number; readonly message?: string }
+  /** A hook asked the engine to give the CPU back (the scheduler switches tasks); resume later. */
+  | { readonly kind: 'yield' }
+  /** The slice's instruction count (runWith's `count`) ran out: the scheduler's preemption. */
+  | { readonly kind: 'quantum'; readonly instructions: number }
   /** The instruction or time budget ran out. */
   | { readonly kind: 'budget'; readonly resource: 'instructions' | 'time'; readonly limit: number; readonly message: string }
   /** The same abort repeated at one PC without the guest getting anywhere. */
@@ -90,3 +94,19 @@ export interface EngineHooks {
   /** Other exceptions; without this hook they stop the run. 'retry' resumes at the current PC. */
   onException?(info: ExceptionInfo, engine: Engine): AbortResponse;
 }
+
+/** The user-visible register file of an arm64 CPU at EL0, as a context switch saves it. */
+export interface RegisterFile {
+  /** x0..x30. */
+  x: bigint[];
+  sp: bigint;
+  pc: bigint;
+  /** PSTATE.NZCV in bits 31:28. */
+  nzcv: number;
+  tpidr: bigint;
+  /** v0..v31, 16 little-endian bytes each. */
+  v: Uint8Array[];
+  fpcr: number;
+  fpsr: number;
+}
+

@@ -115,6 +115,19 @@ export class VirtualClock {
     return v;
   }
 
+  /**
+   * The running CPU's time (the scheduler loads each CPU's clock here when it switches to it,
+   * and reads it back when it switches away): every CPU keeps its own virtual time.
+   */
+  setNow(ns: bigint): void {
+    this.nowNs = ns;
+  }
+
+  /** Time the running CPU spent working (modeled costs): the clock moves, nothing slept. */
+  charge(ns: bigint): void {
+    if (ns > 0n) this.nowNs += ns;
+  }
+
   /** Lets `ns` pass (a sleep). */
   advance(ns: bigint): void {
     if (ns < 0n) throw new RangeError(`VirtualClock: cannot go back ${ns} ns`);

@@ -16,6 +16,37 @@ export class FdTable {
   /** `limit()` is RLIMIT_NOFILE's soft value, read at each allocation as the kernel does. */
   constructor(private readonly limit: () => number) {}
 
+  /** dup_fd: a copy for a forked child, sharing the open files (their positions too). */
+  fork(limit: () => number): FdTable {
+    const t = new FdTable(limit);
+    this.slots.forEach((e, fd) => {
+      if (e !== undefined) t.slots[fd] = { file: e.file, cloexec: e.cloexec };
+    });
+    return t;
+  }
+
+  /** exec: closes every descriptor marked close-on-exec; returns the files closed. */
+  closeOnExec(): OpenFile[] {
+    const closed: OpenFile[] = [];
+    this.slots.forEach((e, fd) => {
+      if (e !== undefined && e.cloexec) {
+        closed.push(e.file);
+        this.close(fd);
+      }
+    });
+    return closed;
+  }
+
+  /** exit_files: closes everything; returns the files closed. */
+  closeAll(): OpenFile[] {
+    const closed: OpenFile[] = [];
+    for (const fd of this.open()) {
+      closed.push(this.slots[fd]!.file);
+      this.close(fd);
+    }
+    return closed;
+  }
+
   get(fd: number): FdEntry | null {
     if (!(Number.isInteger(fd) && fd >= 0)) return null;
     return this.slots[fd] ?? null;

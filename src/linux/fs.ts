@@ -181,7 +181,8 @@ export class FileSystem {
   cwd: DirNode;
   umask: number;
 
-  private nextIno = 1;
+  /** Shared by every process's view of the tree (forkView). */
+  private readonly inoCounter = { next: 1 };
   private readonly pageCache: PageCache;
   readonly now: () => bigint;
   readonly unmapMappingRange: UnmapMappingRange | undefined;
@@ -217,6 +218,19 @@ export class FileSystem {
     this.link(self, 'exe', this.newSymlink(PROC_SB, () => this.exePath, 0o777, this.creds.uid, this.creds.gid));
   }
 
+  /**
+   * The same tree as another process sees it (fork): its own working directory, umask and
+   * executable, everything else shared.
+   */
+  forkView(): FileSystem {
+    const view = Object.create(this) as FileSystem;
+    view.cwd = this.cwd;
+    view.umask = this.umask;
+    view.exe = this.exe;
+    view.exePath = this.exePath;
+    return view;
+  }
+
   // ---- node construction ----
 
   private times(): Times {
@@ -225,7 +239,7 @@ export class FileSystem {
   }
 
   private allocIno(): number {
-    return this.nextIno++;
+    return this.inoCounter.next++;
   }
 
   private newDir(parent: DirNode | null, sb: SuperBlock, perm: number, uid: number, gid: number): DirNode {

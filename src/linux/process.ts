@@ -22,6 +22,8 @@ import { RLIMIT_NOFILE, Rlimits } from './rlimit.js';
 import { SignalState } from './signals.js';
 import { HOST_STDIO } from './stdio.js';
 import { Task } from './task.js';
+import { LinuxSystem, type ExitInfo } from './system.js';
+import type { WaitQueue } from './wait.js';
 import { SyscallDispatcher, type SyscallOutcome } from './syscalls/dispatch.js';
 
 /** The guest marker calls (DESIGN.md "Guest markers"), implemented by the machine. */
@@ -69,8 +71,17 @@ export function releaseForProfile(profile: string): string {
 
 export interface LinuxProcessOptions {
   readonly mm: ProcessMemory;
-  /** The machine's page cache: regular files' data lives there. */
-  readonly pageCache: PageCache;
+  /**
+   * fork: the process this one is a copy of (copy_process without CLONE_THREAD). The file system
+   * tree, clock, entropy, stdio, markers and dispatcher are the machine's and shared; the
+   * working directory, umask, limits, signal dispositions and (unless `shareFds`) the descriptor
+   * table are copied.
+   */
+  readonly forkOf?: LinuxProcess;
+  /** CLONE_FILES: share the parent's descriptor table instead of copying it. */
+  readonly shareFds?: boolean;
+  /** The machine's page cache: regular files' data lives there (not needed by a fork). */
+  readonly pageCache?: PageCache;
   readonly telemetry: Telemetry;
   readonly fsPolicy?: FsPolicy;
   /** The memory manager's unmap_mapping_range (ftruncate and O_TRUNC shrink mapped files). */
@@ -101,7 +112,8 @@ export interface RseqRegistration {
 }
 
 export class LinuxProcess {
-  readonly mm: ProcessMemory;
+  /** The address space: replaced by exec. */
+  mm: ProcessMemory;
   readonly telemetry: Telemetry;
   readonly fs: FileSystem;
   readonly fds: FdTable;
@@ -127,10 +139,59 @@ export class LinuxProcess {
    */
   current: Task;
 
+  /** The machine's task tables and host, once the machine has registered the process. */
+  system: LinuxSystem | null = null;
+  /** The parent (null for the first program, whose parent is outside the machine). */
+  parent: LinuxProcess | null = null;
+  /** Children not yet reaped, in creation order. */
+  readonly children: LinuxProcess[] = [];
+  /** Woken when a child exits, stops or continues (wait4, waitid). */
+  readonly childEvents: WaitQueue;
+  /** The signal the parent gets when this process ends (clone's CSIGNAL; SIGCHLD for fork). */
+  exitSignal = 17;
+  pgid: number;
+  sid: number;
+  /** How the process ended, once it has (a zombie until reaped). */
+  exit: ExitInfo | null = null;
+  /** A stop or continue its parent has not collected with WUNTRACED/WCONTINUED yet. */
+  stopEvent: { readonly kind: 'stopped' | 'continued'; readonly sig: number } | null = null;
+  reaped = false;
+  /** Whether exec has run since fork (setpgid's EACCES rule, vfork release). */
+  execed = false;
+  /** A vfork parent sleeping until this child execs or exits. */
+  vforkDone: WaitQueue | null = null;
+
   constructor(opts: LinuxProcessOptions) {
     this.mm = opts.mm;
     this.telemetry = opts.telemetry;
     this.ids = { ...DEFAULT_IDS, ...opts.ids };
+    this.pgid = this.ids.pid;
+    this.sid = this.ids.pid;
+    this.childEvents = LinuxSystem.childQueue(this.ids.pid);
+    const parent = opts.forkOf;
+    if (parent !== undefined) {
+      this.utsname = parent.utsname;
+      this.clock = parent.clock;
+      this.random = parent.random;
+      this.stdio = parent.stdio;
+      this.markers = parent.markers;
+      this.hwcaps = parent.hwcaps;
+      this.strict = parent.strict;
+      this.diagnostics = parent.diagnostics;
+      this.disassemble = parent.disassemble;
+      this.fs = parent.fs.forkView();
+      this.fds = opts.shareFds === true ? parent.fds : parent.fds.fork(() => this.limits.curNumber(RLIMIT_NOFILE));
+      this.limits.copyFrom(parent.limits);
+      this.signals.copyFrom(parent.signals);
+      this.dispatcher = parent.dispatcher;
+      this.pgid = parent.pgid;
+      this.sid = parent.sid;
+      this.parent = parent;
+      this.system = parent.system;
+      this.current = new Task(this.ids.pid, this);
+      this.threads.push(this.current);
+      return;
+    }
     this.utsname = { ...DEFAULT_UTSNAME, ...opts.utsname };
     this.clock = new VirtualClock(opts.clock);
     this.random = new GuestRandom(opts.randomSeed ?? DEFAULT_RANDOM_SEED);
@@ -140,6 +201,7 @@ export class LinuxProcess {
     this.strict = opts.strict ?? false;
     this.diagnostics = opts.diagnostics ?? ((line) => this.stdio.writeStderr(new TextEncoder().encode(line + '\n')));
     this.disassemble = opts.disassemble;
+    if (opts.pageCache === undefined) throw new Error('LinuxProcess: a new process needs the page cache');
     this.fs = new FileSystem({
       pageCache: opts.pageCache,
       ...(opts.fsPolicy !== undefined ? { policy: opts.fsPolicy } : {}),

@@ -53,6 +53,11 @@ function initialLimits(): Rlimit[] {
 export class Rlimits {
   private readonly limits = initialLimits();
 
+  /** fork: the child starts with the parent's limits. */
+  copyFrom(other: Rlimits): void {
+    for (let r = 0; r < this.limits.length; r++) this.limits[r] = other.limits[r]!;
+  }
+
   get(resource: number): Rlimit {
     const r = this.limits[resource];
     if (r === undefined) throw new RangeError(`no resource limit ${resource}`);

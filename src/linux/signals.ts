@@ -141,6 +141,17 @@ export class SignalState {
   /** Signals sent while blocked: delivered (their default action runs) once unblocked. */
   pending = 0n;
 
+  /** fork: the child inherits dispositions and mask; nothing is pending in it. */
+  copyFrom(other: SignalState): void {
+    for (let sig = 0; sig <= NSIG; sig++) this.actions[sig] = other.actions[sig]!;
+    this.blocked = other.blocked;
+  }
+
+  /** exec: handled signals go back to their default action; ignored ones stay ignored. */
+  resetHandlersForExec(): void {
+    for (let sig = 1; sig <= NSIG; sig++) if (this.hasHandler(sig)) this.actions[sig] = DEFAULT_ACTION;
+  }
+
   action(sig: number): SigAction {
     return this.actions[sig] ?? DEFAULT_ACTION;
   }

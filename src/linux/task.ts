@@ -7,23 +7,11 @@
  * handlers, ids) is the LinuxProcess, `task.process`.
  */
 import type { U64 } from '../util/u64.js';
+import type { RegisterFile } from '../engine/types.js';
 import type { LinuxProcess } from './process.js';
-import type { WaitQueue, Waiter, WakeReason } from './wait.js';
 
-/** The user-visible register file of an arm64 task, as it is saved on a context switch. */
-export interface RegisterFile {
-  /** x0..x30. */
-  x: bigint[];
-  sp: bigint;
-  pc: bigint;
-  /** PSTATE.NZCV in bits 31:28. */
-  nzcv: number;
-  tpidr: bigint;
-  /** v0..v31, 16 little-endian bytes each. */
-  v: Uint8Array[];
-  fpcr: number;
-  fpsr: number;
-}
+export type { RegisterFile };
+import type { WaitQueue, Waiter, WakeReason } from './wait.js';
 
 export function emptyRegisterFile(): RegisterFile {
   return {

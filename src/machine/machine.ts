@@ -1,6 +1,8 @@
 /**
- * The machine: one Linux process running on the Unicorn engine, with every translation decided by
- * the mmu model and every page table kept by the memory-manager model.
+ * The machine: Linux processes and threads on N modeled CPUs, run one at a time on the Unicorn
+ * engine by a deterministic scheduler in virtual time (scheduler.ts), with every translation
+ * decided by the mmu model (one TLB and walk cache per CPU) and every page table kept by the
+ * memory-manager model.
  *
  * The joins (DESIGN.md, data flow):
  * - the engine's guest-physical pool is the kernel model's PhysMem, so what the model writes
@@ -10,14 +12,33 @@
  * - a guest access the shadow refuses arrives as an abort: the machine asks the mmu to translate
  *   it (a TLB hit, or a walk and a fill), hands a translation fault to the memory manager's
  *   fault handler, and retries the instruction;
- * - `svc` goes to the process layer's syscall dispatcher; the guest markers come back here.
+ * - `svc` goes to the process layer's syscall dispatcher; the guest markers come back here;
+ * - the task layer (linux/system.ts) asks the machine, its TaskHost, for address spaces,
+ *   registers and scheduling; a syscall that blocks parks its task and runs again on wake-up;
+ * - a context switch saves the task's registers, selects its CPU in the mmu (TLB, walk cache,
+ *   TTBR0/ASID) and makes the shadow equal that CPU's TLB, so QEMU never sees another CPU's
+ *   entries. Each CPU's TLB has its own ShadowSync; only the running CPU's is active.
+ *
+ * The run ends when the first process has exited; processes still running then are killed (as
+ * the tool's end would end them), their teardown counted.
  */
-import { Engine, ShadowSync, type AbortInfo, type EngineHooks, type StopReason } from '../engine/index.js';
+import { Engine, ShadowSync, type AbortInfo, type EngineHooks, type RegisterFile, type StopReason } from '../engine/index.js';
 import { readElfFile, type ElfImage } from '../linux/elf.js';
 import { loadElfBinary, type ExecResult } from '../linux/exec.js';
 import { LinuxProcess, releaseForProfile, type Markers } from '../linux/process.js';
-import { fatalFault } from '../linux/signals.js';
+import { defaultAction, fatalFault, type ProcessEnd } from '../linux/signals.js';
+import { LinuxSystem, type ChildSignalInfo, type ExitInfo, type TaskHost } from '../linux/system.js';
+import { emptyRegisterFile, type Task } from '../linux/task.js';
+import type { ProcessMemory } from '../mm/api.js';
+import { Mmu } from '../mmu/mmu.js';
+import { mmuOptionsFrom } from '../mm/profiles.js';
+import { VM_SHARED } from '../mm/vma.js';
+import { ClockMeter } from './clock-cost.js';
+import { QUANTUM_INSNS, Scheduler, SLACK_NS, TIMESLICE_NS } from './scheduler.js';
+import type { WakeReason } from '../linux/wait.js';
 import { syscallNumberFromX8, returnRegister } from '../linux/syscalls/args.js';
+import type { SyscallOutcome } from '../linux/syscalls/dispatch.js';
+import { syscallName } from '../linux/syscalls/table.js';
 import { MmKernel, type MmPolicy, type Process } from '../mm/index.js';
 import { formatPolicy } from '../mm/knobs.js';
 import { resolvePolicy, type ProfileName } from '../mm/profiles.js';
@@ -27,7 +48,7 @@ import type { Disassembler } from '../trace/disasm.js';
 import type { FaultKind } from '../trace/events.js';
 import { Telemetry } from '../trace/telemetry.js';
 import { UsageError } from '../util/errors.js';
-import { u64FromBigInt, u64ToBigInt } from '../util/u64.js';
+import { u64FromBigInt, u64ToBigInt, type U64 } from '../util/u64.js';
 
 export interface MachineOptions {
   /** The static arm64 ELF on the host. */
@@ -80,9 +101,24 @@ export class Machine {
   readonly process: Process;
   readonly linux: LinuxProcess;
   readonly markers: MarkerCounts;
+  readonly system: LinuxSystem;
+  readonly sched: Scheduler;
+  private readonly syncs: ShadowSync[];
+  private readonly meter: ClockMeter;
   private loaded: ExecResult | undefined;
   private readonly dis: Disassembler | null;
   private closed = false;
+  /** The task on the engine now, and the CPU and ASID the engine's shadow holds. */
+  private running: Task | null = null;
+  private engineCpu = 0;
+  private engineAsid = -1;
+  /** A hook's request to stop the slice after the current event (yield, block, exit, wake-up). */
+  private yieldRequested = false;
+  /** The running CPU's clock value at which it must give the engine back. */
+  private preemptAtNs = -1n;
+  /** How the first process ended (the run's end), once it has. */
+  private initEnd: RunEnd | null = null;
+  private runStart = 0;
 
   constructor(private readonly opts: MachineOptions) {
     // Everything that can be wrong with the input is checked before the engine starts.
@@ -101,12 +137,31 @@ export class Machine {
       ...(opts.maxSeconds !== undefined ? { maxSeconds: opts.maxSeconds } : {}),
     });
     try {
-      this.kernel = new MmKernel({ policy: this.policy, profile: this.profile, telemetry: this.telemetry, mem: this.engine.phys });
-      this.kernel.mmu.tlb.observer = new ShadowSync(this.engine);
+      const mmu = new Mmu(this.engine.phys, this.telemetry, mmuOptionsFrom(this.policy));
+      this.kernel = new MmKernel({ policy: this.policy, profile: this.profile, telemetry: this.telemetry, mem: this.engine.phys, mmu });
+      this.syncs = mmu.cpus.map((c, i) => {
+        const sync = new ShadowSync(this.engine);
+        sync.active = i === 0;
+        c.tlb.observer = sync;
+        return sync;
+      });
       this.process = this.kernel.newProcess();
       this.kernel.switchTo(this.process);
       this.engine.setAsid(this.process.userAsid);
+      this.engineAsid = this.process.userAsid;
       this.linux = this.newLinuxProcess();
+      this.system = new LinuxSystem(this.taskHost(), this.linux.pid);
+      this.linux.system = this.system;
+      this.system.addProcess(this.linux);
+      this.sched = new Scheduler(mmu.cpus.length, this.linux.clock.peekMonotonicNs());
+      this.meter = new ClockMeter({
+        faults: this.kernel.faultStats,
+        syscalls: this.linux.dispatcher.stats,
+        tlbi: mmu.tlbiStats,
+        tlb: mmu.tlbStats,
+        cpus: mmu.cpus.length,
+      });
+      mmu.onBroadcastReceived = (receiver) => this.chargeReceiver(receiver.index);
     } catch (e) {
       this.engine.close();
       throw e;
@@ -126,6 +181,7 @@ export class Machine {
       mark: (name) => after('mark', name),
       reset: () => {
         this.markers.reset();
+        this.meter.sync();
         after('reset', 'reset');
       },
       dump: (label) => {
@@ -199,39 +255,332 @@ export class Machine {
   run(): RunEnd {
     try {
       const loaded = this.load();
-      this.engine.setSp(loaded.sp);
-      const stop = this.engine.runWith(this.hooks(), loaded.entry);
-      const end = this.endOf(stop);
-      // The process goes away as Linux's exit does it: exit_mmap's teardown is counted.
-      this.process.exitMmap();
+      const regs = emptyRegisterFile();
+      regs.pc = BigInt(loaded.entry);
+      regs.sp = BigInt(loaded.sp);
+      const init = this.linux.current;
+      init.regs = regs;
+      init.onWake = (t, reason) => this.onWake(t, reason);
+      this.sched.add(init, this.linux.clock.peekMonotonicNs());
+      this.runStart = Date.now();
+      const end = this.schedule();
+      // What is still running when the first process has gone ends with the run, torn down as
+      // exit would do it (their exit_mmap counted); so does the first process's own mm.
+      this.killAll();
       return end;
     } finally {
       this.close();
     }
   }
 
+  /** The scheduler loop: pick, switch, run a slice, account; until the first process ends. */
+  private schedule(): RunEnd {
+    const hooks = this.hooks();
+    const maxSeconds = this.opts.maxSeconds ?? 0;
+    const deadlineMs = maxSeconds > 0 ? this.runStart + maxSeconds * 1000 : 0;
+    for (;;) {
+      if (this.initEnd !== null) return this.initEnd;
+      const cpu = this.nextRunnableCpu();
+      if (cpu === 'deadlock') return this.deadlock();
+      const t = cpu.queue[0]!;
+      this.switchTo(t);
+      if (t.blockedIn !== null && !this.resumeSyscall(t)) continue;
+      if (this.initEnd !== null) return this.initEnd;
+      if (t.state !== 'runnable') continue;
+      t.state = 'running';
+      this.setPreemptPoint();
+      const others = this.sched.otherRunnableMin(this.sched.cpus[t.cpu]!) !== null || cpu.queue.length > 1 || this.sched.hasSleepersWithDeadline;
+      const stop = this.engine.runWith(hooks, undefined, {
+        ...(others ? { count: QUANTUM_INSNS } : {}),
+        ...(deadlineMs > 0 ? { deadlineMs } : {}),
+      });
+      this.yieldRequested = false;
+      this.chargeRunning();
+      if (t.state === 'running') {
+        t.regs = this.engine.saveRegisters();
+        t.state = 'runnable';
+      }
+      switch (stop.kind) {
+        case 'yield':
+          break;
+        case 'quantum':
+          this.linux.clock.charge(this.meter.instructions(stop.instructions));
+          break;
+        case 'exit':
+          // A stop the machine's own paths do not produce any more (they yield); kept for the probe's hooks.
+          return { exitCode: stop.code, reason: 'exit' };
+        default:
+          return this.endOf(stop);
+      }
+      this.saveCpuClock();
+      this.rotate(t);
+    }
+  }
+
+  /** After its slice: a task whose turn is over goes to the back of its CPU's queue. */
+  private rotate(t: Task): void {
+    const cpu = this.sched.cpus[t.cpu]!;
+    if (t.state !== 'runnable' || cpu.queue[0] !== t || cpu.queue.length < 2) return;
+    if (cpu.clockNs - cpu.turnStartNs < TIMESLICE_NS && !this.yieldedVoluntarily) return;
+    cpu.queue.shift();
+    cpu.queue.push(t);
+    cpu.turnStartNs = cpu.clockNs;
+  }
+
+  private yieldedVoluntarily = false;
+
+  /** The CPU to run next; when all are idle, time jumps to the next timer; 'deadlock' if none. */
+  private nextRunnableCpu(): import('./scheduler.js').SchedCpu | 'deadlock' {
+    for (;;) {
+      const cpu = this.sched.nextCpu();
+      if (cpu !== null) {
+        // Timers due before this CPU's time fire first: they may make earlier work runnable.
+        const due = this.sched.nextDeadline();
+        if (due !== null && due <= cpu.clockNs) {
+          this.fireTimers(cpu.clockNs);
+          continue;
+        }
+        return cpu;
+      }
+      const due = this.sched.nextDeadline();
+      if (due === null) return 'deadlock';
+      this.fireTimers(due);
+    }
+  }
+
+  /** Wakes every sleeper whose deadline is at or before `nowNs` (its CPU's clock catches up). */
+  private fireTimers(nowNs: bigint): void {
+    for (const t of this.sched.expired(nowNs)) {
+      const deadline = this.sched.deadlineOf(t)!;
+      const cpu = this.sched.cpus[t.cpu]!;
+      if (cpu.clockNs < deadline) cpu.clockNs = deadline;
+      t.wake('timeout');
+    }
+  }
+
+  /** Every task sleeps and nothing will wake any of them. */
+  private deadlock(): RunEnd {
+    const who = [...this.system.tasks.values()]
+      .filter((t) => t.state === 'blocked')
+      .map((t) => `task ${t.tid} in ${t.blockedIn !== null ? (syscallName(t.blockedIn.nr) ?? `syscall ${t.blockedIn.nr}`) : '?'}`);
+    return { exitCode: null, reason: 'crash', message: `deadlock: every task of the guest is blocked and nothing can wake any of them (${who.join(', ')})` };
+  }
+
+  /**
+   * Puts `t` on the engine: its CPU (TLB, walk cache, registers of the mmu; the shadow rebuilt
+   * from that TLB), its address space (TTBR0/ASID), its registers, and the CPU's clock.
+   */
+  private switchTo(t: Task): void {
+    const prev = this.running;
+    if (prev === t && this.engineCpu === t.cpu) {
+      this.loadClock(t.cpu);
+      if (t.regs !== null) this.engine.loadRegisters(t.regs);
+      return;
+    }
+    const mm = t.process.mm as Process;
+    const mmu = this.kernel.mmu;
+    const cpuChanged = this.engineCpu !== t.cpu;
+    if (cpuChanged) {
+      this.syncs[this.engineCpu]!.active = false;
+      this.engineCpu = t.cpu;
+      mmu.selectCpu(t.cpu);
+    }
+    this.kernel.switchTo(mm);
+    if (cpuChanged || this.engineAsid !== mm.userAsid) {
+      this.engine.setAsid(mm.userAsid);
+      this.engineAsid = mm.userAsid;
+      const sync = this.syncs[t.cpu]!;
+      sync.active = true;
+      sync.resync(mmu.tlb.residentEntries());
+    }
+    this.running = t;
+    t.process.current = t;
+    this.loadClock(t.cpu);
+    if (prev !== null && prev !== t) this.linux.clock.charge(this.meter.contextSwitch());
+    if (t.regs !== null) this.engine.loadRegisters(t.regs);
+  }
+
+  private loadClock(cpu: number): void {
+    const c = this.sched.cpus[cpu]!;
+    this.linux.clock.setNow(c.clockNs);
+    if (c.turnStartNs === 0n) c.turnStartNs = c.clockNs;
+  }
+
+  /** The running CPU's clock goes back to its scheduler record. */
+  private saveCpuClock(): void {
+    this.sched.cpus[this.engineCpu]!.clockNs = this.linux.clock.peekMonotonicNs();
+  }
+
+  /** Charges the modeled work since the last charge to the running CPU. */
+  private chargeRunning(): void {
+    this.linux.clock.charge(this.meter.take());
+  }
+
+  /** A broadcast TLBI reached another CPU: it loses the time to process it. */
+  private chargeReceiver(cpu: number): void {
+    if (cpu === this.engineCpu) return;
+    const c = this.sched.cpus[cpu]!;
+    c.clockNs += this.meter.receivedTlbi();
+  }
+
+  /** When the running CPU must stop: the others' progress, its queue's turn, the next timer. */
+  private setPreemptPoint(): void {
+    const cpu = this.sched.cpus[this.engineCpu]!;
+    let at: bigint | null = null;
+    const other = this.sched.otherRunnableMin(cpu);
+    if (other !== null) at = other + SLACK_NS;
+    if (cpu.queue.length > 1) {
+      const turnEnd = cpu.turnStartNs + TIMESLICE_NS;
+      if (at === null || turnEnd < at) at = turnEnd;
+    }
+    const due = this.sched.nextDeadline();
+    if (due !== null && (at === null || due < at)) at = due;
+    this.preemptAtNs = at ?? -1n;
+  }
+
+  /** At a kernel event of the running task: charge its cost, and say whether to stop the slice. */
+  private mustStop(): boolean {
+    this.chargeRunning();
+    if (this.yieldRequested) return true;
+    return this.preemptAtNs >= 0n && this.linux.clock.peekMonotonicNs() >= this.preemptAtNs;
+  }
+
+  /** A sleeping task was woken (futex, pipe, child exit, timer): it becomes runnable. */
+  private onWake(t: Task, _reason: WakeReason): void {
+    const now = this.linux.clock.peekMonotonicNs();
+    this.sched.makeRunnable(t, now);
+    // Another CPU got work: the running one re-plans when it must stop.
+    if (this.running !== null && this.running.state === 'running') {
+      this.setPreemptPoint();
+      if (t.cpu !== this.engineCpu || this.sched.cpus[t.cpu]!.queue.length > 1) this.yieldRequested = this.yieldRequested || this.preemptAtNs >= 0n && now >= this.preemptAtNs;
+    }
+  }
+
+  /**
+   * A task woken in a blocking syscall runs the syscall again, in its own context (wait.ts).
+   * Returns whether the task may now run guest code.
+   */
+  private resumeSyscall(t: Task): boolean {
+    const b = t.blockedIn!;
+    t.blockedIn = null;
+    const out = t.process.syscall(b.nr, b.args, b.pc);
+    this.chargeRunning();
+    const r = this.settleSyscall(t, out, b.nr, b.args, b.pc);
+    this.saveCpuClock();
+    if (r !== 'continue') return false;
+    t.regs = this.engine.saveRegisters();
+    return true;
+  }
+
+  /**
+   * What a syscall's outcome does to its task: a value to x0, a sleep, an exit. 'continue' when
+   * the task goes on running; 'stop' when the slice must end (the task sleeps or is gone).
+   */
+  private settleSyscall(t: Task, out: SyscallOutcome, nr: number, args: readonly U64[], pc: number): 'continue' | 'stop' | StopReason {
+    switch (out.kind) {
+      case 'return':
+        this.engine.setX(0, u64ToBigInt(returnRegister(out.value)));
+        t.blockState = null;
+        t.wakeReason = null;
+        return 'continue';
+      case 'block': {
+        t.blockedIn = { nr, args: [...args], pc, on: out.on, ...(out.deadlineNs !== undefined ? { deadlineNs: out.deadlineNs } : {}), restartable: out.restartable ?? false };
+        t.state = 'blocked';
+        t.wakeReason = null;
+        if (t.regs === null || this.running === t) t.regs = this.engine.saveRegisters();
+        for (const q of out.on) q.add(t);
+        this.sched.sleep(t, out.deadlineNs);
+        return 'stop';
+      }
+      case 'exit': {
+        const info: ExitInfo = { kind: 'exited', value: out.status, core: false };
+        if (out.group) this.system.exitGroup(t.process, info);
+        else this.system.exitThread(t, info);
+        this.noteInitEnd(t.process, { exitCode: out.status, reason: 'exit' });
+        return 'stop';
+      }
+      case 'killed':
+        this.killProcess(t.process, out.end);
+        return 'stop';
+      case 'fatal':
+        return { kind: 'error', message: out.message, pc: this.engine.getPc() };
+    }
+  }
+
+  /** A process ended by a signal: every thread goes, the parent learns of it. */
+  private killProcess(p: LinuxProcess, end: ProcessEnd): void {
+    const core = defaultAction(end.signal) === 'core';
+    this.system.exitGroup(p, { kind: 'killed', value: end.signal, core });
+    this.noteInitEnd(p, { exitCode: end.exitStatus, reason: 'signal', message: end.message });
+  }
+
+  private noteInitEnd(p: LinuxProcess, end: RunEnd): void {
+    if (p === this.linux && p.exit !== null && this.initEnd === null) this.initEnd = end;
+  }
+
+  /** The end of the run: processes still alive are torn down (exit_mmap counted). */
+  private killAll(): void {
+    for (const p of [...this.system.processes.values()]) {
+      if (p.exit === null) this.system.exitGroup(p, { kind: 'killed', value: 9, core: false });
+    }
+  }
+
+  /** What the task layer needs from the machine (linux/system.ts). */
+  private taskHost(): TaskHost {
+    return {
+      currentRegisters: () => this.engine.saveRegisters(),
+      forkMm: (mm) => forkAddressSpace(mm),
+      newMm: () => this.kernel.newProcess(),
+      releaseMm: (mm) => {
+        if (!(mm as Process).hasExited) mm.exitMmap();
+      },
+      taskCreated: (t, regs) => {
+        t.regs = regs;
+        t.onWake = (task, reason) => this.onWake(task, reason);
+        this.sched.add(t, this.linux.clock.peekMonotonicNs());
+        if (this.running !== null) this.setPreemptPoint();
+      },
+      taskExited: (t) => {
+        this.sched.remove(t);
+      },
+      requestReschedule: () => {
+        this.yieldRequested = true;
+        this.yieldedVoluntarily = true;
+      },
+      nowNs: () => this.linux.clock.peekMonotonicNs(),
+      cpuCount: this.kernel.mmu.cpus.length,
+      currentCpu: () => this.running?.cpu ?? 0,
+      migrate: (t) => this.sched.migrate(t, this.linux.clock.peekMonotonicNs()),
+      futexKey: (mm, va, shared) => futexKey(mm, va, shared),
+      signalProcess: (p, sig, info) => this.signalProcess(p, sig, info),
+    };
+  }
+
+  /** A signal the kernel sends a process (SIGCHLD to a parent ...): its disposition decides. */
+  private signalProcess(p: LinuxProcess, sig: number, _info: ChildSignalInfo | null): void {
+    const d = p.signals.send(sig, 'sent by the kernel');
+    if (d.kind === 'end') this.killProcess(p, d.end);
+  }
+
   private hooks(): EngineHooks {
-    const p = this.linux;
     return {
       onSvc: (e) => {
+        const t = this.running!;
         const args = [0, 1, 2, 3, 4, 5].map((n) => u64FromBigInt(e.getX(n)));
-        const out = p.syscall(syscallNumberFromX8(u64FromBigInt(e.getX(8))), args, e.getPc());
-        switch (out.kind) {
-          case 'return':
-            e.setX(0, u64ToBigInt(returnRegister(out.value)));
-            return;
-          case 'exit':
-            return { kind: 'exit', code: out.status };
-          case 'killed':
-            return { kind: 'exit', code: out.end.exitStatus, message: out.end.message };
-          case 'fatal':
-            return { kind: 'error', message: out.message, pc: e.getPc() };
-          case 'block':
-            // Replaced by the scheduler (many tasks): one task alone has nobody to wake it.
-            return { kind: 'error', message: 'the only task blocked with nothing to wake it', pc: e.getPc() };
-        }
+        const nr = syscallNumberFromX8(u64FromBigInt(e.getX(8)));
+        const pc = e.getPc();
+        const out = t.process.syscall(nr, args, pc);
+        const r = this.settleSyscall(t, out, nr, args, pc);
+        if (r === 'stop') return { kind: 'yield' };
+        if (r !== 'continue') return r;
+        if (this.initEnd !== null || this.mustStop()) return { kind: 'yield' };
+        return;
       },
-      onAbort: (info) => this.onAbort(info),
+      onAbort: (info) => {
+        const r = this.onAbort(info);
+        if (r !== 'retry') return r;
+        return this.initEnd !== null || this.mustStop() ? { kind: 'yield' } : 'retry';
+      },
       readInsn: (pc) => this.readInsn(pc),
     };
   }
@@ -251,11 +600,12 @@ export class Machine {
       return this.fatal({ signal: 'SIGSEGV', code: 'SEGV_MAPERR', addr: a.va, access: a.kind, pc: info.pc, reason: 'address outside the 40-bit user address space of the model' });
     }
     const mmu = this.kernel.mmu;
+    const mm = this.running!.process.mm as Process;
     for (const f of info.faults) {
       for (let attempt = 0; ; attempt++) {
         const t = mmu.translate(f.va, f.kind, 0);
         if (t.ok) break;
-        const out = this.process.handleFault(f.va, f.kind, t.kind);
+        const out = mm.handleFault(f.va, f.kind, t.kind);
         this.traceFault(f.va, f.kind, t.kind, t.level, info.pc, out.kind === 'handled' ? out.path : `${out.signal} ${out.code}`);
         if (out.kind === 'signal') {
           return this.fatal({ signal: out.signal, code: out.code, addr: f.va, access: f.kind, pc: info.pc, reason: out.reason });
@@ -275,10 +625,13 @@ export class Machine {
     tr.emit({ kind: 'fault', va, access, fault, level, pc, ...(insn !== undefined ? { insn } : {}), handled });
   }
 
+  /** force_sig_fault with no handler to run: the process dies of the signal. */
   private fatal(f: Parameters<typeof fatalFault>[0]): StopReason {
     const insn = this.disassembleAt(f.pc);
-    const end = fatalFault({ ...f, ...(insn !== undefined ? { insn } : {}) }, this.linux.signals);
-    return { kind: 'exit', code: end.exitStatus, message: end.message };
+    const p = this.running!.process;
+    const end = fatalFault({ ...f, ...(insn !== undefined ? { insn } : {}) }, p.signals);
+    this.killProcess(p, end);
+    return { kind: 'yield' };
   }
 
   private endOf(stop: StopReason): RunEnd {
@@ -293,6 +646,9 @@ export class Machine {
       case 'exception':
       case 'error':
         return { exitCode: null, reason: 'crash', message: stop.message };
+      case 'yield':
+      case 'quantum':
+        return { exitCode: null, reason: 'crash', message: `the engine stopped for the scheduler (${stop.kind}) outside a run` };
     }
   }
 
@@ -306,6 +662,7 @@ export class Machine {
       snapshot: this.telemetry.stats.snapshot(),
       ops: this.markers.ops,
       dumps: this.markers.dumps,
+      cpus: this.kernel.mmu.cpus.length,
     });
   }
 
@@ -316,3 +673,23 @@ export class Machine {
   }
 }
 
+/** dup_mmap through the memory manager's fork (mm/fork.ts). */
+function forkAddressSpace(mm: ProcessMemory): ProcessMemory {
+  const f = (mm as { fork?: () => ProcessMemory }).fork;
+  if (typeof f !== 'function') throw new Error('fork: the memory manager cannot copy an address space');
+  return f.call(mm);
+}
+
+/**
+ * get_futex_key: a private futex, or one in private memory, is (address space, address); one in
+ * a shared mapping is (file, page offset, offset in page), so every process mapping it meets.
+ */
+function futexKey(mm: ProcessMemory, va: number, shared: boolean): string {
+  if (shared) {
+    const vma = (mm as Process).vmas.findVma(va);
+    if (vma !== null && vma.start <= va && (vma.flags & VM_SHARED) !== 0 && vma.file !== null) {
+      return `f${vma.file.ino}:${vma.pgoffOf(va)}:${va % 4096}`;
+    }
+  }
+  return `m${mm.asid}:${va}`;
+}

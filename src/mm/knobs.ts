@@ -68,6 +68,8 @@ export interface MmPolicy {
   tlb_entries: number;
   tlb_contig: boolean;
   mem_mb: number;
+  /** Modeled CPUs (each with its own TLB and walk cache). */
+  cpus: number;
 }
 
 export type KnobName = keyof MmPolicy;
@@ -140,6 +142,7 @@ export const KNOBS: readonly KnobDef[] = [
   { name: 'tlb_entries', type: { kind: 'int', min: 5, max: 1 << 20, multipleOf: 5 }, reader: 'mmu', description: 'TLB entries (5-way set associative, like the 1280-entry L2 TLB of Cortex-A76/Neoverse-N1)' },
   { name: 'tlb_contig', type: BOOL, reader: 'mmu', description: 'the TLB caches a contiguous block as one entry' },
   { name: 'mem_mb', type: { kind: 'int', min: 16, max: 16384, unit: 'MiB' }, reader: 'machine', description: 'guest physical memory in MiB (page tables, page cache, anonymous memory)' },
+  { name: 'cpus', type: { kind: 'int', min: 1, max: 256 }, reader: 'machine', description: 'online CPUs of the modeled machine, each with its own TLB and walk cache; tasks are spread over them' },
 ];
 
 const BY_NAME = new Map<string, KnobDef>(KNOBS.map((k) => [k.name, k]));

@@ -57,6 +57,7 @@ const common: Common = {
   tlb_entries: { value: '1280', reason: 'a Cortex-A76/Neoverse-N1-sized L2 TLB (5-way)' },
   tlb_contig: { value: 'on', reason: 'A76-class cores cache contiguous ranges as one entry' },
   mem_mb: { value: '2048', reason: 'enough for page_fault3 (128 MiB) several times over' },
+  cpus: { value: '4', reason: 'a small SMP machine: several tasks run in parallel, broadcast TLBIs reach other CPUs' },
 };
 
 function profile(name: ProfileName, summary: string, own: Common): Profile {
@@ -197,7 +198,7 @@ export const TLB_WAYS = 5;
 
 /** The mmu's options for a policy (the machine may add engine-specific ones). */
 export function mmuOptionsFrom(p: MmPolicy): MmuOptions {
-  return { tlbEntries: p.tlb_entries, tlbWays: TLB_WAYS, tlbContig: p.tlb_contig, ha: p.hw_af, hd: p.hw_dirty, bbml2: p.bbml2_noabort, ds: p.lpa2 };
+  return { tlbEntries: p.tlb_entries, tlbWays: TLB_WAYS, tlbContig: p.tlb_contig, ha: p.hw_af, hd: p.hw_dirty, bbml2: p.bbml2_noabort, ds: p.lpa2, cpus: p.cpus };
 }
 
 /** fault_around_bytes in pages: rounded down to a power of two, at least 1 (mm/memory.c fault_around_bytes_set). */

@@ -4,7 +4,7 @@
  * DSB counted (stats groups `tlb`, `tlbi`, `dsb`, `checker`) and traced when asked.
  */
 import type { Access } from '../trace/events.js';
-import { bump } from '../trace/stats.js';
+import { bump, type Tally } from '../trace/stats.js';
 import type { Telemetry } from '../trace/telemetry.js';
 import type { U64 } from '../util/u64.js';
 import { Checker, type DescriptorWriteContext } from './checker.js';
@@ -47,20 +47,54 @@ export interface MmuOptions {
   /** TCR_EL1.T0SZ (default 16: 48-bit VAs) and the output address size (default 44 bits). */
   t0sz?: number;
   paBits?: number;
+  /**
+   * Modeled CPUs, each with its own TLB, walk cache and translation registers (default 1). A
+   * broadcast TLBI (the *IS forms) reaches every CPU's TLB; a local one only the issuer's.
+   */
+  cpus?: number;
+}
+
+/**
+ * The `cpus` stats group: what each CPU's TLB maintenance did, by CPU number (the summary's
+ * `cpus[]`). Tallies, so marker resets and dumps treat them like every other counter.
+ */
+export interface CpuTlbStats {
+  [k: string]: Tally;
+  /** TLBI instructions the CPU executed. */
+  tlbi_issued: Tally;
+  /** Broadcast TLBIs of other CPUs that reached the CPU. */
+  tlbi_received: Tally;
+  /** Entries removed from the CPU's TLB by any TLBI (its own or received). */
+  invalidated_entries: Tally;
+}
+
+/** One CPU's translation hardware: TLB, walk cache and the registers it translates with. */
+export class MmuCpu {
+  /** The CPU's number as a tally key. */
+  readonly key: string;
+
+  constructor(
+    readonly index: number,
+    readonly tlb: Tlb,
+    readonly walkCache: WalkCache,
+    public regs: TranslationRegs,
+  ) {
+    this.key = String(index);
+  }
 }
 
 export class Mmu {
-  readonly tlb: Tlb;
-  readonly walkCache: WalkCache;
+  readonly cpus: readonly MmuCpu[];
   readonly checker: Checker;
   readonly checking: boolean;
   readonly tlbContig: boolean;
   readonly ds: boolean;
-  /** The current translation registers; the machine sets ttbr0 and asid on a context switch. */
-  regs: TranslationRegs;
+  /** The CPU the kernel model runs on now (the machine selects it on every switch). */
+  private cur: MmuCpu;
   readonly tlbStats: TlbStats;
   readonly tlbiStats: TlbiStats;
   readonly dsbStats: DsbStats;
+  readonly cpuStats: CpuTlbStats;
 
   constructor(
     readonly mem: PhysMem,
@@ -72,16 +106,55 @@ export class Mmu {
     this.tlbiStats = stats.register('tlbi', newTlbiStats());
     this.dsbStats = stats.register('dsb', newDsbStats());
     const checkerStats = stats.register('checker', newCheckerStats());
+    this.cpuStats = stats.register<CpuTlbStats>('cpus', { tlbi_issued: {}, tlbi_received: {}, invalidated_entries: {} });
     this.tlbContig = opts.tlbContig ?? true;
     this.ds = opts.ds ?? false;
-    this.tlb = new Tlb(
-      { entries: opts.tlbEntries ?? TLB_DEFAULT_ENTRIES, ways: opts.tlbWays ?? TLB_DEFAULT_WAYS, contig: this.tlbContig, replacement: opts.tlbReplacement ?? 'fifo', seed: opts.tlbSeed ?? 1 },
-      { stats: this.tlbStats, tracer: telemetry.tracer },
-    );
-    this.walkCache = new WalkCache(opts.walkCacheEntries ?? WALK_CACHE_DEFAULT_ENTRIES, opts.walkCacheWays ?? WALK_CACHE_DEFAULT_WAYS);
+    const ncpus = opts.cpus ?? 1;
+    if (!Number.isInteger(ncpus) || ncpus < 1) throw new RangeError(`cpus: ${ncpus} is not a positive whole number`);
+    const regs: TranslationRegs = { ttbr0: 0, asid: 0, t0sz: opts.t0sz ?? 16, ha: opts.ha ?? false, hd: opts.hd ?? false, paBits: opts.paBits ?? DEFAULT_PA_BITS };
+    // Every CPU's TLB counts into the same `tlb` group: the summary's totals are the machine's.
+    this.cpus = Array.from({ length: ncpus }, (_, i) => new MmuCpu(
+      i,
+      new Tlb(
+        { entries: opts.tlbEntries ?? TLB_DEFAULT_ENTRIES, ways: opts.tlbWays ?? TLB_DEFAULT_WAYS, contig: this.tlbContig, replacement: opts.tlbReplacement ?? 'fifo', seed: (opts.tlbSeed ?? 1) + i },
+        { stats: this.tlbStats, tracer: telemetry.tracer },
+      ),
+      new WalkCache(opts.walkCacheEntries ?? WALK_CACHE_DEFAULT_ENTRIES, opts.walkCacheWays ?? WALK_CACHE_DEFAULT_WAYS),
+      { ...regs },
+    ));
+    this.cur = this.cpus[0]!;
     this.checking = opts.checker ?? true;
     this.checker = new Checker(mem, telemetry, { bbml2: opts.bbml2 ?? false, barriers: opts.checkBarriers ?? true }, checkerStats);
-    this.regs = { ttbr0: 0, asid: 0, t0sz: opts.t0sz ?? 16, ha: opts.ha ?? false, hd: opts.hd ?? false, paBits: opts.paBits ?? DEFAULT_PA_BITS };
+  }
+
+  /** The TLB of the current CPU. */
+  get tlb(): Tlb {
+    return this.cur.tlb;
+  }
+
+  get walkCache(): WalkCache {
+    return this.cur.walkCache;
+  }
+
+  /** The current CPU's translation registers; the machine sets ttbr0 and asid on a context switch. */
+  get regs(): TranslationRegs {
+    return this.cur.regs;
+  }
+
+  set regs(r: TranslationRegs) {
+    this.cur.regs = r;
+  }
+
+  get cpu(): MmuCpu {
+    return this.cur;
+  }
+
+  /** Makes CPU `i` the one the kernel model and the engine run on. */
+  selectCpu(i: number): MmuCpu {
+    const c = this.cpus[i];
+    if (c === undefined) throw new RangeError(`no CPU ${i} (the machine has ${this.cpus.length})`);
+    this.cur = c;
+    return c;
   }
 
   /**
@@ -157,8 +230,28 @@ export class Mmu {
    */
   tlbi(op: TlbiOp, operand: U64): void {
     const d = decodeTlbiOperand(op, operand, this.ds);
-    const removed = this.tlb.invalidateDecoded(d);
-    this.tlbiStats.walk_cache_invalidated += this.walkCache.invalidate(d);
+    const issuer = this.cur;
+    const cs = this.cpuStats;
+    bump(cs.tlbi_issued, issuer.key);
+    let removed: number;
+    if (d.broadcast && this.cpus.length > 1) {
+      // The Inner Shareable domain is the whole machine: every CPU applies it.
+      removed = 0;
+      for (const c of this.cpus) {
+        const r = c.tlb.invalidateDecoded(d);
+        if (r > 0) bump(cs.invalidated_entries, c.key, r);
+        removed += r;
+        this.tlbiStats.walk_cache_invalidated += c.walkCache.invalidate(d);
+        if (c !== issuer) {
+          bump(cs.tlbi_received, c.key);
+          this.onBroadcastReceived?.(c, issuer);
+        }
+      }
+    } else {
+      removed = issuer.tlb.invalidateDecoded(d);
+      if (removed > 0) bump(cs.invalidated_entries, issuer.key, removed);
+      this.tlbiStats.walk_cache_invalidated += issuer.walkCache.invalidate(d);
+    }
     if (this.checking) this.checker.onTlbi(d);
     const s = this.tlbiStats;
     const calls = this.telemetry.calls;
@@ -169,6 +262,9 @@ export class Mmu {
     const tr = this.telemetry.tracer;
     if (tr.on.tlbi) tr.emit({ kind: 'tlbi', op, operand, decoded: describeTlbi(d), chain: calls.chain(), site: calls.site(), removed });
   }
+
+  /** Told of every broadcast TLBI a CPU receives (the scheduler charges the receiver's clock). */
+  onBroadcastReceived: ((receiver: MmuCpu, issuer: MmuCpu) => void) | null = null;
 
   /** A DSB: counted, shown to the checker (completes TLBIs, publishes stores), traced. */
   dsb(domain: DsbDomain): void {

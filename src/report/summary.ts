@@ -51,8 +51,35 @@ export interface Counts {
   syscalls: { total: number; by_name: Tally; errors: number; unimplemented: Tally };
   /** The memory manager's own counters (group `mm`: readahead, zaps, set_ptes sizes ...). */
   mm: Record<string, number | Tally>;
+  /**
+   * Per CPU (index = CPU number): TLBIs it issued, broadcast TLBIs of other CPUs it received,
+   * and entries its TLB lost to TLBIs. The totals above are the machine's.
+   */
+  cpus: CpuCounts[];
   /** Groups not interpreted above, as snapshotted. */
   other: StatsSnapshot;
+}
+
+export interface CpuCounts {
+  cpu: number;
+  tlbi_issued: number;
+  tlbi_received: number;
+  invalidated_entries: number;
+}
+
+/** The `cpus` group's tallies (keyed by CPU number) as one row per CPU, `ncpus` rows at least. */
+function cpuCounts(g: Group | undefined, ncpus: number): CpuCounts[] {
+  const issued = tally(g, 'tlbi_issued');
+  const received = tally(g, 'tlbi_received');
+  const inv = tally(g, 'invalidated_entries');
+  let n = ncpus;
+  for (const t of [issued, received, inv]) for (const k of Object.keys(t)) n = Math.max(n, Number(k) + 1);
+  return Array.from({ length: n }, (_, cpu) => ({
+    cpu,
+    tlbi_issued: issued[cpu] ?? 0,
+    tlbi_received: received[cpu] ?? 0,
+    invalidated_entries: inv[cpu] ?? 0,
+  }));
 }
 
 export interface Dump {
@@ -74,7 +101,7 @@ export interface Summary {
   dumps: Dump[];
 }
 
-const KNOWN_GROUPS = new Set(['fault', 'pgtable', 'tlbi', 'dsb', 'tlb', 'checker', 'folio', 'alloc', 'pagecache', 'syscalls', 'mm']);
+const KNOWN_GROUPS = new Set(['fault', 'pgtable', 'tlbi', 'dsb', 'tlb', 'checker', 'folio', 'alloc', 'pagecache', 'syscalls', 'mm', 'cpus']);
 
 type Group = Record<string, number | Tally>;
 
@@ -142,7 +169,7 @@ function copyGroup(g: Group | undefined): Record<string, number | Tally> {
 }
 
 /** The counts of a summary from one stats snapshot. */
-export function countsFromSnapshot(s: StatsSnapshot): Counts {
+export function countsFromSnapshot(s: StatsSnapshot, ncpus = 0): Counts {
   const pg = s['pgtable'];
   const tlbi = s['tlbi'];
   const dsb = s['dsb'];
@@ -171,6 +198,7 @@ export function countsFromSnapshot(s: StatsSnapshot): Counts {
     pagecache: copyGroup(s['pagecache']),
     syscalls: syscallCounts(s['syscalls']),
     mm: copyGroup(s['mm']),
+    cpus: cpuCounts(s['cpus'], ncpus),
     other,
   };
 }
@@ -209,6 +237,8 @@ export interface SummaryInput {
   snapshot: StatsSnapshot;
   ops?: number | null;
   dumps?: readonly { label: string; ops: number | null; snapshot: StatsSnapshot }[];
+  /** The machine's CPU count: `cpus[]` lists every CPU, idle ones too. */
+  cpus?: number;
 }
 
 export function buildSummary(i: SummaryInput): Summary {
@@ -218,8 +248,8 @@ export function buildSummary(i: SummaryInput): Summary {
     profile: i.profile,
     policy: { ...i.policy },
     ops: i.ops ?? null,
-    counts: countsFromSnapshot(i.snapshot),
-    dumps: (i.dumps ?? []).map((d) => ({ label: d.label, ops: d.ops, counts: countsFromSnapshot(d.snapshot) })),
+    counts: countsFromSnapshot(i.snapshot, i.cpus ?? 0),
+    dumps: (i.dumps ?? []).map((d) => ({ label: d.label, ops: d.ops, counts: countsFromSnapshot(d.snapshot, i.cpus ?? 0) })),
   };
 }
 
@@ -292,6 +322,14 @@ export function countsFromJson(v: unknown): Counts {
       unimplemented: numbersOf(syscalls['unimplemented']),
     },
     mm: isRecord(c['mm']) ? (c['mm'] as Record<string, number | Tally>) : {},
+    cpus: Array.isArray(c['cpus'])
+      ? (c['cpus'] as unknown[]).filter(isRecord).map((r, i) => ({
+          cpu: typeof r['cpu'] === 'number' ? r['cpu'] : i,
+          tlbi_issued: typeof r['tlbi_issued'] === 'number' ? r['tlbi_issued'] : 0,
+          tlbi_received: typeof r['tlbi_received'] === 'number' ? r['tlbi_received'] : 0,
+          invalidated_entries: typeof r['invalidated_entries'] === 'number' ? r['invalidated_entries'] : 0,
+        }))
+      : [],
     other: isRecord(c['other']) ? (c['other'] as StatsSnapshot) : {},
   };
 }

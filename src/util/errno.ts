@@ -13,6 +13,7 @@ export const ENXIO = 6;
 export const E2BIG = 7;
 export const ENOEXEC = 8;
 export const EBADF = 9;
+export const ECHILD = 10;
 export const EAGAIN = 11;
 export const ENOMEM = 12;
 export const EACCES = 13;
@@ -41,6 +42,7 @@ export const ENOTEMPTY = 39;
 export const ELOOP = 40;
 export const EOVERFLOW = 75;
 export const EOPNOTSUPP = 95;
+export const ETIMEDOUT = 110;
 
 /** Names by number, 1..133 (index 0 unused; EWOULDBLOCK and EDEADLOCK are aliases). */
 const NAMES: readonly (string | null)[] = [

@@ -47,9 +47,9 @@ describe('dispatch', () => {
 
   it('strict mode stops at the first unimplemented call', () => {
     const rig = makeRig({ strict: true });
-    expect(rig.p.syscall(syscallNumber('futex'), [], 0x400104)).toEqual({
+    expect(rig.p.syscall(syscallNumber('io_setup'), [], 0x400104)).toEqual({
       kind: 'fatal',
-      message: 'unimplemented syscall futex (98) at pc 0x400100: stopping (--strict)',
+      message: 'unimplemented syscall io_setup (0) at pc 0x400100: stopping (--strict)',
     });
     expect(rig.diagnostics).toEqual([]);
   });

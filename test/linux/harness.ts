@@ -11,6 +11,7 @@ import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE } from '../../src/mm/vma.js';
 import { Telemetry } from '../../src/trace/index.js';
 import { LinuxProcess, type LinuxProcessOptions, type Markers } from '../../src/linux/process.js';
 import { argsFrom } from '../../src/linux/syscalls/args.js';
+import { LinuxSystem } from '../../src/linux/system.js';
 import type { SyscallOutcome } from '../../src/linux/syscalls/outcome.js';
 import { syscallNumber } from '../../src/linux/syscalls/table.js';
 import { FakeMemory } from './fakemm.js';
@@ -87,9 +88,53 @@ export function makeRig(opts: Partial<Omit<LinuxProcessOptions, 'mm' | 'pageCach
     unmapMappingRange: (inode, hole) => mm.unmapMappingRange(inode, hole),
     ...opts,
   });
+  // The task tables over a one-CPU host that runs nothing: syscalls that need the machine (fork,
+  // registers) fail loudly; the rest (ids, affinity, futexes, wait) work as on a one-CPU machine.
+  const system = new LinuxSystem(
+    {
+      currentRegisters: () => {
+        throw new Error('the syscall rig has no CPU registers');
+      },
+      forkMm: () => {
+        throw new Error('the syscall rig cannot fork');
+      },
+      newMm: () => {
+        throw new Error('the syscall rig cannot exec');
+      },
+      releaseMm: () => undefined,
+      taskCreated: () => undefined,
+      taskExited: () => undefined,
+      requestReschedule: () => undefined,
+      nowNs: () => p.clock.peekMonotonicNs(),
+      cpuCount: 1,
+      currentCpu: () => 0,
+      migrate: () => undefined,
+      futexKey: (_mm, va) => `m:${va}`,
+      signalProcess: () => undefined,
+    },
+    p.pid,
+  );
+  p.system = system;
+  system.addProcess(p);
   // Low and fixed, out of the way of the mmap region's top-down placement.
   const scratch = mm.mmap({ addr: SCRATCH, len: 65536, prot: 3, flags: MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, file: null, pgoff: 0 });
-  const sys = (name: string, ...args: (number | bigint)[]): SyscallOutcome => p.syscall(syscallNumber(name), argsFrom(args), 0x400104);
+  // A sleep with a deadline and nothing else to run: time jumps to the deadline and the call
+  // runs again, as the machine's scheduler does when every CPU is idle.
+  const sys = (name: string, ...args: (number | bigint)[]): SyscallOutcome => {
+    const nr = syscallNumber(name);
+    const a = argsFrom(args);
+    let out = p.syscall(nr, a, 0x400104);
+    while (out.kind === 'block' && out.deadlineNs !== undefined && out.on.length === 0) {
+      if (p.clock.peekMonotonicNs() < out.deadlineNs) p.clock.setNow(out.deadlineNs);
+      p.current.wakeReason = 'timeout';
+      out = p.syscall(nr, a, 0x400104);
+    }
+    if (out.kind !== 'block') {
+      p.current.blockState = null;
+      p.current.wakeReason = null;
+    }
+    return out;
+  };
   const rig: Rig = {
     p,
     mm,

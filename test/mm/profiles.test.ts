@@ -127,7 +127,7 @@ describe('where a policy goes', () => {
       flushTlbPageTtl: true,
       spuriousFaultFlush: true,
     });
-    expect(mmuOptionsFrom(p)).toEqual({ tlbEntries: 640, tlbWays: 5, tlbContig: true, ha: true, hd: false, bbml2: false, ds: true });
+    expect(mmuOptionsFrom(p)).toEqual({ tlbEntries: 640, tlbWays: 5, tlbContig: true, ha: true, hd: false, bbml2: false, ds: true, cpus: 4 });
   });
 
   it('to the kernel: ASIDs even, the user half loaded under KPTI, file-system traits', () => {

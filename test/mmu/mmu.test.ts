@@ -145,9 +145,9 @@ describe('Mmu.tlbi and Mmu.dsb: counting, attribution, trace', () => {
     ]);
   });
 
-  it('registers the tlb, tlbi, dsb and checker stats groups once per telemetry', () => {
+  it('registers the tlb, tlbi, dsb, checker and cpus stats groups once per telemetry', () => {
     const { tb, telemetry } = setup();
-    expect(Object.keys(telemetry.stats.snapshot())).toEqual(['tlb', 'tlbi', 'dsb', 'checker']);
+    expect(Object.keys(telemetry.stats.snapshot())).toEqual(['tlb', 'tlbi', 'dsb', 'checker', 'cpus']);
     expect(() => new Mmu(tb.mem, telemetry)).toThrow(/registered twice/);
   });
 

@@ -43,8 +43,10 @@ describe('buildSummary', () => {
       'unmap_region > tlb_flush_mmu > tlb_flush_mmu_tlbonly > tlb_flush > __flush_tlb_range > __flush_tlb_range_nosync',
     ]);
     expect(s.counts.folios.allocated).toEqual({ '5': 2 });
-    // The workbench registers alloc, folio, tlb, tlbi, dsb, checker and pgtable, the workload fault: all interpreted.
+    // The workbench registers alloc, folio, tlb, tlbi, dsb, checker, cpus and pgtable, the workload fault: all interpreted.
     expect(s.counts.other).toEqual({});
+    // One CPU: it issued every TLBI and lost every invalidated entry; nobody received a broadcast.
+    expect(s.counts.cpus).toEqual([{ cpu: 0, tlbi_issued: s.counts.tlbi.total, tlbi_received: 0, invalidated_entries: 64 }]);
   });
 
   it("markers: reset hides what came before, dump records reset-to-dump, ops count the guest's operations", () => {

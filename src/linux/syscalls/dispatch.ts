@@ -21,6 +21,7 @@ import { markerSyscall } from './markers.js';
 import { memorySyscalls } from './memory.js';
 import { processSyscalls } from './process.js';
 import { signalSyscalls } from './signal.js';
+import { taskSyscalls } from './task.js';
 import { LAB_MARKER_NR, syscallName, syscallNumber } from './table.js';
 import { timeSyscalls } from './time.js';
 import type { SyscallHandler, SyscallOutcome } from './outcome.js';
@@ -51,7 +52,7 @@ export class SyscallDispatcher {
     this.stats =
       (telemetry.stats.group('syscalls') as SyscallStats | undefined) ??
       telemetry.stats.register<SyscallStats>('syscalls', { calls: 0, by_name: {}, errors: 0, unimplemented: {} });
-    for (const group of [fileSyscalls, memorySyscalls, processSyscalls, signalSyscalls, timeSyscalls]) {
+    for (const group of [fileSyscalls, memorySyscalls, processSyscalls, signalSyscalls, taskSyscalls, timeSyscalls]) {
       for (const [name, handler] of Object.entries(group)) {
         const nr = syscallNumber(name);
         if (this.handlers.has(nr)) throw new Error(`syscall ${name} has two handlers`);

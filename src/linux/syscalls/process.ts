@@ -261,7 +261,6 @@ function setid(p: LinuxProcess, a: readonly U64[], count: number, own: number): 
 
 export const processSyscalls: SyscallHandlers = {
   getpid,
-  getppid,
   gettid,
   getuid,
   geteuid: getuid,
@@ -282,12 +281,6 @@ export const processSyscalls: SyscallHandlers = {
   set_tid_address: setTidAddress,
   set_robust_list: setRobustList,
   rseq,
-  sched_getaffinity: schedGetaffinity,
-  sched_setaffinity: schedSetaffinity,
-  sched_yield: schedYield,
-  getcpu,
-  exit,
-  exit_group: exitGroup,
   kill,
   tgkill,
   tkill,

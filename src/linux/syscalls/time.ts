@@ -1,19 +1,19 @@
 /**
  * Time system calls over the virtual clock (clock.ts): clock_gettime, clock_getres,
  * gettimeofday, nanosleep, clock_nanosleep (kernel/time/posix-timers.c, hrtimer.c, time.c, v6.9).
- * Sleeping advances virtual time and returns at once; nothing can interrupt it, so the remaining
- * time is never written.
+ * Sleeping blocks the task until virtual time reaches its deadline (other tasks run meanwhile;
+ * alone, time jumps there at once); a signal that interrupts it leaves the remaining time.
  */
 import type { U64 } from '../../util/u64.js';
 import {
   CLOCK_BOOTTIME, CLOCK_BOOTTIME_ALARM, CLOCK_MONOTONIC, CLOCK_MONOTONIC_COARSE, CLOCK_MONOTONIC_RAW, CLOCK_REALTIME,
   CLOCK_REALTIME_ALARM, CLOCK_REALTIME_COARSE, CLOCK_TAI, COARSE_RESOLUTION_NS, NSEC_PER_SEC, clockKind, splitNs,
 } from '../clock.js';
-import { EFAULT, EINVAL, EOPNOTSUPP } from '../../util/errno.js';
+import { EFAULT, EINTR, EINVAL, EOPNOTSUPP } from '../../util/errno.js';
 import type { LinuxProcess } from '../process.js';
 import { StructReader, StructWriter, getUser, putUser } from '../uaccess.js';
 import { argInt, argPtr } from './args.js';
-import type { SyscallHandlers } from './outcome.js';
+import type { SyscallHandlers, SyscallOutcome } from './outcome.js';
 
 export const TIMER_ABSTIME = 1;
 
@@ -61,14 +61,50 @@ function gettimeofday(p: LinuxProcess, a: readonly U64[]): number {
   return 0;
 }
 
-function nanosleep(p: LinuxProcess, a: readonly U64[]): number {
-  const ns = readTimespec(p, argPtr(a[0]!));
-  if (typeof ns === 'number') return ns;
-  p.clock.advance(ns);
-  return 0;
+interface SleepState {
+  readonly deadline: bigint;
+  readonly start: bigint;
 }
 
-function clockNanosleep(p: LinuxProcess, a: readonly U64[]): number {
+/**
+ * hrtimer_nanosleep: the task sleeps until virtual CLOCK_MONOTONIC reaches `deadline`, letting
+ * other tasks run meanwhile (wait.ts); alone, the scheduler moves time straight to the deadline.
+ * Interrupted by a signal, it returns -EINTR with the time left in `remVa` (relative sleeps).
+ */
+function sleepUntil(p: LinuxProcess, deadline: bigint, remVa: number): number | SyscallOutcome {
+  const t = p.current;
+  const now = p.clock.peekMonotonicNs();
+  const st = t.blockState as SleepState | null;
+  if (st === null) {
+    if (deadline <= now) return 0;
+    t.blockState = { deadline, start: now } satisfies SleepState;
+    return { kind: 'block', on: [], deadlineNs: deadline, restartable: false };
+  }
+  if (t.wakeReason === 'timeout' || now >= st.deadline) {
+    p.clock.sleptNs += st.deadline - st.start;
+    return 0;
+  }
+  p.clock.sleptNs += now - st.start;
+  if (remVa !== 0) {
+    const left = splitNs(st.deadline - now);
+    const r = putUser(p.mm, remVa, new StructWriter(16).u64(0, left.sec).u64(8, left.nsec).bytes);
+    if (r < 0) return r;
+  }
+  return -EINTR;
+}
+
+function nanosleep(p: LinuxProcess, a: readonly U64[]): number | SyscallOutcome {
+  const st = p.current.blockState as SleepState | null;
+  if (st !== null) return sleepUntil(p, st.deadline, argPtr(a[1]!));
+  const ns = readTimespec(p, argPtr(a[0]!));
+  if (typeof ns === 'number') return ns;
+  return sleepUntil(p, p.clock.peekMonotonicNs() + ns, argPtr(a[1]!));
+}
+
+function clockNanosleep(p: LinuxProcess, a: readonly U64[]): number | SyscallOutcome {
+  const st = p.current.blockState as SleepState | null;
+  const flags0 = argInt(a[1]!);
+  if (st !== null) return sleepUntil(p, st.deadline, (flags0 & TIMER_ABSTIME) !== 0 ? 0 : argPtr(a[3]!));
   const id = argInt(a[0]!);
   const flags = argInt(a[1]!);
   switch (id) {
@@ -92,9 +128,11 @@ function clockNanosleep(p: LinuxProcess, a: readonly U64[]): number {
   const ns = readTimespec(p, argPtr(a[2]!));
   if (typeof ns === 'number') return ns;
   const kind = clockKind(id)!;
-  if ((flags & TIMER_ABSTIME) !== 0) p.clock.advanceTo(kind, ns);
-  else p.clock.advance(ns);
-  return 0;
+  const now = p.clock.peekMonotonicNs();
+  if ((flags & TIMER_ABSTIME) === 0) return sleepUntil(p, now + ns, argPtr(a[3]!));
+  // An absolute time on CLOCK_REALTIME/TAI: the same instant on CLOCK_MONOTONIC.
+  const offset = kind === 'realtime' ? p.clock.peekRealtimeNs() - now : 0n;
+  return sleepUntil(p, ns - offset, 0);
 }
 
 export const timeSyscalls: SyscallHandlers = {
