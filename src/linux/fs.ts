@@ -303,7 +303,14 @@ export class FileSystem {
       else throw new Error(`fs: cannot install the executable at ${path}: ${part} is not a directory`);
     }
     const name = parts[parts.length - 1]!;
-    if (dir.entries.has(name)) throw new Error(`fs: ${path} already exists`);
+    const existing = dir.entries.get(name);
+    if (existing !== undefined && existing.kind === 'reg') {
+      // exec of a file already in the tree (a program run twice, one the guest wrote).
+      this.exe = existing;
+      this.exePath = '/' + parts.join('/');
+      return existing;
+    }
+    if (existing !== undefined) throw new Error(`fs: ${path} already exists and is not a regular file`);
     if (dir.sb === DEV_SB || dir.sb === PROC_SB) throw new Error(`fs: cannot install the executable in ${dir.sb.name} (${path})`);
     const node = this.newRegular(dir.sb, 0o755, bytes, 0, 0);
     node.nlink = 1;

@@ -9,6 +9,7 @@
  */
 import type { ProcessMemory } from '../mm/api.js';
 import type { RegisterFile } from '../engine/types.js';
+import type { ElfImage } from './elf.js';
 import { FutexTable } from './futex.js';
 import type { LinuxProcess } from './process.js';
 import type { Task } from './task.js';
@@ -55,6 +56,12 @@ export interface TaskHost {
   futexKey(mm: ProcessMemory, va: number, shared: boolean): string;
   /** A signal for a process (kill) or one thread (tgkill); the signal layer decides its fate. */
   signalProcess(p: LinuxProcess, sig: number, info: ChildSignalInfo | null): void;
+  /**
+   * The point of no return of execve for the calling task: a fresh address space for `p`, the
+   * image loaded into it (load_elf_binary), the task's registers replaced. Returns 0, or the
+   * message of a failure after the old image is gone (the process then dies of SIGSEGV).
+   */
+  exec(p: LinuxProcess, image: ElfImage, opts: { argv: readonly string[]; envp: readonly string[]; exePath: string; execfn: string }): string | null;
 }
 
 /** What SIGCHLD (or another exit signal) carries about the child. */
@@ -176,6 +183,19 @@ export class LinuxSystem {
       this.leave(t);
     }
     this.exitProcess(p, info);
+  }
+
+  /** de_thread: exec leaves only the calling thread in its process. */
+  deThread(t: Task): void {
+    for (const o of [...t.process.threads]) {
+      if (o === t || o.state === 'dead' || o.state === 'zombie') continue;
+      this.leave(o);
+      o.state = 'dead';
+    }
+    const p = t.process;
+    const keep = p.threads.filter((o) => o === t || o.isThreadGroupLeader);
+    p.threads.length = 0;
+    p.threads.push(...keep);
   }
 
   /** The thread stops running for good (its sleep, if any, is abandoned). */

@@ -297,9 +297,10 @@ export class Machine {
       this.yieldRequested = false;
       this.chargeRunning();
       if (t.state === 'running') {
-        t.regs = this.engine.saveRegisters();
+        if (!this.regsReplaced) t.regs = this.engine.saveRegisters();
         t.state = 'runnable';
       }
+      this.regsReplaced = false;
       switch (stop.kind) {
         case 'yield':
           break;
@@ -553,8 +554,59 @@ export class Machine {
       migrate: (t) => this.sched.migrate(t, this.linux.clock.peekMonotonicNs()),
       futexKey: (mm, va, shared) => futexKey(mm, va, shared),
       signalProcess: (p, sig, info) => this.signalProcess(p, sig, info),
+      exec: (p, image, o) => this.execImage(p, image, o),
     };
   }
+
+  /**
+   * execve past its point of no return (fs/exec.c begin_new_exec, then load_elf_binary): the
+   * other threads end, a fresh mm replaces the old one (released unless a vfork parent still
+   * uses it), close-on-exec descriptors close, handled signals reset, and the calling task
+   * starts the new image. Its id stays (Linux gives a non-leader the leader's id; not modelled).
+   */
+  private execImage(p: LinuxProcess, image: ElfImage, o: { argv: readonly string[]; envp: readonly string[]; exePath: string; execfn: string }): string | null {
+    const t = p.current;
+    this.system.deThread(t);
+    const old = p.mm;
+    const mm = this.kernel.newProcess();
+    p.mm = mm;
+    p.execed = true;
+    const stillUsed = [...this.system.processes.values()].some((q) => q !== p && q.exit === null && q.mm === old);
+    if (!stillUsed) old.exitMmap();
+    p.vforkDone?.wake();
+    p.vforkDone = null;
+    p.fds.closeOnExec();
+    p.signals.resetHandlersForExec();
+    t.altStack = { sp: 0n, flags: 2, size: 0n };
+    t.robustList = null;
+    t.rseq = null;
+    t.clearChildTid = 0;
+    this.kernel.switchTo(mm);
+    this.engine.setAsid(mm.userAsid);
+    this.engineAsid = mm.userAsid;
+    this.syncs[this.engineCpu]!.resync(this.kernel.mmu.tlb.residentEntries());
+    let loaded: ExecResult;
+    try {
+      loaded = loadElfBinary(p, image, {
+        argv: o.argv,
+        envp: o.envp,
+        exePath: o.exePath,
+        execfn: o.execfn,
+        staticPieAlign: this.profile !== 'linux-6.9',
+      });
+    } catch (e) {
+      return e instanceof Error ? e.message : String(e);
+    }
+    const regs = emptyRegisterFile();
+    regs.pc = BigInt(loaded.entry);
+    regs.sp = BigInt(loaded.sp);
+    t.regs = regs;
+    this.regsReplaced = true;
+    return null;
+  }
+
+  /** execve replaced the running task's registers: the slice ends without saving the engine's. */
+  private regsReplaced = false;
 
   /** A signal the kernel sends a process (SIGCHLD to a parent ...): its disposition decides. */
   private signalProcess(p: LinuxProcess, sig: number, _info: ChildSignalInfo | null): void {
@@ -571,7 +623,7 @@ export class Machine {
         const pc = e.getPc();
         const out = t.process.syscall(nr, args, pc);
         const r = this.settleSyscall(t, out, nr, args, pc);
-        if (r === 'stop') return { kind: 'yield' };
+        if (r === 'stop' || this.regsReplaced) return { kind: 'yield' };
         if (r !== 'continue') return r;
         if (this.initEnd !== null || this.mustStop()) return { kind: 'yield' };
         return;

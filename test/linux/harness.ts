@@ -111,6 +111,7 @@ export function makeRig(opts: Partial<Omit<LinuxProcessOptions, 'mm' | 'pageCach
       migrate: () => undefined,
       futexKey: (_mm, va) => `m:${va}`,
       signalProcess: () => undefined,
+      exec: () => 'the syscall rig cannot exec',
     },
     p.pid,
   );

@@ -7,7 +7,7 @@
 import { cloneRegisterFile, Task } from '../task.js';
 import type { U64 } from '../../util/u64.js';
 import {
-  EACCES, EAGAIN, EBADF, ECHILD, EFAULT, EINTR, EINVAL, ENOSYS, EPERM, ESRCH, ETIMEDOUT,
+  E2BIG, EACCES, EAGAIN, EBADF, ECHILD, EFAULT, EINTR, EINVAL, ELOOP, ENOENT, ENOEXEC, ENOSYS, ENOTDIR, EPERM, ESRCH, ETIMEDOUT,
 } from '../../util/errno.js';
 import { LinuxProcess } from '../process.js';
 import { waitStatus, type LinuxSystem } from '../system.js';
@@ -21,7 +21,10 @@ import {
   type FutexWaiter,
 } from '../futex.js';
 import { NSEC_PER_SEC } from '../clock.js';
-import { SIGCHLD, NSIG } from '../signals.js';
+import { SIGCHLD, NSIG, SIGSEGV, forcedSignal } from '../signals.js';
+import { parseElf, type ElfImage } from '../elf.js';
+import { filemapRead } from '../../mm/pagecache.js';
+import { readFileSync, statSync } from 'node:fs';
 
 // include/uapi/linux/sched.h
 export const CSIGNAL = 0x000000ff;
@@ -216,6 +219,101 @@ function clone3(p: LinuxProcess, a: readonly U64[]): number | SyscallOutcome {
     childTid: Number(r.u64(16)),
     pidfd: Number(r.u64(8)),
   });
+}
+
+// ---- execve ----
+
+/** MAX_ARG_STRINGS and the argument-space limit (a quarter of RLIMIT_STACK's default 8 MiB). */
+const MAX_ARG_STRINGS = 0x7fffffff;
+const ARG_MAX_BYTES = 2 * 1024 * 1024;
+/** How many #! interpreters may chain (BINPRM_MAX_RECURSION). */
+const MAX_INTERP_DEPTH = 4;
+
+/** A NULL-terminated array of string pointers (argv, envp), or an errno. */
+function readStringArray(p: LinuxProcess, va: number): string[] | number {
+  const out: string[] = [];
+  if (va === 0) return out;
+  let bytes = 0;
+  for (let i = 0; i < MAX_ARG_STRINGS; i++) {
+    const ptr = getUser(p.mm, va + i * 8, 8);
+    if (ptr === null) return -EFAULT;
+    const sp = Number(new StructReader(ptr).u64(0));
+    if (sp === 0) return out;
+    const str = p.mm.strncpyFromUser(sp, ARG_MAX_BYTES);
+    if (str === null) return -EFAULT;
+    bytes += str.length + 1 + 8;
+    if (bytes > ARG_MAX_BYTES) return -E2BIG;
+    out.push(str);
+  }
+  return -E2BIG;
+}
+
+/** The program at `path`: a file of the guest's tree, else a file of the host (as `run` takes). */
+function openExecutable(p: LinuxProcess, path: string): { bytes: Uint8Array; exePath: string } | number {
+  const start = path.startsWith('/') ? p.fs.root : p.fs.cwd;
+  const found = p.fs.lookup(start, path, true);
+  if (found.kind === 'ok') {
+    const node = found.node;
+    if (node.kind === 'dir') return -EACCES;
+    if (node.kind !== 'reg') return -EACCES;
+    if ((node.mode & 0o111) === 0) return -EACCES;
+    return { bytes: filemapRead(node.inode, 0, node.inode.size), exePath: path.startsWith('/') ? path : `${p.fs.pathOf(p.fs.cwd).replace(/\/$/, '')}/${path}` };
+  }
+  if (!path.startsWith('/')) return found.errno;
+  try {
+    const st = statSync(path);
+    if (!st.isFile()) return -EACCES;
+    if ((st.mode & 0o111) === 0) return -EACCES;
+    const b = readFileSync(path);
+    return { bytes: new Uint8Array(b.buffer, b.byteOffset, b.byteLength), exePath: path };
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return code === 'EACCES' ? -EACCES : code === 'ENOTDIR' ? -ENOTDIR : -ENOENT;
+  }
+}
+
+/** A "#!" line: the interpreter and its one optional argument (binfmt_script), or null. */
+function scriptInterpreter(bytes: Uint8Array): { interp: string; arg: string | null } | null {
+  if (bytes.length < 2 || bytes[0] !== 0x23 || bytes[1] !== 0x21) return null;
+  const end = bytes.indexOf(0x0a);
+  const line = new TextDecoder().decode(bytes.subarray(2, end < 0 ? Math.min(bytes.length, 256) : Math.min(end, 256))).trim();
+  if (line === '') return null;
+  const m = /^(\S+)(?:\s+(.*))?$/.exec(line)!;
+  return { interp: m[1]!, arg: m[2] !== undefined && m[2] !== '' ? m[2] : null };
+}
+
+/** execve (fs/exec.c do_execveat_common, binfmt_script, binfmt_elf). */
+function execve(p: LinuxProcess, a: readonly U64[]): number | SyscallOutcome {
+  const path0 = p.mm.strncpyFromUser(argPtr(a[0]!), 4096);
+  if (path0 === null) return -EFAULT;
+  if (path0 === '') return -ENOENT;
+  const argv0 = readStringArray(p, argPtr(a[1]!));
+  if (typeof argv0 === 'number') return argv0;
+  const envp = readStringArray(p, argPtr(a[2]!));
+  if (typeof envp === 'number') return envp;
+  let path = path0;
+  let argv = argv0;
+  for (let depth = 0; ; depth++) {
+    const f = openExecutable(p, path);
+    if (typeof f === 'number') return f;
+    const script = scriptInterpreter(f.bytes);
+    if (script !== null) {
+      if (depth >= MAX_INTERP_DEPTH) return -ELOOP;
+      // The interpreter gets its name, its optional argument, the script's path, then argv[1..].
+      argv = [script.interp, ...(script.arg !== null ? [script.arg] : []), path, ...argv.slice(1)];
+      path = script.interp;
+      continue;
+    }
+    let image: ElfImage;
+    try {
+      image = parseElf(f.bytes, f.exePath);
+    } catch {
+      return -ENOEXEC;
+    }
+    const failed = sys(p).host.exec(p, image, { argv, envp, exePath: f.exePath, execfn: path0 });
+    if (failed !== null) return { kind: 'killed', end: forcedSignal(SIGSEGV, `execve of ${f.exePath} failed after the old image was gone: ${failed}`) };
+    return 0;
+  }
 }
 
 // ---- exit ----
@@ -562,6 +660,7 @@ function getcpu(p: LinuxProcess, a: readonly U64[]): number {
 export const taskSyscalls: SyscallHandlers = {
   clone,
   clone3,
+  execve,
   exit,
   exit_group: exitGroup,
   wait4,
