@@ -27,6 +27,9 @@ export const MULTITASK_CASES: readonly MultitaskCase[] = [
   { name: 'fork_cow', program: 'fork_cow', args: [], exitCode: 0 },
   { name: 'fork_cow-4M', program: 'fork_cow', args: ['4M'], exitCode: 0 },
   { name: 'signals', program: 'signals', args: [], exitCode: 0 },
+  { name: 'pipe_pingpong', program: 'pipe_pingpong', args: [], exitCode: 0 },
+  { name: 'threads', program: 'threads', args: [], exitCode: 0 },
+  { name: 'threads-16', program: 'threads', args: ['16'], exitCode: 0 },
 ];
 
 const EXPECTED_DIR = path.join(FIRMWARE_DIR, 'expected');
