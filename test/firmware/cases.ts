@@ -25,6 +25,14 @@ export const FIRMWARE_PROGRAMS = [
 ] as const;
 export type FirmwareProgram = (typeof FIRMWARE_PROGRAMS)[number];
 
+/**
+ * The multi-task programs (fork, threads, signals, pipes), in the order of firmware/Makefile's
+ * MULTITASK. Their expected stdout lives in firmware/expected/ and multitask-qemu.test.ts checks
+ * it against qemu-aarch64; the cases above stay single-task.
+ */
+export const MULTITASK_PROGRAMS = ['wis_harness', 'fork_cow', 'signals', 'pipe_pingpong', 'threads'] as const;
+export type MultitaskProgram = (typeof MULTITASK_PROGRAMS)[number];
+
 export const FIRMWARE_DIR = fileURLToPath(new URL('../../firmware/', import.meta.url));
 
 export function firmwareBinary(program: FirmwareProgram): string {

@@ -17,6 +17,7 @@ import {
   FIRMWARE_PROGRAMS,
   FIRMWARE_USAGE_CASES,
   LAB_SYSCALL_NR,
+  MULTITASK_PROGRAMS,
   firmwareBinary,
   type FirmwareCase,
 } from './cases.js';
@@ -147,20 +148,21 @@ function elfProblem(file: string): string {
 
 describe('committed binaries', () => {
   it('firmware/bin holds exactly the programs of cases.ts and the Makefile', () => {
-    expect(readdirSync(path.join(FIRMWARE_DIR, 'bin')).sort()).toEqual([...FIRMWARE_PROGRAMS].sort());
+    expect(readdirSync(path.join(FIRMWARE_DIR, 'bin')).sort()).toEqual([...FIRMWARE_PROGRAMS, ...MULTITASK_PROGRAMS].sort());
     const makefile = readFileSync(path.join(FIRMWARE_DIR, 'Makefile'), 'utf8');
     const m = /^PROGRAMS := ((?:.*\\\n)*.*)$/m.exec(makefile);
     expect(m, 'PROGRAMS line in firmware/Makefile').not.toBeNull();
     expect(m![1]!.replace(/\\\n/g, ' ').trim().split(/\s+/)).toEqual([...FIRMWARE_PROGRAMS]);
+    expect(/^MULTITASK := (.*)$/m.exec(makefile)?.[1]?.trim().split(/\s+/), 'MULTITASK line in firmware/Makefile').toEqual([...MULTITASK_PROGRAMS]);
   });
 
   it('each is a static arm64 executable that keeps its symbols', () => {
-    for (const p of FIRMWARE_PROGRAMS) expect(elfProblem(firmwareBinary(p)), p).toBe('');
+    for (const p of [...FIRMWARE_PROGRAMS, ...MULTITASK_PROGRAMS]) expect(elfProblem(path.join(FIRMWARE_DIR, 'bin', p)), p).toBe('');
   });
 
   it('each is documented in firmware/README.md', () => {
     const readme = readFileSync(path.join(FIRMWARE_DIR, 'README.md'), 'utf8');
-    for (const p of FIRMWARE_PROGRAMS) expect(readme, p).toContain(`### \`${p}\``);
+    for (const p of [...FIRMWARE_PROGRAMS, ...MULTITASK_PROGRAMS]) expect(readme, p).toContain(`### \`${p}\``);
   });
 });
 
@@ -182,8 +184,8 @@ describe('rebuild with aarch64-linux-gnu-gcc', () => {
     const r = spawnSync('make', ['-C', FIRMWARE_DIR, `BIN=${out}`, '-j2'], { encoding: 'utf8', timeout: 300_000 });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr, 'compiler warnings (the build uses -Wall -Wextra)').not.toMatch(/warning:/);
-    for (const p of FIRMWARE_PROGRAMS) {
-      const same = readFileSync(path.join(out, p)).equals(readFileSync(firmwareBinary(p)));
+    for (const p of [...FIRMWARE_PROGRAMS, ...MULTITASK_PROGRAMS]) {
+      const same = readFileSync(path.join(out, p)).equals(readFileSync(path.join(FIRMWARE_DIR, 'bin', p)));
       expect(same, `firmware/bin/${p} differs from a rebuild of its sources: run 'make -C firmware' and commit firmware/bin`).toBe(true);
     }
   });
@@ -195,7 +197,7 @@ describe('rebuild with aarch64-linux-gnu-gcc', () => {
       const r = spawnSync('make', ['-C', FIRMWARE_DIR, '-n', `BIN=${empty}`], { encoding: 'utf8' });
       expect(r.status, r.stderr).toBe(0);
       const builds = r.stdout.split('\n').filter((l) => l.startsWith('aarch64-linux-gnu-gcc '));
-      expect(builds.map((l) => /-o (\S+)/.exec(l)?.[1])).toEqual(FIRMWARE_PROGRAMS.map((p) => path.join(empty, p)));
+      expect(builds.map((l) => /-o (\S+)/.exec(l)?.[1])).toEqual([...FIRMWARE_PROGRAMS, ...MULTITASK_PROGRAMS].map((p) => path.join(empty, p)));
       for (const l of builds) expect(l).toMatch(/^aarch64-linux-gnu-gcc -static -O2 -Wall -Wextra /);
     } finally {
       rmSync(empty, { recursive: true, force: true });
