@@ -35,6 +35,9 @@ import { mmuOptionsFrom } from '../mm/profiles.js';
 import { VM_SHARED } from '../mm/vma.js';
 import { ClockMeter } from './clock-cost.js';
 import { QUANTUM_INSNS, Scheduler, SLACK_NS, TIMESLICE_NS } from './scheduler.js';
+
+/** A slice count no run reaches: counting continues without preempting. */
+const UNBOUNDED_SLICE = 2 ** 52;
 import type { WakeReason } from '../linux/wait.js';
 import { syscallNumberFromX8, returnRegister } from '../linux/syscalls/args.js';
 import type { SyscallOutcome } from '../linux/syscalls/dispatch.js';
@@ -289,9 +292,13 @@ export class Machine {
       if (t.state !== 'runnable') continue;
       t.state = 'running';
       this.setPreemptPoint();
+      // Unicorn counts instructions with a code hook that, once removed (a run without a count),
+      // makes it drop every translated block: so once preemption was needed, every slice counts,
+      // with an unreachable count when nothing else could run. A single-task run never counts.
       const others = this.sched.otherRunnableMin(this.sched.cpus[t.cpu]!) !== null || cpu.queue.length > 1 || this.sched.hasSleepersWithDeadline;
+      if (others) this.counting = true;
       const stop = this.engine.runWith(hooks, undefined, {
-        ...(others ? { count: QUANTUM_INSNS } : {}),
+        ...(this.counting ? { count: others ? QUANTUM_INSNS : UNBOUNDED_SLICE } : {}),
         ...(deadlineMs > 0 ? { deadlineMs } : {}),
       });
       this.yieldRequested = false;
@@ -305,6 +312,7 @@ export class Machine {
         case 'yield':
           break;
         case 'quantum':
+          if (stop.instructions === UNBOUNDED_SLICE) return { exitCode: null, reason: 'crash', message: 'the guest ran 2^52 instructions in one slice' };
           this.linux.clock.charge(this.meter.instructions(stop.instructions));
           break;
         case 'exit':
@@ -604,6 +612,9 @@ export class Machine {
     this.regsReplaced = true;
     return null;
   }
+
+  /** Whether slices run with an instruction count (see schedule()). */
+  private counting = false;
 
   /** execve replaced the running task's registers: the slice ends without saving the engine's. */
   private regsReplaced = false;
