@@ -257,7 +257,9 @@ function openExecutable(p: LinuxProcess, path: string): { bytes: Uint8Array; exe
     if (node.kind === 'dir') return -EACCES;
     if (node.kind !== 'reg') return -EACCES;
     if ((node.mode & 0o111) === 0) return -EACCES;
-    return { bytes: filemapRead(node.inode, 0, node.inode.size), exePath: path.startsWith('/') ? path : `${p.fs.pathOf(p.fs.cwd).replace(/\/$/, '')}/${path}` };
+    // The file's own path (through /proc/self/exe, the executable's), as /proc/self/exe shows it.
+    const exePath = node === p.fs.exe && p.fs.exePath !== null ? p.fs.exePath : path.startsWith('/') ? path : `${p.fs.pathOf(p.fs.cwd).replace(/\/$/, '')}/${path}`;
+    return { bytes: filemapRead(node.inode, 0, node.inode.size), exePath };
   }
   if (!path.startsWith('/')) return found.errno;
   try {
