@@ -20,14 +20,15 @@ import {
   ptePfn,
   pteProtnone,
   pteSpecial,
+  pteAccessible,
   pteUserExec,
   pteValid,
-  pteValidYoung,
   pteWrite,
   pteDirty,
   type Pgprot,
   type Pte,
 } from '../pgtable/pte.js';
+import { mmTlbFlushPending } from '../pgtable/policy.js';
 import type { MmKernel } from './kernel.js';
 import type { Process } from './process.js';
 import { vmaPageProt, vmaWantsManualPteWriteUpgrade } from './prot.js';
@@ -103,12 +104,14 @@ function changePteRange(k: MmKernel, g: ZapGather, mm: Process, vma: Vma, start:
         if (folio !== undefined && folio.nrPages > 1) nr = folioPteBatch(k, folio, ptep, cur, (end - addr) / PAGE_SIZE, true);
       }
       // Cortex-A715 erratum 2645198: an executable user entry needs break-before-make with a
-      // flush before its permissions change (ptep_clear_flush; a range flush when batched).
+      // flush before its permissions change: ptep_clear_flush per PTE (arch/arm64/mm/mmu.c
+      // ptep_modify_prot_start, 6.9/6.12), or when batched (modify_prot_start_ptes, 7.x) a range
+      // flush if pte_accessible, which inside mprotect's gather (flush pending) means present.
       const erratum = k.policy.erratum_2645198 && pteUserExec(cur);
       let oldPte: Pte;
       if (batch) {
         oldPte = api.modifyProtStartPtes(mm, addr, ptep, nr);
-        if (erratum && pteValidYoung(oldPte)) k.pgtable.flush.__flushTlbRange(mm, addr, addr + nr * PAGE_SIZE, PAGE_SIZE, true, 3);
+        if (erratum && pteAccessible(mmTlbFlushPending(mm), oldPte)) k.pgtable.flush.__flushTlbRange(mm, addr, addr + nr * PAGE_SIZE, PAGE_SIZE, true, 3);
       } else {
         oldPte = erratum ? api.ptepClearFlush(mm, addr, ptep) : api.ptepModifyProtStart(mm, addr, ptep);
       }

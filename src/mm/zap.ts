@@ -227,6 +227,8 @@ function zapPteRange(g: ZapGather, vma: Vma, addrIn: number, end: number, detail
         } else {
           api.clearFullPtes(g.mm, addr, ptep, nr);
         }
+        // tlb_remove_tlb_entries records every cleared present entry, old or young: the zap's
+        // flush decision takes no PTE state (unlike ptep_clear_flush's pte_accessible).
         g.tlb.tlbFlushPteRange(addr, nr * PAGE_SIZE);
         k.mmStats.ptes_zapped += nr;
         if (!delayRmap) k.memmap.folioRemoveRmapPtes(folio, pfn, nr);

@@ -22,6 +22,7 @@ export const FIRMWARE_PROGRAMS = [
   'compute',
   'stride',
   'syscalls',
+  'cow_data',
 ] as const;
 export type FirmwareProgram = (typeof FIRMWARE_PROGRAMS)[number];
 
@@ -257,6 +258,8 @@ export const FIRMWARE_CASES: readonly FirmwareCase[] = [
   stride(['256', '16', '2'], 256, 16, 2),
   stride(['100', '7', '1'], 100, 7, 1),
   { title: 'syscalls', program: 'syscalls', args: [], stdout: SYSCALLS_STDOUT, exitCode: 0, markers: [] },
+  // cow_data.c: the array's first byte is 7; page 5 gets 7 + 1.
+  makeCase('cow_data', [], 'cow_data: read 7, page 5 now holds 8\n', [reset, dump('cow')]),
 ];
 
 /** Every program with no arguments: its documented defaults. Large (up to 65,536 faults). */
