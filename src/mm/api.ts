@@ -23,8 +23,14 @@ export const MADV_SEQUENTIAL = 2;
 export const MADV_WILLNEED = 3;
 export const MADV_DONTNEED = 4;
 export const MADV_FREE = 8;
+export const MADV_DONTFORK = 10;
+export const MADV_DOFORK = 11;
 export const MADV_HUGEPAGE = 14;
 export const MADV_NOHUGEPAGE = 15;
+export const MADV_WIPEONFORK = 18;
+export const MADV_KEEPONFORK = 19;
+export const MADV_POPULATE_READ = 22;
+export const MADV_POPULATE_WRITE = 23;
 
 /** The errnos the memory manager returns (negated): the one Linux errno table. */
 export { EACCES, EAGAIN, EBADF, EEXIST, EFAULT, EFBIG, EINVAL, ENODEV, ENOENT, ENOMEM, EOVERFLOW, EPERM } from '../util/errno.js';

@@ -54,8 +54,8 @@ function canChangePteWritable(k: MmKernel, vma: Vma, pte: Pte): boolean {
   if (!(vma.flags & VM_SHARED)) {
     if (pteSpecial(pte)) return false;
     const folio = k.memmap.folioOfPfn(ptePfn(pte));
-    // Every anonymous page is exclusive in the model (no fork).
-    return folio !== undefined && folio.anon;
+    // An anonymous page this mm alone maps (not shared with a fork child or parent).
+    return folio !== undefined && folio.anon && k.memmap.pageAnonExclusive(ptePfn(pte));
   }
   return pteDirty(pte);
 }

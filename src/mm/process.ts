@@ -28,6 +28,8 @@ import { PMD_SIZE } from '../pgtable/pte.js';
 import type { MmContext } from '../pgtable/policy.js';
 import { LabError } from '../util/errors.js';
 import { doPageFault } from './fault.js';
+import { dupMmap } from './fork.js';
+import { populateRange } from './populate.js';
 import type { Inode } from './inode.js';
 import type { MmKernel } from './kernel.js';
 import { doMadvise } from './madvise.js';
@@ -85,6 +87,9 @@ export class Process implements ProcessMemory, MmContext {
   /** The ASID the machine loads for EL0 (the user half under KPTI). */
   readonly userAsid: number;
   readonly pgd: number;
+  /** mm->mm_id: which mm a large folio's mapcount slots name (never reused). */
+  readonly mmId: number;
+  tlbFlushPending = 0;
   readonly vmas: VmaSet;
   /** mm->start_brk and mm->brk. */
   private startBrk = 0;
@@ -103,6 +108,7 @@ export class Process implements ProcessMemory, MmContext {
     this.asid = asid;
     this.userAsid = kernel.pgtable.raw.userAsid(this);
     this.pgd = kernel.pgtable.tables.pgdAlloc();
+    this.mmId = kernel.allocMmId();
     this.vmas = new VmaSet({ ...(opts.taskSize !== undefined ? { taskSize: opts.taskSize } : {}), anonThpAlign: kernel.policy.anon_thp_align });
   }
 
@@ -282,23 +288,9 @@ export class Process implements ProcessMemory, MmContext {
     return addr;
   }
 
-  /**
-   * mm_populate: fault every page in as get_user_pages would, writing only where a private
-   * writable mapping needs its copy broken (populate_vma_page_range).
-   */
+  /** mm_populate (MAP_POPULATE, mlock): see populate.ts. */
   private populate(start: number, end: number): void {
-    for (let a = start; a < end; a += PAGE_SIZE) {
-      const vma = this.vmas.vmaLookup(a);
-      if (vma === null || !(vma.flags & VM_ACCESS_FLAGS)) continue;
-      const write = (vma.flags & (VM_WRITE | VM_SHARED)) === VM_WRITE;
-      const ptep = this.kernel.pgtable.tables.pteOffsetMap(this, a);
-      if (ptep !== undefined) {
-        const pte = this.kernel.pgtable.ptep.ptepGet(ptep);
-        if (!(pte.lo === 0 && pte.hi === 0) && !write) continue;
-      }
-      const r = this.handleFault(a, write ? 'write' : 'read', 'translation');
-      if (r.kind === 'signal') return;
-    }
+    populateRange(this, start, end, 'auto', 'mlock');
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -341,6 +333,20 @@ export class Process implements ProcessMemory, MmContext {
     } finally {
       calls.leave();
     }
+  }
+
+  /**
+   * fork's half on the memory side (dup_mm): a new mm with its own pgd and ASID (from
+   * MmKernel.newProcess, the one place ASIDs are handed out), the parent's VMAs and page tables
+   * copied as dup_mmap does (fork.ts), and the brk area.
+   */
+  fork(): Process {
+    this.live('fork');
+    const child = this.kernel.newProcess({ taskSize: this.vmas.taskSize });
+    this.kernel.telemetry.calls.within('dup_mm', () => dupMmap(this, child));
+    child.startBrk = this.startBrk;
+    child.curBrk = this.curBrk;
+    return child;
   }
 
   exitMmap(): void {
