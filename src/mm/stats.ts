@@ -55,6 +55,12 @@ export interface MmStats {
   /** fork: address spaces copied (dup_mmap) and PTEs copied into children. */
   fork_calls: number;
   fork_ptes_copied: number;
+  /** mremap: VMAs moved and PTEs they carried (move_ptes). */
+  mremap_calls: number;
+  mremap_moves: number;
+  /** Dirty page-cache folios written back by msync(MS_SYNC) (folio_mkclean on each). */
+  writeback_folios: number;
+  mremap_ptes_moved: number;
   /** mprotect PTE updates (per PTE or per batch) and the PTEs they covered. */
   mprotect_updates: number;
   mprotect_ptes: number;
@@ -92,6 +98,10 @@ export function registerMmStats(stats: StatsRegistry): MmStats {
     wp_reuses: 0,
     fork_calls: 0,
     fork_ptes_copied: 0,
+    mremap_calls: 0,
+    mremap_moves: 0,
+    writeback_folios: 0,
+    mremap_ptes_moved: 0,
     mprotect_updates: 0,
     mprotect_ptes: 0,
     pmd_maps_not_modelled: 0,
