@@ -57,9 +57,9 @@ export function doMlock2(mm: Process, start: number, len: number, flags: number)
   return doMlock(mm, start, len, VM_LOCKED | (flags & MLOCK_ONFAULT ? VM_LOCKONFAULT : 0));
 }
 
-/** mlockall / munlockall (flags 0): def_flags for the future, every VMA for the present. */
-export function doMlockall(mm: Process, flags: number): number {
-  if (flags !== 0 && (flags & ~(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) || flags === MCL_ONFAULT)) return -EINVAL;
+/** mlockall, or munlockall (`unlock`, flags 0): def_flags for the future, every VMA for the present. */
+export function doMlockall(mm: Process, flags: number, unlock = false): number {
+  if (!unlock && (flags === 0 || flags & ~(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) || flags === MCL_ONFAULT)) return -EINVAL;
   return mm.kernel.telemetry.calls.within(flags ? 'mlockall' : 'munlockall', () => {
     let def = mm.defFlags & ~VM_LOCKED_MASK;
     if (flags & MCL_FUTURE) def |= VM_LOCKED | (flags & MCL_ONFAULT ? VM_LOCKONFAULT : 0);

@@ -343,7 +343,7 @@ export class Process implements ProcessMemory, MmContext {
 
   munlockall(): number {
     this.live('munlockall');
-    return doMlockall(this, 0);
+    return doMlockall(this, 0, true);
   }
 
   /** mincore: one byte per page of [start, start + len), or -errno. */
