@@ -3,7 +3,9 @@
  * (zap_page_range_single: one flush at the VMA's end, page tables kept); MADV_FREE clears
  * young and dirty on exclusive anonymous folios so reclaim may drop them
  * (clear_young_dirty_ptes, never unfolding); the read-pattern and huge-page advice only change
- * vm_flags; MADV_WILLNEED reads a file range ahead.
+ * vm_flags, as do MADV_DONTFORK/DOFORK and MADV_WIPEONFORK/KEEPONFORK (read by fork);
+ * MADV_WILLNEED reads a file range ahead; MADV_POPULATE_READ/WRITE fault the range in
+ * (madvise_populate, populate.ts).
  *
  * Deviation: MADV_FREE on a large folio that the range covers only in part leaves it alone
  * (Linux tries to split the folio first).
