@@ -10,13 +10,16 @@
  * (another convert). 7.x (mremap_batch, Dev Jain's batching, 6.17) moves a contiguous block's
  * run of one folio with get_and_clear_ptes and set_ptes: no convert.
  *
- * Deviation: the kernel moves a whole PTE table (move_normal_pmd, one flush_tlb_range of the
- * PMD) when old and new addresses are 2 MiB-aligned and a full PMD moves; the model moves its
- * PTEs one by one in that case too.
+ * When an extent is a whole PMD on both sides (old and new 2 MiB-aligned, 2 MiB or more left),
+ * the PTE table itself moves (move_normal_pmd, CONFIG_HAVE_MOVE_PMD on arm64): the pmd entry is
+ * cleared and set at the new address, then one flush_tlb_range of the old PMD; no PTE is
+ * touched, so nothing unfolds. The 6.3+ alignment of extents down to a PMD boundary when the
+ * neighbourhood is free (can_align_down) is not modelled.
  */
 import { EFAULT, EINVAL, ENOMEM } from './api.js';
 import { PAGE_SIZE } from '../mmu/physmem.js';
 import { PMD_SIZE, pteNone, ptePfn, ptePresent, pteSpecial } from '../pgtable/pte.js';
+import { LabError } from '../util/errors.js';
 import type { Process } from './process.js';
 import { VM_DONTEXPAND, VM_LOCKED, VM_LOCKED_MASK, VM_MAYSHARE, VM_PFNMAP, VM_SHARED, type Vma } from './vma.js';
 import { folioPteBatch } from './zap.js';
@@ -158,12 +161,33 @@ function movePageTables(mm: Process, oldAddr: number, newAddr: number, len: numb
       const o = oldAddr + done;
       const n = newAddr + done;
       const extent = Math.min(PMD_SIZE - (o % PMD_SIZE), PMD_SIZE - (n % PMD_SIZE), len - done);
-      if (k.pgtable.tables.pteOffsetMap(mm, o) !== undefined) movePtes(mm, o, o + extent, n);
+      if (k.pgtable.tables.pteOffsetMap(mm, o) !== undefined) {
+        if (extent === PMD_SIZE && moveNormalPmd(mm, o, n)) {
+          done += extent;
+          continue;
+        }
+        movePtes(mm, o, o + extent, n);
+      }
       done += extent;
     }
   } finally {
     calls.leave();
   }
+}
+
+/** move_normal_pmd: the whole PTE table changes place; one flush of the old PMD's range. */
+function moveNormalPmd(mm: Process, oldAddr: number, newAddr: number): boolean {
+  const k = mm.kernel;
+  return k.telemetry.calls.within('move_normal_pmd', () => {
+    const moved = k.pgtable.tables.movePmdTable(mm, oldAddr, newAddr);
+    if (moved === undefined) throw new LabError(`out of guest physical memory allocating page tables for mremap to 0x${newAddr.toString(16)}; raise --set mem_mb`);
+    if (!moved) return false;
+    // The cached PTE table of the last fault may be the one that moved.
+    mm.invalidatePteCache();
+    k.mmStats.mremap_pmds_moved++;
+    k.pgtable.flush.flushTlbRange(mm, oldAddr, oldAddr + PMD_SIZE);
+    return true;
+  });
 }
 
 function movePtes(mm: Process, oldStart: number, oldEnd: number, newStart: number): void {

@@ -58,6 +58,8 @@ export interface MmStats {
   /** mremap: VMAs moved and PTEs they carried (move_ptes). */
   mremap_calls: number;
   mremap_moves: number;
+  /** PTE tables moved whole (move_normal_pmd). */
+  mremap_pmds_moved: number;
   /** Dirty page-cache folios written back by msync(MS_SYNC) (folio_mkclean on each). */
   writeback_folios: number;
   mremap_ptes_moved: number;
@@ -100,6 +102,7 @@ export function registerMmStats(stats: StatsRegistry): MmStats {
     fork_ptes_copied: 0,
     mremap_calls: 0,
     mremap_moves: 0,
+    mremap_pmds_moved: 0,
     writeback_folios: 0,
     mremap_ptes_moved: 0,
     mprotect_updates: 0,

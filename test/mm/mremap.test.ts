@@ -110,6 +110,29 @@ describe('mremap', () => {
     });
   }
 
+  it('a whole 2 MiB-aligned PMD moves its PTE table (move_normal_pmd): no PTE written, one flush_tlb_range of the old PMD', () => {
+    const m = machine('linux-6.12', ['anon_mthp=64K']);
+    const a = anon(m, 2 * MiB);
+    writePages(m, a, 2 * MiB);
+    expect(m.p.copyToUser(a + 77 * PAGE, new Uint8Array([5]))).toBe(1);
+    const to = a - 8 * MiB;
+    let r = 0;
+    const c = measure(m, () => (r = m.p.mremap(a, 2 * MiB, 2 * MiB, MREMAP_MAYMOVE | MREMAP_FIXED, to)));
+    expect(r).toBe(to);
+    expect([m.k.mmStats.mremap_pmds_moved, m.k.mmStats.mremap_ptes_moved]).toEqual([1, 0]);
+    expect(c.pteWrites).toBe(0);
+    expect(c.converts).toBe(0);
+    expect(c.tlbi).toEqual({ RVAE1IS: 1 });
+    expect(c.tlbiBySite).toEqual({ move_normal_pmd: 1 });
+    expect([c.bbm, c.contig]).toEqual([0, 0]);
+    expect(pteCont(raw(m, to))).toBe(true);
+    expect(m.p.copyFromUser(to + 77 * PAGE, 1)).toEqual(new Uint8Array([5]));
+    const f = measure(m, () => writePages(m, to, 2 * MiB));
+    expect(f.faults).toBe(0);
+    // The old range faults afresh (nothing mapped there any more).
+    expect(m.p.vmas.vmaLookup(a)).toBeNull();
+  });
+
   it('MREMAP_DONTUNMAP: the PTEs move, the old VMA stays (empty: reads give zeros)', () => {
     const m = machine('linux-6.12');
     const a = anon(m, 64 * KiB);
