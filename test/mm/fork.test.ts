@@ -18,7 +18,7 @@ import {
   type Process,
 } from '../../src/mm/index.js';
 import { pteCont, pteNone, ptePfn, pteWrite, pteYoung, type Pte } from '../../src/pgtable/pte.js';
-import { alignedHint, KiB, machine, measure, PAGE, readPages, writePages, type Machine } from './helpers.js';
+import { alignedHint, asProcess, KiB, machine, measure, PAGE, readPages, writePages, type Machine } from './helpers.js';
 
 const PROFILES = ['linux-6.9', 'linux-6.12', 'linux-7.2'] as const;
 const SIZE = 256 * KiB;
@@ -39,15 +39,7 @@ function setup(profile: string, sets: readonly string[] = ['anon_mthp=64K']) {
   return { m, a };
 }
 
-/** Switch the mmu to `p` and run `fn` (accessUser needs the process's context loaded). */
-function as<T>(m: Machine, p: Process, fn: (mm: Machine) => T): T {
-  m.k.switchTo(p);
-  try {
-    return fn({ k: m.k, p });
-  } finally {
-    m.k.switchTo(m.p);
-  }
-}
+const as = asProcess;
 
 describe('fork of 64 KiB mTHP anonymous memory', () => {
   for (const profile of PROFILES) {
