@@ -251,6 +251,29 @@ describe('fork: small folios, partial blocks, DONTFORK, WIPEONFORK, the zero pag
     expect(inode.mapping.nrpages).toBe(0);
   });
 
+  it('a shared ext4 file mapping: both see each other\'s stores through the page cache; msync(MS_SYNC) in the child cleans the parent\'s PTEs too (folio_mkclean over every mm)', () => {
+    const m = machine('linux-6.12');
+    const f = m.k.newInode({ fsType: 'ext4' });
+    expect(m.k.truncate(f, 64 * KiB).kind).toBe('ok');
+    const s = m.p.mmap({ addr: 0, len: 64 * KiB, prot: PROT_READ | PROT_WRITE, flags: MAP_SHARED, file: f, fileWritable: true, pgoff: 0 });
+    expect(m.p.copyToUser(s + PAGE, new Uint8Array([42]))).toBe(1);
+    const c = measure(m, () => m.p.fork());
+    // A shared file VMA has no anon_vma: the child faults its PTEs from the page cache.
+    expect(c.pteWrites).toBe(0);
+    const ch = m.k.liveProcesses.at(-1)!;
+    expect(as(m, ch, (mm) => mm.p.copyFromUser(s + PAGE, 1))).toEqual(new Uint8Array([42]));
+    as(m, ch, (mm) => expect(mm.p.copyToUser(s + 2 * PAGE, new Uint8Array([43]))).toBe(1));
+    expect(m.p.copyFromUser(s + 2 * PAGE, 1)).toEqual(new Uint8Array([43]));
+    expect(pteWrite(rawPte(m, m.p, s + PAGE))).toBe(true);
+    const w = measure(m, () => expect(ch.msync(s, 64 * KiB, 4)).toBe(0));
+    // Two dirty folios. Page 1 is writable in the parent (the child only read it: ext4 maps
+    // reads read-only, for ->page_mkwrite), page 2 in the child: two PTEs cleaned, each flushed.
+    expect(m.k.mmStats.writeback_folios).toBe(2);
+    expect(w.tlbiBySite).toEqual({ ptep_clear_flush: 2 });
+    expect(pteWrite(rawPte(m, m.p, s + PAGE))).toBe(false);
+    expect(pteWrite(rawPte(m, ch, s + 2 * PAGE))).toBe(false);
+  });
+
   it('a forked child of a forked child: three mms on one folio keep it shared until two have let go', () => {
     const { m, a } = setup('linux-7.2');
     const c1 = m.p.fork();
