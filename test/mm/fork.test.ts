@@ -274,6 +274,22 @@ describe('fork: small folios, partial blocks, DONTFORK, WIPEONFORK, the zero pag
     expect(pteWrite(rawPte(m, ch, s + 2 * PAGE))).toBe(false);
   });
 
+  it('linux-7.2 batched mprotect after fork and one reuse: the exclusive page alone becomes writable again (commit_anon_folio_batch sub-batches)', () => {
+    const { m, a } = setup('linux-7.2');
+    m.p.fork().exitMmap();
+    // The child is gone: page 0's write fault reuses it and makes it exclusive; the rest are not.
+    writePages(m, a, PAGE);
+    expect(m.k.mmStats.wp_reuses).toBe(1);
+    expect(m.p.mprotect(a, 64 * KiB, PROT_READ)).toBe(0);
+    const c = measure(m, () => expect(m.p.mprotect(a, 64 * KiB, PROT_READ | PROT_WRITE)).toBe(0));
+    expect(c.api).toMatchObject({ modify_prot_start_ptes: 1, modify_prot_commit_ptes: 2 });
+    expect(c.setPtesByNr).toEqual({});
+    expect(pteWrite(rawPte(m, m.p, a))).toBe(true);
+    expect(pteWrite(rawPte(m, m.p, a + PAGE))).toBe(false);
+    expect(pteCont(rawPte(m, m.p, a + PAGE))).toBe(false);
+    expect(c.bbm).toBe(0);
+  });
+
   it('a forked child of a forked child: three mms on one folio keep it shared until two have let go', () => {
     const { m, a } = setup('linux-7.2');
     const c1 = m.p.fork();
