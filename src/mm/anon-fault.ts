@@ -83,7 +83,9 @@ export function doAnonymousPage(vmf: VmFault): VmFaultResult {
     folio.index = vma.pgoffOf(addr);
     // One reference per PTE: the allocation's plus nr - 1.
     if (nr > 1) k.memmap.folioRefAdd(folio, nr - 1);
-    k.memmap.folioAddRmapPtes(folio, folio.firstPfn, nr);
+    // folio_add_new_anon_rmap: every page of a new anonymous folio is exclusive to this mm.
+    k.memmap.folioAddRmapPtes(folio, folio.firstPfn, nr, vmf.mm.mmId);
+    k.memmap.setPageAnonExclusive(folio.firstPfn, nr, true);
     k.pgtable.ptep.setPtes(vmf.mm, addr, ptep, entry, nr);
     k.mmStats.ptes_mapped += nr;
     bump(k.mmStats.set_ptes_by_nr, nrKey(nr));

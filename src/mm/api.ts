@@ -23,8 +23,14 @@ export const MADV_SEQUENTIAL = 2;
 export const MADV_WILLNEED = 3;
 export const MADV_DONTNEED = 4;
 export const MADV_FREE = 8;
+export const MADV_DONTFORK = 10;
+export const MADV_DOFORK = 11;
 export const MADV_HUGEPAGE = 14;
 export const MADV_NOHUGEPAGE = 15;
+export const MADV_WIPEONFORK = 18;
+export const MADV_KEEPONFORK = 19;
+export const MADV_POPULATE_READ = 22;
+export const MADV_POPULATE_WRITE = 23;
 
 /** The errnos the memory manager returns (negated): the one Linux errno table. */
 export { EACCES, EAGAIN, EBADF, EEXIST, EFAULT, EFBIG, EINVAL, ENODEV, ENOENT, ENOMEM, EOVERFLOW, EPERM } from '../util/errno.js';
@@ -67,6 +73,18 @@ export interface ProcessMemory {
   brk(addr: number): number;
   /** Sets the initial program break (end of bss, page aligned up by the caller or not). */
   setBrkBase(addr: number): void;
+  /** mremap(2): the new address, or -errno (MREMAP_* in mm/mremap.ts). */
+  mremap(addr: number, oldLen: number, newLen: number, flags: number, newAddr: number): number;
+  /** msync(2): 0 or -errno. */
+  msync(start: number, len: number, flags: number): number;
+  /** mlock, mlock2, munlock, mlockall, munlockall: 0 or -errno. */
+  mlock(start: number, len: number): number;
+  mlock2(start: number, len: number, flags: number): number;
+  munlock(start: number, len: number): number;
+  mlockall(flags: number): number;
+  munlockall(): number;
+  /** mincore(2)'s vector (one byte per page), or -errno before anything is written. */
+  mincore(start: number, len: number): Uint8Array | number;
 
   /**
    * A fault the hardware model reported for an EL0 access (the walk's fault kind, or a

@@ -148,7 +148,8 @@ function handlePteFault(vmf: VmFault): VmFaultResult {
     if (vmf.write) entry = pteMkdirty(entry);
     entry = pteMkyoung(entry);
     if (k.pgtable.ptep.ptepSetAccessFlags(vmf.mm, vmf.address, vmf.ptep, entry, vmf.write)) return DONE('handle_pte_fault');
-    // Nothing to change: the TLB held a stale entry. A retried fault skips the flush.
+    // Nothing to change: the TLB held a stale entry. The flush decision is the fault's, not the
+    // PTE's: a write fault that is not a retry (handle_pte_fault, 6.9 to 7.2).
     if (!vmf.tried && vmf.write) k.pgtable.flush.flushTlbFixSpuriousFault(vmf.mm, vmf.address);
     return DONE('spurious');
   } finally {

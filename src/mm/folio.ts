@@ -29,6 +29,9 @@ export type FolioOwner =
   | { readonly kind: 'anon'; readonly anonVma: AnonVma | null }
   | { readonly kind: 'file'; readonly mapping: AddressSpace };
 
+/** MM_ID_DUMMY: a free mm slot of a large folio. */
+export const MM_ID_NONE = -1;
+
 export const NO_OWNER: FolioOwner = Object.freeze({ kind: 'none' });
 /** Anonymous memory whose anon_vma is not modelled or not yet known. */
 export const ANON_OWNER: FolioOwner = Object.freeze({ kind: 'anon', anonVma: null });
@@ -56,6 +59,16 @@ export class Folio {
   index = 0;
   /** Cleared when the folio goes back to the allocator; helpers refuse a dead folio. */
   live = true;
+  /**
+   * Which mms map a large folio (CONFIG_MM_ID, 6.15+: folio->_mm_id[2] and _mm_id_mapcount[2],
+   * unbiased here: a free slot has id MM_ID_NONE and count 0) and PG_anon_maybe_mapped_shared.
+   * Kept for every large folio in every profile; only 7.x's copy-on-write reuse reads it.
+   */
+  mmId0 = MM_ID_NONE;
+  mmId1 = MM_ID_NONE;
+  mmIdMapcount0 = 0;
+  mmIdMapcount1 = 0;
+  maybeMappedShared = false;
 
   constructor(
     /** First page frame (folio_pfn); a multiple of 2^order. */
@@ -118,6 +131,8 @@ export class Memmap {
   private readonly kinds: Uint8Array;
   /** PTE mappings of each page (page_mapcount without the PMD part). */
   private readonly mapcounts: Int32Array;
+  /** PageAnonExclusive of each page: set for a new anonymous folio, cleared when fork shares it. */
+  private readonly anonExclusive: Uint8Array;
 
   constructor(
     readonly buddy: Buddy,
@@ -130,6 +145,7 @@ export class Memmap {
     this.folios = new Array<Folio | undefined>(span).fill(undefined);
     this.kinds = new Uint8Array(span);
     this.mapcounts = new Int32Array(span);
+    this.anonExclusive = new Uint8Array(span);
     this.stats = telemetry.stats.register<FolioStats>('folio', {
       allocs_by_order: {},
       frees_by_order: {},
@@ -206,6 +222,7 @@ export class Memmap {
     const end = off + folio.nrPages;
     for (let i = off; i < end; i++) this.folios[i] = undefined;
     this.kinds.fill(K_FREE, off, end);
+    this.anonExclusive.fill(0, off, end);
     folio.live = false;
     folio.owner = NO_OWNER;
     this.buddy.free(folio.firstPfn, folio.order);
@@ -227,24 +244,39 @@ export class Memmap {
   }
 
   /**
-   * Records `nr` PTEs mapping consecutive pages of `folio` from `pfn`
-   * (folio_add_file_rmap_ptes / folio_add_anon_rmap_ptes without the rmap tree).
+   * Records `nr` PTEs of the mm `mmId` mapping consecutive pages of `folio` from `pfn`
+   * (folio_add_file_rmap_ptes / folio_add_anon_rmap_ptes / folio_dup_*_rmap_ptes without the
+   * rmap tree).
    */
-  folioAddRmapPtes(folio: Folio, pfn: number, nr: number): void {
+  folioAddRmapPtes(folio: Folio, pfn: number, nr: number, mmId = 0): void {
     this.checkRange(folio, pfn, nr, 'folio_add_rmap_ptes');
     const off = pfn - this.spanBase;
     for (let i = off; i < off + nr; i++) this.mapcounts[i]!++;
     folio.mapcount += nr;
+    if (folio.nrPages > 1) folioAddLargeMapcount(folio, nr, mmId);
   }
 
   /** Undoes folioAddRmapPtes for `nr` PTEs (folio_remove_rmap_ptes). */
-  folioRemoveRmapPtes(folio: Folio, pfn: number, nr: number): void {
+  folioRemoveRmapPtes(folio: Folio, pfn: number, nr: number, mmId = 0): void {
     this.checkRange(folio, pfn, nr, 'folio_remove_rmap_ptes');
     const off = pfn - this.spanBase;
     for (let i = off; i < off + nr; i++) {
       if (--this.mapcounts[i]! < 0) throw new Error(`memmap: page 0x${(this.spanBase + i).toString(16)} unmapped more often than mapped`);
     }
     folio.mapcount -= nr;
+    if (folio.nrPages > 1) folioSubLargeMapcount(folio, nr, mmId);
+  }
+
+  /** PageAnonExclusive of one page. */
+  pageAnonExclusive(pfn: number): boolean {
+    const off = pfn - this.spanBase;
+    return off >= 0 && off < this.anonExclusive.length && this.anonExclusive[off] === 1;
+  }
+
+  /** SetPageAnonExclusive / ClearPageAnonExclusive on `nr` pages from `pfn`. */
+  setPageAnonExclusive(pfn: number, nr: number, exclusive: boolean): void {
+    const off = pfn - this.spanBase;
+    this.anonExclusive.fill(exclusive ? 1 : 0, off, off + nr);
   }
 
   /** A PMD mapping the whole folio (folio_add_*_rmap_pmd). */
@@ -308,4 +340,45 @@ export class Memmap {
     this.buddy.free(pfn, 0);
     this.stats.pgtable_frees++;
   }
+}
+
+/**
+ * folio_add_return_large_mapcount (include/linux/rmap.h, CONFIG_MM_ID, 6.15+): the mm takes its
+ * slot, or a free one; a second mm (or mappings already there from an mm without a slot) makes
+ * the folio "maybe mapped shared". Called after folio.mapcount grew by `diff`.
+ */
+function folioAddLargeMapcount(folio: Folio, diff: number, mmId: number): void {
+  if (folio.mmId0 === mmId) {
+    folio.mmIdMapcount0 += diff;
+  } else if (folio.mmId1 === mmId) {
+    folio.mmIdMapcount1 += diff;
+  } else if (folio.mmId0 === MM_ID_NONE) {
+    folio.mmId0 = mmId;
+    folio.mmIdMapcount0 = diff;
+    if (folio.mapcount !== diff) folio.maybeMappedShared = true;
+  } else if (folio.mmId1 === MM_ID_NONE) {
+    folio.mmId1 = mmId;
+    folio.mmIdMapcount1 = diff;
+    folio.maybeMappedShared = true;
+  }
+}
+
+/**
+ * folio_sub_return_large_mapcount: a slot whose mappings are all gone is freed; then, if one slot
+ * holds every remaining mapping (or none is left), the folio is exclusive again. Called after
+ * folio.mapcount shrank by `diff`.
+ */
+function folioSubLargeMapcount(folio: Folio, diff: number, mmId: number): void {
+  if (folio.mmId0 === mmId) {
+    folio.mmIdMapcount0 -= diff;
+    if (folio.mmIdMapcount0 > 0) return;
+    folio.mmId0 = MM_ID_NONE;
+    folio.mmIdMapcount0 = 0;
+  } else if (folio.mmId1 === mmId) {
+    folio.mmIdMapcount1 -= diff;
+    if (folio.mmIdMapcount1 > 0) return;
+    folio.mmId1 = MM_ID_NONE;
+    folio.mmIdMapcount1 = 0;
+  }
+  if (folio.mmIdMapcount0 === folio.mapcount || folio.mmIdMapcount1 === folio.mapcount) folio.maybeMappedShared = false;
 }

@@ -28,3 +28,8 @@ export { doPageFault, handleMmFault } from './fault.js';
 export { folioPteBatch, ZapGather } from './zap.js';
 export { pteNeedsFlush } from './mprotect.js';
 export { vmGetPageProt, vmaPageProt, vmaWantsWritenotify } from './prot.js';
+export { dupMmap, isCowMapping } from './fork.js';
+export { MREMAP_DONTUNMAP, MREMAP_FIXED, MREMAP_MAYMOVE } from './mremap.js';
+export { MS_ASYNC, MS_INVALIDATE, MS_SYNC, fsyncRange } from './msync.js';
+export { MCL_CURRENT, MCL_FUTURE, MCL_ONFAULT, MLOCK_ONFAULT } from './mlock.js';
+export { populateRange } from './populate.js';

@@ -64,6 +64,7 @@ export class MmKernel {
   /** The shared zero page's pfn (the last page of the pool, reserved: no folio). */
   readonly zeroPfn: number;
   private nextAsid = 2;
+  private nextMmId = 1;
   private nextIno = 1 << 30;
   private readonly processes = new Set<Process>();
   private readonly anonShmem = new WeakSet<Inode>();
@@ -101,6 +102,11 @@ export class MmKernel {
     const p = new Process(this, asid, opts);
     this.processes.add(p);
     return p;
+  }
+
+  /** mm_id_alloc: a fresh id for a new mm's large-folio mapcount slots. */
+  allocMmId(): number {
+    return this.nextMmId++;
   }
 
   /** Loads a process's translation context into the mmu (TTBR0_EL1 and the EL0 ASID). */

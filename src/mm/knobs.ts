@@ -55,6 +55,8 @@ export interface MmPolicy {
   ra_kb: number;
   readahead: ReadaheadVariant;
   mprotect_batch: boolean;
+  wp_reuse_large_anon: boolean;
+  mremap_batch: boolean;
   erratum_2645198: boolean;
   set_access_flags_local_flush: boolean;
   access_flags_rawcmp: boolean;
@@ -123,6 +125,8 @@ export const KNOBS: readonly KnobDef[] = [
   { name: 'ra_kb', type: { kind: 'int', min: 0, max: 16384, unit: 'KiB', multipleOf: 4 }, reader: 'mm/readahead', description: 'read_ahead_kb of the block device (ra_pages = ra_kb / 4); 128 is VM_READAHEAD_PAGES' },
   { name: 'readahead', type: { kind: 'enum', values: READAHEAD_VARIANTS }, reader: 'mm/readahead', description: 'readahead algorithm: v69 (ondemand_readahead, +2 order ramp, no order 1), v612 (async from the marker folio order), v72 (ra->order state, no marker at EOF)' },
   { name: 'mprotect_batch', type: BOOL, reader: 'mm/mprotect', description: "mprotect batches a folio's run of PTEs (modify_prot_start_ptes/commit_ptes; Dev Jain, 6.17+)" },
+  { name: 'wp_reuse_large_anon', type: BOOL, reader: 'mm', description: 'do_wp_page reuses a large anonymous folio that one mm alone maps (__wp_can_reuse_large_anon_folio, 7.x); off: large folios are copied page by page once not exclusive (6.9, 6.12)' },
+  { name: 'mremap_batch', type: BOOL, reader: 'mm', description: "mremap's move_ptes moves a contiguous block's run of one large folio at once (get_and_clear_ptes + set_ptes; Dev Jain, 6.17+); off: one PTE at a time, unfolding and refolding each block" },
   { name: 'erratum_2645198', type: BOOL, reader: 'mm/mprotect', description: 'Cortex-A715 erratum 2645198: ptep_modify_prot_start flushes a user-executable PTE (ptep_clear_flush)' },
   { name: 'set_access_flags_local_flush', type: BOOL, reader: 'pgtable', description: 'ptep_set_access_flags flushes locally (VALE1/RVALE1, DSB NSH) as in 7.x' },
   { name: 'access_flags_rawcmp', type: BOOL, reader: 'pgtable', description: 'contpte_ptep_set_access_flags compares every raw sub-PTE (6.12.117 and 7.x)' },

@@ -3,7 +3,9 @@
  * (zap_page_range_single: one flush at the VMA's end, page tables kept); MADV_FREE clears
  * young and dirty on exclusive anonymous folios so reclaim may drop them
  * (clear_young_dirty_ptes, never unfolding); the read-pattern and huge-page advice only change
- * vm_flags; MADV_WILLNEED reads a file range ahead.
+ * vm_flags, as do MADV_DONTFORK/DOFORK and MADV_WIPEONFORK/KEEPONFORK (read by fork);
+ * MADV_WILLNEED reads a file range ahead; MADV_POPULATE_READ/WRITE fault the range in
+ * (madvise_populate, populate.ts).
  *
  * Deviation: MADV_FREE on a large folio that the range covers only in part leaves it alone
  * (Linux tries to split the folio first).
@@ -11,8 +13,14 @@
 import {
   EINVAL,
   ENOMEM,
+  MADV_DOFORK,
+  MADV_DONTFORK,
   MADV_DONTNEED,
   MADV_FREE,
+  MADV_KEEPONFORK,
+  MADV_POPULATE_READ,
+  MADV_POPULATE_WRITE,
+  MADV_WIPEONFORK,
   MADV_HUGEPAGE,
   MADV_NOHUGEPAGE,
   MADV_NORMAL,
@@ -25,10 +33,26 @@ import { CYDP_CLEAR_DIRTY, CYDP_CLEAR_YOUNG } from '../pgtable/raw.js';
 import { PMD_SIZE, pteDirty, pteNone, ptePfn, pteSpecial, pteYoung } from '../pgtable/pte.js';
 import type { Process } from './process.js';
 import { forcePageCacheRa, VM_RAND_READ, VM_SEQ_READ } from './readahead.js';
-import { VM_HUGEPAGE, VM_LOCKED, VM_NOHUGEPAGE, VM_PFNMAP, VM_SHARED, type Vma } from './vma.js';
+import { populateRange } from './populate.js';
+import { VM_DONTCOPY, VM_HUGEPAGE, VM_IO, VM_LOCKED, VM_NOHUGEPAGE, VM_PFNMAP, VM_SHARED, VM_WIPEONFORK, type Vma } from './vma.js';
 import { folioPteBatch, unmapPageRange, ZapGather } from './zap.js';
 
-const KNOWN = new Set([MADV_NORMAL, MADV_RANDOM, MADV_SEQUENTIAL, MADV_WILLNEED, MADV_DONTNEED, MADV_FREE, MADV_HUGEPAGE, MADV_NOHUGEPAGE]);
+const KNOWN = new Set([
+  MADV_NORMAL,
+  MADV_RANDOM,
+  MADV_SEQUENTIAL,
+  MADV_WILLNEED,
+  MADV_DONTNEED,
+  MADV_FREE,
+  MADV_HUGEPAGE,
+  MADV_NOHUGEPAGE,
+  MADV_DONTFORK,
+  MADV_DOFORK,
+  MADV_WIPEONFORK,
+  MADV_KEEPONFORK,
+  MADV_POPULATE_READ,
+  MADV_POPULATE_WRITE,
+]);
 
 export function doMadvise(mm: Process, start: number, lenIn: number, advice: number): number {
   if (start % PAGE_SIZE !== 0) return -EINVAL;
@@ -41,6 +65,10 @@ export function doMadvise(mm: Process, start: number, lenIn: number, advice: num
   const calls = mm.kernel.telemetry.calls;
   calls.enter('do_madvise');
   try {
+    // madvise_populate walks the range itself (6.9+: before the per-VMA behaviours).
+    if (advice === MADV_POPULATE_READ || advice === MADV_POPULATE_WRITE) {
+      return calls.within('madvise_populate', () => populateRange(mm, start, end, advice === MADV_POPULATE_WRITE ? 'write' : 'read', 'madvise'));
+    }
     let unmapped = false;
     let cursor = start;
     for (const vma of mm.vmas.intersecting(start, end)) {
@@ -78,6 +106,17 @@ function adviseVma(mm: Process, vma: Vma, start: number, end: number, advice: nu
       return updateFlags(mm, vma, start, end, (vma.flags & ~VM_NOHUGEPAGE) | VM_HUGEPAGE);
     case MADV_NOHUGEPAGE:
       return updateFlags(mm, vma, start, end, (vma.flags & ~VM_HUGEPAGE) | VM_NOHUGEPAGE);
+    case MADV_DONTFORK:
+      return updateFlags(mm, vma, start, end, vma.flags | VM_DONTCOPY);
+    case MADV_DOFORK:
+      if (vma.flags & VM_IO) return -EINVAL;
+      return updateFlags(mm, vma, start, end, vma.flags & ~VM_DONTCOPY);
+    case MADV_WIPEONFORK:
+      // Private anonymous memory only.
+      if (vma.file !== null || vma.flags & VM_SHARED) return -EINVAL;
+      return updateFlags(mm, vma, start, end, vma.flags | VM_WIPEONFORK);
+    case MADV_KEEPONFORK:
+      return updateFlags(mm, vma, start, end, vma.flags & ~VM_WIPEONFORK);
     case MADV_WILLNEED:
       if (vma.file !== null && vma.file.fsType !== 'tmpfs') {
         forcePageCacheRa(mm.kernel.raContext(vma.file), vma.pgoffOf(start), (end - start) / PAGE_SIZE);

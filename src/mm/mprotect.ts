@@ -8,26 +8,30 @@
  *   fold it again. That is why restoring page 15 of a 64 KiB folio refolds and page 0 does not.
  * - `mprotect_batch=on` (7.x): one start/commit per run of a large folio's PTEs, so whole
  *   blocks keep the contiguous bit without a convert.
+ * - Batched, an anonymous folio whose pages differ in PageAnonExclusive (after fork) is
+ *   committed in sub-batches of equal exclusivity (commit_anon_folio_batch).
  * - Every PTE whose hardware-visible bits changed adds its page to the gather; tlb_end_vma then
  *   issues one last-level flush for the VMA (one VALE1IS for one page).
  */
 import { PAGE_SIZE } from '../mmu/physmem.js';
 import {
   PMD_SIZE,
+  pteAdvancePfn,
   pteMkwrite,
   pteModify,
   pteNone,
   ptePfn,
   pteProtnone,
   pteSpecial,
+  pteAccessible,
   pteUserExec,
   pteValid,
-  pteValidYoung,
   pteWrite,
   pteDirty,
   type Pgprot,
   type Pte,
 } from '../pgtable/pte.js';
+import { mmTlbFlushPending } from '../pgtable/policy.js';
 import type { MmKernel } from './kernel.js';
 import type { Process } from './process.js';
 import { vmaPageProt, vmaWantsManualPteWriteUpgrade } from './prot.js';
@@ -53,10 +57,32 @@ function canChangePteWritable(k: MmKernel, vma: Vma, pte: Pte): boolean {
   if (!(vma.flags & VM_SHARED)) {
     if (pteSpecial(pte)) return false;
     const folio = k.memmap.folioOfPfn(ptePfn(pte));
-    // Every anonymous page is exclusive in the model (no fork).
-    return folio !== undefined && folio.anon;
+    // An anonymous page this mm alone maps (not shared with a fork child or parent).
+    return folio !== undefined && folio.anon && k.memmap.pageAnonExclusive(ptePfn(pte));
   }
   return pteDirty(pte);
+}
+
+/**
+ * commit_anon_folio_batch (7.x): a batch of an anonymous folio whose pages differ in
+ * PageAnonExclusive (after fork and a partial reuse) is committed in sub-batches of equal
+ * exclusivity; only the exclusive ones may become writable.
+ */
+function commitAnonFolioBatch(k: MmKernel, g: ZapGather, mm: Process, vma: Vma, addr: number, ptep: number, oldPte: Pte, ptent: Pte, nr: number): void {
+  const api = k.pgtable.ptep;
+  const pfn0 = ptePfn(oldPte);
+  let idx = 0;
+  while (idx < nr) {
+    const exclusive = k.memmap.pageAnonExclusive(pfn0 + idx);
+    let len = 1;
+    while (idx + len < nr && k.memmap.pageAnonExclusive(pfn0 + idx + len) === exclusive) len++;
+    const o = pteAdvancePfn(oldPte, idx);
+    let t = pteAdvancePfn(ptent, idx);
+    if (exclusive && canChangePteWritable(k, vma, t)) t = pteMkwrite(t);
+    api.modifyProtCommitPtes(mm, addr + idx * PAGE_SIZE, ptep + idx * 8, o, t, len);
+    if (pteNeedsFlush(o, t)) g.tlb.tlbFlushPteRange(addr + idx * PAGE_SIZE, len * PAGE_SIZE);
+    idx += len;
+  }
 }
 
 /** change_protection over [start, end) of `vma`, whose vm_flags already hold the new protection. */
@@ -103,22 +129,28 @@ function changePteRange(k: MmKernel, g: ZapGather, mm: Process, vma: Vma, start:
         if (folio !== undefined && folio.nrPages > 1) nr = folioPteBatch(k, folio, ptep, cur, (end - addr) / PAGE_SIZE, true);
       }
       // Cortex-A715 erratum 2645198: an executable user entry needs break-before-make with a
-      // flush before its permissions change (ptep_clear_flush; a range flush when batched).
+      // flush before its permissions change: ptep_clear_flush per PTE (arch/arm64/mm/mmu.c
+      // ptep_modify_prot_start, 6.9/6.12), or when batched (modify_prot_start_ptes, 7.x) a range
+      // flush if pte_accessible, which inside mprotect's gather (flush pending) means present.
       const erratum = k.policy.erratum_2645198 && pteUserExec(cur);
       let oldPte: Pte;
       if (batch) {
         oldPte = api.modifyProtStartPtes(mm, addr, ptep, nr);
-        if (erratum && pteValidYoung(oldPte)) k.pgtable.flush.__flushTlbRange(mm, addr, addr + nr * PAGE_SIZE, PAGE_SIZE, true, 3);
+        if (erratum && pteAccessible(mmTlbFlushPending(mm), oldPte)) k.pgtable.flush.__flushTlbRange(mm, addr, addr + nr * PAGE_SIZE, PAGE_SIZE, true, 3);
       } else {
         oldPte = erratum ? api.ptepClearFlush(mm, addr, ptep) : api.ptepModifyProtStart(mm, addr, ptep);
       }
       let ptent = pteModify(oldPte, newprot);
-      if (tryWritable && !pteWrite(ptent) && canChangePteWritable(k, vma, ptent)) ptent = pteMkwrite(ptent);
-      if (batch) api.modifyProtCommitPtes(mm, addr, ptep, oldPte, ptent, nr);
-      else api.ptepModifyProtCommit(mm, addr, ptep, oldPte, ptent);
       k.mmStats.mprotect_updates++;
       k.mmStats.mprotect_ptes += nr;
-      if (pteNeedsFlush(oldPte, ptent)) g.tlb.tlbFlushPteRange(addr, nr * PAGE_SIZE);
+      if (batch && nr > 1 && tryWritable && !pteWrite(ptent) && !(vma.flags & VM_SHARED)) {
+        commitAnonFolioBatch(k, g, mm, vma, addr, ptep, oldPte, ptent, nr);
+      } else {
+        if (tryWritable && !pteWrite(ptent) && canChangePteWritable(k, vma, ptent)) ptent = pteMkwrite(ptent);
+        if (batch) api.modifyProtCommitPtes(mm, addr, ptep, oldPte, ptent, nr);
+        else api.ptepModifyProtCommit(mm, addr, ptep, oldPte, ptent);
+        if (pteNeedsFlush(oldPte, ptent)) g.tlb.tlbFlushPteRange(addr, nr * PAGE_SIZE);
+      }
       addr += nr * PAGE_SIZE;
       ptep += nr * 8;
     }

@@ -28,6 +28,12 @@ import { PMD_SIZE } from '../pgtable/pte.js';
 import type { MmContext } from '../pgtable/policy.js';
 import { LabError } from '../util/errors.js';
 import { doPageFault } from './fault.js';
+import { dupMmap } from './fork.js';
+import { populateRange } from './populate.js';
+import { doMincore } from './mincore.js';
+import { doMlock, doMlock2, doMlockall } from './mlock.js';
+import { doMremap } from './mremap.js';
+import { doMsync } from './msync.js';
 import type { Inode } from './inode.js';
 import type { MmKernel } from './kernel.js';
 import { doMadvise } from './madvise.js';
@@ -85,6 +91,11 @@ export class Process implements ProcessMemory, MmContext {
   /** The ASID the machine loads for EL0 (the user half under KPTI). */
   readonly userAsid: number;
   readonly pgd: number;
+  /** mm->mm_id: which mm a large folio's mapcount slots name (never reused). */
+  readonly mmId: number;
+  tlbFlushPending = 0;
+  /** mm->def_flags: vm_flags every new mapping gets (mlockall(MCL_FUTURE) puts VM_LOCKED here). */
+  defFlags = 0;
   readonly vmas: VmaSet;
   /** mm->start_brk and mm->brk. */
   private startBrk = 0;
@@ -103,6 +114,7 @@ export class Process implements ProcessMemory, MmContext {
     this.asid = asid;
     this.userAsid = kernel.pgtable.raw.userAsid(this);
     this.pgd = kernel.pgtable.tables.pgdAlloc();
+    this.mmId = kernel.allocMmId();
     this.vmas = new VmaSet({ ...(opts.taskSize !== undefined ? { taskSize: opts.taskSize } : {}), anonThpAlign: kernel.policy.anon_thp_align });
   }
 
@@ -248,7 +260,7 @@ export class Process implements ProcessMemory, MmContext {
     if (!Number.isSafeInteger(pgoff) || pgoff < 0 || pgoff + len / PAGE_SIZE > Number.MAX_SAFE_INTEGER) return -EOVERFLOW;
     if (flags & MAP_FIXED && hint + len > this.vmas.taskSize) return -ENOMEM;
 
-    let vmFlags = (prot & PROT_ALL) | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC;
+    let vmFlags = (prot & PROT_ALL) | this.defFlags | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC;
     if (flags & MAP_GROWSDOWN) vmFlags |= VM_GROWSDOWN;
     if (flags & MAP_LOCKED) vmFlags |= VM_LOCKED;
     if (file !== null) {
@@ -278,27 +290,66 @@ export class Process implements ProcessMemory, MmContext {
     const backing: Inode | null = file ?? (shared ? this.kernel.newAnonShmem(len) : null);
     const r = this.vmas.mapRange({ start: addr, end: addr + len, flags: vmFlags, pgoff, file: backing });
     if (r.kind !== 'ok') throw new Error(`mmap: [0x${addr.toString(16)}, +0x${len.toString(16)}) overlaps a mapping after unmapping it`);
-    if (flags & MAP_POPULATE && !(flags & MAP_NONBLOCK)) this.populate(addr, addr + len);
+    // do_mmap: a locked mapping is populated like MAP_POPULATE (lock-on-fault ones are skipped there).
+    if (vmFlags & VM_LOCKED || (flags & MAP_POPULATE && !(flags & MAP_NONBLOCK))) this.populate(addr, addr + len);
     return addr;
   }
 
-  /**
-   * mm_populate: fault every page in as get_user_pages would, writing only where a private
-   * writable mapping needs its copy broken (populate_vma_page_range).
-   */
+  /** mm_populate (MAP_POPULATE, mlock): see populate.ts. */
   private populate(start: number, end: number): void {
-    for (let a = start; a < end; a += PAGE_SIZE) {
-      const vma = this.vmas.vmaLookup(a);
-      if (vma === null || !(vma.flags & VM_ACCESS_FLAGS)) continue;
-      const write = (vma.flags & (VM_WRITE | VM_SHARED)) === VM_WRITE;
-      const ptep = this.kernel.pgtable.tables.pteOffsetMap(this, a);
-      if (ptep !== undefined) {
-        const pte = this.kernel.pgtable.ptep.ptepGet(ptep);
-        if (!(pte.lo === 0 && pte.hi === 0) && !write) continue;
-      }
-      const r = this.handleFault(a, write ? 'write' : 'read', 'translation');
-      if (r.kind === 'signal') return;
-    }
+    populateRange(this, start, end, 'auto', 'mlock');
+  }
+
+  /** mm_populate for mlock, mlockall and a grown locked mremap. */
+  populateLocked(start: number, end: number): void {
+    this.populate(start, end);
+  }
+
+  /** do_munmap from inside the mm (mremap, MREMAP_FIXED): not counted as a munmap call. */
+  unmapRange(start: number, len: number): void {
+    this.doMunmap(start, len);
+  }
+
+  mremap(addr: number, oldLen: number, newLen: number, flags: number, newAddr: number): number {
+    this.live('mremap');
+    this.kernel.mmStats.mremap_calls++;
+    return this.kernel.telemetry.calls.within('mremap', () => doMremap(this, addr, oldLen, newLen, flags, newAddr));
+  }
+
+  msync(start: number, len: number, flags: number): number {
+    this.live('msync');
+    return doMsync(this, start, len, flags);
+  }
+
+  mlock(start: number, len: number): number {
+    this.live('mlock');
+    return doMlock(this, start, len, VM_LOCKED);
+  }
+
+  mlock2(start: number, len: number, flags: number): number {
+    this.live('mlock2');
+    return doMlock2(this, start, len, flags);
+  }
+
+  munlock(start: number, len: number): number {
+    this.live('munlock');
+    return doMlock(this, start, len, 0);
+  }
+
+  mlockall(flags: number): number {
+    this.live('mlockall');
+    return doMlockall(this, flags);
+  }
+
+  munlockall(): number {
+    this.live('munlockall');
+    return doMlockall(this, 0, true);
+  }
+
+  /** mincore: one byte per page of [start, start + len), or -errno. */
+  mincore(start: number, len: number): Uint8Array | number {
+    this.live('mincore');
+    return doMincore(this, start, len);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -341,6 +392,20 @@ export class Process implements ProcessMemory, MmContext {
     } finally {
       calls.leave();
     }
+  }
+
+  /**
+   * fork's half on the memory side (dup_mm): a new mm with its own pgd and ASID (from
+   * MmKernel.newProcess, the one place ASIDs are handed out), the parent's VMAs and page tables
+   * copied as dup_mmap does (fork.ts), and the brk area.
+   */
+  fork(): Process {
+    this.live('fork');
+    const child = this.kernel.newProcess({ taskSize: this.vmas.taskSize });
+    this.kernel.telemetry.calls.within('dup_mm', () => dupMmap(this, child));
+    child.startBrk = this.startBrk;
+    child.curBrk = this.curBrk;
+    return child;
   }
 
   exitMmap(): void {
@@ -458,10 +523,12 @@ export class Process implements ProcessMemory, MmContext {
     }
     if (this.vmas.findVmaIntersection(oldBrk, newBrk) !== null) return orig;
     // do_brk_flags: grow the brk VMA or start one (VM_DATA_DEFAULT_FLAGS, accountable).
-    const flags = VM_READ | VM_WRITE | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC | VM_ACCOUNT;
+    const flags = VM_READ | VM_WRITE | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC | VM_ACCOUNT | this.defFlags;
     const r = this.vmas.mapRange({ start: oldBrk, end: newBrk, flags, pgoff: oldBrk / PAGE_SIZE, file: null });
     if (r.kind !== 'ok') return orig;
     this.curBrk = brk;
+    // mlockall(MCL_FUTURE): the new heap is populated at once.
+    if (this.defFlags & VM_LOCKED) this.populate(oldBrk, newBrk);
     return brk;
   }
 }

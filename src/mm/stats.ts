@@ -52,6 +52,17 @@ export interface MmStats {
   /** Copy-on-write copies (wp_page_copy, do_cow_fault) and write-protect reuses (wp_page_reuse). */
   cow_copies: number;
   wp_reuses: number;
+  /** fork: address spaces copied (dup_mmap) and PTEs copied into children. */
+  fork_calls: number;
+  fork_ptes_copied: number;
+  /** mremap: VMAs moved and PTEs they carried (move_ptes). */
+  mremap_calls: number;
+  mremap_moves: number;
+  /** PTE tables moved whole (move_normal_pmd). */
+  mremap_pmds_moved: number;
+  /** Dirty page-cache folios written back by msync(MS_SYNC) (folio_mkclean on each). */
+  writeback_folios: number;
+  mremap_ptes_moved: number;
   /** mprotect PTE updates (per PTE or per batch) and the PTEs they covered. */
   mprotect_updates: number;
   mprotect_ptes: number;
@@ -87,6 +98,13 @@ export function registerMmStats(stats: StatsRegistry): MmStats {
     zero_page_maps: 0,
     cow_copies: 0,
     wp_reuses: 0,
+    fork_calls: 0,
+    fork_ptes_copied: 0,
+    mremap_calls: 0,
+    mremap_moves: 0,
+    mremap_pmds_moved: 0,
+    writeback_folios: 0,
+    mremap_ptes_moved: 0,
     mprotect_updates: 0,
     mprotect_ptes: 0,
     pmd_maps_not_modelled: 0,

@@ -35,9 +35,18 @@ export const VM_GROWSDOWN = 0x100;
 export const VM_PFNMAP = 0x400;
 export const VM_LOCKED = 0x2000;
 export const VM_IO = 0x4000;
+/** MADV_DONTFORK: fork leaves this VMA out of the child. */
+export const VM_DONTCOPY = 0x20000;
 export const VM_DONTEXPAND = 0x40000;
+/** mlock2(MLOCK_ONFAULT) / mlockall(MCL_ONFAULT): locked, but populated only by faults. */
+export const VM_LOCKONFAULT = 0x80000;
+/** VM_LOCKED_MASK: what munlock clears and fork does not pass on. */
+export const VM_LOCKED_MASK = VM_LOCKED | VM_LOCKONFAULT;
 export const VM_ACCOUNT = 0x100000;
 export const VM_NORESERVE = 0x200000;
+/** MADV_WIPEONFORK: the child gets this VMA empty (private anonymous only). */
+export const VM_WIPEONFORK = 0x2000000;
+export const VM_DONTDUMP = 0x4000000;
 export const VM_SOFTDIRTY = 0x8000000;
 export const VM_MIXEDMAP = 0x10000000;
 export const VM_HUGEPAGE = 0x20000000;

@@ -75,7 +75,9 @@ export function setPteRange(vmf: VmFault, folio: Folio, pfn: number, nr: number,
   const k = vmf.k;
   const prefault = !(vmf.realAddress >= addr && vmf.realAddress < addr + nr * PAGE_SIZE);
   const entry = pfnPte(pfn, setPteRangeProt(vmf, prefault && k.policy.hw_af, !vmf.write && k.policy.read_fault_mkdirty && folio.dirty));
-  k.memmap.folioAddRmapPtes(folio, pfn, nr);
+  // A new anonymous folio (do_cow_fault's copy) gets folio_add_new_anon_rmap: exclusive pages.
+  if (folio.anon && folio.mapcount === 0) k.memmap.setPageAnonExclusive(folio.firstPfn, folio.nrPages, true);
+  k.memmap.folioAddRmapPtes(folio, pfn, nr, vmf.mm.mmId);
   if (refs > 0) k.memmap.folioRefAdd(folio, refs);
   k.pgtable.ptep.setPtes(vmf.mm, addr, ptep, entry, nr);
   k.mmStats.ptes_mapped += nr;

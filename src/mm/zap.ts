@@ -115,7 +115,7 @@ export class ZapGather {
   /** tlb_flush_rmaps: the delayed rmap removals, now that no TLB holds the pages writable. */
   flushRmaps(): void {
     const memmap = this.k.memmap;
-    for (let i = 0; i < this.rmapFolios.length; i++) memmap.folioRemoveRmapPtes(this.rmapFolios[i]!, this.rmapPfns[i]!, this.rmapNrs[i]!);
+    for (let i = 0; i < this.rmapFolios.length; i++) memmap.folioRemoveRmapPtes(this.rmapFolios[i]!, this.rmapPfns[i]!, this.rmapNrs[i]!, this.mm.mmId);
     this.rmapFolios.length = this.rmapPfns.length = this.rmapNrs.length = 0;
     this.delayedRmap = false;
   }
@@ -227,9 +227,11 @@ function zapPteRange(g: ZapGather, vma: Vma, addrIn: number, end: number, detail
         } else {
           api.clearFullPtes(g.mm, addr, ptep, nr);
         }
+        // tlb_remove_tlb_entries records every cleared present entry, old or young: the zap's
+        // flush decision takes no PTE state (unlike ptep_clear_flush's pte_accessible).
         g.tlb.tlbFlushPteRange(addr, nr * PAGE_SIZE);
         k.mmStats.ptes_zapped += nr;
-        if (!delayRmap) k.memmap.folioRemoveRmapPtes(folio, pfn, nr);
+        if (!delayRmap) k.memmap.folioRemoveRmapPtes(folio, pfn, nr, g.mm.mmId);
         if (g.removeFolioPages(folio, pfn, nr, delayRmap)) {
           forceFlush = true;
           forceBreak = true;

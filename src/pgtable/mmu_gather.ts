@@ -35,6 +35,8 @@ export class MmuGather {
       this.start = 0;
       this.end = Number.MAX_SAFE_INTEGER;
     }
+    // __tlb_gather_mmu: inc_tlb_flush_pending, so pte_accessible sees the flush still to come.
+    mm.tlbFlushPending = (mm.tlbFlushPending ?? 0) + 1;
   }
 
   private adjustRange(address: number, size: number): void {
@@ -173,13 +175,14 @@ export class MmuGather {
     }
   }
 
-  /** tlb_finish_mmu: the final flush and frees. */
+  /** tlb_finish_mmu: the final flush and frees, then dec_tlb_flush_pending. */
   tlbFinishMmu(): void {
     this.calls.enter('tlb_finish_mmu');
     try {
       this.tlbFlushMmu();
     } finally {
       this.calls.leave();
+      this.mm.tlbFlushPending = Math.max(0, (this.mm.tlbFlushPending ?? 0) - 1);
     }
   }
 }

@@ -77,6 +77,17 @@ export interface MmContext {
   readonly isUser: boolean;
   /** Physical address of the level-0 table. */
   readonly pgd: number;
+  /**
+   * mm->tlb_flush_pending: mmu_gathers in progress on this mm (tlb_gather_mmu raises it,
+   * tlb_finish_mmu lowers it). While it is non-zero a PTE cleared elsewhere may still sit in a
+   * TLB, so pte_accessible counts every present entry. Absent means zero.
+   */
+  tlbFlushPending?: number;
+}
+
+/** mm_tlb_flush_pending (include/linux/mm_types.h). */
+export function mmTlbFlushPending(mm: MmContext): boolean {
+  return (mm.tlbFlushPending ?? 0) > 0;
 }
 
 /** Which folio a page belongs to: the one question the contpte fold asks of the memory manager. */

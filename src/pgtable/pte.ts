@@ -83,6 +83,17 @@ export const pteSwDirty = (p: Pte): boolean => (p.hi & PTE_DIRTY_HI) !== 0;
 export const pteDirty = (p: Pte): boolean => pteSwDirty(p) || pteHwDirty(p);
 export const pteValidYoung = (p: Pte): boolean => (p.lo & (PTE_VALID_LO | PTE_AF_LO)) === (PTE_VALID_LO | PTE_AF_LO);
 export const pteValidNotUser = (p: Pte): boolean => (p.lo & PTE_VALID_LO) !== 0 && (p.lo & PTE_USER_LO) === 0 && (p.hi & PTE_UXN_HI) !== 0;
+/**
+ * arm64 pte_accessible (asm/pgtable.h, since v5.10 "arm64: pgtable: Fix pte_accessible()"): may a
+ * TLB hold this entry? Any valid entry may, young or not, because ptep_clear_flush_young()
+ * clears the access flag and invalidates without waiting (no DSB), and hardware may set AF
+ * without a fault; while a batched flush is pending on the mm, a present (PROT_NONE) entry may
+ * still be cached from before its change too. Before 5.10 it was valid && young, which
+ * under-counted TLBIs; every profile here is later.
+ */
+export function pteAccessible(flushPending: boolean, p: Pte): boolean {
+  return flushPending ? ptePresent(p) : pteValid(p);
+}
 /** PROT_NONE: present to the kernel, invalid to the hardware. */
 export const pteProtnone = (p: Pte): boolean => (p.lo & PTE_VALID_LO) === 0 && (p.hi & PTE_PROT_NONE_HI) !== 0;
 

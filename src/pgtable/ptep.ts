@@ -12,13 +12,13 @@ import type { Mmu } from '../mmu/index.js';
 import { bump } from '../trace/stats.js';
 import type { Telemetry } from '../trace/telemetry.js';
 import { Contpte } from './contpte.js';
-import type { FolioLookup, MmContext, PgtablePolicy } from './policy.js';
+import { mmTlbFlushPending, type FolioLookup, type MmContext, type PgtablePolicy } from './policy.js';
 import {
   CONT_PTES,
   pteCont,
   pteMknoncont,
+  pteAccessible,
   pteValidCont,
-  pteValidYoung,
   type Pte,
 } from './pte.js';
 import { RawPtes, CYDP_CLEAR_DIRTY, CYDP_CLEAR_YOUNG } from './raw.js';
@@ -177,6 +177,11 @@ export class Ptep {
     }
   }
 
+  /**
+   * ptep_clear_flush_young: here the flush decision is the access flag the atomic clear found
+   * (arm64 __ptep_clear_flush_young and contpte_ptep_clear_flush_young, 6.9 to 7.2), not
+   * pte_accessible: an old entry is one no walk has cached since its last clear.
+   */
   ptepClearFlushYoung(mm: MmContext, addr: number, ptep: number): boolean {
     this.begin('ptep_clear_flush_young');
     try {
@@ -290,14 +295,15 @@ export class Ptep {
   }
 
   /**
-   * ptep_clear_flush (mm/pgtable-generic.c): clear, then flush the page if a TLB may hold it
-   * (pte_accessible: valid and young, as no batched flush is pending in this model).
+   * ptep_clear_flush (mm/pgtable-generic.c, same in 6.9, 6.12 and 7.2): clear, then flush the
+   * page if a TLB may hold it: arm64 pte_accessible(mm, pte), i.e. valid, or present while the mm
+   * has a batched flush pending (mm_tlb_flush_pending). The access flag plays no part.
    */
   ptepClearFlush(mm: MmContext, addr: number, ptep: number): Pte {
     this.begin('ptep_clear_flush');
     try {
       const pte = this.ptepGetAndClear(mm, addr, ptep);
-      if (pteValidYoung(pte)) this.flush.flushTlbPage(mm, addr);
+      if (pteAccessible(mmTlbFlushPending(mm), pte)) this.flush.flushTlbPage(mm, addr);
       return pte;
     } finally {
       this.end();

@@ -134,6 +134,40 @@ export class PageTables {
   }
 
   /**
+   * move_normal_pmd's table half (mm/mremap.c): the PTE table under oldAddr's pmd entry moves to
+   * newAddr's, whose upper tables are allocated if missing (alloc_new_pmd). False, changing
+   * nothing, when there is no table to move or the new pmd entry is not none. The caller flushes.
+   */
+  movePmdTable(mm: MmContext, oldAddr: number, newAddr: number): boolean | undefined {
+    const oldPmdp = this.entryAt(mm, oldAddr, 2);
+    if (oldPmdp === undefined) return false;
+    const d = this.read(oldPmdp);
+    if (!isTable(d)) return false;
+    let table = mm.pgd;
+    const idx = [pgdIndex, pudIndex];
+    const alignSize = [PGDIR_SIZE, PUD_SIZE];
+    for (let l = 0; l < 2; l++) {
+      const entryPa = table + idx[l]!(newAddr) * 8;
+      const e = this.read(entryPa);
+      if (isTable(e)) {
+        table = descTableAddr(e);
+        continue;
+      }
+      if (!isNone(e)) return false;
+      const next = this.alloc.allocTablePage((l + 1) as 1 | 2);
+      if (next === undefined) return undefined;
+      this.pages[l + 1]!++;
+      this.setTableEntry(mm, entryPa, tableDesc(next), Math.floor(newAddr / alignSize[l]!) * alignSize[l]!, l);
+      table = next;
+    }
+    const newPmdp = table + pmdIndex(newAddr) * 8;
+    if (!isNone(this.read(newPmdp))) return false;
+    this.setTableEntry(mm, oldPmdp, { lo: 0, hi: 0 }, oldAddr - (oldAddr % PMD_SIZE), 2);
+    this.setTableEntry(mm, newPmdp, d, newAddr - (newAddr % PMD_SIZE), 2);
+    return true;
+  }
+
+  /**
    * free_pgd_range: free the tables that map only [addr, end), given that nothing below `floor`
    * or from `ceiling` up may lose its tables (0 ceiling = the top of the address space). The
    * freed tables go to the gather, which frees the pages after its TLB flush.

@@ -88,12 +88,12 @@ describe('how a guest run can end', () => {
   });
 
   it('an unimplemented syscall returns -ENOSYS in x0, reported once per syscall', () => {
-    const MREMAP = 0xd2801b08; // movz x8, #216
+    const REMAP_FILE_PAGES = 0xd2801d48; // movz x8, #234
     const EXIT_GROUP = 0xd2800bc8; // movz x8, #94
-    const elf = program('mremap', [MREMAP, SVC0, MREMAP, SVC0, EXIT_GROUP, SVC0]);
+    const elf = program('remap_file_pages', [REMAP_FILE_PAGES, SVC0, REMAP_FILE_PAGES, SVC0, EXIT_GROUP, SVC0]);
     const r = cli(['run', elf]);
     expect(r.status).toBe(218); // exit_group(-38) & 0xff
-    expect(r.stderr.match(/unimplemented syscall mremap \(216\) at pc 0x40007c/g)).toHaveLength(1);
+    expect(r.stderr.match(/unimplemented syscall remap_file_pages \(234\) at pc 0x40007c/g)).toHaveLength(1);
   });
 
   it('a runaway guest stops at the time budget with a clear message (exit 124)', () => {

@@ -22,6 +22,8 @@ export const FIRMWARE_PROGRAMS = [
   'compute',
   'stride',
   'syscalls',
+  'cow_data',
+  'mm_calls',
 ] as const;
 export type FirmwareProgram = (typeof FIRMWARE_PROGRAMS)[number];
 
@@ -30,7 +32,9 @@ export type FirmwareProgram = (typeof FIRMWARE_PROGRAMS)[number];
  * MULTITASK. Their expected stdout lives in firmware/expected/ and multitask-qemu.test.ts checks
  * it against qemu-aarch64; the cases above stay single-task.
  */
-export const MULTITASK_PROGRAMS = ['wis_harness', 'fork_cow', 'signals', 'pipe_pingpong', 'threads'] as const;
+export const MULTITASK_PROGRAMS = ['wis_harness', 'fork_cow', 'signals', 'pipe_pingpong', 'threads', 'spawn'] as const;
+/** Multi-task programs that execute arm64 programs, which qemu-user cannot: Linux is their reference. */
+export const LINUX_REFERENCE_PROGRAMS: readonly MultitaskProgram[] = ['spawn'];
 export type MultitaskProgram = (typeof MULTITASK_PROGRAMS)[number];
 
 export const FIRMWARE_DIR = fileURLToPath(new URL('../../firmware/', import.meta.url));
@@ -240,6 +244,38 @@ export const SYSCALLS_STDOUT = [
   .map((l) => l + '\n')
   .join('');
 
+/** mm_calls.c: the outcomes every Linux prints (and qemu-aarch64, for the calls it kept). */
+const MM_CALLS_STDOUT = [
+  'mremap(flags 8): EINVAL',
+  'mremap(unaligned): EINVAL',
+  'mremap(FIXED without MAYMOVE): EINVAL',
+  'mremap(DONTUNMAP resizing): EINVAL',
+  'mremap(FIXED overlapping): EINVAL',
+  'mremap(shrink): same address',
+  'mremap(grow): pages hold 1 2 3 4, new page 0',
+  'msync(MS_SYNC): ok',
+  'msync(MS_ASYNC): ok',
+  'msync(len 0): ok',
+  'msync(MS_SYNC|MS_ASYNC): EINVAL',
+  'msync(unaligned): EINVAL',
+  'msync(flags 8): EINVAL',
+  'msync(MS_INVALIDATE, locked): EBUSY',
+  'mincore(untouched): ok',
+  'mincore(untouched): 00000000',
+  'mlock(2 pages from +100): ok',
+  'mincore(after mlock): ok',
+  'mincore(after mlock): 11100000',
+  'munlock: ok',
+  'mincore(after a write): ok',
+  'mincore(after a write): 11100010',
+  'mincore(unaligned): EINVAL',
+  'mlockall(0): EINVAL',
+  'mlockall(MCL_ONFAULT): EINVAL',
+  'mlockall(8): EINVAL',
+  'munlockall: ok',
+  'mm_calls: done',
+].map((l) => l + '\n').join('');
+
 /**
  * Small runs: quick under qemu-aarch64 and cheap enough for the tool (at most a few thousand
  * faults each). The page-fault sizes follow real-kernel-observations.md where it matters: 2 MiB
@@ -265,6 +301,9 @@ export const FIRMWARE_CASES: readonly FirmwareCase[] = [
   stride(['256', '16', '2'], 256, 16, 2),
   stride(['100', '7', '1'], 100, 7, 1),
   { title: 'syscalls', program: 'syscalls', args: [], stdout: SYSCALLS_STDOUT, exitCode: 0, markers: [] },
+  // cow_data.c: the array's first byte is 7; page 5 gets 7 + 1.
+  makeCase('cow_data', [], 'cow_data: read 7, page 5 now holds 8\n', [reset, dump('cow')]),
+  makeCase('mm_calls', [], MM_CALLS_STDOUT, []),
 ];
 
 /** Every program with no arguments: its documented defaults. Large (up to 65,536 faults). */

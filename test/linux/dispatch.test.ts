@@ -30,19 +30,19 @@ describe('the syscall table', () => {
 describe('dispatch', () => {
   it('an unimplemented call is ENOSYS, named once with its number and the svc address', () => {
     const rig = makeRig({ disassemble: (pc) => (pc === 0x400100 ? 'svc #0x0' : undefined) });
-    const mremap = syscallNumber('mremap');
-    expect(rig.p.syscall(mremap, argsFrom([0, 0, 0]), 0x400104)).toEqual({ kind: 'return', value: -ENOSYS });
-    expect(rig.p.syscall(mremap, argsFrom([0, 0, 0]), 0x400204)).toEqual({ kind: 'return', value: -ENOSYS });
+    const unimpl = syscallNumber('remap_file_pages');
+    expect(rig.p.syscall(unimpl, argsFrom([0, 0, 0]), 0x400104)).toEqual({ kind: 'return', value: -ENOSYS });
+    expect(rig.p.syscall(unimpl, argsFrom([0, 0, 0]), 0x400204)).toEqual({ kind: 'return', value: -ENOSYS });
     expect(rig.p.syscall(1234, [], 0x400304)).toEqual({ kind: 'return', value: -ENOSYS });
     expect(rig.diagnostics).toEqual([
-      'contpte-lab: unimplemented syscall mremap (216) at pc 0x400100 (svc #0x0): returning -ENOSYS',
+      'contpte-lab: unimplemented syscall remap_file_pages (234) at pc 0x400100 (svc #0x0): returning -ENOSYS',
       'contpte-lab: unknown syscall 1234 at pc 0x400300: returning -ENOSYS',
     ]);
     const stats = rig.p.dispatcher.stats;
     expect(stats.calls).toBe(3);
     expect(stats.errors).toBe(3);
-    expect(stats.by_name).toEqual({ mremap: 2, nr1234: 1 });
-    expect(stats.unimplemented).toEqual({ mremap: 2, nr1234: 1 });
+    expect(stats.by_name).toEqual({ remap_file_pages: 2, nr1234: 1 });
+    expect(stats.unimplemented).toEqual({ remap_file_pages: 2, nr1234: 1 });
   });
 
   it('strict mode stops at the first unimplemented call', () => {

@@ -207,6 +207,35 @@ export class FakeMemory implements ProcessMemory {
     return ret;
   }
 
+  // The calls below reach the real memory manager only (test/mm); the linux-layer tests do not use them.
+  private unsupported(op: string): never {
+    throw new Error(`FakeMemory: ${op} is not faked; test it through the real mm (MmKernel)`);
+  }
+  mremap(): number {
+    return this.unsupported('mremap');
+  }
+  msync(): number {
+    return this.unsupported('msync');
+  }
+  mlock(): number {
+    return this.unsupported('mlock');
+  }
+  mlock2(): number {
+    return this.unsupported('mlock2');
+  }
+  munlock(): number {
+    return this.unsupported('munlock');
+  }
+  mlockall(): number {
+    return this.unsupported('mlockall');
+  }
+  munlockall(): number {
+    return this.unsupported('munlockall');
+  }
+  mincore(): number {
+    return this.unsupported('mincore');
+  }
+
   setBrkBase(addr: number): void {
     this.brkStart = addr;
     this.brkCur = addr;

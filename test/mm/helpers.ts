@@ -67,6 +67,19 @@ export function mmapAnon(m: Machine, len: number, flags = MAP_PRIVATE): number {
   return a;
 }
 
+/**
+ * Runs `fn` with the mmu switched to process `p` (accessUser needs its context loaded), e.g. to
+ * touch a forked child's memory, then switches back to the machine's own process.
+ */
+export function asProcess<T>(m: Machine, p: Process, fn: (mm: Machine) => T): T {
+  m.k.switchTo(p);
+  try {
+    return fn({ k: m.k, p });
+  } finally {
+    m.k.switchTo(m.p);
+  }
+}
+
 /** One guest store per page of [addr, addr + len), as the guest would do it. */
 export function writePages(m: Machine, addr: number, len: number, step = PAGE): void {
   for (let off = 0; off < len; off += step) {

@@ -10,12 +10,14 @@ import { describe, expect, it } from 'vitest';
 import {
   CYDP_CLEAR_DIRTY,
   CYDP_CLEAR_YOUNG,
+  PAGE_NONE,
   PAGE_SIZE,
   pfnPte,
   pteCont,
   pteDirty,
   pteMkold,
   pteMkyoung,
+  ptePfn,
   pteWrite,
   pteYoung,
   type PgtablePolicy,
@@ -289,14 +291,38 @@ for (const { name, policy: p } of POLICIES) {
       expect(r.counts()).toMatchObject({ fold_attempts: 0, bbm: 0, contig: 0 });
     });
 
-    it('ptep_clear_flush: get-and-clear (unfolding a contiguous entry), then flush_tlb_page if it was young', () => {
+    it('ptep_clear_flush: get-and-clear (unfolding a contiguous entry), then flush_tlb_page if pte_accessible (valid, young or old)', () => {
       const { r, cont } = setup(p);
       r.api.ptepClearFlush(r.mm, cont + 3 * PAGE_SIZE, r.ptep(cont + 3 * PAGE_SIZE));
       expect(r.sequence()).toEqual(seq(convert(p), W(1), pageFlush(p, true)));
-      const m = r.mark();
+      // An old entry may still be cached (ptep_clear_flush_young does not wait for its TLBI):
+      // arm64 pte_accessible is pte_valid since 5.10.
+      let m = r.mark();
       r.api.ptepTestAndClearYoung(r.mm, cont + 4 * PAGE_SIZE, r.ptep(cont + 4 * PAGE_SIZE));
       r.api.ptepClearFlush(r.mm, cont + 4 * PAGE_SIZE, r.ptep(cont + 4 * PAGE_SIZE));
-      expect(r.sequence(m)).toEqual([W(2)]);
+      expect(r.sequence(m)).toEqual(seq(W(2), pageFlush(p, true)));
+      // A none entry: nothing to flush.
+      m = r.mark();
+      r.api.ptepClearFlush(r.mm, cont + 4 * PAGE_SIZE, r.ptep(cont + 4 * PAGE_SIZE));
+      expect(r.sequence(m)).toEqual([W(1)]);
+    });
+
+    it('ptep_clear_flush of a PROT_NONE entry flushes only while the mm has a batched flush pending (mm_tlb_flush_pending)', () => {
+      const { r, plain } = setup(p);
+      const ptep = r.ptep(plain);
+      const protnone = pfnPte(ptePfn(r.raw(plain)), PAGE_NONE);
+      r.api.setPte(r.mm, plain, ptep, protnone);
+      let m = r.mark();
+      r.api.ptepClearFlush(r.mm, plain, ptep);
+      expect(r.sequence(m)).toEqual([W(1)]);
+      r.api.setPte(r.mm, plain, ptep, protnone);
+      const tlb = r.wb.pgtable.gather(r.mm);
+      expect(r.mm.tlbFlushPending).toBe(1);
+      m = r.mark();
+      r.api.ptepClearFlush(r.mm, plain, ptep);
+      expect(r.sequence(m)).toEqual(seq(W(1), pageFlush(p, true)));
+      tlb.tlbFinishMmu();
+      expect(r.mm.tlbFlushPending).toBe(0);
     });
 
     it('modify_prot_start_ptes/commit_ptes (batched mprotect) keep a whole block contiguous without converting', () => {

@@ -1,5 +1,6 @@
 /**
- * Address-space system calls: mmap, munmap, mprotect, madvise, brk. The memory manager does the
+ * Address-space system calls: mmap, munmap, mprotect, madvise, brk, mremap, msync, mlock,
+ * mlock2, munlock, mlockall, munlockall, mincore. The memory manager does the
  * work and the checks on addresses, lengths and flags (it returns Linux values); this layer does
  * what the kernel does before reaching the mm: the offset check of arm64's sys_mmap, the file
  * lookup and its access-mode checks of ksys_mmap_pgoff/do_mmap, and /dev/zero, whose private
@@ -8,7 +9,7 @@
 import { PROT_WRITE } from '../../mm/api.js';
 import { MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED } from '../../mm/vma.js';
 import type { U64 } from '../../util/u64.js';
-import { EACCES, EBADF, EINVAL, ENODEV } from '../../util/errno.js';
+import { EACCES, EBADF, EFAULT, EINVAL, ENODEV } from '../../util/errno.js';
 import { O_APPEND } from '../file.js';
 import type { LinuxProcess } from '../process.js';
 import { argInt, argUint, argUlong } from './args.js';
@@ -69,4 +70,44 @@ function brk(p: LinuxProcess, a: readonly U64[]): number {
   return p.mm.brk(argUlong(a[0]!));
 }
 
-export const memorySyscalls: SyscallHandlers = { mmap, munmap, mprotect, madvise, brk };
+function mremap(p: LinuxProcess, a: readonly U64[]): number {
+  return p.mm.mremap(argUlong(a[0]!), argUlong(a[1]!), argUlong(a[2]!), argUlong(a[3]!), argUlong(a[4]!));
+}
+
+function msync(p: LinuxProcess, a: readonly U64[]): number {
+  return p.mm.msync(argUlong(a[0]!), argUlong(a[1]!), argInt(a[2]!));
+}
+
+function mlock(p: LinuxProcess, a: readonly U64[]): number {
+  return p.mm.mlock(argUlong(a[0]!), argUlong(a[1]!));
+}
+
+function mlock2(p: LinuxProcess, a: readonly U64[]): number {
+  return p.mm.mlock2(argUlong(a[0]!), argUlong(a[1]!), argInt(a[2]!));
+}
+
+function munlock(p: LinuxProcess, a: readonly U64[]): number {
+  return p.mm.munlock(argUlong(a[0]!), argUlong(a[1]!));
+}
+
+function mlockall(p: LinuxProcess, a: readonly U64[]): number {
+  return p.mm.mlockall(argInt(a[0]!));
+}
+
+function munlockall(p: LinuxProcess): number {
+  return p.mm.munlockall();
+}
+
+/** mincore: the vector must lie below TASK_SIZE (access_ok, EFAULT) before the walk. */
+function mincore(p: LinuxProcess, a: readonly U64[]): number {
+  const start = argUlong(a[0]!);
+  const len = argUlong(a[1]!);
+  const vec = argUlong(a[2]!);
+  if (start % PAGE_SIZE !== 0) return -EINVAL;
+  const r = p.mm.mincore(start, len);
+  if (typeof r === 'number') return r;
+  if (r.length > 0 && p.mm.copyToUser(vec, r) !== r.length) return -EFAULT;
+  return 0;
+}
+
+export const memorySyscalls: SyscallHandlers = { mmap, munmap, mprotect, madvise, brk, mremap, msync, mlock, mlock2, munlock, mlockall, munlockall, mincore };
