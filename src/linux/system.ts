@@ -31,6 +31,11 @@ export function parentIgnoresChildren(parent: LinuxProcess): boolean {
 
 /** What the machine provides to the task layer. */
 export interface TaskHost {
+  /**
+   * Runs `fn` with `mm` as the translation context (TTBR0/ASID of the running CPU), for the
+   * kernel touching another process's memory (its robust list when it is killed), then restores.
+   */
+  withMm<T>(mm: ProcessMemory, fn: () => T): T;
   /** The calling task's registers as they are now (the svc's PC is past it). */
   currentRegisters(): RegisterFile;
   /** dup_mmap: a copy of `mm` for a forked child. */
@@ -162,9 +167,10 @@ export class LinuxSystem {
     this.releaseRobustList(t);
     if (t.clearChildTid !== 0 && p.threads.some((o) => o !== t && o.state !== 'dead' && o.state !== 'zombie')) {
       // mm_release: only while someone else can still see the memory.
-      if (putUser(p.mm, t.clearChildTid, new Uint8Array(4)) === 0) {
-        this.futexes.wake(this.host.futexKey(p.mm, t.clearChildTid, true), 1);
-      }
+      const addr = t.clearChildTid;
+      this.host.withMm(p.mm, () => {
+        if (putUser(p.mm, addr, new Uint8Array(4)) === 0) this.futexes.wake(this.host.futexKey(p.mm, addr, true), 1);
+      });
     }
     this.leave(t);
     if (p.threads.every((o) => o.state === 'dead' || o.state === 'zombie')) {
@@ -248,6 +254,10 @@ export class LinuxSystem {
   private releaseRobustList(t: Task): void {
     const rl = t.robustList;
     if (rl === null) return;
+    this.host.withMm(t.process.mm, () => this.walkRobustList(t, rl));
+  }
+
+  private walkRobustList(t: Task, rl: { readonly head: number; readonly len: number }): void {
     const mm = t.process.mm;
     const head = getUser(mm, rl.head, 24);
     if (head === null) return;

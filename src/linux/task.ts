@@ -58,6 +58,8 @@ export class Task implements Waiter {
   /** sched_setaffinity's mask, one bit per CPU (bigint: up to any CPU count). */
   affinity: bigint = -1n;
 
+  /** CLONE_CHILD_SETTID: where the task writes its id when it first runs (schedule_tail). */
+  setChildTid = 0;
   /** set_tid_address's clear_child_tid pointer (also CLONE_CHILD_CLEARTID). */
   clearChildTid = 0;
   robustList: { readonly head: number; readonly len: number } | null = null;

@@ -29,6 +29,7 @@ import { LinuxProcess, releaseForProfile, type Markers } from '../linux/process.
 import { defaultAction, fatalFault, type ProcessEnd } from '../linux/signals.js';
 import { LinuxSystem, type ChildSignalInfo, type ExitInfo, type TaskHost } from '../linux/system.js';
 import { emptyRegisterFile, type Task } from '../linux/task.js';
+import { StructWriter, putUser } from '../linux/uaccess.js';
 import type { ProcessMemory } from '../mm/api.js';
 import { Mmu } from '../mmu/mmu.js';
 import { mmuOptionsFrom } from '../mm/profiles.js';
@@ -407,6 +408,11 @@ export class Machine {
     this.loadClock(t.cpu);
     if (prev !== null && prev !== t) this.linux.clock.charge(this.meter.contextSwitch());
     if (t.regs !== null) this.engine.loadRegisters(t.regs);
+    if (t.setChildTid !== 0) {
+      // schedule_tail: a fault here is ignored, as put_user's result is there.
+      putUser(mm, t.setChildTid, new StructWriter(4).u32(0, t.tid).bytes);
+      t.setChildTid = 0;
+    }
   }
 
   private loadClock(cpu: number): void {
@@ -538,6 +544,17 @@ export class Machine {
   /** What the task layer needs from the machine (linux/system.ts). */
   private taskHost(): TaskHost {
     return {
+      withMm: (mm, fn) => {
+        const mmu = this.kernel.mmu;
+        const saved = mmu.regs;
+        if (saved.ttbr0 === mm.pgd) return fn();
+        this.kernel.switchTo(mm as Process);
+        try {
+          return fn();
+        } finally {
+          mmu.regs = saved;
+        }
+      },
       currentRegisters: () => this.engine.saveRegisters(),
       forkMm: (mm) => forkAddressSpace(mm),
       newMm: () => this.kernel.newProcess(),

@@ -92,6 +92,7 @@ export function makeRig(opts: Partial<Omit<LinuxProcessOptions, 'mm' | 'pageCach
   // registers) fail loudly; the rest (ids, affinity, futexes, wait) work as on a one-CPU machine.
   const system = new LinuxSystem(
     {
+      withMm: (_mm, fn) => fn(),
       currentRegisters: () => {
         throw new Error('the syscall rig has no CPU registers');
       },

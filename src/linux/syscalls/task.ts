@@ -146,11 +146,8 @@ function doClone(p: LinuxProcess, c: CloneArgs): number | SyscallOutcome {
   child.affinity = p.current.affinity;
   child.altStack = (f & (CLONE_VM | CLONE_VFORK)) === CLONE_VM ? { sp: 0n, flags: 2, size: 0n } : { ...p.current.altStack };
   if ((f & CLONE_CHILD_CLEARTID) !== 0) child.clearChildTid = c.childTid;
-  // The child writes its own id into its memory when it first runs (schedule_tail): the same
-  // address in the child's mm, written now through it (its copy exists already).
-  if ((f & CLONE_CHILD_SETTID) !== 0) {
-    putUser(child.process.mm, c.childTid, new StructWriter(4).u32(0, tid).bytes);
-  }
+  // The child writes its own id into its own memory when it first runs (schedule_tail).
+  if ((f & CLONE_CHILD_SETTID) !== 0) child.setChildTid = c.childTid;
   if ((f & CLONE_PARENT_SETTID) !== 0) {
     if (putUser(p.mm, c.parentTid, new StructWriter(4).u32(0, tid).bytes) < 0) return -EFAULT;
   }
