@@ -39,7 +39,7 @@ export type MultitaskProgram = (typeof MULTITASK_PROGRAMS)[number];
 
 export const FIRMWARE_DIR = fileURLToPath(new URL('../../firmware/', import.meta.url));
 
-export function firmwareBinary(program: FirmwareProgram): string {
+export function firmwareBinary(program: FirmwareProgram | MultitaskProgram): string {
   return path.join(FIRMWARE_DIR, 'bin', program);
 }
 
@@ -338,4 +338,26 @@ export const FIRMWARE_USAGE_CASES: readonly FirmwareCase[] = [
   usageCase('stride', ['10', '11'], 'stride: stride: 11 is not between 1 and the number of pages (10)'),
   usageCase('stride', ['0'], 'stride: pages: must be at least 1'),
   usageCase('syscalls', ['x'], 'syscalls: takes no arguments'),
+];
+
+/** The multi-task cases: firmware/expected/<name>.out is their stdout under qemu-aarch64 and Linux. */
+export interface MultitaskCase {
+  /** Names firmware/expected/<name>.out; starts with the program's name. */
+  readonly name: string;
+  readonly program: MultitaskProgram;
+  readonly args: readonly string[];
+  readonly exitCode: number;
+}
+
+export const MULTITASK_CASES: readonly MultitaskCase[] = [
+  { name: 'wis_harness', program: 'wis_harness', args: ['-c', 'page_fault1', '-m', 'processes', '-t', '4', '-z', '1M', '-i', '4', '-q'], exitCode: 0 },
+  { name: 'wis_harness-threads', program: 'wis_harness', args: ['-c', 'page_fault3', '-m', 'threads', '-t', '4', '-z', '1M', '-i', '4', '-a', '2M', '-q'], exitCode: 0 },
+  { name: 'wis_harness-page_fault2', program: 'wis_harness', args: ['-c', 'page_fault2', '-m', 'processes', '-t', '2', '-z', '2M', '-i', '3', '-a', '2M', '-q'], exitCode: 0 },
+  { name: 'wis_harness-usage', program: 'wis_harness', args: ['-s', '1', '-q'], exitCode: 2 },
+  { name: 'fork_cow', program: 'fork_cow', args: [], exitCode: 0 },
+  { name: 'fork_cow-4M', program: 'fork_cow', args: ['4M'], exitCode: 0 },
+  { name: 'signals', program: 'signals', args: [], exitCode: 0 },
+  { name: 'pipe_pingpong', program: 'pipe_pingpong', args: [], exitCode: 0 },
+  { name: 'threads', program: 'threads', args: [], exitCode: 0 },
+  { name: 'threads-16', program: 'threads', args: ['16'], exitCode: 0 },
 ];

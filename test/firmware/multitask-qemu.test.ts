@@ -9,28 +9,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
-import { FIRMWARE_DIR, LINUX_REFERENCE_PROGRAMS, MULTITASK_PROGRAMS, type MultitaskProgram } from './cases.js';
-
-interface MultitaskCase {
-  /** Names firmware/expected/<name>.out; starts with the program's name. */
-  readonly name: string;
-  readonly program: MultitaskProgram;
-  readonly args: readonly string[];
-  readonly exitCode: number;
-}
-
-export const MULTITASK_CASES: readonly MultitaskCase[] = [
-  { name: 'wis_harness', program: 'wis_harness', args: ['-c', 'page_fault1', '-m', 'processes', '-t', '4', '-z', '1M', '-i', '4', '-q'], exitCode: 0 },
-  { name: 'wis_harness-threads', program: 'wis_harness', args: ['-c', 'page_fault3', '-m', 'threads', '-t', '4', '-z', '1M', '-i', '4', '-a', '2M', '-q'], exitCode: 0 },
-  { name: 'wis_harness-page_fault2', program: 'wis_harness', args: ['-c', 'page_fault2', '-m', 'processes', '-t', '2', '-z', '2M', '-i', '3', '-a', '2M', '-q'], exitCode: 0 },
-  { name: 'wis_harness-usage', program: 'wis_harness', args: ['-s', '1', '-q'], exitCode: 2 },
-  { name: 'fork_cow', program: 'fork_cow', args: [], exitCode: 0 },
-  { name: 'fork_cow-4M', program: 'fork_cow', args: ['4M'], exitCode: 0 },
-  { name: 'signals', program: 'signals', args: [], exitCode: 0 },
-  { name: 'pipe_pingpong', program: 'pipe_pingpong', args: [], exitCode: 0 },
-  { name: 'threads', program: 'threads', args: [], exitCode: 0 },
-  { name: 'threads-16', program: 'threads', args: ['16'], exitCode: 0 },
-];
+import { FIRMWARE_DIR, LINUX_REFERENCE_PROGRAMS, MULTITASK_CASES, MULTITASK_PROGRAMS, type MultitaskCase } from './cases.js';
 
 const EXPECTED_DIR = path.join(FIRMWARE_DIR, 'expected');
 

@@ -1,0 +1,79 @@
+/**
+ * Many tasks on many CPUs through the whole machine: the multi-task firmware prints exactly what
+ * it prints under qemu-aarch64 (firmware/expected, checked against qemu by
+ * test/firmware/multitask-qemu.test.ts), runs are deterministic, broadcast TLBIs reach every
+ * CPU's TLB and are counted per CPU, and programs that start programs (posix_spawn, fork+exec,
+ * "#!" scripts) behave as on Linux.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { FIRMWARE_DIR, MULTITASK_CASES, firmwareBinary } from '../firmware/cases.js';
+import { runCaptured } from './helpers.js';
+
+const expected = (name: string): string => readFileSync(path.join(FIRMWARE_DIR, 'expected', `${name}.out`), 'utf8');
+
+describe('multi-task firmware under contpte-lab run: the same stdout and exit code as qemu-aarch64', () => {
+  for (const c of MULTITASK_CASES) {
+    it(c.name, async () => {
+      const r = await runCaptured({ elf: firmwareBinary(c.program), args: c.args, sets: ['anon_mthp=64K'], maxSeconds: 120 });
+      expect(r.stdout).toBe(expected(c.name));
+      expect(r.end.exitCode, r.end.message).toBe(c.exitCode);
+      expect(r.summary.counts.bbm_violations).toBe(0);
+      expect(r.summary.counts.contig_violations).toBe(0);
+    }, 180_000);
+  }
+});
+
+describe('determinism and per-CPU TLB maintenance', () => {
+  it('threads 16: two runs give the same counts, bit for bit', async () => {
+    const a = await runCaptured({ elf: firmwareBinary('threads'), args: ['16'] });
+    const b = await runCaptured({ elf: firmwareBinary('threads'), args: ['16'] });
+    expect(a.end.exitCode).toBe(0);
+    expect(JSON.stringify(b.summary)).toBe(JSON.stringify(a.summary));
+    // The threads were spread over the four CPUs: every CPU issued or received TLBIs.
+    expect(a.summary.counts.cpus.map((c) => c.cpu)).toEqual([0, 1, 2, 3]);
+  }, 180_000);
+
+  it('fork_cow on 64K folios: every broadcast TLBI reaches the three other CPUs', async () => {
+    const r = await runCaptured({ elf: firmwareBinary('fork_cow'), sets: ['anon_mthp=64K'] });
+    expect(r.end.exitCode).toBe(0);
+    const c = r.summary.counts;
+    const broadcasts = Object.entries(c.tlbi.by_op).filter(([op]) => op.endsWith('IS')).reduce((n, [, v]) => n + v, 0);
+    expect(broadcasts).toBe(c.tlbi.total);
+    expect(c.cpus.reduce((n, x) => n + x.tlbi_issued, 0)).toBe(c.tlbi.total);
+    expect(c.cpus.reduce((n, x) => n + x.tlbi_received, 0)).toBe(3 * broadcasts);
+    expect(c.cpus.reduce((n, x) => n + x.invalidated_entries, 0)).toBe(c.tlb.invalidated_entries);
+    // fork write-protects the parent's contiguous 64K blocks: each is unfolded by contpte_convert.
+    expect(c.tlbi.by_site['dup_mmap']).toBeGreaterThan(0);
+    expect(c.unfolds).toBe(c.contpte_convert);
+    expect(c.unfolds).toBeGreaterThan(0);
+  }, 180_000);
+
+  it('cpus=1: the same program, every TLBI local to the one TLB, nothing received', async () => {
+    const r = await runCaptured({ elf: firmwareBinary('threads'), args: ['4'], sets: ['cpus=1'] });
+    expect(r.end.exitCode).toBe(0);
+    expect(r.stdout).toBe(expected('threads'));
+    expect(r.summary.counts.cpus).toEqual([{ cpu: 0, tlbi_issued: r.summary.counts.tlbi.total, tlbi_received: 0, invalidated_entries: r.summary.counts.tlb.invalidated_entries }]);
+  }, 180_000);
+});
+
+describe('starting programs', () => {
+  it('posix_spawn, fork+execve and a #! script print what Linux prints', async () => {
+    const r = await runCaptured({ elf: firmwareBinary('spawn') });
+    expect(r.stdout).toBe(
+      [
+        'child: argument spawned, SPAWN_VALUE=(unset)',
+        'spawn: child exit 3',
+        'missing: posix_spawn returns ENOENT',
+        'child: argument forked, SPAWN_VALUE=42',
+        'fork+exec: child exit 3',
+        'interpreter: script /tmp/spawn-script',
+        'script: child exit 4',
+        '',
+      ].join('\n'),
+    );
+    expect(r.end.exitCode).toBe(0);
+    expect(r.summary.counts.syscalls.by_name['execve']).toBe(4);
+  }, 180_000);
+});
