@@ -227,6 +227,8 @@ export class FileSystem {
   exePath: string | null = null;
   cwd: DirNode;
   private sharedAnonInode: AnonNode | null = null;
+  /** Names of files no directory holds ('memfd:NAME'), for /proc/<pid>/maps. */
+  readonly unlinkedNames = new WeakMap<object, string>();
   umask: number;
 
   private nextIno = 1;

@@ -16,6 +16,8 @@ import { VirtualClock, type ClockOptions } from './clock.js';
 import { FdTable } from './fdtable.js';
 import { OpenFile, O_RDONLY, O_WRONLY, type StdioHooks } from './file.js';
 import { FileSystem, type FsPolicy } from './fs.js';
+import { mountProcfs } from './procfs.js';
+import { singleProcessHost, type ProcHost } from './prochost.js';
 import { DEFAULT_HWCAPS, type Hwcaps } from './hwcap.js';
 import { GuestRandom, DEFAULT_RANDOM_SEED } from './random.js';
 import { RLIMIT_NOFILE, Rlimits } from './rlimit.js';
@@ -91,6 +93,8 @@ export interface LinuxProcessOptions {
   readonly hwcaps?: Hwcaps;
   /** The working directory, an existing directory of the guest's tree (default '/'). */
   readonly cwd?: string;
+  /** What /proc and /sys show of the machine (prochost.ts); default: this process alone, one CPU. */
+  readonly procHost?: ProcHost;
 }
 
 /** glibc's registrations: where the kernel would write on thread exit and on return to user. */
@@ -148,6 +152,7 @@ export class LinuxProcess {
       ...(opts.unmapMappingRange !== undefined ? { unmapMappingRange: opts.unmapMappingRange } : {}),
       random: this.random,
     });
+    mountProcfs(this.fs, opts.procHost ?? singleProcessHost(() => this));
     if (opts.cwd !== undefined) {
       const dir = this.fs.lookup(this.fs.root, opts.cwd, true);
       if (!opts.cwd.startsWith('/') || dir.kind !== 'ok' || dir.node.kind !== 'dir') {

@@ -16,6 +16,7 @@ import { Engine, ShadowSync, type AbortInfo, type EngineHooks, type StopReason }
 import { readElfFile, type ElfImage } from '../linux/elf.js';
 import { loadElfBinary, type ExecResult } from '../linux/exec.js';
 import { LinuxProcess, releaseForProfile, type Markers } from '../linux/process.js';
+import { singleProcessHost } from '../linux/prochost.js';
 import { fatalFault } from '../linux/signals.js';
 import { syscallNumberFromX8, returnRegister } from '../linux/syscalls/args.js';
 import { MmKernel, type MmPolicy, type Process } from '../mm/index.js';
@@ -155,6 +156,7 @@ export class Machine {
       ...(this.opts.strict !== undefined ? { strict: this.opts.strict } : {}),
       ...(this.opts.diagnostics ? { diagnostics: this.opts.diagnostics } : {}),
       disassemble: (pc) => this.disassembleAt(pc),
+      procHost: singleProcessHost(() => this.linux, k),
     });
   }
 

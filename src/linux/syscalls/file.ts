@@ -758,6 +758,7 @@ function memfdCreate(p: LinuxProcess, a: readonly U64[]): number {
   const name = getUserString(p.mm, argPtr(a[0]!), MFD_NAME_MAX_LEN + 1, EINVAL);
   if (name.kind === 'error') return -name.errno;
   const node: RegNode = p.fs.newRegular(p.fs.shmSb, 0o777);
+  p.fs.unlinkedNames.set(node.inode, `memfd:${name.value}`);
   const file = new OpenFile(node, O_RDWR | O_LARGEFILE);
   return p.fds.install(file, (flags & MFD_CLOEXEC) !== 0);
 }
