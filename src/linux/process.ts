@@ -122,6 +122,8 @@ export class LinuxProcess {
   readonly diagnostics: (line: string) => void;
   readonly disassemble: ((pc: number) => string | undefined) | undefined;
   readonly dispatcher: SyscallDispatcher;
+  /** The machine as /proc, /sys and sysinfo see it. */
+  readonly procHost: ProcHost;
 
   /** The process's threads, the thread group leader (tid = pid) first. */
   readonly threads: Task[] = [];
@@ -152,7 +154,8 @@ export class LinuxProcess {
       ...(opts.unmapMappingRange !== undefined ? { unmapMappingRange: opts.unmapMappingRange } : {}),
       random: this.random,
     });
-    mountProcfs(this.fs, opts.procHost ?? singleProcessHost(() => this));
+    this.procHost = opts.procHost ?? singleProcessHost(() => this);
+    mountProcfs(this.fs, this.procHost);
     if (opts.cwd !== undefined) {
       const dir = this.fs.lookup(this.fs.root, opts.cwd, true);
       if (!opts.cwd.startsWith('/') || dir.kind !== 'ok' || dir.node.kind !== 'dir') {

@@ -124,7 +124,8 @@ function describeFile(fs: FileSystem, names: Map<Inode, FileName>, inode: Inode)
 function anonName(v: Vma, mm: MmInspect, startStack: number | null): string | null {
   if (v.name !== null) return v.name.startsWith('[') ? v.name : `[anon:${v.name}]`;
   const brk = mm.brk();
-  if (brk.end > 0 && v.start <= brk.end && v.end >= brk.start) return '[heap]';
+  // vma_is_initial_heap and vma_is_initial_stack.
+  if (v.start < brk.end && v.end > brk.start) return '[heap]';
   if (startStack !== null && v.start <= startStack && v.end >= startStack) return '[stack]';
   return null;
 }
@@ -387,6 +388,12 @@ function vmSummary(p: LinuxProcess): VmSummary | null {
   return s;
 }
 
+/** The resident set in bytes (VmRSS): anonymous, file and shmem pages mapped. */
+export function rssBytes(p: LinuxProcess): number {
+  const vm = vmSummary(p);
+  return vm === null ? 0 : vm.sizes.rssAnon + vm.sizes.rssFile + vm.sizes.rssShmem;
+}
+
 function stateLetter(t: Task, reader: LinuxProcess): [string, string] {
   if (t.process === reader && t === reader.current) return ['R', 'running'];
   switch (t.state) {
@@ -611,7 +618,7 @@ function meminfoText(host: ProcHost): string {
   s += line('SReclaimable', 0) + line('SUnreclaim', 0) + line('KernelStack', 0) + line('PageTables', m.pageTablesKb) + line('SecPageTables', 0);
   s += line('NFS_Unstable', 0) + line('Bounce', 0) + line('WritebackTmp', 0) + line('CommitLimit', Math.floor(m.totalKb / 2));
   s += line('Committed_AS', m.anonKb) + line('VmallocTotal', 133141626880) + line('VmallocUsed', 0) + line('VmallocChunk', 0) + line('Percpu', 0);
-  s += line('HardwareCorrupted', 0) + line('AnonHugePages', 0) + line('ShmemHugePages', 0) + line('ShmemPmdMapped', 0);
+  s += `HardwareCorrupted: ${dec(0, 5)} kB\n` + line('AnonHugePages', 0) + line('ShmemHugePages', 0) + line('ShmemPmdMapped', 0);
   s += line('FileHugePages', 0) + line('FilePmdMapped', 0) + line('CmaTotal', 0) + line('CmaFree', 0);
   s += `HugePages_Total:   ${dec(0, 5)}\nHugePages_Free:    ${dec(0, 5)}\nHugePages_Rsvd:    ${dec(0, 5)}\nHugePages_Surp:    ${dec(0, 5)}\n`;
   s += line('Hugepagesize', 2048) + line('Hugetlb', 0);
@@ -715,6 +722,7 @@ export function mountProcfs(fs: FileSystem, host: ProcHost): void {
     file('cpuset', 0o444, perProcess(p, () => '/\n'));
     file('cgroup', 0o444, perProcess(p, () => '0::/\n'));
     file('oom_score_adj', 0o644, perProcess(p, () => '0\n'));
+    file('comm', 0o644, commFile(p, leader()));
     file('cmdline', 0o444, {
       open: () => {
         if (!alive(p)) return -ESRCH;

@@ -22,6 +22,7 @@ import { markerSyscall } from './markers.js';
 import { memorySyscalls } from './memory.js';
 import { processSyscalls } from './process.js';
 import { signalSyscalls } from './signal.js';
+import { sysSyscalls } from './sys.js';
 import { LAB_MARKER_NR, syscallName, syscallNumber } from './table.js';
 import { timeSyscalls } from './time.js';
 import type { SyscallHandler, SyscallOutcome } from './outcome.js';
@@ -52,7 +53,7 @@ export class SyscallDispatcher {
     this.stats =
       (telemetry.stats.group('syscalls') as SyscallStats | undefined) ??
       telemetry.stats.register<SyscallStats>('syscalls', { calls: 0, by_name: {}, errors: 0, unimplemented: {} });
-    for (const group of [fileSyscalls, ipcSyscalls, memorySyscalls, processSyscalls, signalSyscalls, timeSyscalls]) {
+    for (const group of [fileSyscalls, ipcSyscalls, memorySyscalls, processSyscalls, signalSyscalls, sysSyscalls, timeSyscalls]) {
       for (const [name, handler] of Object.entries(group)) {
         const nr = syscallNumber(name);
         if (this.handlers.has(nr)) throw new Error(`syscall ${name} has two handlers`);
