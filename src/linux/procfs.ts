@@ -487,12 +487,15 @@ function statText(host: ProcHost, p: LinuxProcess, t: Task): string {
   const mm = inspectOf(p);
   const brk = mm?.brk() ?? { start: 0, end: 0 };
   const rsslim = p.limits.get(RLIMIT_RSS).cur;
+  // Minor faults: the machine's fault count (one process per machine today).
+  const faults = (p.telemetry.stats.group('fault') as { total?: number } | undefined)?.total ?? 0;
   const f: (string | number | bigint)[] = [
     t.tid, `(${taskComm(t)})`, letter, p.ids.ppid, p.pid, p.pid, 0, -1, 4194304,
-    0, 0, 0, 0, ticks(cpuNs > 0n ? cpuNs : 0n), 0, 0, 0, 20, 0, p.threads.filter((x) => x.state !== 'dead').length, 0,
-    0, vm?.totalVm ?? 0, rssPages, rsslim,
+    faults, 0, 0, 0, ticks(cpuNs > 0n ? cpuNs : 0n), 0, 0, 0, 20, 0, p.threads.filter((x) => x.state !== 'dead').length, 0,
+    ticks(DEFAULT_BOOT_NS), vm?.totalVm ?? 0, rssPages, rsslim,
     layout?.startCode ?? 0, layout?.endCode ?? 0, layout?.startStack ?? 0, 0, 0,
-    0n, p.signals.blocked, sets.ign, sets.cgt, 0, 0, 0, t.isThreadGroupLeader ? SIGCHLD : -1, t.cpu, 0, 0, 0, 0, 0,
+    // The old signal fields: decimal, the first 31 signals only.
+    0n, p.signals.blocked & 0x7fffffffn, sets.ign & 0x7fffffffn, sets.cgt & 0x7fffffffn, 0, 0, 0, t.isThreadGroupLeader ? SIGCHLD : -1, t.cpu, 0, 0, 0, 0, 0,
     layout?.startData ?? 0, layout?.endData ?? 0, brk.start, layout?.argStart ?? 0, layout?.argEnd ?? 0, layout?.envStart ?? 0, layout?.envEnd ?? 0, 0,
   ];
   return f.join(' ') + '\n';

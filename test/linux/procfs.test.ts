@@ -26,9 +26,7 @@ function setup(opts: { uid?: number; sets?: string[]; cpus?: number } = {}) {
   if (tmp === 'proc') throw new Error('tmp_fs cannot be proc');
   const fsPolicy: FsPolicy = { tmpFs: tmp, tmpfs: k.fsTraits('tmpfs'), ext4: k.fsTraits('ext4') };
   const uid = opts.uid ?? 1000;
-  // eslint-disable-next-line prefer-const
-  let p: LinuxProcess;
-  p = new LinuxProcess({
+  const p: LinuxProcess = new LinuxProcess({
     mm,
     pageCache: k.pageCache,
     telemetry: k.telemetry,
