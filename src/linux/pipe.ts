@@ -147,7 +147,8 @@ export class Pipe {
     const size = roundPipeSize(arg);
     const slots = Math.floor(size / PAGE_SIZE);
     if (slots === 0) return -EINVAL;
-    if (size > PIPE_MAX_SIZE && !privileged) return -EPERM;
+    // Growing past pipe-max-size needs CAP_SYS_RESOURCE; shrinking is always allowed.
+    if (slots > this.maxUsage && size > PIPE_MAX_SIZE && !privileged) return -EPERM;
     // The buffers in use must fit the new ring.
     if (this.bufs.length > slots) return -EBUSY;
     const grew = slots > this.maxUsage;

@@ -188,13 +188,15 @@ function accountVma(mm: MmInspect, v: Vma, into: MemSize, isShmem: boolean): voi
     else into.rssFile += size;
     if (pte.young) into.referenced += size;
     const mapcount = Math.max(1, page.mapcount);
+    // smaps_page_accumulate: dirty in the PTE or in the folio (page cache written by write()).
+    const dirty = pte.dirty || page.dirty;
     if (mapcount >= 2) {
-      if (pte.dirty) into.sharedDirty += size;
+      if (dirty) into.sharedDirty += size;
       else into.sharedClean += size;
-    } else if (pte.dirty) into.privateDirty += size;
+    } else if (dirty) into.privateDirty += size;
     else into.privateClean += size;
     into.pss += size / mapcount;
-    if (pte.dirty) into.pssDirty += size / mapcount;
+    if (dirty) into.pssDirty += size / mapcount;
     into.rss += size;
   });
 }
@@ -218,13 +220,25 @@ function vmFlagsLine(flags: number): string {
   return s + '\n';
 }
 
-/** THPeligible: whether any large folio order may back the VMA (thp_vma_allowable_orders). */
+/**
+ * THPeligible (thp_vma_allowable_orders with TVA_SMAPS | TVA_ENFORCE_SYSFS, v6.12): an order the
+ * knobs enable for this kind of VMA, of which an aligned block fits below the VMA's end; never
+ * under VM_NOHUGEPAGE or PR_SET_THP_DISABLE. Anonymous VMAs take anon_mthp (and PMD with
+ * thp_pmd), shmem VMAs shmem_mthp; other files none (no READ_ONLY_THP_FOR_FS).
+ */
 function thpEligible(host: ProcHost, p: LinuxProcess, v: Vma): boolean {
   const k = host.kernel;
   if (k === null || processFlags(p).thpDisable || (v.flags & VM_NOHUGEPAGE) !== 0) return false;
-  if (v.file === null) return (v.flags & VM_SHARED) === 0 && k.policy.anon_mthp.length > 0;
-  if (v.file.fsType === 'tmpfs') return k.policy.shmem_mthp.length > 0;
-  return false;
+  let orders: readonly number[];
+  if (v.file === null) orders = k.policy.thp_pmd ? [...k.policy.anon_mthp, 9] : k.policy.anon_mthp;
+  else if (v.file.fsType === 'tmpfs') orders = k.policy.shmem_mthp;
+  else return false;
+  return orders.some((order) => {
+    const size = PAGE_SIZE << order;
+    const base = v.end - size;
+    const aligned = base - (((base % size) + size) % size);
+    return aligned >= v.start && aligned + size <= v.end;
+  });
 }
 
 function kb(bytes: number): number {

@@ -35,6 +35,8 @@ export interface PageInfo {
   readonly mapcount: number;
   /** Pages in its folio. */
   readonly folioPages: number;
+  /** folio_test_dirty. */
+  readonly dirty: boolean;
 }
 
 /** The view of one mm, as ProcessMemory.inspect() hands it out. */
@@ -94,7 +96,7 @@ export function inspectMm(k: MmKernel, mm: MmContext, vmas: () => readonly Vma[]
     page(pfn: number): PageInfo | null {
       const folio = k.memmap.folioOfPfn(pfn);
       if (folio === undefined) return null;
-      return { anon: folio.owner.kind === 'anon', mapcount: k.memmap.pageMapcount(pfn), folioPages: folio.nrPages };
+      return { anon: folio.owner.kind === 'anon', mapcount: k.memmap.pageMapcount(pfn), folioPages: folio.nrPages, dirty: folio.dirty };
     },
     pteTablePages(): number {
       let n = 0;
