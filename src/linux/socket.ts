@@ -16,7 +16,7 @@
 import { ECONNREFUSED, EFAULT, EINVAL, EMSGSIZE, ENOTCONN, EOPNOTSUPP, EPIPE } from '../util/errno.js';
 import { O_RDWR, OpenFile } from './file.js';
 import {
-  MSG_NOSIGNAL, MSG_PEEK, MSG_WAITALL, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDHUP, POLLRDNORM, POLLWRBAND, POLLWRNORM,
+  MSG_NOSIGNAL, MSG_PEEK, MSG_WAITALL, POLLHUP, POLLIN, POLLOUT, POLLRDHUP, POLLRDNORM, POLLWRBAND, POLLWRNORM,
   type FileOps, type IoFlags, type OpsRead, type OpsWrite,
 } from './fileops.js';
 import type { FileSystem } from './fs.js';
@@ -180,7 +180,6 @@ export class UnixSocket implements FileOps {
     if ((this.shutdown & RCV_SHUTDOWN) !== 0) mask |= POLLRDHUP | POLLIN | POLLRDNORM;
     if (this.queue.length > 0) mask |= POLLIN | POLLRDNORM;
     if (this.connectionBased && (this.peer === null || this.peer.dead)) mask |= POLLHUP;
-    if (!this.connectionBased && this.peer !== null && this.peer.dead && !this.peerLost) mask |= POLLERR;
     if (this.wmem * 4 <= this.sndbuf) mask |= POLLOUT | POLLWRNORM | POLLWRBAND;
     return { mask, on: [this.wq] };
   }
