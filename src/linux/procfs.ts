@@ -659,6 +659,29 @@ function procStatText(host: ProcHost, p: LinuxProcess): string {
   return s;
 }
 
+/**
+ * /proc/vmstat: the counters the model keeps (page counts from the memmap, fault counts from the
+ * fault statistics), in vmstat_text order for the ones shown; the others are not printed.
+ */
+function vmstatText(host: ProcHost, p: LinuxProcess): string {
+  const m = memCounts(host);
+  const faults = p.telemetry.stats.group('fault') as { total?: number; major?: number } | undefined;
+  const rows: [string, number][] = [
+    ['nr_free_pages', m.freeKb / 4],
+    ['nr_inactive_file', m.cachedKb / 4],
+    ['nr_active_anon', m.anonKb / 4],
+    ['nr_anon_pages', m.anonKb / 4],
+    ['nr_mapped', m.mappedKb / 4],
+    ['nr_file_pages', m.cachedKb / 4],
+    ['nr_page_table_pages', m.pageTablesKb / 4],
+    ['pgfault', faults?.total ?? 0],
+    ['pgmajfault', faults?.major ?? 0],
+    ['thp_fault_alloc', 0],
+    ['thp_split_pmd', 0],
+  ];
+  return rows.map(([k, v]) => `${k} ${v}\n`).join('');
+}
+
 const FILESYSTEMS =
   'nodev\tsysfs\nnodev\ttmpfs\nnodev\tbdev\nnodev\tproc\nnodev\tcgroup2\nnodev\tdevtmpfs\nnodev\tsockfs\nnodev\tpipefs\nnodev\tanon_inodefs\n\text4\nnodev\tdevpts\nnodev\tmqueue\n';
 
@@ -818,6 +841,7 @@ export function mountProcfs(fs: FileSystem, host: ProcHost): void {
   machine('meminfo', () => meminfoText(host));
   machine('stat', () => procStatText(host, host.current()));
   machine('filesystems', () => FILESYSTEMS);
+  machine('vmstat', () => vmstatText(host, host.current()));
   machine('uptime', () => uptimeText(host, host.current()));
   machine('loadavg', () => {
     const procs = host.processes();

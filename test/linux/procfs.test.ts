@@ -305,6 +305,9 @@ describe('machine files', () => {
       else if (!l.startsWith('VmallocTotal')) expect(l.indexOf(' kB')).toBe(24);
     }
     expect(lines.map((l) => l.split(':')[0])).toContain('PageTables');
+    const vmstat = s.readAll('/proc/vmstat');
+    expect(vmstat).toMatch(/^nr_free_pages \d+\n/);
+    expect(Number(/\npgfault (\d+)\n/.exec(vmstat)![1])).toBe((s.k.telemetry.stats.group('fault') as { total: number }).total);
   });
 
   it('cpuinfo: one block per CPU with the hwcaps as features', () => {
