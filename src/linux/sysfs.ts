@@ -29,9 +29,13 @@ const HUGETLB_SIZES_KB = [64, 2048, 32768, 1048576] as const;
 
 const enc = new TextEncoder();
 
-/** The word sysfs_streq compares: the buffer without one trailing newline. */
+/**
+ * The word a store() compares (sysfs_streq, kstrtoul): the buffer up to a NUL, without one
+ * trailing newline. The mm selftests write "never\0" (strlen + 1 bytes).
+ */
 function word(data: Uint8Array): string {
-  return new TextDecoder().decode(data).replace(/\n$/, '');
+  const nul = data.indexOf(0);
+  return new TextDecoder().decode(nul >= 0 ? data.subarray(0, nul) : data).replace(/\n$/, '');
 }
 
 /** "a [b] c": the choices with the current one bracketed. */

@@ -340,7 +340,8 @@ describe('THP and sysctl knobs', () => {
     expect(s.writeTo(`${base}/hugepages-16kB/enabled`, 'always\n')).toBe(7);
     expect(s.k.policy.anon_mthp).toEqual([2, 4]);
     expect(s.readAll(`${base}/hugepages-16kB/enabled`)).toBe('[always] inherit madvise never\n');
-    expect(s.writeTo(`${base}/hugepages-64kB/enabled`, 'never')).toBe(5);
+    // thp_settings.c writes strlen + 1 bytes: the NUL ends the word.
+    expect(s.writeTo(`${base}/hugepages-64kB/enabled`, 'never\0')).toBe(6);
     expect(s.k.policy.anon_mthp).toEqual([2]);
     expect(s.writeTo(`${base}/hugepages-64kB/enabled`, 'madvise')).toBe(-EINVAL);
     expect(s.writeTo(`${base}/hugepages-64kB/shmem_enabled`, 'always')).toBe(6);
