@@ -205,6 +205,10 @@ export function writeFile(fs: FileSystem, stdio: StdioHooks, f: OpenFile, pos: n
     case 'anon':
       return { kind: 'error', errno: EINVAL };
     case 'synth': {
+      if (f.synth?.write !== undefined) {
+        const r = f.synth.write(pos, bytes);
+        return r < 0 ? { kind: 'error', errno: -r } : { kind: 'ok', written: r };
+      }
       if (node.content.write === undefined) return { kind: 'error', errno: EINVAL };
       const r = node.content.write(bytes, fs.creds);
       return r < 0 ? { kind: 'error', errno: -r } : { kind: 'ok', written: r };

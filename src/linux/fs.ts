@@ -156,10 +156,12 @@ export interface SynthContent {
   write?(data: Uint8Array, writer: Creds): number;
 }
 
-/** What one open of a synthetic file reads. */
+/** What one open of a synthetic file reads (and writes, for files with a position: /proc/<pid>/mem). */
 export interface SynthOpen {
   /** Bytes at `pos` (fewer at the end; empty past it), or -errno. */
   read(pos: number, len: number): Uint8Array | number;
+  /** Bytes taken at `pos`, or -errno; when absent, writes go to the content's `write`. */
+  write?(pos: number, data: Uint8Array): number;
 }
 
 /**

@@ -17,7 +17,7 @@ import {
   VM_MAYWRITE, VM_MIXEDMAP, VM_NOHUGEPAGE, VM_NORESERVE, VM_PFNMAP, VM_READ, VM_SHARED, VM_WRITE, type Vma,
 } from '../mm/vma.js';
 import { DEFAULT_TASK_SIZE } from '../mm/vma.js';
-import { EINVAL, ESRCH } from '../util/errno.js';
+import { EINVAL, EIO, ESRCH } from '../util/errno.js';
 import { DEFAULT_BOOT_NS, NSEC_PER_SEC } from './clock.js';
 import { execLayout, processFlags, setTaskComm, taskComm } from './extras.js';
 import {
@@ -31,6 +31,7 @@ import { NSIG, SIG_DFL, SIG_IGN, SIGCHLD } from './signals.js';
 import { mountSysctl } from './sysctl.js';
 import { mountSysfs } from './sysfs.js';
 import type { Task } from './task.js';
+import { getUserPartial, putUserPartial } from './uaccess.js';
 
 const PAGE_SIZE = 4096;
 /** USER_HZ: clock ticks of /proc/<pid>/stat and /proc/stat. */
@@ -363,6 +364,25 @@ export function pagemapEntry(mm: MmInspect, pte: PteInfo, showPfn: boolean): big
     }
   }
   return e;
+}
+
+/**
+ * /proc/<pid>/mem (mem_rw): the address space at the file position, through the same user-copy
+ * path as the process's own syscalls. Linux goes through access_remote_vm with FOLL_FORCE, which
+ * also writes read-only private mappings (breaking COW); the model's mm has no forced access, so
+ * such a write is EIO here until ProcessMemory offers a forced access.
+ */
+function memOpen(p: LinuxProcess): SynthOpen {
+  return {
+    read(pos: number, len: number): Uint8Array | number {
+      const got = getUserPartial(p.mm, pos, len);
+      return got.length === 0 && len > 0 ? -EIO : got;
+    },
+    write(pos: number, data: Uint8Array): number {
+      const n = putUserPartial(p.mm, pos, data);
+      return n === 0 && data.length > 0 ? -EIO : n;
+    },
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -763,6 +783,17 @@ export function mountProcfs(fs: FileSystem, host: ProcHost): void {
     file('cgroup', 0o444, perProcess(p, () => '0::/\n'));
     file('oom_score_adj', 0o644, perProcess(p, () => '0\n'));
     file('comm', 0o644, commFile(p, leader()));
+    file('mem', 0o600, { open: () => (alive(p) ? memOpen(p) : -ESRCH) });
+    file('clear_refs', 0o200, {
+      open: () => snapshot(new Uint8Array(0)),
+      // clear_refs_write: 1-3 clear the accessed bits, 4 soft-dirty, 5 the RSS high-water mark.
+      // Accepted; the model clears nothing (arm64 has no soft-dirty, no high-water mark is kept,
+      // and clearing young bits would need the page-table layer's ptep_test_and_clear_young).
+      write: (data) => {
+        const v = Number(new TextDecoder().decode(data).replace(/[\s\0]+$/, ''));
+        return Number.isInteger(v) && v >= 1 && v <= 5 ? data.length : -EINVAL;
+      },
+    });
     file('cmdline', 0o444, {
       open: () => {
         if (!alive(p)) return -ESRCH;
