@@ -4,8 +4,13 @@
  *   /              root (ext4-like, owned by root, read-only to the guest by permissions)
  *   /tmp           tmpfs or ext4, as the `tmp_fs` policy says; mode 1777
  *   /dev           null, zero, random, urandom (character devices)
- *   /proc/self/exe a symbolic link to the executable
+ *   /proc          the process directories and machine files (procfs.ts mounts them; alone, this
+ *                  module gives /proc/self/exe, a symbolic link to the executable)
+ *   /sys           sysfs (sysfs.ts), mounted by procfs.ts
  *   <exe path>     the executable itself (an ext4 file whose bytes are the host file's)
+ *
+ * Pipes, sockets and eventfds have inodes here (pipefs, sockfs, anon_inodefs) that no path names;
+ * what they do is their open file's operations (fileops.ts).
  *
  * Directories, names and permissions live here; a regular file's data is a `mm/inode.ts` Inode
  * and its page cache, so read()/write() (filemapRead/filemapWrite) and shared mappings see the
