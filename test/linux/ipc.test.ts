@@ -347,6 +347,8 @@ describe('socketpair(AF_UNIX)', () => {
     const [a, b] = pair(r, 2 | O_NONBLOCK);
     expect(r.call('write', a, r.str('one two three'), 13)).toBe(13);
     expect(r.call('write', a, r.str('four'), 4)).toBe(4);
+    // read() of 0 bytes takes nothing off the queue.
+    expect(r.call('read', b, r.scratch + 1024, 0)).toBe(0);
     // recvmsg with one iovec of 3 bytes.
     const iov = r.scratch + 4096;
     const msg = r.scratch + 4200;

@@ -15,6 +15,7 @@ import {
 } from '../file.js';
 import { listDir, S_IFSOCK, type DirNode, type Node, type RegNode } from '../fs.js';
 import { PipeOps } from '../pipe.js';
+import { UnixSocket } from '../socket.js';
 import type { LinuxProcess } from '../process.js';
 import { RLIMIT_NOFILE } from '../rlimit.js';
 import { STATX__RESERVED, encodeStat, encodeStatx, kstatOf } from '../stat.js';
@@ -177,6 +178,8 @@ function read(p: LinuxProcess, a: readonly U64[]): number | SyscallOutcome {
   const count = rwCount(argUlong(a[2]!));
   if (!accessOk(buf, count)) return -EFAULT;
   if (f!.node.kind === 'dir') return -EISDIR;
+  // sock_read_iter returns 0 for an empty read without taking a datagram off the queue.
+  if (f!.ops instanceof UnixSocket && count === 0) return 0;
   if (f!.ops !== null) return opsRead(p, f!, [{ base: buf, len: count }], 0);
   if (count === 0) return 0;
   const r = doRead(p, f!, buf, count, f!.pos);
