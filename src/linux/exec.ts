@@ -25,6 +25,7 @@ import { errnoName, isErrorReturn } from '../util/errno.js';
 import { PF_X, segmentProt, type ElfImage, type ElfSegment } from './elf.js';
 import type { RegNode } from './fs.js';
 import type { LinuxProcess } from './process.js';
+import { setExecLayout } from './extras.js';
 import { layoutStack, type StackLayout } from './stack.js';
 import { RSEQ_ALIGN, RSEQ_FEATURE_SIZE } from './syscalls/process.js';
 
@@ -196,6 +197,7 @@ function load(p: LinuxProcess, image: ElfImage, opts: ExecOptions): ExecResult {
     return l;
   });
 
+  recordLayout(p, image.loads, loadBias, finalLayout);
   return {
     entry,
     sp: finalLayout.sp,
@@ -207,6 +209,32 @@ function load(p: LinuxProcess, image: ElfImage, opts: ExecOptions): ExecResult {
     layout: finalLayout,
     exe,
   };
+}
+
+/** mm->start_code ... env_end as load_elf_binary computes them, for /proc (extras.ts). */
+function recordLayout(p: LinuxProcess, loads: readonly ElfSegment[], bias: number, l: StackLayout): void {
+  let startCode = Infinity;
+  let startData = 0;
+  let endCode = 0;
+  let endData = 0;
+  for (const s of loads) {
+    startCode = Math.min(startCode, s.vaddr);
+    startData = Math.max(startData, s.vaddr);
+    const end = s.vaddr + s.filesz;
+    if ((s.flags & PF_X) !== 0) endCode = Math.max(endCode, end);
+    endData = Math.max(endData, end);
+  }
+  setExecLayout(p, {
+    startCode: startCode + bias,
+    endCode: endCode + bias,
+    startData: startData + bias,
+    endData: endData + bias,
+    startStack: l.sp,
+    argStart: l.argStart,
+    argEnd: l.argEnd,
+    envStart: l.argEnd,
+    envEnd: l.envEnd,
+  });
 }
 
 /** maximum_alignment: the largest power-of-two p_align of the PT_LOADs, at least a page. */

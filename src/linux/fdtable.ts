@@ -1,6 +1,9 @@
 /**
  * The file descriptor table (struct files_struct): descriptor → open file plus the close-on-exec
  * flag, lowest free descriptor first, bounded by RLIMIT_NOFILE (fs/file.c, v6.9).
+ *
+ * Each descriptor holds one reference to its open file (OpenFile.get/put), so a file shared by
+ * dup, fork or several processes is released (a pipe end closed) when its last descriptor goes.
  */
 import { EBADF, EMFILE } from '../util/errno.js';
 import type { OpenFile } from './file.js';
@@ -16,37 +19,6 @@ export class FdTable {
   /** `limit()` is RLIMIT_NOFILE's soft value, read at each allocation as the kernel does. */
   constructor(private readonly limit: () => number) {}
 
-  /** dup_fd: a copy for a forked child, sharing the open files (their positions too). */
-  fork(limit: () => number): FdTable {
-    const t = new FdTable(limit);
-    this.slots.forEach((e, fd) => {
-      if (e !== undefined) t.slots[fd] = { file: e.file, cloexec: e.cloexec };
-    });
-    return t;
-  }
-
-  /** exec: closes every descriptor marked close-on-exec; returns the files closed. */
-  closeOnExec(): OpenFile[] {
-    const closed: OpenFile[] = [];
-    this.slots.forEach((e, fd) => {
-      if (e !== undefined && e.cloexec) {
-        closed.push(e.file);
-        this.close(fd);
-      }
-    });
-    return closed;
-  }
-
-  /** exit_files: closes everything; returns the files closed. */
-  closeAll(): OpenFile[] {
-    const closed: OpenFile[] = [];
-    for (const fd of this.open()) {
-      closed.push(this.slots[fd]!.file);
-      this.close(fd);
-    }
-    return closed;
-  }
-
   get(fd: number): FdEntry | null {
     if (!(Number.isInteger(fd) && fd >= 0)) return null;
     return this.slots[fd] ?? null;
@@ -57,7 +29,7 @@ export class FdTable {
     const limit = this.limit();
     for (let fd = min; fd < limit; fd++) {
       if (this.slots[fd] === undefined) {
-        this.slots[fd] = { file, cloexec };
+        this.slots[fd] = { file: file.get(), cloexec };
         return fd;
       }
     }
@@ -66,14 +38,42 @@ export class FdTable {
 
   /** Puts `file` at `fd`, closing what was there (do_dup2); the caller checks the limit. */
   installAt(fd: number, file: OpenFile, cloexec: boolean): void {
-    this.slots[fd] = { file, cloexec };
+    const old = this.slots[fd];
+    this.slots[fd] = { file: file.get(), cloexec };
+    old?.file.put();
   }
 
   close(fd: number): number {
-    if (this.get(fd) === null) return -EBADF;
+    const e = this.get(fd);
+    if (e === null) return -EBADF;
     this.slots[fd] = undefined;
     while (this.slots.length > 0 && this.slots[this.slots.length - 1] === undefined) this.slots.pop();
+    e.file.put();
     return 0;
+  }
+
+  /** dup_fd for fork without CLONE_FILES: the same open files, one more reference each. */
+  fork(limit: () => number = this.limit): FdTable {
+    const t = new FdTable(limit);
+    this.slots.forEach((e, fd) => {
+      if (e !== undefined) t.slots[fd] = { file: e.file.get(), cloexec: e.cloexec };
+    });
+    return t;
+  }
+
+  /** do_close_on_exec. */
+  closeOnExec(): void {
+    for (const fd of this.open()) if (this.slots[fd]!.cloexec) this.close(fd);
+  }
+
+  /** exit_files: every descriptor closed. */
+  closeAll(): void {
+    for (const fd of this.open()) this.close(fd);
+  }
+
+  /** The table's size as /proc/<pid>/status FDSize reports it (a multiple of 64, at least 64). */
+  get size(): number {
+    return Math.max(64, Math.ceil(this.slots.length / 64) * 64);
   }
 
   /** Descriptors in use, ascending. */

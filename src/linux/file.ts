@@ -8,7 +8,8 @@
  */
 import { filemapRead, filemapWrite } from '../mm/pagecache.js';
 import { EAGAIN, EBADF, EFBIG, EINVAL, EIO, EISDIR, ENOMEM, ENXIO, ESPIPE } from '../util/errno.js';
-import type { FileSystem, Node } from './fs.js';
+import type { FileOps } from './fileops.js';
+import type { FileSystem, Node, SynthOpen } from './fs.js';
 
 // Open flags (include/uapi/asm-generic/fcntl.h with arm64's own values from asm/fcntl.h).
 export const O_ACCMODE = 0o3;
@@ -63,6 +64,13 @@ export interface StdioHooks {
 export class OpenFile {
   /** File position (f_pos). */
   pos = 0;
+  /**
+   * References (f_count): one per descriptor in any process's table that holds the file, plus
+   * any the kernel takes. The last put() releases the file (a pipe end closes, a socket shuts).
+   */
+  private refs = 0;
+  /** A /proc or /sys file's content, made when it was opened. */
+  synth: SynthOpen | null = null;
 
   constructor(
     readonly node: Node,
@@ -70,8 +78,26 @@ export class OpenFile {
     public flags: number,
     /** Which standard stream a pipe node stands for. */
     readonly stream: StdStream | null = null,
+    /** Pipes, sockets, eventfds: what read, write and poll do (fileops.ts). */
+    readonly ops: FileOps | null = null,
   ) {
     this.flags = flags & KEPT_FLAGS;
+  }
+
+  /** get_file. */
+  get(): this {
+    this.refs++;
+    return this;
+  }
+
+  /** fput: drops one reference; the last one releases the file. */
+  put(): void {
+    if (this.refs <= 0) throw new Error('open file put more often than taken');
+    if (--this.refs === 0) this.ops?.release(this);
+  }
+
+  get refCount(): number {
+    return this.refs;
   }
 
   get pathOnly(): boolean {
@@ -90,9 +116,9 @@ export class OpenFile {
     return !this.pathOnly && (acc === O_WRONLY || acc === O_RDWR);
   }
 
-  /** Whether the file has a position at all (FMODE_LSEEK): pipes do not. */
+  /** Whether the file has a position at all (FMODE_LSEEK): pipes and sockets do not. */
   get seekable(): boolean {
-    return this.node.kind !== 'fifo';
+    return this.node.kind !== 'fifo' && this.node.kind !== 'anon';
   }
 }
 
@@ -132,7 +158,13 @@ export function readFile(fs: FileSystem, stdio: StdioHooks, f: OpenFile, pos: nu
         return { kind: 'error', errno: (e as NodeJS.ErrnoException).code === 'EAGAIN' ? EAGAIN : EIO };
       }
     case 'symlink':
+    case 'anon':
       return { kind: 'error', errno: EINVAL };
+    case 'synth': {
+      if (f.synth === null) return { kind: 'error', errno: EIO };
+      const r = f.synth.read(pos, len);
+      return typeof r === 'number' ? { kind: 'error', errno: -r } : { kind: 'ok', bytes: r };
+    }
     default: {
       const never: never = node;
       throw new Error(`unknown node ${String(never)}`);
@@ -170,7 +202,17 @@ export function writeFile(fs: FileSystem, stdio: StdioHooks, f: OpenFile, pos: n
       else return { kind: 'error', errno: EBADF };
       return { kind: 'ok', written: bytes.length };
     case 'symlink':
+    case 'anon':
       return { kind: 'error', errno: EINVAL };
+    case 'synth': {
+      if (f.synth?.write !== undefined) {
+        const r = f.synth.write(pos, bytes);
+        return r < 0 ? { kind: 'error', errno: -r } : { kind: 'ok', written: r };
+      }
+      if (node.content.write === undefined) return { kind: 'error', errno: EINVAL };
+      const r = node.content.write(bytes, fs.creds);
+      return r < 0 ? { kind: 'error', errno: -r } : { kind: 'ok', written: r };
+    }
     default: {
       const never: never = node;
       throw new Error(`unknown node ${String(never)}`);

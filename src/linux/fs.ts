@@ -4,8 +4,13 @@
  *   /              root (ext4-like, owned by root, read-only to the guest by permissions)
  *   /tmp           tmpfs or ext4, as the `tmp_fs` policy says; mode 1777
  *   /dev           null, zero, random, urandom (character devices)
- *   /proc/self/exe a symbolic link to the executable
+ *   /proc          the process directories and machine files (procfs.ts mounts them; alone, this
+ *                  module gives /proc/self/exe, a symbolic link to the executable)
+ *   /sys           sysfs (sysfs.ts), mounted by procfs.ts
  *   <exe path>     the executable itself (an ext4 file whose bytes are the host file's)
+ *
+ * Pipes, sockets and eventfds have inodes here (pipefs, sockfs, anon_inodefs) that no path names;
+ * what they do is their open file's operations (fileops.ts).
  *
  * Directories, names and permissions live here; a regular file's data is a `mm/inode.ts` Inode
  * and its page cache, so read()/write() (filemapRead/filemapWrite) and shared mappings see the
@@ -14,7 +19,7 @@
  * (at most 40), ENAMETOOLONG for components over 255 bytes, ENOTDIR, EACCES from the permission
  * bits, the sticky /tmp. This object is also the process's fs_struct: working directory and umask.
  *
- * Deviations: no hard links, renames, xattrs or directory listing (getdents64); atime is never
+ * Deviations: no hard links, renames or xattrs; atime is never
  * updated (as with noatime); an unlinked file's page cache stays allocated until the run ends
  * (freeing it needs to know whether the file is still mapped, which only the memory manager knows).
  */
@@ -103,6 +108,8 @@ export interface DirNode extends NodeCommon {
   readonly kind: 'dir';
   readonly entries: Map<string, Node>;
   parent: DirNode;
+  /** Entries made on demand (procfs.ts), looked up after `entries`. */
+  dynamic?: DynamicEntries;
 }
 
 export interface RegNode extends NodeCommon {
@@ -124,12 +131,54 @@ export interface SymlinkNode extends NodeCommon {
   readonly target: () => string | null;
 }
 
-/** The anonymous pipes standing in for the tool's stdin, stdout and stderr. */
+/** A pipe: the ones standing in for the tool's stdin, stdout and stderr, and pipe2's (pipe.ts). */
 export interface FifoNode extends NodeCommon {
   readonly kind: 'fifo';
 }
 
-export type Node = DirNode | RegNode | CharNode | SymlinkNode | FifoNode;
+/**
+ * The inode of an object no path names: a socket (sockfs) or an eventfd (anon_inodefs). What it
+ * does is its open file's operations (fileops.ts), not the node's.
+ */
+export interface AnonNode extends NodeCommon {
+  readonly kind: 'anon';
+}
+
+/**
+ * A file of /proc or /sys: its content is made from the live state when it is opened (or read, for
+ * /proc/<pid>/pagemap), as seq_file and sysfs show() do; writing one hands the bytes to `write`.
+ */
+export interface SynthNode extends NodeCommon {
+  readonly kind: 'synth';
+  readonly content: SynthContent;
+}
+
+/** A synthetic file's content source (procfs.ts). */
+export interface SynthContent {
+  /** A snapshot for one open file made for `opener` (pagemap hides PFNs from non-root), or -errno. */
+  open(opener: Creds): SynthOpen | number;
+  /** Writing (as sysfs store() / proc_handler do): the bytes taken, or -errno. Absent: -EIO. */
+  write?(data: Uint8Array, writer: Creds): number;
+}
+
+/** What one open of a synthetic file reads (and writes, for files with a position: /proc/<pid>/mem). */
+export interface SynthOpen {
+  /** Bytes at `pos` (fewer at the end; empty past it), or -errno. */
+  read(pos: number, len: number): Uint8Array | number;
+  /** Bytes taken at `pos`, or -errno; when absent, writes go to the content's `write`. */
+  write?(pos: number, data: Uint8Array): number;
+}
+
+/**
+ * Directories whose entries come from the live state (/proc and its per-process directories): the
+ * static `entries` first, then these.
+ */
+export interface DynamicEntries {
+  lookup(name: string): Node | null;
+  names(): readonly string[];
+}
+
+export type Node = DirNode | RegNode | CharNode | SymlinkNode | FifoNode | AnonNode | SynthNode;
 
 export type Lookup = { kind: 'ok'; node: Node } | { kind: 'error'; errno: number };
 
@@ -162,6 +211,11 @@ export interface FileSystemOptions {
 const DEV_SB: SuperBlock = { name: 'devtmpfs', fsType: 'tmpfs', dev: { major: 0, minor: 5 }, traits: DEFAULT_FS_POLICY.tmpfs, bogoDirSize: true, mntId: 22 };
 const PROC_SB: SuperBlock = { name: 'proc', fsType: 'proc', dev: { major: 0, minor: 21 }, traits: DEFAULT_FS_POLICY.tmpfs, bogoDirSize: false, mntId: 23 };
 const PIPE_SB: SuperBlock = { name: 'pipefs', fsType: 'tmpfs', dev: { major: 0, minor: 12 }, traits: DEFAULT_FS_POLICY.tmpfs, bogoDirSize: false, mntId: 2 };
+const SOCK_SB: SuperBlock = { name: 'sockfs', fsType: 'tmpfs', dev: { major: 0, minor: 8 }, traits: DEFAULT_FS_POLICY.tmpfs, bogoDirSize: false, mntId: 3 };
+const ANON_INODE_SB: SuperBlock = { name: 'anon_inodefs', fsType: 'tmpfs', dev: { major: 0, minor: 14 }, traits: DEFAULT_FS_POLICY.tmpfs, bogoDirSize: false, mntId: 4 };
+export const SYSFS_SB: SuperBlock = { name: 'sysfs', fsType: 'proc', dev: { major: 0, minor: 20 }, traits: DEFAULT_FS_POLICY.tmpfs, bogoDirSize: false, mntId: 25 };
+export { PROC_SB };
+export const S_IFSOCK = 0o140000;
 
 export class FileSystem {
   readonly root: DirNode;
@@ -179,6 +233,9 @@ export class FileSystem {
   exe: RegNode | null = null;
   exePath: string | null = null;
   cwd: DirNode;
+  private sharedAnonInode: AnonNode | null = null;
+  /** Names of files no directory holds ('memfd:NAME'), for /proc/<pid>/maps. */
+  readonly unlinkedNames = new WeakMap<object, string>();
   umask: number;
 
   /** Shared by every process's view of the tree (forkView). */
@@ -284,9 +341,53 @@ export class FileSystem {
     return { kind: 'reg', ino, mode, uid, gid, nlink: 0, times: this.times(), sb, inode };
   }
 
-  /** A pipe for one of the standard streams (what `fstat` on fd 0, 1, 2 reports). */
+  /** A pipe's inode: the standard streams' and pipe2's (what `fstat` on them reports). */
   newFifo(): FifoNode {
     return { kind: 'fifo', ino: this.allocIno(), mode: S_IFIFO | 0o600, uid: this.creds.uid, gid: this.creds.gid, nlink: 1, times: this.times(), sb: PIPE_SB };
+  }
+
+  /** A socket's inode (sock_alloc: S_IFSOCK | 0777 on sockfs). */
+  newSocketNode(): AnonNode {
+    return { kind: 'anon', ino: this.allocIno(), mode: S_IFSOCK | 0o777, uid: this.creds.uid, gid: this.creds.gid, nlink: 1, times: this.times(), sb: SOCK_SB };
+  }
+
+  /**
+   * The one anon_inodefs inode eventfds and other anonymous files share (anon_inode_getfile): mode
+   * 0600 with no file type bits, owned by root, as fstat shows it.
+   */
+  anonInode(): AnonNode {
+    if (this.sharedAnonInode === null) {
+      this.sharedAnonInode = { kind: 'anon', ino: this.allocIno(), mode: 0o600, uid: 0, gid: 0, nlink: 1, times: this.times(), sb: ANON_INODE_SB };
+    }
+    return this.sharedAnonInode;
+  }
+
+  /** A directory of a pseudo file system (proc, sysfs), not yet linked anywhere unless `name`. */
+  newPseudoDir(parent: DirNode, sb: SuperBlock, perm: number, uid = 0, gid = 0, name?: string): DirNode {
+    if (name !== undefined) return this.mkdirIn(parent, name, sb, perm, uid, gid);
+    return this.newDir(parent, sb, perm, uid, gid);
+  }
+
+  /** A file of /proc or /sys (procfs.ts), linked into `parent` when `name` is given. */
+  newSynth(sb: SuperBlock, perm: number, content: SynthContent, parent?: DirNode, name?: string, uid = 0, gid = 0): SynthNode {
+    const node: SynthNode = { kind: 'synth', ino: this.allocIno(), mode: S_IFREG | perm, uid, gid, nlink: 1, times: this.times(), sb, content };
+    if (parent !== undefined && name !== undefined) this.link(parent, name, node);
+    return node;
+  }
+
+  /** A symbolic link of a pseudo file system, linked into `parent` when `name` is given. */
+  newPseudoSymlink(sb: SuperBlock, target: () => string | null, parent?: DirNode, name?: string, uid = 0, gid = 0): SymlinkNode {
+    const node = this.newSymlink(sb, target, 0o777, uid, gid);
+    if (parent !== undefined && name !== undefined) this.link(parent, name, node);
+    return node;
+  }
+
+  /** Removes a static entry of a pseudo directory (procfs.ts replaces the boot-time /proc/self). */
+  unlinkPseudo(dir: DirNode, name: string): void {
+    const n = dir.entries.get(name);
+    if (n === undefined) return;
+    dir.entries.delete(name);
+    if (n.kind === 'dir') dir.nlink--;
   }
 
   /**
@@ -508,6 +609,8 @@ export class FileSystem {
         return utf8Length(node.target() ?? '');
       case 'chr':
       case 'fifo':
+      case 'anon':
+      case 'synth':
         return 0;
       default: {
         const never: never = node;
@@ -533,7 +636,20 @@ export class FileSystem {
 function child(dir: DirNode, name: string): Node | null {
   if (name === '.') return dir;
   if (name === '..') return dir.parent;
-  return dir.entries.get(name) ?? null;
+  return dir.entries.get(name) ?? dir.dynamic?.lookup(name) ?? null;
+}
+
+/** A directory's entries in the order getdents64 lists them (after '.' and '..'). */
+export function listDir(dir: DirNode): [string, Node][] {
+  const out = [...dir.entries];
+  if (dir.dynamic !== undefined) {
+    for (const name of dir.dynamic.names()) {
+      if (dir.entries.has(name)) continue;
+      const n = dir.dynamic.lookup(name);
+      if (n !== null) out.push([name, n]);
+    }
+  }
+  return out;
 }
 
 function utf8Length(s: string): number {

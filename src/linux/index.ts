@@ -34,3 +34,14 @@ export { Rlimits, type Rlimit } from './rlimit.js';
 export { errnoName, isErrorReturn } from '../util/errno.js';
 export * as errno from '../util/errno.js';
 export { HOST_STDIO, writeAllSync } from './stdio.js';
+export type { FileOps, OpsRead, OpsWrite, IoFlags } from './fileops.js';
+export { Pipe, PipeOps, createPipe, PIPE_BUF, PIPE_DEF_BUFFERS } from './pipe.js';
+export { EventFd, createEventFd } from './eventfd.js';
+export { UnixSocket, createSocketPair, type UnixType } from './socket.js';
+export { singleProcessHost, applyKnob, type ProcHost } from './prochost.js';
+export { mountProcfs } from './procfs.js';
+export {
+  taskComm, setTaskComm, processFlags, inheritExtras, execExtras, execLayout, type ProcessFlags, type ExecLayout,
+} from './extras.js';
+export { raiseSigpipe, type IoBlockState } from './syscalls/stream.js';
+export type { PollBlockState } from './syscalls/ipc.js';

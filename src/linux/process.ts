@@ -16,6 +16,8 @@ import { VirtualClock, type ClockOptions } from './clock.js';
 import { FdTable } from './fdtable.js';
 import { OpenFile, O_RDONLY, O_WRONLY, type StdioHooks } from './file.js';
 import { FileSystem, type FsPolicy } from './fs.js';
+import { mountProcfs } from './procfs.js';
+import { singleProcessHost, type ProcHost } from './prochost.js';
 import { DEFAULT_HWCAPS, type Hwcaps } from './hwcap.js';
 import { GuestRandom, DEFAULT_RANDOM_SEED } from './random.js';
 import { RLIMIT_NOFILE, Rlimits } from './rlimit.js';
@@ -102,6 +104,8 @@ export interface LinuxProcessOptions {
   readonly hwcaps?: Hwcaps;
   /** The working directory, an existing directory of the guest's tree (default '/'). */
   readonly cwd?: string;
+  /** What /proc and /sys show of the machine (prochost.ts); default: this process alone, one CPU. */
+  readonly procHost?: ProcHost;
 }
 
 /** glibc's registrations: where the kernel would write on thread exit and on return to user. */
@@ -130,6 +134,8 @@ export class LinuxProcess {
   readonly diagnostics: (line: string) => void;
   readonly disassemble: ((pc: number) => string | undefined) | undefined;
   readonly dispatcher: SyscallDispatcher;
+  /** The machine as /proc, /sys and sysinfo see it. */
+  readonly procHost: ProcHost;
 
   /** The process's threads, the thread group leader (tid = pid) first. */
   readonly threads: Task[] = [];
@@ -184,6 +190,7 @@ export class LinuxProcess {
       this.limits.copyFrom(parent.limits);
       this.signals.copyFrom(parent.signals);
       this.dispatcher = parent.dispatcher;
+      this.procHost = parent.procHost;
       this.pgid = parent.pgid;
       this.sid = parent.sid;
       this.parent = parent;
@@ -210,6 +217,8 @@ export class LinuxProcess {
       ...(opts.unmapMappingRange !== undefined ? { unmapMappingRange: opts.unmapMappingRange } : {}),
       random: this.random,
     });
+    this.procHost = opts.procHost ?? singleProcessHost(() => this);
+    mountProcfs(this.fs, this.procHost);
     if (opts.cwd !== undefined) {
       const dir = this.fs.lookup(this.fs.root, opts.cwd, true);
       if (!opts.cwd.startsWith('/') || dir.kind !== 'ok' || dir.node.kind !== 'dir') {

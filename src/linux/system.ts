@@ -222,7 +222,8 @@ export class LinuxSystem {
   private exitProcess(p: LinuxProcess, info: ExitInfo): void {
     p.exit = info;
     for (const t of p.threads) if (t.state !== 'dead') t.state = 'zombie';
-    p.fds.closeAll();
+    // CLONE_FILES without CLONE_THREAD shares the table: it closes with its last user.
+    if (![...this.processes.values()].some((q) => q !== p && q.exit === null && q.fds === p.fds)) p.fds.closeAll();
     const mmShared = [...this.processes.values()].some((q) => q !== p && q.exit === null && q.mm === p.mm);
     if (!mmShared) this.host.releaseMm(p.mm);
     p.vforkDone?.wake();

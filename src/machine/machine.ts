@@ -26,6 +26,7 @@ import { Engine, ShadowSync, type AbortInfo, type EngineHooks, type RegisterFile
 import { readElfFile, type ElfImage } from '../linux/elf.js';
 import { loadElfBinary, type ExecResult } from '../linux/exec.js';
 import { LinuxProcess, releaseForProfile, type Markers } from '../linux/process.js';
+import { applyKnob, type ProcHost } from '../linux/prochost.js';
 import { defaultAction, fatalFault, type ProcessEnd } from '../linux/signals.js';
 import { LinuxSystem, type ChildSignalInfo, type ExitInfo, type TaskHost } from '../linux/system.js';
 import { emptyRegisterFile, type Task } from '../linux/task.js';
@@ -215,6 +216,7 @@ export class Machine {
       ...(this.opts.strict !== undefined ? { strict: this.opts.strict } : {}),
       ...(this.opts.diagnostics ? { diagnostics: this.opts.diagnostics } : {}),
       disassemble: (pc) => this.disassembleAt(pc),
+      procHost: this.procHost(),
     });
   }
 
@@ -539,6 +541,19 @@ export class Machine {
     for (const p of [...this.system.processes.values()]) {
       if (p.exit === null) this.system.exitGroup(p, { kind: 'killed', value: 9, core: false });
     }
+  }
+
+  /** What /proc, /sys and sysinfo show of the machine (linux/prochost.ts). */
+  private procHost(): ProcHost {
+    const sysctl = new Map<string, string>();
+    return {
+      processes: () => [...this.system.processes.values()].sort((a, b) => a.pid - b.pid),
+      current: () => this.running?.process ?? this.linux,
+      cpus: this.kernel.mmu.cpus.length,
+      kernel: this.kernel,
+      setKnob: (name, text) => applyKnob(this.kernel, name, text),
+      sysctl,
+    };
   }
 
   /** What the task layer needs from the machine (linux/system.ts). */

@@ -9,6 +9,7 @@
  */
 import type { Access, FaultKind } from '../trace/events.js';
 import type { Inode } from './inode.js';
+import type { MmInspect } from './introspect.js';
 
 /** mmap/mprotect protection bits (include/uapi/asm-generic/mman-common.h). */
 export const PROT_NONE = 0x0;
@@ -104,4 +105,7 @@ export interface ProcessMemory {
 
   /** exit_mmap: tear the address space down (a fullmm gather), freeing everything. */
   exitMmap(): void;
+
+  /** What /proc reads of the address space (introspect.ts); test doubles may leave it out. */
+  inspect?(): MmInspect;
 }

@@ -36,6 +36,7 @@ import { doMremap } from './mremap.js';
 import { doMsync } from './msync.js';
 import type { Inode } from './inode.js';
 import type { MmKernel } from './kernel.js';
+import { inspectMm, type MmInspect } from './introspect.js';
 import { doMadvise } from './madvise.js';
 import { changeProtection } from './mprotect.js';
 import { accessUser } from './uaccess.js';
@@ -483,6 +484,11 @@ export class Process implements ProcessMemory, MmContext {
     this.live('madvise');
     this.kernel.mmStats.madvise_calls++;
     return doMadvise(this, addr, len, advice);
+  }
+
+  /** /proc's view of this mm (introspect.ts). */
+  inspect(): MmInspect {
+    return inspectMm(this.kernel, this, () => this.vmas.all(), () => ({ start: this.startBrk, end: this.curBrk }));
   }
 
   setBrkBase(addr: number): void {

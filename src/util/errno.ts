@@ -41,7 +41,17 @@ export const ENOSYS = 38;
 export const ENOTEMPTY = 39;
 export const ELOOP = 40;
 export const EOVERFLOW = 75;
+export const ENOTSOCK = 88;
+export const EDESTADDRREQ = 89;
+export const EMSGSIZE = 90;
+export const ENOPROTOOPT = 92;
+export const EPROTONOSUPPORT = 93;
+export const ESOCKTNOSUPPORT = 94;
 export const EOPNOTSUPP = 95;
+export const EAFNOSUPPORT = 97;
+export const EISCONN = 106;
+export const ENOTCONN = 107;
+export const ECONNREFUSED = 111;
 export const ETIMEDOUT = 110;
 
 /** Names by number, 1..133 (index 0 unused; EWOULDBLOCK and EDEADLOCK are aliases). */

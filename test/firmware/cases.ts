@@ -24,6 +24,7 @@ export const FIRMWARE_PROGRAMS = [
   'syscalls',
   'cow_data',
   'mm_calls',
+  'ipc',
 ] as const;
 export type FirmwareProgram = (typeof FIRMWARE_PROGRAMS)[number];
 
@@ -179,6 +180,41 @@ function stride(args: readonly string[], pages: number, step: number, rounds: nu
   );
 }
 
+/**
+ * What ipc.c prints on any correct Linux (pipe_write merges 100-byte writes 40 to a page, so 16
+ * pages hold 64000 bytes; F_SETPIPE_SZ rounds 5000 up to two pages, and a 1-byte write after a
+ * full page takes the second).
+ */
+export const IPC_STDOUT = [
+  'pipe: write 4, read 4',
+  'pipe: empty read EAGAIN',
+  'pipe: F_GETPIPE_SZ 65536',
+  'pipe: filled with 100-byte writes: 64000 bytes, then EAGAIN',
+  'pipe: poll full 1, revents 0x1 0',
+  'pipe: shrink while full other',
+  'pipe: drained 64000',
+  'pipe: F_SETPIPE_SZ 5000 -> 8192',
+  'pipe: 4096 then 1: 4096 1',
+  'pipe: poll 1, revents 0x1 0',
+  'pipe: after the writer closed: read 4097, read 0',
+  'pipe: poll 1, revents 0x10',
+  'pipe: write with no reader EPIPE',
+  'pipe: O_CLOEXEC 1',
+  'dup3: 20, FD_CLOEXEC 0; same fd EINVAL',
+  'eventfd: write 8, read 8 -> 8, read again EAGAIN, short read EINVAL',
+  'eventfd semaphore: 1 1, then EAGAIN',
+  "stream: send 6 5, recv 11 'hello world'",
+  'stream: peek 2, then 1',
+  'stream: after SHUT_WR the peer reads 0, the writer gets EPIPE',
+  "dgram: recvmsg 3 'one' MSG_TRUNC yes, recv(MSG_TRUNC) 4, then EAGAIN",
+  'dgram: poll 1 revents 0x4',
+  'select: 1, read ready 0, write ready 1',
+  'select after a write: 1, read ready 1',
+  'readdir: . .. a b c',
+]
+  .map((l) => l + '\n')
+  .join('');
+
 /** What syscalls.c prints on any correct Linux, qemu-aarch64 included, with stdout not a tty. */
 export const SYSCALLS_STDOUT = [
   'write: ok',
@@ -304,6 +340,7 @@ export const FIRMWARE_CASES: readonly FirmwareCase[] = [
   // cow_data.c: the array's first byte is 7; page 5 gets 7 + 1.
   makeCase('cow_data', [], 'cow_data: read 7, page 5 now holds 8\n', [reset, dump('cow')]),
   makeCase('mm_calls', [], MM_CALLS_STDOUT, []),
+  { title: 'ipc', program: 'ipc', args: [], stdout: IPC_STDOUT, exitCode: 0, markers: [] },
 ];
 
 /** Every program with no arguments: its documented defaults. Large (up to 65,536 faults). */

@@ -17,11 +17,13 @@ import { ENOSYS, isErrorReturn } from '../../util/errno.js';
 import type { LinuxProcess } from '../process.js';
 import { argLong } from './args.js';
 import { fileSyscalls } from './file.js';
+import { ipcSyscalls } from './ipc.js';
 import { markerSyscall } from './markers.js';
 import { memorySyscalls } from './memory.js';
 import { processSyscalls } from './process.js';
 import { signalSyscalls } from './signal.js';
 import { taskSyscalls } from './task.js';
+import { sysSyscalls } from './sys.js';
 import { LAB_MARKER_NR, syscallName, syscallNumber } from './table.js';
 import { timeSyscalls } from './time.js';
 import type { SyscallHandler, SyscallOutcome } from './outcome.js';
@@ -52,7 +54,7 @@ export class SyscallDispatcher {
     this.stats =
       (telemetry.stats.group('syscalls') as SyscallStats | undefined) ??
       telemetry.stats.register<SyscallStats>('syscalls', { calls: 0, by_name: {}, errors: 0, unimplemented: {} });
-    for (const group of [fileSyscalls, memorySyscalls, processSyscalls, signalSyscalls, taskSyscalls, timeSyscalls]) {
+    for (const group of [fileSyscalls, ipcSyscalls, memorySyscalls, processSyscalls, signalSyscalls, sysSyscalls, taskSyscalls, timeSyscalls]) {
       for (const [name, handler] of Object.entries(group)) {
         const nr = syscallNumber(name);
         if (this.handlers.has(nr)) throw new Error(`syscall ${name} has two handlers`);

@@ -13,13 +13,16 @@ import {
   O_NOATIME, O_NOCTTY, O_NOFOLLOW, O_NONBLOCK, O_PATH, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY, SEEK_HOLE, SETFL_MASK,
   __O_SYNC, __O_TMPFILE, OpenFile, llseek, readFile, writeFile,
 } from '../file.js';
-import type { DirNode, Node, RegNode } from '../fs.js';
+import { listDir, S_IFSOCK, type DirNode, type Node, type RegNode } from '../fs.js';
+import { PipeOps } from '../pipe.js';
+import { UnixSocket } from '../socket.js';
 import type { LinuxProcess } from '../process.js';
 import { RLIMIT_NOFILE } from '../rlimit.js';
 import { STATX__RESERVED, encodeStat, encodeStatx, kstatOf } from '../stat.js';
 import { StructReader, StructWriter, accessOk, getPathname, getUser, getUserPartial, getUserString, putUser, putUserPartial } from '../uaccess.js';
 import { argInt, argLong, argPtr, argUint, argUlong } from './args.js';
-import type { SyscallHandlers } from './outcome.js';
+import type { SyscallHandlers, SyscallOutcome } from './outcome.js';
+import { opsRead, opsWrite } from './stream.js';
 
 export const AT_FDCWD = -100;
 export const AT_SYMLINK_NOFOLLOW = 0x100;
@@ -41,6 +44,10 @@ export const F_OFD_GETLK = 36;
 export const F_OFD_SETLK = 37;
 export const F_OFD_SETLKW = 38;
 export const F_DUPFD_CLOEXEC = 1030;
+export const F_SETPIPE_SZ = 1031;
+export const F_GETPIPE_SZ = 1032;
+export const F_SETOWN = 8;
+export const F_GETOWN = 9;
 export const FD_CLOEXEC = 1;
 export const F_RDLCK = 0;
 export const F_WRLCK = 1;
@@ -163,7 +170,7 @@ function checkWritable(f: OpenFile | null): number {
   return 0;
 }
 
-function read(p: LinuxProcess, a: readonly U64[]): number {
+function read(p: LinuxProcess, a: readonly U64[]): number | SyscallOutcome {
   const f = fileOf(p, argUint(a[0]!));
   const bad = checkReadable(f);
   if (bad !== 0) return bad;
@@ -171,19 +178,23 @@ function read(p: LinuxProcess, a: readonly U64[]): number {
   const count = rwCount(argUlong(a[2]!));
   if (!accessOk(buf, count)) return -EFAULT;
   if (f!.node.kind === 'dir') return -EISDIR;
+  // sock_read_iter returns 0 for an empty read without taking a datagram off the queue.
+  if (f!.ops instanceof UnixSocket && count === 0) return 0;
+  if (f!.ops !== null) return opsRead(p, f!, [{ base: buf, len: count }], 0);
   if (count === 0) return 0;
   const r = doRead(p, f!, buf, count, f!.pos);
   if (f!.seekable) f!.pos = r.pos;
   return r.n;
 }
 
-function write(p: LinuxProcess, a: readonly U64[]): number {
+function write(p: LinuxProcess, a: readonly U64[]): number | SyscallOutcome {
   const f = fileOf(p, argUint(a[0]!));
   const bad = checkWritable(f);
   if (bad !== 0) return bad;
   const buf = argPtr(a[1]!);
   const count = rwCount(argUlong(a[2]!));
   if (!accessOk(buf, count)) return -EFAULT;
+  if (f!.ops !== null) return count === 0 && f!.node.kind === 'fifo' ? 0 : opsWrite(p, f!, [{ base: buf, len: count }], 0);
   if (count === 0) return 0;
   const r = doWrite(p, f!, buf, count, f!.pos);
   if (f!.seekable && f!.node.kind !== 'chr') f!.pos = r.pos;
@@ -225,7 +236,7 @@ interface Iovec {
 }
 
 /** import_iovec: the iovec array, each segment checked, the total capped at MAX_RW_COUNT. */
-function importIovec(p: LinuxProcess, va: number, vlen: number): Iovec[] | number {
+export function importIovec(p: LinuxProcess, va: number, vlen: number): Iovec[] | number {
   if (vlen > UIO_MAXIOV) return -EINVAL;
   const raw = getUser(p.mm, va, vlen * 16);
   if (raw === null) return -EFAULT;
@@ -245,13 +256,14 @@ function importIovec(p: LinuxProcess, va: number, vlen: number): Iovec[] | numbe
   return out;
 }
 
-function readv(p: LinuxProcess, a: readonly U64[]): number {
+function readv(p: LinuxProcess, a: readonly U64[]): number | SyscallOutcome {
   const f = fileOf(p, argUint(a[0]!));
   const bad = checkReadable(f);
   if (bad !== 0) return bad;
   const iov = importIovec(p, argPtr(a[1]!), argUlong(a[2]!));
   if (typeof iov === 'number') return iov;
   if (f!.node.kind === 'dir') return -EISDIR;
+  if (f!.ops !== null) return opsRead(p, f!, iov, 0);
   let done = 0;
   for (const seg of iov) {
     if (seg.len === 0) continue;
@@ -264,13 +276,14 @@ function readv(p: LinuxProcess, a: readonly U64[]): number {
   return done;
 }
 
-function writev(p: LinuxProcess, a: readonly U64[]): number {
+function writev(p: LinuxProcess, a: readonly U64[]): number | SyscallOutcome {
   const f = fileOf(p, argUint(a[0]!));
   const bad = checkWritable(f);
   if (bad !== 0) return bad;
   const iov = importIovec(p, argPtr(a[1]!), argUlong(a[2]!));
   if (typeof iov === 'number') return iov;
   const total = iov.reduce((s, v) => s + v.len, 0);
+  if (f!.ops !== null) return total === 0 && f!.node.kind === 'fifo' ? 0 : opsWrite(p, f!, iov, 0);
   if (total === 0) return 0;
   if (f!.node.kind === 'chr') return total;
   // Gather first, then write once: one writev is one write to the file or stream, as in Linux.
@@ -331,6 +344,11 @@ function openat(p: LinuxProcess, a: readonly U64[]): number {
   const opened = openNode(p, base, name.value, flags, mode);
   if (typeof opened === 'number') return opened;
   const file = new OpenFile(opened, flags);
+  if (opened.kind === 'synth' && (flags & O_PATH) === 0) {
+    const content = opened.content.open(p.fs.creds);
+    if (typeof content === 'number') return content;
+    file.synth = content;
+  }
   const fd = p.fds.install(file, (flags & O_CLOEXEC) !== 0);
   return fd;
 }
@@ -566,6 +584,18 @@ function fcntl(p: LinuxProcess, a: readonly U64[]): number {
     case F_OFD_SETLK:
     case F_OFD_SETLKW:
       return recordLock(p, f, cmd, argPtr(a[2]!));
+    case F_GETPIPE_SZ:
+    case F_SETPIPE_SZ: {
+      // pipe_fcntl: only pipes have a ring to size.
+      if (!(f.ops instanceof PipeOps)) return -EBADF;
+      const pipe = f.ops.pipe;
+      if (cmd === F_GETPIPE_SZ) return pipe.maxUsage * 4096;
+      return pipe.setSize(argUint(a[2]!), p.ids.uid === 0);
+    }
+    case F_GETOWN:
+      return 0;
+    case F_SETOWN:
+      return 0;
     default:
       return -EINVAL;
   }
@@ -627,6 +657,11 @@ function ioctl(p: LinuxProcess, a: readonly U64[]): number {
       break;
   }
   if (f.pathOnly) return -EBADF;
+  if (f.ops !== null && cmd === FIONREAD) {
+    const n = f.ops.readable?.(f) ?? null;
+    if (n === null) return -ENOTTY;
+    return putUser(p.mm, arg, new StructWriter(4).i32(0, Math.min(n, 0x7fffffff)).bytes);
+  }
   if (f.node.kind === 'reg' && cmd === FIONREAD) {
     const w = new StructWriter(4).i32(0, Math.max(0, Math.min(0x7fffffff, f.node.inode.size - f.pos)));
     return putUser(p.mm, arg, w.bytes);
@@ -649,6 +684,74 @@ function ioctl(p: LinuxProcess, a: readonly U64[]): number {
   }
 }
 
+// d_type values (include/linux/fs_types.h).
+const DT_FIFO = 1;
+const DT_CHR = 2;
+const DT_DIR = 4;
+const DT_REG = 8;
+const DT_LNK = 10;
+const DT_SOCK = 12;
+const DT_UNKNOWN = 0;
+
+function dtypeOf(node: Node): number {
+  switch (node.kind) {
+    case 'dir':
+      return DT_DIR;
+    case 'reg':
+    case 'synth':
+      return DT_REG;
+    case 'chr':
+      return DT_CHR;
+    case 'symlink':
+      return DT_LNK;
+    case 'fifo':
+      return DT_FIFO;
+    case 'anon':
+      return (node.mode & 0o170000) === S_IFSOCK ? DT_SOCK : DT_UNKNOWN;
+  }
+}
+
+/**
+ * getdents64 (fs/readdir.c filldir64): struct linux_dirent64 records (d_ino, d_off, d_reclen,
+ * d_type, NUL-terminated name, padded to 8 bytes) from the file position on; the position counts
+ * entries, '.' and '..' first, so d_off is the index of the next one. A buffer too small for the
+ * first record is EINVAL.
+ */
+function getdents64(p: LinuxProcess, a: readonly U64[]): number {
+  const f = fileOf(p, argUint(a[0]!));
+  if (f === null || f.pathOnly) return -EBADF;
+  const dir = f.node;
+  if (dir.kind !== 'dir') return -ENOTDIR;
+  const buf = argPtr(a[1]!);
+  const count = argUint(a[2]!);
+  if (!accessOk(buf, count)) return -EFAULT;
+  const all: [string, Node][] = [['.', dir], ['..', dir.parent], ...listDir(dir)];
+  const enc = new TextEncoder();
+  const out = new Uint8Array(Math.min(count, 1 << 20));
+  const view = new DataView(out.buffer);
+  let used = 0;
+  let i = f.pos;
+  for (; i < all.length; i++) {
+    const [name, node] = all[i]!;
+    const bytes = enc.encode(name);
+    const reclen = (19 + bytes.length + 1 + 7) & ~7;
+    if (used + reclen > out.length) {
+      if (used === 0) return -EINVAL;
+      break;
+    }
+    view.setBigUint64(used, BigInt(node.ino), true);
+    view.setBigInt64(used + 8, BigInt(i + 1), true);
+    view.setUint16(used + 16, reclen, true);
+    out[used + 18] = dtypeOf(node);
+    out.set(bytes, used + 19);
+    used += reclen;
+  }
+  const r = putUser(p.mm, buf, out.subarray(0, used));
+  if (r < 0) return r;
+  f.pos = i;
+  return used;
+}
+
 function memfdCreate(p: LinuxProcess, a: readonly U64[]): number {
   const flags = argUint(a[1]!);
   if ((flags & ~(MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_HUGETLB | MFD_NOEXEC_SEAL | MFD_EXEC)) !== 0) return -EINVAL;
@@ -658,6 +761,7 @@ function memfdCreate(p: LinuxProcess, a: readonly U64[]): number {
   const name = getUserString(p.mm, argPtr(a[0]!), MFD_NAME_MAX_LEN + 1, EINVAL);
   if (name.kind === 'error') return -name.errno;
   const node: RegNode = p.fs.newRegular(p.fs.shmSb, 0o777);
+  p.fs.unlinkedNames.set(node.inode, `memfd:${name.value}`);
   const file = new OpenFile(node, O_RDWR | O_LARGEFILE);
   return p.fds.install(file, (flags & MFD_CLOEXEC) !== 0);
 }
@@ -691,4 +795,5 @@ export const fileSyscalls: SyscallHandlers = {
   fcntl,
   ioctl,
   memfd_create: memfdCreate,
+  getdents64,
 };

@@ -6,8 +6,9 @@
  * lookup and its access-mode checks of ksys_mmap_pgoff/do_mmap, and /dev/zero, whose private
  * mappings are anonymous memory and whose shared ones are shared anonymous memory (mmap_zero).
  */
-import { PROT_WRITE } from '../../mm/api.js';
-import { MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED } from '../../mm/vma.js';
+import { PROT_EXEC, PROT_WRITE } from '../../mm/api.js';
+import { MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, VM_EXEC } from '../../mm/vma.js';
+import { PR_MDWE_REFUSE_EXEC_GAIN, processFlags } from '../extras.js';
 import type { U64 } from '../../util/u64.js';
 import { EACCES, EBADF, EFAULT, EINVAL, ENODEV } from '../../util/errno.js';
 import { O_APPEND } from '../file.js';
@@ -19,12 +20,25 @@ const PAGE_SIZE = 4096;
 const MAP_TYPE = 0x0f;
 const MAP_SHARED_VALIDATE = 0x03;
 
+/**
+ * map_deny_write_exec (include/linux/mman.h, v6.12) under PR_SET_MDWE: no mapping may become
+ * writable and executable, nor executable when it was not. `oldExec` is whether the VMA was.
+ */
+function mdweDenies(p: LinuxProcess, prot: number, oldExec: boolean): boolean {
+  if ((processFlags(p).mdwe & PR_MDWE_REFUSE_EXEC_GAIN) === 0) return false;
+  if ((prot & PROT_EXEC) === 0) return false;
+  if ((prot & PROT_WRITE) !== 0) return true;
+  return !oldExec;
+}
+
 function mmap(p: LinuxProcess, a: readonly U64[]): number {
   const addr = argUlong(a[0]!);
   const len = argUlong(a[1]!);
   // prot and flags are unsigned long, but every defined bit is in the low half.
   const prot = a[2]!.lo >>> 0;
   let flags = a[3]!.lo >>> 0;
+  // mmap_region checks the new VMA against itself: only writable-and-executable is refused.
+  if (mdweDenies(p, prot, true)) return -EACCES;
   const off = argUlong(a[5]!);
   if (off % PAGE_SIZE !== 0) return -EINVAL;
   const pgoff = off / PAGE_SIZE;
@@ -59,6 +73,16 @@ function munmap(p: LinuxProcess, a: readonly U64[]): number {
 function mprotect(p: LinuxProcess, a: readonly U64[]): number {
   // Bits above the defined PROT_* values (all in the low half) are refused by the mm.
   const prot = a[2]!.hi !== 0 ? -1 >>> 0 : a[2]!.lo >>> 0;
+  if (mdweDenies(p, prot, true)) return -EACCES;
+  const start = argUlong(a[0]!);
+  const end = start + argUlong(a[1]!);
+  // Gaining PROT_EXEC: checked on every VMA of the range before any changes (the kernel stops at
+  // the first VMA that may not, having changed those before it).
+  const vmas = p.mm.inspect?.().vmas() ?? [];
+  for (const v of vmas) {
+    if (v.end <= start || v.start >= end) continue;
+    if (mdweDenies(p, prot, (v.flags & VM_EXEC) !== 0)) return -EACCES;
+  }
   return p.mm.mprotect(argUlong(a[0]!), argUlong(a[1]!), prot);
 }
 
