@@ -26,6 +26,9 @@ describe('the first COW fault of cow_data (static glibc): exact TLBIs', () => {
       expect(c.tlbi.by_chain).toEqual({ 'do_page_fault > handle_mm_fault > do_wp_page > wp_page_copy > ptep_clear_flush > flush_tlb_page > flush_tlb_page_nosync': 1 });
       expect(c.dsb_by_domain).toMatchObject({ ishst: 1, ish: 1 });
       expect([c.bbm_violations, r.summary.counts.bbm_violations, r.summary.counts.contig_violations]).toEqual([0, 0, 0]);
+      // It is the run's first (and only) do_wp_page: start-up's private writes all met none PTEs.
+      expect(r.summary.counts.fault_detail.by_path['do_wp_page']).toBe(1);
+      expect(r.summary.counts.tlbi.by_site['ptep_clear_flush']).toBe(1);
     });
   }
 });
