@@ -19,7 +19,8 @@ import { FileSystem, type FsPolicy } from './fs.js';
 import { DEFAULT_HWCAPS, type Hwcaps } from './hwcap.js';
 import { GuestRandom, DEFAULT_RANDOM_SEED } from './random.js';
 import { RLIMIT_NOFILE, Rlimits } from './rlimit.js';
-import { SignalState } from './signals.js';
+import { ProcessSignals } from './sigstate.js';
+import { singleProcessHost, type SignalHost } from './sigsend.js';
 import { HOST_STDIO } from './stdio.js';
 import { Task } from './task.js';
 import { SyscallDispatcher, type SyscallOutcome } from './syscalls/dispatch.js';
@@ -108,7 +109,9 @@ export class LinuxProcess {
   readonly clock: VirtualClock;
   readonly random: GuestRandom;
   readonly limits = new Rlimits();
-  readonly signals = new SignalState();
+  readonly signals: ProcessSignals;
+  /** How signal code finds other processes and threads: the machine replaces the one-process default. */
+  signalHost: SignalHost;
   readonly ids: ProcessIds;
   readonly utsname: Utsname;
   readonly stdio: StdioHooks;
@@ -160,6 +163,8 @@ export class LinuxProcess {
     this.fds.install(new OpenFile(this.fs.newFifo(), O_WRONLY, 'stdout'), false);
     this.fds.install(new OpenFile(this.fs.newFifo(), O_WRONLY, 'stderr'), false);
     this.dispatcher = new SyscallDispatcher(opts.telemetry);
+    this.signals = new ProcessSignals(this.limits);
+    this.signalHost = singleProcessHost(this);
     this.current = new Task(this.ids.pid, this);
     this.threads.push(this.current);
   }
