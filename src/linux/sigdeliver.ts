@@ -94,7 +94,7 @@ function doSignalStop(t: Task, signr: number): boolean {
 /** zap_other_threads and the exit code of a signal death. */
 function fatal(p: LinuxProcess, sig: number, info: SigInfo): ProcessEnd {
   const core = defaultAction(sig) === 'core' && p.signals.dumpsCore();
-  const base = killedBySignal(sig, describeInfo(info));
+  const base = info.kind === 'fault' && info.message !== undefined ? { signal: sig, exitStatus: 128 + sig, message: info.message } : killedBySignal(sig, describeInfo(info));
   const end: ProcessEnd = core ? { ...base, coreDumped: true, message: base.message.replace(' [exit status', ' (core dumped) [exit status') } : base;
   startGroupExit(p, end);
   return end;

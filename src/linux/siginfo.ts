@@ -66,8 +66,8 @@ export type SigInfo =
       readonly signo: number;
       readonly code: number;
       readonly addr: bigint;
-      /** How the model explains the fault if it kills the process (not part of the siginfo). */
-      readonly detail?: string;
+      /** The message of the process's end if the fault kills it (not part of the siginfo). */
+      readonly message?: string;
     }
   /** A POSIX timer's expiry (SI_TIMER). */
   | { readonly kind: 'timer'; readonly signo: number; readonly timerId: number; readonly overrun: number; readonly value: bigint }

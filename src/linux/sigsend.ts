@@ -13,12 +13,13 @@ import { EAGAIN, EINVAL, EPERM, ESRCH } from '../util/errno.js';
 import { SIGEV_THREAD_ID, type PosixTimer, type TimerFiring } from './itimer.js';
 import type { LinuxProcess } from './process.js';
 import {
-  CLD_CONTINUED, CLD_DUMPED, CLD_EXITED, CLD_KILLED, CLD_STOPPED, SI_TKILL, SI_USER, fromUser, siCode, type SigInfo,
+  BUS_ADRALN, BUS_ADRERR, CLD_CONTINUED, CLD_DUMPED, CLD_EXITED, CLD_KILLED, CLD_STOPPED, SEGV_ACCERR, SEGV_MAPERR, SI_TKILL, SI_USER,
+  fromUser, siCode, type SigInfo,
 } from './siginfo.js';
 import type { QueueOwner } from './sigpending.js';
 import {
   NSIG, SA_NOCLDSTOP, SA_NOCLDWAIT, SIGCHLD, SIGCONT, SIGKILL, SIGRTMIN, SIG_DFL, SIG_IGN, STOP_MASK, UNBLOCKABLE,
-  defaultAction, kernelIgnores, killedBySignal, sigBit, type ProcessEnd,
+  defaultAction, fatalFault, kernelIgnores, killedBySignal, sigBit, signalNumber, type FatalFault, type FaultSiCode, type ProcessEnd,
 } from './signals.js';
 import type { Task } from './task.js';
 
@@ -187,7 +188,7 @@ export function describeInfo(info: SigInfo): string {
     case 'chld':
       return `a child, process ${info.pid}, changed state`;
     case 'fault':
-      return info.detail ?? `code ${info.code} at address 0x${info.addr.toString(16)}`;
+      return `code ${info.code} at address 0x${info.addr.toString(16)}`;
     case 'timer':
       return `POSIX timer ${info.timerId} expired`;
     case 'queue':
@@ -276,13 +277,25 @@ export function forceSignal(t: Task, sig: number, info: SigInfo, resetHandler = 
 
 /**
  * A fault the machine turns into a signal (arm64_force_sig_fault): records the fault address and
- * ESR the next frame reports, and forces the signal on the thread. `detail` is the message used
- * if it kills the process.
+ * ESR the next frame reports, and forces the signal on the thread. `message` is the whole
+ * message of the process's end if the signal kills it.
  */
-export function forceSigFault(t: Task, sig: number, code: number, addr: bigint, esr: bigint, detail?: string): void {
+export function forceSigFault(t: Task, sig: number, code: number, addr: bigint, esr: bigint, message?: string): void {
   t.faultAddress = addr;
   t.faultCode = esr;
-  forceSignal(t, sig, { kind: 'fault', signo: sig, code, addr, ...(detail !== undefined ? { detail } : {}) });
+  forceSignal(t, sig, { kind: 'fault', signo: sig, code, addr, ...(message !== undefined ? { message } : {}) });
+}
+
+const FAULT_CODES: Readonly<Record<FaultSiCode, number>> = { SEGV_MAPERR, SEGV_ACCERR, BUS_ADRALN, BUS_ADRERR };
+
+/**
+ * The machine's fault as a signal for the faulting thread (what it ended the run with before
+ * handlers could run): SIGSEGV or SIGBUS with its si_code and address, and the ESR the frame's
+ * esr_context reports. If nothing handles it, the process ends with fatalFault's message.
+ */
+export function forceFault(t: Task, f: FatalFault, esr: bigint): void {
+  const sig = signalNumber(f.signal);
+  forceSigFault(t, sig, FAULT_CODES[f.code], BigInt(f.addr), esr, fatalFault(f).message);
 }
 
 // ---- kill, tkill, tgkill, sigqueue ----
@@ -475,4 +488,87 @@ export function expireTimers(p: LinuxProcess, nowNs: bigint): TimerFiring[] {
     if (!p.signals.shared.queue.some((q) => q.owner === owner) && !p.threads.some((th) => th.pending.queue.some((q) => q.owner === owner))) t.queued = false;
   }
   return fired;
+}
+
+// ---- fork, threads, exec, exit ----
+
+/**
+ * copy_process for a new thread (CLONE_THREAD): it starts with its creator's mask, nothing
+ * pending, and no alternate stack (a thread shares the address space, so not the creator's).
+ */
+export function initThreadSignals(creator: Task, t: Task): void {
+  t.blocked = creator.blocked;
+  t.altStack = { sp: 0n, size: 0n, flags: 2 /* SS_DISABLE */ };
+  recalcSigpending(t);
+}
+
+/**
+ * copy_process for a new process (fork, vfork, clone without CLONE_THREAD): the handlers are
+ * copied, or shared with CLONE_SIGHAND; the caller's mask and alternate stack are inherited
+ * (the stack only if the address space is copied, not shared); nothing pending; no timers.
+ */
+export function initForkSignals(parentThread: Task, child: LinuxProcess, opts: { shareSighand: boolean; shareVm: boolean; vfork: boolean }): void {
+  const ps = parentThread.process.signals;
+  const cs = child.signals;
+  cs.sighand = opts.shareSighand ? ps.sighand : ps.sighand.copy();
+  cs.trampoline = ps.trampoline;
+  const t = child.threads[0];
+  if (t === undefined) throw new Error(`initForkSignals: process ${child.pid} has no thread`);
+  t.blocked = parentThread.blocked;
+  t.altStack = opts.shareVm && !opts.vfork ? { sp: 0n, size: 0n, flags: 2 } : { ...parentThread.altStack };
+  recalcSigpending(t);
+}
+
+/**
+ * What exec does to signals (begin_new_exec, v6.9): POSIX timers are deleted (setitimer's
+ * survive), caught signals go back to SIG_DFL (a shared handler table is unshared first), the
+ * alternate stack is forgotten, and the new address space has no trampoline yet. The mask and
+ * pending signals stay.
+ */
+export function execSignals(t: Task): void {
+  const s = t.process.signals;
+  s.queued -= s.timers.deleteAllPosix().length;
+  s.sighand = s.sighand.copy();
+  s.sighand.flushHandlers();
+  s.trampoline = null;
+  t.altStack = { sp: 0n, size: 0n, flags: 2 };
+  t.savedSigmask = null;
+  t.restartBlock = null;
+  t.restartContext = null;
+}
+
+/**
+ * exit_signals for one thread leaving (exit, or the end of its process): its private signals
+ * go, and process-wide ones it would have taken are handed to a sibling (retarget_shared_pending);
+ * a thread that leaves during a group stop no longer counts towards it. The caller marks the
+ * thread a zombie first.
+ */
+export function exitSignals(t: Task): void {
+  const p = t.process;
+  const s = p.signals;
+  t.pending.clear();
+  if (t.jobctlStopPending) {
+    t.jobctlStopPending = false;
+    if (s.stopCount > 0 && --s.stopCount === 0 && !s.stopped) {
+      s.stopped = true;
+      notifyParentStop(p, 'stopped', s.stopSig);
+      p.signalHost.jobControlChanged(p, { kind: 'stopped', sig: s.stopSig });
+    }
+  }
+  let retarget = s.shared.set & ~t.blocked;
+  for (const th of p.threads) {
+    if (retarget === 0n) break;
+    if (th === t || !isLive(th) || th.sigpending) continue;
+    const take = retarget & ~th.blocked;
+    if (take === 0n) continue;
+    retarget &= ~take;
+    signalWakeUp(th, false);
+  }
+  if (!p.threads.some(isLive)) {
+    // The signal struct goes with the last thread: its timers stop.
+    s.timers.deleteAllPosix();
+    s.timers.setItimer(0, 0n, 0n, 0n);
+    s.timers.setItimer(1, 0n, 0n, 0n);
+    s.timers.setItimer(2, 0n, 0n, 0n);
+  }
 }

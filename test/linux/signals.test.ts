@@ -10,12 +10,12 @@ import {
   deliverSignals, ERESTARTNOHAND, ERESTARTSYS, ERESTART_RESTARTBLOCK, getSignal, interruptedReturn, signalPending,
 } from '../../src/linux/sigdeliver.js';
 import {
-  expireTimers, forceSigFault, killSomething, notifyParentExit, sendSignal, sendToProcess, setBlocked, tgkill, tkill,
-  type SignalHost,
+  execSignals, exitSignals, expireTimers, forceFault, forceSigFault, initForkSignals, initThreadSignals, killSomething,
+  notifyParentExit, sendToProcess, setBlocked, tgkill, tkill, type SignalHost,
 } from '../../src/linux/sigsend.js';
 import {
   SA_NOCLDSTOP, SA_NODEFER, SA_RESETHAND, SA_RESTART, SA_RESTORER, SA_SIGINFO, SIGALRM, SIGCHLD, SIGCONT, SIGINT, SIGKILL,
-  SIGQUIT, SIGRTMIN, SIGSEGV, SIGSTOP, SIGTERM, SIGTSTP, SIGUSR1, SIGUSR2, SIG_DFL, SIG_IGN, sigBit, waitStatusOf, type SigAction,
+  SIGQUIT, SIGRTMIN, SIGSEGV, SIGSTOP, SIGTERM, SIGTSTP, SIGUSR1, SIGUSR2, SIG_DFL, SIG_IGN, fatalFault, sigBit, waitStatusOf, type SigAction,
 } from '../../src/linux/signals.js';
 import { emptyRegisterFile, Task, type RegisterFile } from '../../src/linux/task.js';
 import { WaitQueue } from '../../src/linux/wait.js';
@@ -182,7 +182,7 @@ describe('get_signal: default actions', () => {
     const b = proc(101);
     host([b.p]);
     b.p.limits.set(RLIMIT_CORE, { cur: 1n << 20n, max: b.p.limits.get(RLIMIT_CORE).max }, false);
-    forceSigFault(b.p.current, SIGSEGV, 1, 0x10n, 0x92000006n, 'a test fault');
+    forceSigFault(b.p.current, SIGSEGV, 1, 0x10n, 0x92000006n, 'guest killed by SIGSEGV (a test fault) [exit status 139]');
     const e = deliverSignals(b.p.current, regsAt(0x400104n, 0n), null);
     expect(e.kind === 'exit' && [e.end.coreDumped, waitStatusOf(e.end), e.end.message]).toEqual([true, 0x8b, 'guest killed by SIGSEGV (a test fault) (core dumped) [exit status 139]']);
   });
@@ -444,7 +444,7 @@ describe('rt_sigsuspend and rt_sigtimedwait', () => {
     setBlocked(t, sigBit(SIGUSR1) | sigBit(SIGUSR2));
     const mask = sigset(a, sigBit(SIGUSR2), 1024);
     const r = a.sys('rt_sigsuspend', mask, 8);
-    expect(r).toEqual({ kind: 'block', on: [] });
+    expect(r).toEqual({ kind: 'block', on: [], onSignal: 'retry' });
     expect(t.blocked).toBe(sigBit(SIGUSR2));
     t.state = 'blocked';
     t.blockedIn = { nr: 133, args: [], pc: 0x400104, on: [], restartable: false };
@@ -477,7 +477,7 @@ describe('rt_sigsuspend and rt_sigtimedwait', () => {
     ts.setBigInt64(0, 2n, true);
     const two = a.bytes(new Uint8Array(ts.buffer), 1200);
     const now = a.p.clock.peekMonotonicNs();
-    expect(a.sys('rt_sigtimedwait', set, a.scratch + OUT, two, 8)).toEqual({ kind: 'block', on: [], deadlineNs: now + 2_000_000_000n });
+    expect(a.sys('rt_sigtimedwait', set, a.scratch + OUT, two, 8)).toEqual({ kind: 'block', on: [], deadlineNs: now + 2_000_000_000n, onSignal: 'retry' });
     expect([t.blocked, t.realBlocked]).toEqual([0n, sigBit(SIGUSR1) | sigBit(SIGRTMIN)]);
     t.state = 'blocked';
     t.blockedIn = { nr: 137, args: [], pc: 0x400104, on: [], restartable: false };
@@ -683,3 +683,86 @@ describe('timers in virtual time', () => {
 });
 
 
+
+describe('siginfo and the life cycle of signal state', () => {
+  const fields = (info: SigInfo): number[] => {
+    const dv = new DataView(encodeSigInfo(info).buffer);
+    return [0, 4, 8, 12, 16, 20, 24, 28, 32, 36, 40, 44].map((o) => dv.getInt32(o, true));
+  };
+
+  it('encodes each kind at the uapi offsets', () => {
+    expect(fields({ kind: 'kill', signo: 10, code: SI_TKILL, pid: 77, uid: 1000 })).toEqual([10, 0, -6, 0, 77, 1000, 0, 0, 0, 0, 0, 0]);
+    expect(fields({ kind: 'kernel', signo: 14 })).toEqual([14, 0, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    expect(fields({ kind: 'fault', signo: 7, code: 1, addr: 0x1_0000_0003n })).toEqual([7, 0, 1, 0, 3, 1, 0, 0, 0, 0, 0, 0]);
+    expect(fields({ kind: 'timer', signo: 34, timerId: 5, overrun: 2, value: 0x9_0000_0008n })).toEqual([34, 0, -2, 0, 5, 2, 8, 9, 0, 0, 0, 0]);
+    expect(fields({ kind: 'queue', signo: 34, code: SI_QUEUE, pid: 3, uid: 4, value: 6n })).toEqual([34, 0, -1, 0, 3, 4, 6, 0, 0, 0, 0, 0]);
+    expect(fields({ kind: 'chld', signo: 17, code: CLD_STOPPED, pid: 9, uid: 1000, status: 19, utime: 1n, stime: 2n })).toEqual([17, 0, 5, 0, 9, 1000, 19, 0, 1, 0, 2, 0]);
+  });
+
+  it('a machine fault forced on a thread ends the process with the message the machine printed before', () => {
+    const a = proc(100);
+    host([a.p]);
+    const f = { signal: 'SIGBUS', code: 'BUS_ADRALN', addr: 0x1001, access: 'read', pc: 0x400800 } as const;
+    forceFault(a.p.current, f, 0x92000021n);
+    expect(a.p.current.faultCode).toBe(0x92000021n);
+    expect(deliverSignals(a.p.current, regsAt(0x400800n, 0n), null)).toEqual({ kind: 'exit', end: fatalFault(f) });
+  });
+
+  it('fork copies handlers and mask, nothing pending; CLONE_SIGHAND shares the table; threads start without an alternate stack', () => {
+    const parent = proc(10);
+    const child = proc(20);
+    const sibling = proc(30);
+    host([parent.p, child.p, sibling.p]);
+    const pt = parent.p.current;
+    parent.p.signals.sighand.setAction(SIGUSR1, handler(SA_SIGINFO));
+    setBlocked(pt, sigBit(SIGUSR2));
+    pt.altStack = { sp: 0x5000n, size: 0x4000n, flags: 0 };
+    tkill(pt, 10, SIGUSR2);
+    initForkSignals(pt, child.p, { shareSighand: false, shareVm: false, vfork: false });
+    expect([child.p.current.blocked, child.p.current.pending.set, child.p.current.altStack.sp]).toEqual([sigBit(SIGUSR2), 0n, 0x5000n]);
+    expect(child.p.signals.action(SIGUSR1).handler).toBe(0x401000n);
+    parent.p.signals.sighand.setAction(SIGUSR1, handler(0n, 1n));
+    expect(child.p.signals.action(SIGUSR1).mask).toBe(0n);
+    initForkSignals(pt, sibling.p, { shareSighand: true, shareVm: true, vfork: false });
+    expect(sibling.p.signals.sighand).toBe(parent.p.signals.sighand);
+    expect(sibling.p.current.altStack.size).toBe(0n);
+    const thread = new Task(11, parent.p);
+    parent.p.threads.push(thread);
+    initThreadSignals(pt, thread);
+    expect([thread.blocked, thread.altStack.flags, thread.pending.set]).toEqual([sigBit(SIGUSR2), 2, 0n]);
+  });
+
+  it('exec resets caught signals (not ignored ones), deletes POSIX timers, keeps itimers, the mask and pending signals', () => {
+    const a = proc(100);
+    host([a.p]);
+    const t = a.p.current;
+    a.p.signals.sighand.setAction(SIGUSR1, handler(SA_SIGINFO));
+    a.p.signals.sighand.setAction(SIGUSR2, { handler: SIG_IGN, flags: SA_RESTART, restorer: 0n, mask: 5n });
+    expect(a.call('timer_create', 1, 0, a.scratch + OUT)).toBe(0);
+    expect(a.call('setitimer', 0, a.bytes(new Uint8Array([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]), 1024), 0)).toBe(0);
+    setBlocked(t, sigBit(SIGINT));
+    tkill(t, 100, SIGINT);
+    execSignals(t);
+    expect(a.p.signals.action(SIGUSR1).handler).toBe(SIG_DFL);
+    expect(a.p.signals.action(SIGUSR2)).toEqual({ handler: SIG_IGN, flags: 0n, restorer: 0n, mask: 0n });
+    expect(a.call('timer_gettime', 0, a.scratch + OUT)).toBe(-EINVAL);
+    expect(a.p.signals.queued).toBe(1); // the pending SIGINT's entry
+    expect(a.p.signals.timers.nextDeadline()).not.toBe(null);
+    expect([t.blocked, t.pending.set]).toEqual([sigBit(SIGINT), sigBit(SIGINT)]);
+  });
+
+  it('a thread that exits hands the process-wide signals it would take to a sibling', () => {
+    const a = proc(100, { threads: 2 });
+    host([a.p]);
+    const [t0, t1] = a.p.threads as [Task, Task];
+    a.p.signals.sighand.setAction(SIGUSR1, handler(0n));
+    setBlocked(t1, sigBit(SIGUSR1));
+    sendToProcess(a.p, SIGUSR1, { kind: 'kernel', signo: SIGUSR1 });
+    expect([t0.sigpending, t1.sigpending]).toEqual([true, false]);
+    setBlocked(t1, 0n);
+    t1.sigpending = false;
+    t0.state = 'zombie';
+    exitSignals(t0);
+    expect(t1.sigpending).toBe(true);
+  });
+});

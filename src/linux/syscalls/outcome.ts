@@ -23,7 +23,18 @@ export type SyscallOutcome =
    * A signal with a handler makes the syscall return -EINTR, or restart after the handler under
    * SA_RESTART when `restartable` (the ERESTARTSYS calls); without it -EINTR always.
    */
-  | { readonly kind: 'block'; readonly on: readonly WaitQueue[]; readonly deadlineNs?: bigint; readonly restartable?: boolean }
+  | {
+      readonly kind: 'block';
+      readonly on: readonly WaitQueue[];
+      readonly deadlineNs?: bigint;
+      readonly restartable?: boolean;
+      /**
+       * What a signal wake-up does: 'interrupt' (the default) returns sigdeliver.ts
+       * interruptedReturn(restartable) without running the handler again; 'retry' runs it again,
+       * for the calls that wait for signals themselves (rt_sigtimedwait, rt_sigsuspend).
+       */
+      readonly onSignal?: 'interrupt' | 'retry';
+    }
   /**
    * rt_sigreturn: load every user register from `regs` (x0 included: nothing is written as a
    * return value), then go on.

@@ -18,7 +18,7 @@ import { dequeueSignal, ERESTARTNOHAND, fatalSignalNow } from '../sigdeliver.js'
 import { forceSigFault, killSomething, recalcSigpending, sendSpecific, setBlocked, tgkill, tkill } from '../sigsend.js';
 import {
   NSIG, SIGACTION_SIZE, SIGKILL, SIGSEGV, SIGSET_SIZE, SIGSTOP, SIG_BLOCK, SIG_DFL, SIG_IGN, SIG_SETMASK, SIG_UNBLOCK,
-  UNBLOCKABLE, kernelIgnores, sigBit, type SigAction,
+  UNBLOCKABLE, kernelIgnores, killedBySignal, sigBit, type SigAction,
 } from '../signals.js';
 import type { Task } from '../task.js';
 import { StructReader, StructWriter, getUser, putUser } from '../uaccess.js';
@@ -141,7 +141,7 @@ function rtSigreturn(p: LinuxProcess): number | SyscallOutcome {
   const regs = t.currentRegs();
   const r = restoreRtFrame(t, regs);
   if (r === 'SIGSEGV') {
-    forceSigFault(t, SIGSEGV, SIGSEGV_CODE[badFrameCode(regs.sp)], regs.sp, 0n, `rt_sigreturn found no valid signal frame at sp 0x${regs.sp.toString(16)}`);
+    forceSigFault(t, SIGSEGV, SIGSEGV_CODE[badFrameCode(regs.sp)], regs.sp, 0n, killedBySignal(SIGSEGV, `rt_sigreturn found no valid signal frame at sp 0x${regs.sp.toString(16)}`).message);
     t.faultAddress = 0n;
     return orFatal(p, 0);
   }
@@ -171,7 +171,7 @@ function rtSigsuspend(p: LinuxProcess, a: readonly U64[]): number | SyscallOutco
   }
   const st: SuspendState = { kind: 'sigsuspend' };
   t.blockState = st;
-  return { kind: 'block', on: [] };
+  return { kind: 'block', on: [], onSignal: 'retry' };
 }
 
 interface TimedwaitState {
@@ -231,7 +231,7 @@ function rtSigtimedwait(p: LinuxProcess, a: readonly U64[]): number | SyscallOut
   recalcSigpending(t);
   const st: TimedwaitState = { kind: 'sigtimedwait', deadlineNs: deadline };
   t.blockState = st;
-  return deadline === null ? { kind: 'block', on: [] } : { kind: 'block', on: [], deadlineNs: deadline };
+  return deadline === null ? { kind: 'block', on: [], onSignal: 'retry' } : { kind: 'block', on: [], deadlineNs: deadline, onSignal: 'retry' };
 }
 
 function kill(p: LinuxProcess, a: readonly U64[]): number | SyscallOutcome {
