@@ -33,8 +33,9 @@ export {
 } from './signals.js';
 export { ProcessSignals, SigHand } from './sigstate.js';
 export {
-  sendSignal, sendToProcess, forceSignal, forceSigFault, killSomething, tgkill, tkill, setBlocked, notifyParentExit,
-  notifyParentStop, expireTimers, singleProcessHost, type SignalHost,
+  sendSignal, sendToProcess, forceSignal, forceSigFault, forceFault, killSomething, tgkill, tkill, setBlocked, notifyParentExit,
+  notifyParentStop, expireTimers, singleProcessHost, startGroupExit, startGroupExitCode, setUserSigmask, restoreSavedSigmaskUnless,
+  initThreadSignals, initForkSignals, execSignals, exitSignals, type SignalHost,
 } from './sigsend.js';
 export {
   deliverSignals, getSignal, signalPending, interruptedReturn, fatalSignalNow, ERESTARTSYS, ERESTARTNOINTR, ERESTARTNOHAND,

@@ -43,7 +43,9 @@ export type SignalDecision =
   /** The thread stopped (group stop); it runs nothing until a SIGCONT or SIGKILL resumes it. */
   | { readonly kind: 'stop' }
   /** The process is dying of a signal: every thread exits; the machine reports `end`. */
-  | { readonly kind: 'exit'; readonly end: ProcessEnd };
+  | { readonly kind: 'exit'; readonly end: ProcessEnd }
+  /** Another thread called exit_group(code): this thread exits too. */
+  | { readonly kind: 'exited'; readonly code: number };
 
 /** dequeue_signal: private first, then shared; SIGALRM re-arms a periodic ITIMER_REAL. */
 export function dequeueSignal(t: Task, blocked: bigint): { sig: number; info: SigInfo } | null {
@@ -111,6 +113,7 @@ export function getSignal(t: Task): SignalDecision {
       notifyParentStop(p, n.why, n.sig);
     }
     if (s.groupExit !== null) return { kind: 'exit', end: s.groupExit };
+    if (s.groupExitCode !== null) return { kind: 'exited', code: s.groupExitCode };
     if (t.jobctlStopPending && doSignalStop(t, 0)) return { kind: 'stop' };
     const got = dequeueSignal(t, t.blocked);
     if (got === null) return { kind: 'none' };
@@ -152,7 +155,9 @@ export type DeliverResult =
   /** The thread stopped; keep `regs` and call deliverSignals(task, regs, null) when it resumes. */
   | { readonly kind: 'stop'; readonly regs: RegisterFile }
   /** The process dies of a signal: end every thread, report `end` (waitStatusOf) to the parent. */
-  | { readonly kind: 'exit'; readonly end: ProcessEnd };
+  | { readonly kind: 'exit'; readonly end: ProcessEnd }
+  /** The thread exits because another one called exit_group(code). */
+  | { readonly kind: 'exited'; readonly code: number };
 
 /** What the machine knows of the syscall the thread is returning from. */
 export interface SyscallReturn {
@@ -186,6 +191,8 @@ export function deliverSignals(t: Task, regs: RegisterFile, syscall: SyscallRetu
         return { kind: 'stop', regs: cur };
       case 'exit':
         return { kind: 'exit', end: d.end };
+      case 'exited':
+        return { kind: 'exited', code: d.code };
       case 'handler': {
         if (ctx !== null && cur.pc === ctx.restartAddr) {
           const r = ctx.retval;
@@ -239,6 +246,7 @@ export function interruptedReturn(restartable: boolean): number {
 export function fatalSignalNow(t: Task): ProcessEnd | null {
   const s = t.process.signals;
   if (s.groupExit !== null) return s.groupExit;
+  if (s.groupExitCode !== null) return null;
   if (!t.sigpending || t.jobctlStopPending || s.cldNotify !== null) return null;
   for (;;) {
     const sig = t.pending.next(t.blocked) || s.shared.next(t.blocked);

@@ -77,7 +77,7 @@ function liveThreads(p: LinuxProcess): Task[] {
 /** recalc_sigpending: whether the thread has something to do on its way back to user space. */
 export function recalcSigpending(t: Task): void {
   const s = t.process.signals;
-  t.sigpending = s.groupExit !== null || t.jobctlStopPending || ((t.pending.set | s.shared.set) & ~t.blocked) !== 0n;
+  t.sigpending = s.exiting || t.jobctlStopPending || ((t.pending.set | s.shared.set) & ~t.blocked) !== 0n;
 }
 
 /** signal_wake_up: flag the thread and wake it from an interruptible sleep (or a stop, for SIGKILL). */
@@ -99,7 +99,7 @@ function sigIgnored(t: Task, sig: number): boolean {
 /** prepare_signal: stop and continue side effects; false if the signal is dropped. */
 function prepareSignal(p: LinuxProcess, t: Task, sig: number): boolean {
   const s = p.signals;
-  if (s.groupExit !== null) return false;
+  if (s.exiting) return false;
   if ((sigBit(sig) & STOP_MASK) !== 0n) {
     s.shared.flush(sigBit(SIGCONT));
     for (const th of p.threads) th.pending.flush(sigBit(SIGCONT));
@@ -137,10 +137,26 @@ function sigFatal(p: LinuxProcess, sig: number): boolean {
 
 /** Kills every thread of the process: SIGKILL pending everywhere, sleepers and stopped threads woken. */
 export function startGroupExit(p: LinuxProcess, end: ProcessEnd): void {
+  p.signals.groupExit = end;
+  zapThreads(p, null);
+}
+
+/**
+ * do_group_exit for exit_group(code) from `caller`: the other threads are killed (SIGKILL, woken)
+ * and leave with the same code when they next reach deliverSignals ({ kind: 'exited' }).
+ */
+export function startGroupExitCode(caller: Task, code: number): void {
+  const p = caller.process;
+  if (p.signals.exiting) return;
+  p.signals.groupExitCode = code & 0xff;
+  zapThreads(p, caller);
+}
+
+function zapThreads(p: LinuxProcess, except: Task | null): void {
   const s = p.signals;
-  s.groupExit = end;
   s.stopCount = 0;
   for (const th of liveThreads(p)) {
+    if (th === except) continue;
     th.jobctlStopPending = false;
     th.pending.add(SIGKILL, null);
     signalWakeUp(th, true);
@@ -170,7 +186,7 @@ function completeSignal(p: LinuxProcess, sig: number, t: Task, toThread: boolean
     s.currTarget = found;
     target = p.threads[found]!;
   }
-  if (sigFatal(p, sig) && s.groupExit === null && (target.realBlocked & sigBit(sig)) === 0n && defaultAction(sig) !== 'core') {
+  if (sigFatal(p, sig) && !s.exiting && (target.realBlocked & sigBit(sig)) === 0n && defaultAction(sig) !== 'core') {
     startGroupExit(p, killedBySignal(sig, describeInfo(info)));
     return;
   }
@@ -381,6 +397,27 @@ export function tkill(sender: Task, tid: number, sig: number): number {
 }
 
 // ---- masks ----
+
+/**
+ * set_user_sigmask (ppoll, pselect6, epoll_pwait): the call's mask replaces the thread's, which
+ * is saved to come back when the call returns. A call that runs again after a wake-up keeps the
+ * first saved mask.
+ */
+export function setUserSigmask(t: Task, mask: bigint): void {
+  if (t.savedSigmask === null) t.savedSigmask = t.blocked;
+  setBlocked(t, mask);
+}
+
+/**
+ * restore_saved_sigmask_unless: when the call returns -ERESTARTNOHAND (a signal interrupted it),
+ * its mask stays for the delivery (the handler's frame saves the old one); otherwise it goes now.
+ */
+export function restoreSavedSigmaskUnless(t: Task, interrupted: boolean): void {
+  if (interrupted || t.savedSigmask === null) return;
+  const m = t.savedSigmask;
+  t.savedSigmask = null;
+  setBlocked(t, m);
+}
 
 /**
  * set_current_blocked: SIGKILL and SIGSTOP stay unblocked; shared signals the thread now blocks

@@ -62,6 +62,8 @@ export class ProcessSignals {
   readonly shared = new SigPending();
   /** SIGNAL_GROUP_EXIT: the process is dying of this; every thread exits at its next check. */
   groupExit: ProcessEnd | null = null;
+  /** SIGNAL_GROUP_EXIT from exit_group: the exit code every thread leaves with. */
+  groupExitCode: number | null = null;
   /** group_exit_code of a group stop: the stop signal. */
   stopSig = 0;
   /** group_stop_count: threads that have yet to stop. */
@@ -84,6 +86,11 @@ export class ProcessSignals {
 
   action(sig: number): SigAction {
     return this.sighand.action(sig);
+  }
+
+  /** signal_group_exit: the process is going away, by a signal or exit_group. */
+  get exiting(): boolean {
+    return this.groupExit !== null || this.groupExitCode !== null;
   }
 
   hasHandler(sig: number): boolean {

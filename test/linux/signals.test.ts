@@ -11,7 +11,8 @@ import {
 } from '../../src/linux/sigdeliver.js';
 import {
   execSignals, exitSignals, expireTimers, forceFault, forceSigFault, initForkSignals, initThreadSignals, killSomething,
-  notifyParentExit, sendToProcess, setBlocked, tgkill, tkill, type SignalHost,
+  notifyParentExit, restoreSavedSigmaskUnless, sendToProcess, setBlocked, setUserSigmask, startGroupExitCode, tgkill, tkill,
+  type SignalHost,
 } from '../../src/linux/sigsend.js';
 import {
   SA_NOCLDSTOP, SA_NODEFER, SA_RESETHAND, SA_RESTART, SA_RESTORER, SA_SIGINFO, SIGALRM, SIGCHLD, SIGCONT, SIGINT, SIGKILL,
@@ -764,5 +765,39 @@ describe('siginfo and the life cycle of signal state', () => {
     t0.state = 'zombie';
     exitSignals(t0);
     expect(t1.sigpending).toBe(true);
+  });
+});
+
+describe('exit_group and the masks of ppoll/pselect6', () => {
+  it('exit_group from one thread: the others are woken and leave with its code; nothing more is queued', () => {
+    const a = proc(100, { threads: 3 });
+    host([a.p]);
+    const [t0, t1, t2] = a.p.threads as [Task, Task, Task];
+    sleepIn(t2, new WaitQueue());
+    startGroupExitCode(t0, 0x107);
+    expect([t1.sigpending, t2.state, t0.pending.set]).toEqual([true, 'runnable', 0n]);
+    expect(deliverSignals(t1, regsAt(0n, 0n), null)).toEqual({ kind: 'exited', code: 7 });
+    expect(deliverSignals(t2, regsAt(0n, 0n), null)).toEqual({ kind: 'exited', code: 7 });
+    sendToProcess(a.p, SIGTERM, { kind: 'kernel', signo: SIGTERM });
+    expect(a.p.signals.shared.set).toBe(0n);
+  });
+
+  it('a temporary mask: restored at once when the call completes, kept for the handler when a signal interrupted it', () => {
+    const a = proc(100);
+    host([a.p]);
+    const t = a.p.current;
+    a.p.signals.sighand.setAction(SIGUSR1, handler(0n));
+    setBlocked(t, sigBit(SIGUSR1));
+    setUserSigmask(t, sigBit(SIGUSR2));
+    setUserSigmask(t, sigBit(SIGUSR2)); // a retry keeps the first saved mask
+    restoreSavedSigmaskUnless(t, false);
+    expect([t.blocked, t.savedSigmask]).toEqual([sigBit(SIGUSR1), null]);
+    setUserSigmask(t, 0n);
+    tkill(t, 100, SIGUSR1);
+    restoreSavedSigmaskUnless(t, true);
+    const d = deliverSignals(t, regsAt(0x400104n, BigInt.asUintN(64, BigInt(-ERESTARTNOHAND))), { origX0: 0n });
+    if (d.kind !== 'run') throw new Error(d.kind);
+    expect(a.u64(Number(d.regs.sp) + 168)).toBe(sigBit(SIGUSR1));
+    expect(t.blocked).toBe(sigBit(SIGUSR1));
   });
 });
