@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { Disassembler } from '../../src/trace/disasm.js';
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE } from '../../src/mm/vma.js';
 import { ESR_MAGIC, FPSIMD_MAGIC, FRAME, restoreRtFrame, setupRtFrame, SS_AUTODISARM, SS_DISABLE, SS_ONSTACK } from '../../src/linux/sigframe.js';
 import { SIGRETURN_CODE } from '../../src/linux/sigtramp.js';
@@ -108,13 +109,15 @@ describe('the arm64 rt_sigframe', () => {
     expect([out.x[1], out.x[2]]).toEqual([regs.x[1], regs.x[2]]);
   });
 
-  it('without SA_RESTORER: returns through a mapped sigreturn trampoline (mov x8, #139; svc #0), mapped once', () => {
+  it('without SA_RESTORER: returns through a mapped sigreturn trampoline (mov x8, #139; svc #0), mapped once', async () => {
     const rig = stackRig();
     const out = setupRtFrame(rig.p.current, sampleRegs(), SIGUSR1, info, act(0n), 0n);
     if (out === 'SIGSEGV') throw new Error('setup failed');
     const tramp = out.x[30]!;
     expect(rig.read(Number(tramp), 8)).toEqual(SIGRETURN_CODE);
-    expect([...SIGRETURN_CODE.subarray(0, 4)].map((b) => b.toString(16))).toEqual(['68', '11', '80', 'd2']);
+    const dis = await Disassembler.create();
+    const dv = new DataView(SIGRETURN_CODE.buffer);
+    expect([dis.disasm(dv.getUint32(0, true), 0x1000), dis.disasm(dv.getUint32(4, true), 0x1004)]).toEqual(['mov x8, #0x8b', 'svc #0']);
     const vma = rig.mm.vmas.vmaLookup(Number(tramp));
     expect(vma?.flags !== undefined && (vma.flags & 0x7)).toBe(0x5); // VM_READ | VM_EXEC
     const again = setupRtFrame(rig.p.current, sampleRegs(), SIGUSR1, info, act(0n), 0n);
