@@ -93,6 +93,11 @@ export class VirtualClock {
     return BigInt(this.epochSec) * NSEC_PER_SEC + this.nowNs;
   }
 
+  /** The CPU-time clocks' value, without advancing (absolute CPU-time timers). */
+  peekCputimeNs(): bigint {
+    return this.nowNs - this.startNs;
+  }
+
   /** A guest read of clock `kind`: the current value, then time moves on by one tick. */
   read(kind: ClockKind): bigint {
     let v: bigint;

@@ -27,9 +27,22 @@ export { kstatOf, encodeStat, encodeStatx, type Kstat } from './stat.js';
 export { VirtualClock, type ClockOptions } from './clock.js';
 export { GuestRandom, DEFAULT_RANDOM_SEED } from './random.js';
 export {
-  SignalState, fatalFault, killedBySignal, forcedSignal, signalName, signalNumber, defaultAction,
-  type FatalFault, type ProcessEnd, type SigAction, type Delivery, type FaultSiCode,
+  fatalFault, killedBySignal, forcedSignal, signalName, signalNumber, defaultAction, waitStatusOf, waitStatusExited,
+  waitStatusStopped, WAIT_STATUS_CONTINUED,
+  type FatalFault, type ProcessEnd, type SigAction, type FaultSiCode,
 } from './signals.js';
+export { ProcessSignals, SigHand } from './sigstate.js';
+export {
+  sendSignal, sendToProcess, forceSignal, forceSigFault, forceFault, killSomething, tgkill, tkill, setBlocked, notifyParentExit,
+  notifyParentStop, expireTimers, singleProcessSignalHost, startGroupExit, startGroupExitCode, setUserSigmask, restoreSavedSigmaskUnless,
+  initThreadSignals, initForkSignals, execSignals, exitSignals, type SignalHost,
+} from './sigsend.js';
+export {
+  deliverSignals, getSignal, signalPending, interruptedReturn, fatalSignalNow, ERESTARTSYS, ERESTARTNOINTR, ERESTARTNOHAND,
+  ERESTART_RESTARTBLOCK, type DeliverResult, type SignalDecision, type SyscallReturn,
+} from './sigdeliver.js';
+export { setupRtFrame, restoreRtFrame, FRAME } from './sigframe.js';
+export { encodeSigInfo, type SigInfo } from './siginfo.js';
 export { Rlimits, type Rlimit } from './rlimit.js';
 export { errnoName, isErrorReturn } from '../util/errno.js';
 export * as errno from '../util/errno.js';

@@ -21,7 +21,8 @@ import { singleProcessHost, type ProcHost } from './prochost.js';
 import { DEFAULT_HWCAPS, type Hwcaps } from './hwcap.js';
 import { GuestRandom, DEFAULT_RANDOM_SEED } from './random.js';
 import { RLIMIT_NOFILE, Rlimits } from './rlimit.js';
-import { SignalState } from './signals.js';
+import { ProcessSignals } from './sigstate.js';
+import { singleProcessSignalHost, type SignalHost } from './sigsend.js';
 import { HOST_STDIO } from './stdio.js';
 import { Task } from './task.js';
 import { LinuxSystem, type ExitInfo } from './system.js';
@@ -124,7 +125,9 @@ export class LinuxProcess {
   readonly clock: VirtualClock;
   readonly random: GuestRandom;
   readonly limits = new Rlimits();
-  readonly signals = new SignalState();
+  readonly signals: ProcessSignals;
+  /** How signal code finds other processes and threads: the machine replaces the one-process default. */
+  signalHost: SignalHost;
   readonly ids: ProcessIds;
   readonly utsname: Utsname;
   readonly stdio: StdioHooks;
@@ -188,7 +191,9 @@ export class LinuxProcess {
       this.fs = parent.fs.forkView();
       this.fds = opts.shareFds === true ? parent.fds : parent.fds.fork(() => this.limits.curNumber(RLIMIT_NOFILE));
       this.limits.copyFrom(parent.limits);
-      this.signals.copyFrom(parent.signals);
+      // The machine completes the signal state with initForkSignals (handlers copied or shared).
+      this.signals = new ProcessSignals(this.limits);
+      this.signalHost = parent.signalHost;
       this.dispatcher = parent.dispatcher;
       this.procHost = parent.procHost;
       this.pgid = parent.pgid;
@@ -231,6 +236,8 @@ export class LinuxProcess {
     this.fds.install(new OpenFile(this.fs.newFifo(), O_WRONLY, 'stdout'), false);
     this.fds.install(new OpenFile(this.fs.newFifo(), O_WRONLY, 'stderr'), false);
     this.dispatcher = new SyscallDispatcher(opts.telemetry);
+    this.signals = new ProcessSignals(this.limits);
+    this.signalHost = singleProcessSignalHost(this);
     this.current = new Task(this.ids.pid, this);
     this.threads.push(this.current);
   }

@@ -494,8 +494,8 @@ function statusText(host: ProcHost, p: LinuxProcess, t: Task): string {
   s += `THP_enabled:\t${flags.thpDisable ? 0 : 1}\n`;
   s += `Threads:\t${p.threads.filter((x) => x.state !== 'dead').length}\n`;
   s += `SigQ:\t0/${p.limits.curNumber(RLIMIT_SIGPENDING)}\n`;
-  s += `SigPnd:\t${hex16b(0n)}\nShdPnd:\t${hex16b(p.signals.pending)}\n`;
-  s += `SigBlk:\t${hex16b(p.signals.blocked)}\nSigIgn:\t${hex16b(sets.ign)}\nSigCgt:\t${hex16b(sets.cgt)}\n`;
+  s += `SigPnd:\t${hex16b(t.pending.set)}\nShdPnd:\t${hex16b(p.signals.shared.set)}\n`;
+  s += `SigBlk:\t${hex16b(t.blocked)}\nSigIgn:\t${hex16b(sets.ign)}\nSigCgt:\t${hex16b(sets.cgt)}\n`;
   s += `CapInh:\t${hex16b(0n)}\nCapPrm:\t${hex16b(caps)}\nCapEff:\t${hex16b(caps)}\nCapBnd:\t${hex16b(CAP_FULL_SET)}\nCapAmb:\t${hex16b(0n)}\n`;
   s += `NoNewPrivs:\t${flags.noNewPrivs ? 1 : 0}\nSeccomp:\t0\nSeccomp_filters:\t0\n`;
   s += `Speculation_Store_Bypass:\tthread vulnerable\nSpeculationIndirectBranch:\tunknown\n`;
@@ -529,7 +529,7 @@ function statText(host: ProcHost, p: LinuxProcess, t: Task): string {
     ticks(DEFAULT_BOOT_NS), vm?.totalVm ?? 0, rssPages, rsslim,
     layout?.startCode ?? 0, layout?.endCode ?? 0, layout?.startStack ?? 0, 0, 0,
     // The old signal fields: decimal, the first 31 signals only.
-    0n, p.signals.blocked & 0x7fffffffn, sets.ign & 0x7fffffffn, sets.cgt & 0x7fffffffn, 0, 0, 0, t.isThreadGroupLeader ? SIGCHLD : -1, t.cpu, 0, 0, 0, 0, 0,
+    (t.pending.set | p.signals.shared.set) & 0x7fffffffn, t.blocked & 0x7fffffffn, sets.ign & 0x7fffffffn, sets.cgt & 0x7fffffffn, 0, 0, 0, t.isThreadGroupLeader ? SIGCHLD : -1, t.cpu, 0, 0, 0, 0, 0,
     layout?.startData ?? 0, layout?.endData ?? 0, brk.start, layout?.argStart ?? 0, layout?.argEnd ?? 0, layout?.envStart ?? 0, layout?.envEnd ?? 0, 0,
   ];
   return f.join(' ') + '\n';

@@ -1,12 +1,9 @@
 /**
  * Signals: the numbers and default actions (include/uapi/asm-generic/signal.h, kernel/signal.c
- * sig_kernel_* masks), the per-process state rt_sigaction and rt_sigprocmask keep, and how a
- * signal that ends the process is reported.
- *
- * Nothing is ever delivered to a handler: the model runs no signal frames. A signal whose
- * default action is to terminate ends the run the way Linux ends the process (exit status
- * 128 + signal, as a shell reports it); one that is ignored does nothing; one the guest has a
- * handler for cannot be honoured, and the message says so.
+ * sig_kernel_* masks), struct sigaction's flags, and how a signal that ends the process is
+ * reported. The state (handlers, pending sets, masks) lives in sigstate.ts and task.ts; sending
+ * in sigsend.ts; delivery on the way back to user space in sigdeliver.ts; the arm64 frame a
+ * handler runs on in sigframe.ts.
  */
 
 export const SIGHUP = 1;
@@ -127,134 +124,22 @@ export const SIGACTION_SIZE = 32;
 /** The kernel's sigset_t is one 64-bit word; rt_sig* calls must pass 8. */
 export const SIGSET_SIZE = 8;
 
-const DEFAULT_ACTION: SigAction = Object.freeze({ handler: SIG_DFL, flags: 0n, restorer: 0n, mask: 0n });
-const UNBLOCKABLE = (1n << BigInt(SIGKILL - 1)) | (1n << BigInt(SIGSTOP - 1));
+export const DEFAULT_ACTION: SigAction = Object.freeze({ handler: SIG_DFL, flags: 0n, restorer: 0n, mask: 0n });
+/** SIGKILL and SIGSTOP: never blocked, caught or ignored. */
+export const UNBLOCKABLE = (1n << BigInt(SIGKILL - 1)) | (1n << BigInt(SIGSTOP - 1));
+export const SIGSET_MASK = (1n << 64n) - 1n;
+/** The stop signals (sig_kernel_stop). */
+export const STOP_MASK = (1n << BigInt(SIGSTOP - 1)) | (1n << BigInt(SIGTSTP - 1)) | (1n << BigInt(SIGTTIN - 1)) | (1n << BigInt(SIGTTOU - 1));
 
 export function sigBit(sig: number): bigint {
   return 1n << BigInt(sig - 1);
 }
 
-/** A process's signal dispositions and blocked mask (sighand_struct + task->blocked). */
-export class SignalState {
-  private readonly actions: SigAction[] = Array.from({ length: NSIG + 1 }, () => DEFAULT_ACTION);
-  blocked = 0n;
-  /** Signals sent while blocked: delivered (their default action runs) once unblocked. */
-  pending = 0n;
-
-  /** fork: the child inherits dispositions and mask; nothing is pending in it. */
-  copyFrom(other: SignalState): void {
-    for (let sig = 0; sig <= NSIG; sig++) this.actions[sig] = other.actions[sig]!;
-    this.blocked = other.blocked;
-  }
-
-  /** exec: handled signals go back to their default action; ignored ones stay ignored. */
-  resetHandlersForExec(): void {
-    for (let sig = 1; sig <= NSIG; sig++) if (this.hasHandler(sig)) this.actions[sig] = DEFAULT_ACTION;
-  }
-
-  action(sig: number): SigAction {
-    return this.actions[sig] ?? DEFAULT_ACTION;
-  }
-
-  /** do_sigaction: returns the old action; the caller has checked the signal number. */
-  setAction(sig: number, act: SigAction): SigAction {
-    const old = this.actions[sig]!;
-    this.actions[sig] = { handler: act.handler, flags: act.flags & UAPI_SA_FLAGS, restorer: act.restorer, mask: act.mask & ~UNBLOCKABLE };
-    return old;
-  }
-
-  /** sigprocmask: SIGKILL and SIGSTOP can never be blocked. */
-  setBlocked(mask: bigint): void {
-    this.blocked = mask & ~UNBLOCKABLE & ((1n << 64n) - 1n);
-  }
-
-  /**
-   * The lowest pending signal that is no longer blocked, taken off the pending set (the
-   * dequeue of get_signal on the way back to user space), or 0.
-   */
-  takeDeliverable(): number {
-    const ready = this.pending & ~this.blocked;
-    if (ready === 0n) return 0;
-    for (let sig = 1; sig <= NSIG; sig++) {
-      if ((ready & sigBit(sig)) !== 0n) {
-        this.pending &= ~sigBit(sig);
-        return sig;
-      }
-    }
-    return 0;
-  }
-
-  /**
-   * A signal sent to the process (kill, tgkill ...): blocked ones wait in `pending`, ignored ones
-   * vanish, a default action that ends the process ends it.
-   */
-  send(sig: number, how: string): Delivery {
-    switch (this.disposition(sig)) {
-      case 'blocked':
-        this.pending |= sigBit(sig);
-        return { kind: 'none' };
-      case 'ignore':
-        return { kind: 'none' };
-      default:
-        return this.act(sig, how);
-    }
-  }
-
-  /** What happens on the way back to user space after the mask changed: pending signals arrive. */
-  deliverPending(): Delivery {
-    for (let sig = this.takeDeliverable(); sig !== 0; sig = this.takeDeliverable()) {
-      if (this.disposition(sig) === 'ignore') continue;
-      return this.act(sig, 'a signal that was pending until unblocked');
-    }
-    return { kind: 'none' };
-  }
-
-  private act(sig: number, how: string): Delivery {
-    switch (this.disposition(sig)) {
-      case 'terminate':
-        return { kind: 'end', end: killedBySignal(sig, how) };
-      case 'stop':
-        return { kind: 'unsupported', message: `the guest stopped itself with ${signalName(sig)} (${how}); nothing would ever continue it` };
-      case 'handler':
-        return { kind: 'unsupported', message: `the guest has a handler for ${signalName(sig)} (${how}): contpte-lab does not deliver signals to handlers` };
-      case 'blocked':
-      case 'ignore':
-        return { kind: 'none' };
-    }
-  }
-
-  hasHandler(sig: number): boolean {
-    const h = this.action(sig).handler;
-    return h !== SIG_DFL && h !== SIG_IGN;
-  }
-
-  /** What a signal sent to this process does, given dispositions and mask. */
-  disposition(sig: number): 'terminate' | 'ignore' | 'handler' | 'blocked' | 'stop' {
-    if (sig === SIGKILL) return 'terminate';
-    if ((this.blocked & sigBit(sig)) !== 0n) return 'blocked';
-    const h = this.action(sig).handler;
-    if (h === SIG_IGN) return 'ignore';
-    if (h !== SIG_DFL) return 'handler';
-    switch (defaultAction(sig)) {
-      case 'terminate':
-      case 'core':
-        return 'terminate';
-      case 'stop':
-        return 'stop';
-      case 'ignore':
-      case 'continue':
-        return 'ignore';
-    }
-  }
+/** Whether a signal the handler table says nothing about is dropped on arrival (sig_kernel_ignore). */
+export function kernelIgnores(sig: number): boolean {
+  const d = defaultAction(sig);
+  return d === 'ignore' || d === 'continue';
 }
-
-/** What sending or unblocking a signal did. */
-export type Delivery =
-  | { readonly kind: 'none' }
-  /** The signal's default action ended the process. */
-  | { readonly kind: 'end'; readonly end: ProcessEnd }
-  /** Linux would run a handler or stop the process, which the model cannot do. */
-  | { readonly kind: 'unsupported'; readonly message: string };
 
 /** si_codes of the faults the memory manager reports (include/uapi/asm-generic/siginfo.h). */
 export type FaultSiCode = 'SEGV_MAPERR' | 'SEGV_ACCERR' | 'BUS_ADRALN' | 'BUS_ADRERR';
@@ -285,15 +170,28 @@ export interface ProcessEnd {
   /** The exit status a shell reports: 128 + signal. */
   readonly exitStatus: number;
   readonly message: string;
+  /** do_coredump said it dumped: wait status bit 0x80 (WCOREDUMP). */
+  readonly coreDumped?: boolean;
 }
+
+/** The wait4 status of a process that ended this way: the signal, and 0x80 if it dumped core. */
+export function waitStatusOf(end: ProcessEnd): number {
+  return (end.signal & 0x7f) | (end.coreDumped === true ? 0x80 : 0);
+}
+
+/** wait4 statuses (include/uapi/linux/wait.h's W* macros read them). */
+export const waitStatusExited = (code: number): number => (code & 0xff) << 8;
+export const waitStatusStopped = (sig: number): number => ((sig & 0xff) << 8) | 0x7f;
+export const WAIT_STATUS_CONTINUED = 0xffff;
 
 const hex = (n: number): string => '0x' + n.toString(16);
 
 /**
- * force_sig_fault's outcome: the process dies of the signal (a handler cannot run in the model,
- * and Linux unblocks and resets a blocked or ignored fault signal before killing).
+ * The message of a process killed by a fault (force_sig_fault with no handler to run; Linux
+ * unblocks and resets a blocked or ignored fault signal before killing). `state` says whether
+ * the guest had a handler the caller could not run.
  */
-export function fatalFault(f: FatalFault, state?: SignalState): ProcessEnd {
+export function fatalFault(f: FatalFault, state?: { hasHandler(sig: number): boolean }): ProcessEnd {
   const sig = signalNumber(f.signal);
   const what = f.access === 'exec' ? 'instruction fetch' : f.access;
   let message = `guest killed by ${f.signal} (${f.code}: ${SI_CODE_TEXT[f.code]}) at address ${hex(f.addr)}: ${what} by the instruction at pc ${hex(f.pc)}`;

@@ -9,6 +9,8 @@
 import type { U64 } from '../util/u64.js';
 import type { RegisterFile } from '../engine/types.js';
 import type { LinuxProcess } from './process.js';
+import { SigPending } from './sigpending.js';
+import type { SyscallOutcome } from './syscalls/outcome.js';
 
 export type { RegisterFile };
 import type { WaitQueue, Waiter, WakeReason } from './wait.js';
@@ -49,6 +51,12 @@ export interface BlockedSyscall {
   readonly restartable: boolean;
 }
 
+/** What restart_syscall runs: the interrupted call again, from where it stopped. */
+export interface RestartBlock {
+  readonly name: string;
+  run(p: LinuxProcess): number | SyscallOutcome;
+}
+
 export class Task implements Waiter {
   /** Saved registers while the task is not on the engine. */
   regs: RegisterFile | null = null;
@@ -64,8 +72,37 @@ export class Task implements Waiter {
   clearChildTid = 0;
   robustList: { readonly head: number; readonly len: number } | null = null;
   rseq: { readonly addr: number; readonly len: number; readonly sig: number } | null = null;
-  /** sigaltstack: ss_sp, ss_flags, ss_size. */
+  /** sigaltstack: ss_sp, ss_flags, ss_size (sas_ss_*). */
   altStack: { sp: bigint; flags: number; size: bigint } = { sp: 0n, flags: 2 /* SS_DISABLE */, size: 0n };
+
+  // ---- signals (sigstate.ts, sigsend.ts, sigdeliver.ts) ----
+  /** task->blocked: change it with setBlocked (sigsend.ts), which retargets shared signals. */
+  blocked = 0n;
+  /** task->real_blocked: the mask rt_sigtimedwait replaced while it sleeps. */
+  realBlocked = 0n;
+  /** Signals sent to this thread alone (tkill, tgkill, faults, SIGEV_THREAD_ID timers). */
+  readonly pending = new SigPending();
+  /**
+   * TIF_SIGPENDING: set when a signal is sent to the thread, recomputed when it dequeues or
+   * changes its mask. The machine checks it on every return to user space.
+   */
+  sigpending = false;
+  /** The mask to restore after the next delivery or return (saved_sigmask with TIF_RESTORE_SIGMASK). */
+  savedSigmask: bigint | null = null;
+  /** JOBCTL_STOP_PENDING: the thread must join its process's group stop. */
+  jobctlStopPending = false;
+  /** thread.fault_address and thread.fault_code (ESR): what the next signal frame reports. */
+  faultAddress = 0n;
+  faultCode = 0n;
+  /** restart_block: what restart_syscall runs after ERESTART_RESTARTBLOCK (nanosleep, futex). */
+  restartBlock: RestartBlock | null = null;
+  /** The interrupted syscall's restart decision, kept across a stop (sigdeliver.ts). */
+  restartContext: { readonly retval: number; readonly continueAddr: bigint; readonly restartAddr: bigint } | null = null;
+  /**
+   * How a syscall reads the calling thread's user registers (the kernel's pt_regs): the machine
+   * installs it; sigaltstack needs SP and rt_sigreturn the whole file. Null: use `regs`.
+   */
+  userRegs: (() => RegisterFile) | null = null;
 
   /** The syscall the task sleeps in, while blocked. */
   blockedIn: BlockedSyscall | null = null;
@@ -92,6 +129,13 @@ export class Task implements Waiter {
     this.wakeReason = reason;
     this.state = 'runnable';
     this.onWake?.(this, reason);
+  }
+
+  /** The user registers as they are now (see userRegs). */
+  currentRegs(): RegisterFile {
+    if (this.userRegs !== null) return this.userRegs();
+    if (this.regs !== null) return this.regs;
+    throw new Error(`task ${this.tid}: its user registers are not available to the kernel model`);
   }
 
   get isThreadGroupLeader(): boolean {

@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { EBUSY, EINVAL, EMFILE, ENOMEM, EPERM, ESRCH } from '../../src/util/errno.js';
 import { releaseForProfile } from '../../src/linux/process.js';
 import { GuestRandom } from '../../src/linux/random.js';
-import { fatalFault, SignalState, SIGSEGV } from '../../src/linux/signals.js';
+import { fatalFault, SIGSEGV } from '../../src/linux/signals.js';
+import { ProcessSignals } from '../../src/linux/sigstate.js';
+import { Rlimits } from '../../src/linux/rlimit.js';
 import { makeRig, OUT, type Rig } from './harness.js';
 
 const dec = (b: Uint8Array): string => new TextDecoder().decode(b);
@@ -191,11 +193,11 @@ describe('signals', () => {
     expect(u64s(rig, rig.scratch + OUT + 64, 1)).toEqual([1n << 5n]);
     expect(rig.sys('rt_sigprocmask', 2, rig.scratch + OUT, 0, 8)).toEqual({
       kind: 'killed',
-      end: { signal: 6, exitStatus: 134, message: 'guest killed by SIGABRT (a signal that was pending until unblocked) [exit status 134]' },
+      end: { signal: 6, exitStatus: 134, message: 'guest killed by SIGABRT (sent by process 1000 with tkill/tgkill) [exit status 134]' },
     });
   });
 
-  it('kill to itself: default actions, ignored signals, handlers the model cannot run', () => {
+  it('kill to itself: default actions, ignored signals, a handler left for the return to user space', () => {
     const rig = makeRig();
     expect(rig.call('kill', 1000, 17)).toBe(0); // SIGCHLD is ignored by default
     expect(rig.call('kill', 1000, 0)).toBe(0);
@@ -209,13 +211,13 @@ describe('signals', () => {
     expect(rig.call('kill', 1000, 15)).toBe(0);
     act.setBigUint64(0, 0x400800n, true);
     expect(rig.call('rt_sigaction', 10, rig.bytes(new Uint8Array(act.buffer), 1024), 0, 8)).toBe(0);
-    expect(rig.sys('kill', 1000, 10)).toEqual({
-      kind: 'fatal',
-      message: 'the guest has a handler for SIGUSR1 (sent by itself with kill): contpte-lab does not deliver signals to handlers',
-    });
+    expect(rig.p.current.sigpending).toBe(false);
+    expect(rig.call('kill', 1000, 10)).toBe(0);
+    expect(rig.p.signals.shared.set).toBe(1n << 9n);
+    expect(rig.p.current.sigpending).toBe(true);
     expect(rig.sys('tkill', 1000, 2)).toEqual({
       kind: 'killed',
-      end: { signal: 2, exitStatus: 130, message: 'guest killed by SIGINT (sent by itself with tkill) [exit status 130]' },
+      end: { signal: 2, exitStatus: 130, message: 'guest killed by SIGINT (sent by process 1000 with tkill/tgkill) [exit status 130]' },
     });
   });
 
@@ -240,8 +242,8 @@ describe('signals', () => {
       message:
         'guest killed by SIGSEGV (SEGV_MAPERR: address not mapped to object) at address 0x10: write by the instruction at pc 0x400718 (str w1, [x0, #0x10]); no VMA covers the address [exit status 139]',
     });
-    const state = new SignalState();
-    state.setAction(SIGSEGV, { handler: 0x400100n, flags: 0n, restorer: 0n, mask: 0n });
+    const state = new ProcessSignals(new Rlimits());
+    state.sighand.setAction(SIGSEGV, { handler: 0x400100n, flags: 0n, restorer: 0n, mask: 0n });
     expect(fatalFault({ signal: 'SIGBUS', code: 'BUS_ADRERR', addr: 0x7f0000001000, access: 'read', pc: 0x400800 }, state).message).toBe(
       'guest killed by SIGBUS (BUS_ADRERR: nonexistent physical address) at address 0x7f0000001000: read by the instruction at pc 0x400800 [exit status 135]',
     );

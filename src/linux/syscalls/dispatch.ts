@@ -26,6 +26,7 @@ import { taskSyscalls } from './task.js';
 import { sysSyscalls } from './sys.js';
 import { LAB_MARKER_NR, syscallName, syscallNumber } from './table.js';
 import { timeSyscalls } from './time.js';
+import { timerSyscalls } from './timer.js';
 import type { SyscallHandler, SyscallOutcome } from './outcome.js';
 
 export type { SyscallHandler, SyscallHandlers, SyscallOutcome } from './outcome.js';
@@ -54,7 +55,7 @@ export class SyscallDispatcher {
     this.stats =
       (telemetry.stats.group('syscalls') as SyscallStats | undefined) ??
       telemetry.stats.register<SyscallStats>('syscalls', { calls: 0, by_name: {}, errors: 0, unimplemented: {} });
-    for (const group of [fileSyscalls, ipcSyscalls, memorySyscalls, processSyscalls, signalSyscalls, sysSyscalls, taskSyscalls, timeSyscalls]) {
+    for (const group of [fileSyscalls, ipcSyscalls, memorySyscalls, processSyscalls, signalSyscalls, sysSyscalls, taskSyscalls, timeSyscalls, timerSyscalls]) {
       for (const [name, handler] of Object.entries(group)) {
         const nr = syscallNumber(name);
         if (this.handlers.has(nr)) throw new Error(`syscall ${name} has two handlers`);

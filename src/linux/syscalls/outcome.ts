@@ -4,7 +4,8 @@
  */
 import type { U64 } from '../../util/u64.js';
 import type { LinuxProcess } from '../process.js';
-import type { Delivery, ProcessEnd } from '../signals.js';
+import type { ProcessEnd } from '../signals.js';
+import type { RegisterFile } from '../task.js';
 import type { WaitQueue } from '../wait.js';
 
 export type SyscallOutcome =
@@ -22,20 +23,24 @@ export type SyscallOutcome =
    * A signal with a handler makes the syscall return -EINTR, or restart after the handler under
    * SA_RESTART when `restartable` (the ERESTARTSYS calls); without it -EINTR always.
    */
-  | { readonly kind: 'block'; readonly on: readonly WaitQueue[]; readonly deadlineNs?: bigint; readonly restartable?: boolean };
+  | {
+      readonly kind: 'block';
+      readonly on: readonly WaitQueue[];
+      readonly deadlineNs?: bigint;
+      readonly restartable?: boolean;
+      /**
+       * What a signal wake-up does: 'interrupt' (the default) returns sigdeliver.ts
+       * interruptedReturn(restartable) without running the handler again; 'retry' runs it again,
+       * for the calls that wait for signals themselves (rt_sigtimedwait, rt_sigsuspend).
+       */
+      readonly onSignal?: 'interrupt' | 'retry';
+    }
+  /**
+   * rt_sigreturn: load every user register from `regs` (x0 included: nothing is written as a
+   * return value), then go on.
+   */
+  | { readonly kind: 'setRegisters'; readonly regs: RegisterFile };
 
 /** A handler gets the raw registers and converts each by its kernel type (args.ts). */
 export type SyscallHandler = (p: LinuxProcess, a: readonly U64[], pc: number) => number | SyscallOutcome;
 export type SyscallHandlers = Readonly<Record<string, SyscallHandler>>;
-
-/** A signal's effect as the syscall's outcome: 0 when nothing happened to the process. */
-export function deliveryOutcome(d: Delivery): number | SyscallOutcome {
-  switch (d.kind) {
-    case 'none':
-      return 0;
-    case 'end':
-      return { kind: 'killed', end: d.end };
-    case 'unsupported':
-      return { kind: 'fatal', message: d.message };
-  }
-}

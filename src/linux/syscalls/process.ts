@@ -1,17 +1,17 @@
 /**
  * Process and identity system calls: ids, uname, resource limits, getrandom, the registrations
- * glibc makes at start-up (set_tid_address, set_robust_list, rseq), CPU affinity, exit, and
- * signals a process sends itself (kernel/sys.c, kernel/exit.c, kernel/rseq.c, kernel/signal.c,
+ * glibc makes at start-up (set_tid_address, set_robust_list, rseq), CPU affinity and exit
+ * (kernel/sys.c, kernel/exit.c, kernel/rseq.c, kernel/signal.c,
  * kernel/sched/core.c, drivers/char/random.c, v6.9).
  */
 import type { U64 } from '../../util/u64.js';
 import { EBUSY, EFAULT, EINVAL, EPERM, ESRCH } from '../../util/errno.js';
 import type { LinuxProcess } from '../process.js';
 import { RLIM_NLIMITS, type Rlimit } from '../rlimit.js';
-import { forcedSignal, NSIG, SIGSEGV } from '../signals.js';
+import { forcedSignal, SIGSEGV } from '../signals.js';
 import { StructReader, StructWriter, accessOk, getUser, putUser, putUserPartial } from '../uaccess.js';
 import { argInt, argPtr, argUint, argUlong } from './args.js';
-import { deliveryOutcome, type SyscallHandlers, type SyscallOutcome } from './outcome.js';
+import type { SyscallHandlers, SyscallOutcome } from './outcome.js';
 
 export const GRND_NONBLOCK = 0x1;
 export const GRND_RANDOM = 0x2;
@@ -218,36 +218,6 @@ function exitGroup(p: LinuxProcess, a: readonly U64[]): SyscallOutcome {
   return { kind: 'exit', status: argInt(a[0]!) & 0xff, group: true };
 }
 
-/** A signal the process sends itself: see SignalState.send. */
-function signalSelf(p: LinuxProcess, sig: number, how: string): number | SyscallOutcome {
-  if (sig < 0 || sig > NSIG) return -EINVAL;
-  if (sig === 0) return 0;
-  return deliveryOutcome(p.signals.send(sig, `sent by itself with ${how}`));
-}
-
-function kill(p: LinuxProcess, a: readonly U64[]): number | SyscallOutcome {
-  const pid = argInt(a[0]!);
-  // The process itself or its process group (whose id is its pid). pid -1 means every other
-  // process, and there is none.
-  if (pid !== p.pid && pid !== 0 && pid !== -p.pid) return -ESRCH;
-  return signalSelf(p, argInt(a[1]!), 'kill');
-}
-
-function tgkill(p: LinuxProcess, a: readonly U64[]): number | SyscallOutcome {
-  const tgid = argInt(a[0]!);
-  const tid = argInt(a[1]!);
-  if (tgid <= 0 || tid <= 0) return -EINVAL;
-  if (tgid !== p.pid || tid !== p.tid) return -ESRCH;
-  return signalSelf(p, argInt(a[2]!), 'tgkill');
-}
-
-function tkill(p: LinuxProcess, a: readonly U64[]): number | SyscallOutcome {
-  const tid = argInt(a[0]!);
-  if (tid <= 0) return -EINVAL;
-  if (tid !== p.tid) return -ESRCH;
-  return signalSelf(p, argInt(a[1]!), 'tkill');
-}
-
 const schedYield = (): number => 0;
 
 /** setuid and friends: an unprivileged process may only "change" to the ids it has. */
@@ -281,7 +251,4 @@ export const processSyscalls: SyscallHandlers = {
   set_tid_address: setTidAddress,
   set_robust_list: setRobustList,
   rseq,
-  kill,
-  tgkill,
-  tkill,
 };

@@ -13,9 +13,10 @@ import { EAGAIN, EFAULT, EINTR, EPIPE } from '../../util/errno.js';
 import { O_NONBLOCK, type OpenFile } from '../file.js';
 import { MSG_DONTWAIT, type OpsRead } from '../fileops.js';
 import type { LinuxProcess } from '../process.js';
+import { sendSignal } from '../sigsend.js';
 import { SIGPIPE } from '../signals.js';
 import { getUserPartial, putUserPartial } from '../uaccess.js';
-import { deliveryOutcome, type SyscallOutcome } from './outcome.js';
+import { type SyscallOutcome } from './outcome.js';
 
 export interface Segment {
   readonly base: number;
@@ -49,10 +50,9 @@ function nonblocking(f: OpenFile, msgFlags: number): boolean {
  * that sends it, for the scheduler's signal delivery to take over (it goes to the calling thread).
  */
 export function raiseSigpipe(p: LinuxProcess): SyscallOutcome | null {
-  const d = p.signals.send(SIGPIPE, 'it wrote to a pipe or socket that no one reads');
-  if (d.kind === 'none') return null;
-  const o = deliveryOutcome(d);
-  return typeof o === 'number' ? null : o;
+  // Delivered on the way back to user space (the machine's deliverSignals), like any signal.
+  sendSignal(p.current, SIGPIPE, { kind: 'kernel', signo: SIGPIPE }, { toThread: true });
+  return null;
 }
 
 /** Total of the segments (already capped at MAX_RW_COUNT by the caller). */
