@@ -248,3 +248,10 @@ describe('the ESR a fault frame reports', () => {
     expect(userAbortEsr('write', 'alignment', 0)).toBe(0x92000061n);
   });
 });
+
+describe('rt_sigreturn without registers', () => {
+  it('is a one-line fatal outcome, not a crash', () => {
+    const rig = makeRig();
+    expect(rig.sys('rt_sigreturn')).toEqual({ kind: 'fatal', message: 'rt_sigreturn: this machine does not give the kernel model the registers of the calling thread' });
+  });
+});
