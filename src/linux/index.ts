@@ -42,6 +42,7 @@ export {
   ERESTART_RESTARTBLOCK, type DeliverResult, type SignalDecision, type SyscallReturn,
 } from './sigdeliver.js';
 export { setupRtFrame, restoreRtFrame, FRAME } from './sigframe.js';
+export { userAbortEsr } from './esr.js';
 export { encodeSigInfo, type SigInfo } from './siginfo.js';
 export { Rlimits, type Rlimit } from './rlimit.js';
 export { errnoName, isErrorReturn } from '../util/errno.js';

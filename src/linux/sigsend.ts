@@ -568,7 +568,8 @@ export function execSignals(t: Task): void {
   s.sighand = s.sighand.copy();
   s.sighand.flushHandlers();
   s.trampoline = null;
-  t.altStack = { sp: 0n, size: 0n, flags: 2 };
+  // begin_new_exec clears the stack's address and size only: sigaltstack reports SS_DISABLE.
+  t.altStack = { sp: 0n, size: 0n, flags: t.altStack.flags };
   t.savedSigmask = null;
   t.restartBlock = null;
   t.restartContext = null;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Disassembler } from '../../src/trace/disasm.js';
+import { userAbortEsr } from '../../src/linux/esr.js';
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE } from '../../src/mm/vma.js';
 import { ESR_MAGIC, FPSIMD_MAGIC, FRAME, restoreRtFrame, setupRtFrame, SS_AUTODISARM, SS_DISABLE, SS_ONSTACK } from '../../src/linux/sigframe.js';
 import { SIGRETURN_CODE } from '../../src/linux/sigtramp.js';
@@ -235,5 +236,22 @@ describe('the arm64 rt_sigframe', () => {
       expect(r.end.signal).toBe(SIGSEGV);
       expect(r.end.message).toBe(`guest killed by SIGSEGV (rt_sigreturn found no valid signal frame at sp 0x${(out.sp + 4n).toString(16)}) [exit status 139]`);
     }
+  });
+});
+
+describe('the ESR a fault frame reports', () => {
+  it('encodes EC, IL, WnR and the fault status code as the CPU does', () => {
+    expect(userAbortEsr('write', 'translation', 2)).toBe(0x92000046n);
+    expect(userAbortEsr('read', 'permission', 3)).toBe(0x9200000fn);
+    expect(userAbortEsr('exec', 'translation', 3)).toBe(0x82000007n);
+    expect(userAbortEsr('read', 'access_flag', 3)).toBe(0x9200000bn);
+    expect(userAbortEsr('write', 'alignment', 0)).toBe(0x92000061n);
+  });
+});
+
+describe('rt_sigreturn without registers', () => {
+  it('is a one-line fatal outcome, not a crash', () => {
+    const rig = makeRig();
+    expect(rig.sys('rt_sigreturn')).toEqual({ kind: 'fatal', message: 'rt_sigreturn: this machine does not give the kernel model the registers of the calling thread' });
   });
 });

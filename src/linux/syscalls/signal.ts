@@ -138,6 +138,9 @@ function sigaltstack(p: LinuxProcess, a: readonly U64[]): number {
 /** rt_sigreturn: the registers saved in the frame at SP; a bad frame is a SIGSEGV at SP. */
 function rtSigreturn(p: LinuxProcess): number | SyscallOutcome {
   const t = p.current;
+  if (t.userRegs === null && t.regs === null) {
+    return { kind: 'fatal', message: 'rt_sigreturn: this machine does not give the kernel model the registers of the calling thread' };
+  }
   const regs = t.currentRegs();
   const r = restoreRtFrame(t, regs);
   if (r === 'SIGSEGV') {
