@@ -370,6 +370,11 @@ export class Engine {
     this.uc.regWrite(UC_ARM64_REG_TPIDR_EL0, r.tpidr);
     this.uc.regWrite(UC_ARM64_REG_FPCR, r.fpcr);
     this.uc.regWrite(UC_ARM64_REG_FPSR, r.fpsr);
+    // Inside a hook the new PC takes effect when the hook returns (setPc).
+    if (this.inHook) {
+      this.pendingPc = Number(r.pc);
+      return;
+    }
     this.pendingPc = undefined;
     this.uc.regWrite(UC_ARM64_REG_PC, r.pc);
   }

@@ -14,7 +14,8 @@ import { FutexTable } from './futex.js';
 import type { LinuxProcess } from './process.js';
 import type { Task } from './task.js';
 import { WaitQueue } from './wait.js';
-import { SA_NOCLDWAIT, SIGCHLD, SIG_IGN } from './signals.js';
+import { SA_NOCLDWAIT, SIGCHLD, SIG_IGN, killedBySignal } from './signals.js';
+import { exitSignals, notifyParentExit } from './sigsend.js';
 import { StructReader, StructWriter, getUser, putUser } from './uaccess.js';
 
 const FUTEX_WAITERS = 0x80000000;
@@ -210,6 +211,7 @@ export class LinuxSystem {
     if (b !== null) for (const q of b.on) q.remove(t);
     t.blockedIn = null;
     t.state = t.isThreadGroupLeader ? 'zombie' : 'dead';
+    exitSignals(t);
     this.host.taskExited(t);
     this.forgetThread(t);
   }
@@ -239,12 +241,10 @@ export class LinuxSystem {
       this.reap(p);
       return;
     }
-    if (p.exitSignal === SIGCHLD && parentIgnoresChildren(parent)) {
-      this.reap(p);
-    } else if (p.exitSignal !== 0) {
-      const code = info.kind === 'exited' ? 'CLD_EXITED' : info.core ? 'CLD_DUMPED' : 'CLD_KILLED';
-      this.host.signalProcess(parent, p.exitSignal, { code, pid: p.pid, uid: p.ids.uid, status: info.value });
-    }
+    // do_notify_parent: the exit signal with CLD_*; a parent that ignores SIGCHLD reaps at once.
+    const end = info.kind === 'exited' ? { code: info.value } : { ...killedBySignal(info.value, 'its exit'), coreDumped: info.core };
+    const autoreap = p.exitSignal !== 0 ? notifyParentExit(p, parent, end, p.exitSignal) : false;
+    if (autoreap || (p.exitSignal === SIGCHLD && parentIgnoresChildren(parent))) this.reap(p);
     this.notifyParent(p);
   }
 

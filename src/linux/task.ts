@@ -49,6 +49,8 @@ export interface BlockedSyscall {
   readonly on: readonly WaitQueue[];
   readonly deadlineNs?: bigint;
   readonly restartable: boolean;
+  /** What a signal wake-up does (outcome.ts). */
+  readonly onSignal?: 'interrupt' | 'retry';
 }
 
 /** What restart_syscall runs: the interrupted call again, from where it stopped. */
@@ -104,6 +106,8 @@ export class Task implements Waiter {
    */
   userRegs: (() => RegisterFile) | null = null;
 
+  /** Continued by SIGCONT: deliverSignals runs again before its user code (sigdeliver.ts). */
+  resumedFromStop = false;
   /** The syscall the task sleeps in, while blocked. */
   blockedIn: BlockedSyscall | null = null;
   /** Why the last sleep ended; read by a handler that runs again after a wake-up. */

@@ -27,6 +27,9 @@ import { readElfFile, type ElfImage } from '../linux/elf.js';
 import { loadElfBinary, type ExecResult } from '../linux/exec.js';
 import { LinuxProcess, releaseForProfile, type Markers } from '../linux/process.js';
 import { applyKnob, type ProcHost } from '../linux/prochost.js';
+import { deliverSignals, ERESTARTNOHAND, ERESTARTNOINTR, ERESTARTSYS, ERESTART_RESTARTBLOCK, interruptedReturn, signalPending } from '../linux/sigdeliver.js';
+import { execSignals, expireTimers, forceFault, isLive, sendToProcess, type SignalHost } from '../linux/sigsend.js';
+import { userAbortEsr } from '../linux/esr.js';
 import { defaultAction, fatalFault, type ProcessEnd } from '../linux/signals.js';
 import { LinuxSystem, type ChildSignalInfo, type ExitInfo, type TaskHost } from '../linux/system.js';
 import { emptyRegisterFile, type Task } from '../linux/task.js';
@@ -40,6 +43,9 @@ import { QUANTUM_INSNS, Scheduler, SLACK_NS, TIMESLICE_NS } from './scheduler.js
 
 /** A slice count no run reaches: counting continues without preempting. */
 const UNBOUNDED_SLICE = 2 ** 52;
+
+/** Syscall returns that mean "restart me, or EINTR if a handler ran" (sigdeliver.ts). */
+const RESTART_CODES = new Set([-ERESTARTSYS, -ERESTARTNOINTR, -ERESTARTNOHAND, -ERESTART_RESTARTBLOCK]);
 import type { WakeReason } from '../linux/wait.js';
 import { syscallNumberFromX8, returnRegister } from '../linux/syscalls/args.js';
 import type { SyscallOutcome } from '../linux/syscalls/dispatch.js';
@@ -157,6 +163,7 @@ export class Machine {
       this.linux = this.newLinuxProcess();
       this.system = new LinuxSystem(this.taskHost(), this.linux.pid);
       this.linux.system = this.system;
+      this.linux.signalHost = this.signalHost();
       this.system.addProcess(this.linux);
       this.sched = new Scheduler(mmu.cpus.length, this.linux.clock.peekMonotonicNs());
       this.meter = new ClockMeter({
@@ -293,12 +300,19 @@ export class Machine {
       if (t.blockedIn !== null && !this.resumeSyscall(t)) continue;
       if (this.initEnd !== null) return this.initEnd;
       if (t.state !== 'runnable') continue;
+      if ((signalPending(t) || t.resumedFromStop) && t.regs !== null) {
+        // A signal arrived while the task was off the CPU (or it continues after a stop).
+        t.resumedFromStop = false;
+        t.regs = this.engine.saveRegisters();
+        if (this.returnToUser(t, null, null) === 'stop') continue;
+        if (this.initEnd !== null) return this.initEnd;
+      }
       t.state = 'running';
       this.setPreemptPoint();
       // Unicorn counts instructions with a code hook that, once removed (a run without a count),
       // makes it drop every translated block: so once preemption was needed, every slice counts,
       // with an unreachable count when nothing else could run. A single-task run never counts.
-      const others = this.sched.otherRunnableMin(this.sched.cpus[t.cpu]!) !== null || cpu.queue.length > 1 || this.sched.hasSleepersWithDeadline;
+      const others = this.sched.otherRunnableMin(this.sched.cpus[t.cpu]!) !== null || cpu.queue.length > 1 || this.nextTimer() !== null;
       if (others) this.counting = true;
       const stop = this.engine.runWith(hooks, undefined, {
         ...(this.counting ? { count: others ? QUANTUM_INSNS : UNBOUNDED_SLICE } : {}),
@@ -347,14 +361,14 @@ export class Machine {
       const cpu = this.sched.nextCpu();
       if (cpu !== null) {
         // Timers due before this CPU's time fire first: they may make earlier work runnable.
-        const due = this.sched.nextDeadline();
+        const due = this.nextTimer();
         if (due !== null && due <= cpu.clockNs) {
           this.fireTimers(cpu.clockNs);
           continue;
         }
         return cpu;
       }
-      const due = this.sched.nextDeadline();
+      const due = this.nextTimer();
       if (due === null) return 'deadlock';
       this.fireTimers(due);
     }
@@ -362,6 +376,7 @@ export class Machine {
 
   /** Wakes every sleeper whose deadline is at or before `nowNs` (its CPU's clock catches up). */
   private fireTimers(nowNs: bigint): void {
+    this.fireProcessTimers(nowNs);
     for (const t of this.sched.expired(nowNs)) {
       const deadline = this.sched.deadlineOf(t)!;
       const cpu = this.sched.cpus[t.cpu]!;
@@ -450,7 +465,7 @@ export class Machine {
       const turnEnd = cpu.turnStartNs + TIMESLICE_NS;
       if (at === null || turnEnd < at) at = turnEnd;
     }
-    const due = this.sched.nextDeadline();
+    const due = this.nextTimer();
     if (due !== null && (at === null || due < at)) at = due;
     this.preemptAtNs = at ?? -1n;
   }
@@ -480,13 +495,113 @@ export class Machine {
   private resumeSyscall(t: Task): boolean {
     const b = t.blockedIn!;
     t.blockedIn = null;
-    const out = t.process.syscall(b.nr, b.args, b.pc);
+    t.userRegs = this.liveRegs;
+    let out = t.process.syscall(b.nr, b.args, b.pc);
+    t.userRegs = null;
+    // A signal ended the sleep: the call returns the restart code (wait.ts, sigdeliver.ts)
+    // unless it waits for signals itself. Handlers that keep state got to clean it up above.
+    if (out.kind === 'block' && t.wakeReason === 'signal' && b.onSignal !== 'retry') {
+      out = { kind: 'return', value: interruptedReturn(b.restartable) };
+    }
     this.chargeRunning();
     const r = this.settleSyscall(t, out, b.nr, b.args, b.pc);
+    if (r === 'continue' && this.returnToUser(t, out.kind === 'return' ? u64ToBigInt(b.args[0]!) : null, out.kind === 'return' ? out.value : null) === 'continue') {
+      this.saveCpuClock();
+      t.regs = this.engine.saveRegisters();
+      return true;
+    }
     this.saveCpuClock();
-    if (r !== 'continue') return false;
-    t.regs = this.engine.saveRegisters();
-    return true;
+    return false;
+  }
+
+  /** The running task's registers, read from the engine when a syscall asks (rt_sigreturn, sigaltstack). */
+  private readonly liveRegs = (): RegisterFile => this.engine.saveRegisters();
+
+  /**
+   * The return to user space (ret_to_user): due timers fire, then pending signals are delivered
+   * (a handler's frame, a stop, or the process's end) and an interrupted syscall is restarted or
+   * fails with EINTR. `origX0` is the syscall's first argument when returning from one.
+   */
+  private returnToUser(t: Task, origX0: bigint | null, ret: number | null): 'continue' | 'stop' {
+    this.fireProcessTimers(this.linux.clock.peekMonotonicNs());
+    if (!signalPending(t) && (ret === null || !RESTART_CODES.has(ret))) return 'continue';
+    const d = deliverSignals(t, this.engine.saveRegisters(), origX0 !== null ? { origX0 } : null);
+    switch (d.kind) {
+      case 'run':
+        this.engine.loadRegisters(d.regs);
+        return 'continue';
+      case 'stop':
+        t.regs = d.regs;
+        this.stopTask(t);
+        return 'stop';
+      case 'exit':
+        this.killProcess(t.process, d.end);
+        return 'stop';
+      case 'exited':
+        this.system.exitGroup(t.process, { kind: 'exited', value: d.code, core: false });
+        this.noteInitEnd(t.process, { exitCode: d.code, reason: 'exit' });
+        return 'stop';
+    }
+  }
+
+  /** A thread that joined a group stop: off the CPU until SIGCONT (resumeStopped). */
+  private stopTask(t: Task): void {
+    this.sched.sleep(t, undefined);
+    t.state = 'stopped';
+  }
+
+  /** Every process's interval and POSIX timers due by `nowNs` send their signals. */
+  private fireProcessTimers(nowNs: bigint): void {
+    for (const p of this.system.processes.values()) {
+      if (p.exit !== null) continue;
+      const d = p.signals.timers.nextDeadline();
+      if (d !== null && d <= nowNs) expireTimers(p, nowNs);
+    }
+  }
+
+  /** The earliest timer of any kind: a sleeper's deadline or a process timer. */
+  private nextTimer(): bigint | null {
+    let best = this.sched.nextDeadline();
+    for (const p of this.system.processes.values()) {
+      if (p.exit !== null) continue;
+      const d = p.signals.timers.nextDeadline();
+      if (d !== null && (best === null || d < best)) best = d;
+    }
+    return best;
+  }
+
+  /** How signal code finds processes and threads, and the scheduler's side of job control. */
+  private signalHost(): SignalHost {
+    const live = (): LinuxProcess[] => [...this.system.processes.values()].filter((p) => p.exit === null).sort((a, b) => a.pid - b.pid);
+    return {
+      findProcess: (pid) => {
+        const p = this.system.processes.get(pid);
+        return p !== undefined && p.exit === null ? p : null;
+      },
+      findThread: (tid) => {
+        const t = this.system.tasks.get(tid);
+        return t !== undefined && isLive(t) ? t : null;
+      },
+      processGroup: (pgid) => live().filter((p) => p.pgid === pgid),
+      allProcesses: live,
+      pgidOf: (p) => p.pgid,
+      sidOf: (p) => p.sid,
+      parentOf: (p) => (p.parent !== null && p.parent.exit === null ? p.parent : null),
+      isOrphanedProcessGroup: (pgid) => {
+        // Orphaned: no member has a parent in another group of the same session.
+        return !live().some((p) => p.pgid === pgid && p.parent !== null && p.parent.exit === null && p.parent.pgid !== pgid && p.parent.sid === p.sid);
+      },
+      resumeStopped: (t) => {
+        if (t.state !== 'stopped') return;
+        t.state = 'blocked';
+        this.sched.makeRunnable(t, this.linux.clock.peekMonotonicNs());
+        t.resumedFromStop = true;
+      },
+      jobControlChanged: (p, change) => {
+        p.stopEvent = change.kind === 'stopped' ? { kind: 'stopped', sig: change.sig } : { kind: 'continued', sig: 18 };
+        this.system.notifyParent(p);
+      },
+    };
   }
 
   /**
@@ -500,8 +615,14 @@ export class Machine {
         t.blockState = null;
         t.wakeReason = null;
         return 'continue';
+      case 'setRegisters':
+        // rt_sigreturn: every register from the frame, x0 included.
+        this.engine.loadRegisters(out.regs);
+        t.blockState = null;
+        t.wakeReason = null;
+        return 'continue';
       case 'block': {
-        t.blockedIn = { nr, args: [...args], pc, on: out.on, ...(out.deadlineNs !== undefined ? { deadlineNs: out.deadlineNs } : {}), restartable: out.restartable ?? false };
+        t.blockedIn = { nr, args: [...args], pc, on: out.on, ...(out.deadlineNs !== undefined ? { deadlineNs: out.deadlineNs } : {}), restartable: out.restartable ?? false, onSignal: out.onSignal ?? 'interrupt' };
         t.state = 'blocked';
         t.wakeReason = null;
         if (t.regs === null || this.running === t) t.regs = this.engine.saveRegisters();
@@ -527,7 +648,7 @@ export class Machine {
   /** A process ended by a signal: every thread goes, the parent learns of it. */
   private killProcess(p: LinuxProcess, end: ProcessEnd): void {
     if (process.env.CL_DEBUG) console.error(`DEBUG kill ${p.pid}: ${end.message}`);
-    const core = defaultAction(end.signal) === 'core';
+    const core = end.coreDumped === true;
     this.system.exitGroup(p, { kind: 'killed', value: end.signal, core });
     this.noteInitEnd(p, { exitCode: end.exitStatus, reason: 'signal', message: end.message });
   }
@@ -617,8 +738,7 @@ export class Machine {
     p.vforkDone?.wake();
     p.vforkDone = null;
     p.fds.closeOnExec();
-    p.signals.resetHandlersForExec();
-    t.altStack = { sp: 0n, flags: 2, size: 0n };
+    execSignals(t);
     t.robustList = null;
     t.rseq = null;
     t.clearChildTid = 0;
@@ -652,10 +772,9 @@ export class Machine {
   /** execve replaced the running task's registers: the slice ends without saving the engine's. */
   private regsReplaced = false;
 
-  /** A signal the kernel sends a process (SIGCHLD to a parent ...): its disposition decides. */
+  /** A signal the kernel sends a process: delivered on its next return to user space. */
   private signalProcess(p: LinuxProcess, sig: number, _info: ChildSignalInfo | null): void {
-    const d = p.signals.send(sig, 'sent by the kernel');
-    if (d.kind === 'end') this.killProcess(p, d.end);
+    sendToProcess(p, sig, { kind: 'kernel', signo: sig });
   }
 
   private hooks(): EngineHooks {
@@ -665,10 +784,14 @@ export class Machine {
         const args = [0, 1, 2, 3, 4, 5].map((n) => u64FromBigInt(e.getX(n)));
         const nr = syscallNumberFromX8(u64FromBigInt(e.getX(8)));
         const pc = e.getPc();
+        t.userRegs = this.liveRegs;
         const out = t.process.syscall(nr, args, pc);
+        t.userRegs = null;
         const r = this.settleSyscall(t, out, nr, args, pc);
         if (r === 'stop' || this.regsReplaced) return { kind: 'yield' };
         if (r !== 'continue') return r;
+        const ret = out.kind === 'return' ? out.value : null;
+        if (this.returnToUser(t, out.kind === 'return' ? u64ToBigInt(args[0]!) : null, ret) === 'stop') return { kind: 'yield' };
         if (this.initEnd !== null || this.mustStop()) return { kind: 'yield' };
         return;
       },
@@ -687,6 +810,13 @@ export class Machine {
    * retry the instruction. What Linux turns into a signal ends the run as Linux ends the process.
    */
   private onAbort(info: AbortInfo): 'retry' | StopReason {
+    const r = this.handleAbort(info);
+    if (r !== 'retry' || !signalPending(this.running!)) return r;
+    // A signal sent while the fault was handled (SIGSEGV to another thread, a timer) arrives now.
+    return this.returnToUser(this.running!, null, null) === 'stop' ? { kind: 'yield' } : 'retry';
+  }
+
+  private handleAbort(info: AbortInfo): 'retry' | StopReason {
     if (info.cause === 'alignment') {
       const a = info.accesses[0]!;
       return this.fatal({ signal: 'SIGBUS', code: 'BUS_ADRALN', addr: a.va, access: a.kind, pc: info.pc, reason: `misaligned ${info.form} access` });
@@ -704,7 +834,7 @@ export class Machine {
         const out = mm.handleFault(f.va, f.kind, t.kind);
         this.traceFault(f.va, f.kind, t.kind, t.level, info.pc, out.kind === 'handled' ? out.path : `${out.signal} ${out.code}`);
         if (out.kind === 'signal') {
-          return this.fatal({ signal: out.signal, code: out.code, addr: f.va, access: f.kind, pc: info.pc, reason: out.reason });
+          return this.fatal({ signal: out.signal, code: out.code, addr: f.va, access: f.kind, pc: info.pc, reason: out.reason }, userAbortEsr(f.kind, t.kind, t.level));
         }
         if (attempt >= 16) {
           return { kind: 'error', pc: info.pc, message: `the memory manager handled a ${t.kind} fault at 0x${f.va.toString(16)} 16 times without the translation succeeding (a model bug)` };
@@ -721,13 +851,34 @@ export class Machine {
     tr.emit({ kind: 'fault', va, access, fault, level, pc, ...(insn !== undefined ? { insn } : {}), handled });
   }
 
-  /** force_sig_fault with no handler to run: the process dies of the signal. */
-  private fatal(f: Parameters<typeof fatalFault>[0]): StopReason {
+  /**
+   * force_sig_fault: the signal goes to the faulting thread, which takes it at once with the
+   * faulting instruction as the interrupted PC: a handler runs (its frame records the fault), or
+   * the process dies of it with the fault's description.
+   */
+  private fatal(f: Parameters<typeof fatalFault>[0], esr = 0n): StopReason | 'retry' {
     const insn = this.disassembleAt(f.pc);
-    const p = this.running!.process;
-    const end = fatalFault({ ...f, ...(insn !== undefined ? { insn } : {}) }, p.signals);
-    this.killProcess(p, end);
-    return { kind: 'yield' };
+    const t = this.running!;
+    forceFault(t, { ...f, ...(insn !== undefined ? { insn } : {}) }, esr);
+    const regs = this.engine.saveRegisters();
+    regs.pc = BigInt(f.pc);
+    const d = deliverSignals(t, regs, null);
+    switch (d.kind) {
+      case 'run':
+        this.engine.loadRegisters(d.regs);
+        return 'retry';
+      case 'stop':
+        t.regs = d.regs;
+        this.stopTask(t);
+        return { kind: 'yield' };
+      case 'exit':
+        this.killProcess(t.process, d.end);
+        return { kind: 'yield' };
+      case 'exited':
+        this.system.exitGroup(t.process, { kind: 'exited', value: d.code, core: false });
+        this.noteInitEnd(t.process, { exitCode: d.code, reason: 'exit' });
+        return { kind: 'yield' };
+    }
   }
 
   private endOf(stop: StopReason): RunEnd {

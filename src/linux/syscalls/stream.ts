@@ -7,9 +7,11 @@
  * start when one is woken. A write that moved part of its bytes before it had to wait (a pipe
  * write larger than the free room) keeps the count in `task.blockState` and goes on from there
  * on the next try, so the caller sees one write of the whole length, as pipe_write's loop gives.
- * A try that follows a wake-up by a signal returns what was moved so far, or -EINTR.
+ * A try that follows a wake-up by a signal returns what was moved so far, or -ERESTARTSYS (EINTR
+ * after a handler, or a restart under SA_RESTART: sigdeliver.ts).
  */
-import { EAGAIN, EFAULT, EINTR, EPIPE } from '../../util/errno.js';
+import { EAGAIN, EFAULT, EPIPE } from '../../util/errno.js';
+import { ERESTARTSYS } from '../sigdeliver.js';
 import { O_NONBLOCK, type OpenFile } from '../file.js';
 import { MSG_DONTWAIT, type OpsRead } from '../fileops.js';
 import type { LinuxProcess } from '../process.js';
@@ -109,7 +111,7 @@ export interface ReadDetail {
 /** A read into `iov` through the file's operations. */
 export function opsRead(p: LinuxProcess, f: OpenFile, iov: readonly Segment[], msgFlags: number, detail?: ReadDetail): number | SyscallOutcome {
   const ops = f.ops!;
-  if (previousTry(p) !== null && interruptedBySignal(p)) return -EINTR;
+  if (previousTry(p) !== null && interruptedBySignal(p)) return -ERESTARTSYS;
   const r: OpsRead = ops.read(f, totalOf(iov), { msgFlags, continuing: false, requested: 0 });
   switch (r.kind) {
     case 'ok': {
@@ -136,7 +138,7 @@ export function opsWrite(p: LinuxProcess, f: OpenFile, iov: readonly Segment[], 
   const total = totalOf(iov);
   const prev = previousTry(p);
   let done = prev?.done ?? 0;
-  if (prev !== null && interruptedBySignal(p)) return done > 0 ? done : -EINTR;
+  if (prev !== null && interruptedBySignal(p)) return done > 0 ? done : -ERESTARTSYS;
   const data = gather(p, iov, done);
   const start = done;
   for (;;) {

@@ -22,6 +22,7 @@ import {
 } from '../futex.js';
 import { NSEC_PER_SEC } from '../clock.js';
 import { SIGCHLD, NSIG, SIGSEGV, forcedSignal } from '../signals.js';
+import { initForkSignals, initThreadSignals } from '../sigsend.js';
 import { parseElf, type ElfImage } from '../elf.js';
 import { filemapRead } from '../../mm/pagecache.js';
 import { readFileSync, statSync } from 'node:fs';
@@ -144,7 +145,8 @@ function doClone(p: LinuxProcess, c: CloneArgs): number | SyscallOutcome {
     child = proc.current;
   }
   child.affinity = p.current.affinity;
-  child.altStack = (f & (CLONE_VM | CLONE_VFORK)) === CLONE_VM ? { sp: 0n, flags: 2, size: 0n } : { ...p.current.altStack };
+  if ((f & CLONE_THREAD) !== 0) initThreadSignals(p.current, child);
+  else initForkSignals(p.current, child.process, { shareSighand: (f & CLONE_SIGHAND) !== 0, shareVm: (f & CLONE_VM) !== 0, vfork: (f & CLONE_VFORK) !== 0 });
   if ((f & CLONE_CHILD_CLEARTID) !== 0) child.clearChildTid = c.childTid;
   // The child writes its own id into its own memory when it first runs (schedule_tail).
   if ((f & CLONE_CHILD_SETTID) !== 0) child.setChildTid = c.childTid;
