@@ -202,10 +202,14 @@ export class Engine {
         return f;
       });
       this.uc.hookIntr((intno) => this.onIntr(intno));
+      // Bounded to the addresses above the pool, the only ones that can be unmapped (VAs below
+      // VA_LIMIT and the pool always are): Unicorn 2.1.x keeps every store to a page that any
+      // memory hook covers on its slow path (cputlb.c notdirty_write, uc_mem_hook_installed),
+      // so a hook over all addresses made each guest store cost ~80 ns there.
       this.uc.hookMemEvent(UC_HOOK_MEM_UNMAPPED, (type, address, size) => {
         this.unmapped = { type, address: BigInt(address), size };
         return false;
-      });
+      }, PHYS_BASE + poolBytes, 0xffff_ffff_ffff_ffffn);
 
       if (maxSeconds > 0) this.watchdog = new Watchdog(this.uc.handle);
       runStartupProbe(this, {
