@@ -105,6 +105,8 @@ export class Engine {
   readonly regionBase: number;
   readonly dczBlockBytes: number;
   readonly stats: EngineStats;
+  /** QEMU's target page: 1 KiB under Unicorn 2.0.1, 4 KiB where the library accepts it. */
+  readonly qemuPageBytes: number;
 
   private readonly vaRegion: HostRegion;
   private readonly poolRegion: HostRegion;
@@ -159,6 +161,9 @@ export class Engine {
     this.stats = { runs: 0, svc: 0, data_aborts: 0, instruction_aborts: 0, outside_aborts: 0, alignment_aborts: 0, exceptions: 0, retries: 0 };
 
     this.uc = Unicorn.open(UC_ARCH_ARM64, UC_MODE_ARM, UC_CPU_ARM64_MAX);
+    // 4 KiB target pages where the library allows it (Unicorn 2.1.4): a shadow page is then one
+    // QEMU page, so a TLBI by VA drops one page instead of QEMU's whole TLB.
+    this.qemuPageBytes = this.uc.trySetPageSize(PAGE_SIZE) ? PAGE_SIZE : 1024;
     const regions: HostRegion[] = [];
     let abortRegs: AbortRegisters | undefined;
     try {
