@@ -14,7 +14,7 @@
  * page (~80 ns on this machine). rand() makes about ten stores (frames, canary, lock, state).
  * Unicorn 2.1.x clears the mark for a non-executable page unless a memory hook covers it, which
  * the engine's unmapped-access hook, bounded to the addresses above the pool, no longer does.
- * Point the run at 2.1.x with LD_LIBRARY_PATH (README.md, "Unicorn 2.1").
+ * Point the run at 2.1.x with LD_LIBRARY_PATH (README.md, "Unicorn 2.1.4").
  *
  * Run: npx tsc -p tsconfig.json && node dist/bench/run-calls.js [kind] [count] [rounds]
  */
