@@ -105,6 +105,8 @@ export class Engine {
   readonly regionBase: number;
   readonly dczBlockBytes: number;
   readonly stats: EngineStats;
+  /** QEMU's target page: 1 KiB under Unicorn 2.0.1, 4 KiB where the library accepts it. */
+  readonly qemuPageBytes: number;
 
   private readonly vaRegion: HostRegion;
   private readonly poolRegion: HostRegion;
@@ -159,6 +161,9 @@ export class Engine {
     this.stats = { runs: 0, svc: 0, data_aborts: 0, instruction_aborts: 0, outside_aborts: 0, alignment_aborts: 0, exceptions: 0, retries: 0 };
 
     this.uc = Unicorn.open(UC_ARCH_ARM64, UC_MODE_ARM, UC_CPU_ARM64_MAX);
+    // 4 KiB target pages where the library allows it (Unicorn 2.1.4): a shadow page is then one
+    // QEMU page, so a TLBI by VA drops one page instead of QEMU's whole TLB.
+    this.qemuPageBytes = this.uc.trySetPageSize(PAGE_SIZE) ? PAGE_SIZE : 1024;
     const regions: HostRegion[] = [];
     let abortRegs: AbortRegisters | undefined;
     try {
@@ -202,10 +207,14 @@ export class Engine {
         return f;
       });
       this.uc.hookIntr((intno) => this.onIntr(intno));
+      // Bounded to the addresses above the pool, the only ones that can be unmapped (VAs below
+      // VA_LIMIT and the pool always are): Unicorn 2.1.x keeps every store to a page that any
+      // memory hook covers on its slow path (cputlb.c notdirty_write, uc_mem_hook_installed),
+      // so a hook over all addresses made each guest store cost ~80 ns there.
       this.uc.hookMemEvent(UC_HOOK_MEM_UNMAPPED, (type, address, size) => {
         this.unmapped = { type, address: BigInt(address), size };
         return false;
-      });
+      }, PHYS_BASE + poolBytes, 0xffff_ffff_ffff_ffffn);
 
       if (maxSeconds > 0) this.watchdog = new Watchdog(this.uc.handle);
       runStartupProbe(this, {

@@ -18,7 +18,7 @@ import { EnvironmentError, LabError } from '../util/errors.js';
 import { HostRegion } from './hostmem.js';
 import {
   UC_ARCH_ARM64, UC_ARM64_REG_CP_REG, UC_CTL, UC_CTL_CPU_MODEL, UC_CTL_IO_WRITE, UC_CTL_TB_FLUSH,
-  UC_CTL_TB_REMOVE_CACHE, UC_ERR_OK, UC_HOOK_BLOCK, UC_HOOK_CODE, UC_HOOK_INTR, UC_MODE_ARM,
+  UC_CTL_TB_REMOVE_CACHE, UC_CTL_UC_PAGE_SIZE, UC_ERR_OK, UC_HOOK_BLOCK, UC_HOOK_CODE, UC_HOOK_INTR, UC_MODE_ARM,
 } from './unicorn-const.js';
 
 export const UNICORN_LIBRARY = 'libunicorn.so.2';
@@ -213,6 +213,16 @@ export class Unicorn {
   ctl(what: string, control: number, ...typedArgs: unknown[]): void {
     this.assertOpen();
     this.check(what, this.api.uc_ctl(this.handle, control, ...typedArgs));
+  }
+
+  /**
+   * uc_ctl_set_page_size: QEMU's target page size, before anything initialises the CPU. Unicorn
+   * 2.1.4 accepts it for ARM64; 2.0.1 and 2.1.1 refuse it (UC_ERR_ARG) and keep 1 KiB. Returns
+   * whether the library took it.
+   */
+  trySetPageSize(bytes: number): boolean {
+    this.assertOpen();
+    return this.api.uc_ctl(this.handle, UC_CTL(UC_CTL_UC_PAGE_SIZE, 1, UC_CTL_IO_WRITE), 'uint32_t', bytes) === UC_ERR_OK;
   }
 
   /** uc_ctl_flush_tlb: despite its name, drops every translated block (not QEMU's TLB). */

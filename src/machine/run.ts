@@ -33,9 +33,15 @@ export interface RunOutcome {
 }
 
 let disassembler: Promise<Disassembler> | undefined;
+let lazyDisassembler: Disassembler | undefined;
 
-/** Capstone is WebAssembly: compiled once per process, shared by every machine. */
-function sharedDisassembler(): Promise<Disassembler> {
+/**
+ * Capstone is WebAssembly: compiled once per process, shared by every machine. A traced run
+ * disassembles every fault's instruction, so it loads capstone before starting; any other run
+ * needs it only for a crash message and gets the lazy one (same texts, loaded on first use).
+ */
+function sharedDisassembler(traced: boolean): Promise<Disassembler> {
+  if (!traced) return Promise.resolve((lazyDisassembler ??= Disassembler.lazy()));
   disassembler ??= Disassembler.create();
   return disassembler;
 }
@@ -43,7 +49,7 @@ function sharedDisassembler(): Promise<Disassembler> {
 /** Runs the program and returns the summary with how the run ended. */
 export async function runMachine(opts: RunOptions): Promise<RunOutcome> {
   const telemetry = new Telemetry();
-  const dis = await sharedDisassembler();
+  const dis = await sharedDisassembler(opts.trace !== undefined);
   let sink: FileTraceSink | null = null;
   let machine: Machine | undefined;
   let endReason = 'abort';

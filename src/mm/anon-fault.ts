@@ -6,7 +6,7 @@
  * 64 KiB folio is contiguous from the start, with no fold and no TLBI.
  */
 import { PAGE_SIZE } from '../mmu/physmem.js';
-import { pfnPte, pteMkdirty, pteMkspecial, pteMkwrite } from '../pgtable/pte.js';
+import { pfnPte, pteMkspecial, pteMkwriteDirty } from '../pgtable/pte.js';
 import { bump } from '../trace/stats.js';
 import { ORDER_KEYS, outOfMemoryError, type OutOfMemory } from './buddy.js';
 import type { Folio } from './folio.js';
@@ -14,15 +14,18 @@ import { vmaPageProt } from './prot.js';
 import { DONE, nrKey, pteRangeNone, type VmFault, type VmFaultResult } from './vmfault.js';
 import { VM_NOHUGEPAGE, VM_WRITE } from './vma.js';
 
+/** Order 0 alone, shared: the answer for every fault without mTHP, allocated once. */
+const ORDER_0_ONLY: readonly number[] = Object.freeze([0]);
+
 /**
  * The orders alloc_anon_folio may try, highest first: enabled mTHP sizes whose naturally aligned
  * range lies inside the VMA, cut down to the highest whose PTEs are all none and every lower
  * one; order 0 always last.
  */
-function anonOrders(vmf: VmFault): number[] {
+function anonOrders(vmf: VmFault): readonly number[] {
   const k = vmf.k;
   const vma = vmf.vma;
-  if (k.policy.anon_mthp.length === 0 || vma.flags & VM_NOHUGEPAGE) return [0];
+  if (k.policy.anon_mthp.length === 0 || vma.flags & VM_NOHUGEPAGE) return ORDER_0_ONLY;
   const pteIndex = Math.floor(vmf.address / PAGE_SIZE) % 512;
   const fits: number[] = [];
   for (const order of k.policy.anon_mthp) {
@@ -36,7 +39,7 @@ function anonOrders(vmf: VmFault): number[] {
     const firstPtep = vmf.ptep - (pteIndex % nr) * 8;
     if (pteRangeNone(k, firstPtep, nr)) return [...fits.slice(i), 0];
   }
-  return [0];
+  return ORDER_0_ONLY;
 }
 
 export function doAnonymousPage(vmf: VmFault): VmFaultResult {
@@ -58,8 +61,9 @@ export function doAnonymousPage(vmf: VmFault): VmFaultResult {
     const anonVma = vmf.mm.vmas.anonVmaPrepare(vma);
     let folio: Folio | null = null;
     let oom: OutOfMemory | null = null;
-    for (const order of anonOrders(vmf)) {
-      const r = k.memmap.folioAlloc(order);
+    const orders = anonOrders(vmf);
+    for (let i = 0; i < orders.length; i++) {
+      const r = k.memmap.folioAlloc(orders[i]!);
       if (r.kind === 'ok') {
         folio = r.folio;
         break;
@@ -74,7 +78,7 @@ export function doAnonymousPage(vmf: VmFault): VmFaultResult {
     const addr = vmf.address - (vmf.address % size);
     const ptep = vmf.ptep - ((vmf.address - addr) / PAGE_SIZE) * 8;
     let entry = pfnPte(folio.firstPfn, vmaPageProt(vma));
-    if (vma.flags & VM_WRITE) entry = pteMkwrite(pteMkdirty(entry));
+    if (vma.flags & VM_WRITE) entry = pteMkwriteDirty(entry);
     if (!pteRangeNone(k, ptep, nr)) {
       k.memmap.folioPut(folio);
       return DONE('do_anonymous_page');

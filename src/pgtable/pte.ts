@@ -174,6 +174,16 @@ export function pteMkwrite(p: Pte): Pte {
   return clearLo(setHi(p, PTE_WRITE_HI), PTE_RDONLY_LO);
 }
 
+/**
+ * pte_mkwrite(pte_mkdirty(p)) in one step, as do_anonymous_page builds a writable entry: the
+ * dirty and write bits set and RDONLY cleared, with one allocation instead of up to three.
+ */
+export function pteMkwriteDirty(p: Pte): Pte {
+  const lo = (p.lo & ~PTE_RDONLY_LO) >>> 0;
+  const hi = (p.hi | PTE_DIRTY_HI | PTE_WRITE_HI) >>> 0;
+  return lo === p.lo && hi === p.hi ? p : { lo, hi };
+}
+
 /** Write-protect, first moving hardware dirtiness into the software dirty bit. */
 export function pteWrprotect(p: Pte): Pte {
   let r = p;

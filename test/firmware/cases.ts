@@ -25,6 +25,7 @@ export const FIRMWARE_PROGRAMS = [
   'cow_data',
   'mm_calls',
   'ipc',
+  'calls',
 ] as const;
 export type FirmwareProgram = (typeof FIRMWARE_PROGRAMS)[number];
 
@@ -214,6 +215,60 @@ export const IPC_STDOUT = [
 ]
   .map((l) => l + '\n')
   .join('');
+/** glibc's rand() after srand(1): random_r's TYPE_3 additive feedback generator (stdlib/random_r.c). */
+export function glibcRand(count: number): number[] {
+  const state = new Int32Array(31);
+  let word = 1;
+  state[0] = word;
+  for (let i = 1; i < 31; i++) {
+    // 16807 * word mod (2^31 - 1) by Schrage's method, as srandom_r computes it.
+    const hi = Math.trunc(word / 127773);
+    const lo = word % 127773;
+    word = 16807 * lo - 2836 * hi;
+    if (word < 0) word += 2147483647;
+    state[i] = word;
+  }
+  let f = 3;
+  let r = 0;
+  const out: number[] = [];
+  for (let n = -310; n < count; n++) {
+    state[f] = (state[f]! + state[r]!) | 0;
+    const v = (state[f]! >>> 0) >>> 1;
+    f = (f + 1) % 31;
+    r = (r + 1) % 31;
+    if (n >= 0) out.push(v);
+  }
+  return out;
+}
+
+/** calls.c's checksum for each kind after `count` operations. */
+export function callsChecksum(kind: 'rand' | 'call' | 'exclusive' | 'atomic' | 'store', count: number): bigint {
+  const M = (1n << 64n) - 1n;
+  let acc = 0n;
+  switch (kind) {
+    case 'rand':
+      for (const v of glibcRand(count)) acc = (acc * 31n + BigInt(v)) & M;
+      return acc;
+    case 'call':
+      for (let i = 0; i < count; i++) acc = (acc * 0x100000001b3n + 1n) & M;
+      return acc;
+    case 'exclusive':
+    case 'atomic':
+      return BigInt(count);
+    case 'store':
+      return count === 0 ? 0n : BigInt(count - 1);
+  }
+}
+
+function calls(args: readonly string[], kind: 'rand' | 'call' | 'exclusive' | 'atomic' | 'store', count: number): FirmwareCase {
+  const checksum = callsChecksum(kind, count).toString(16).padStart(16, '0');
+  return makeCase(
+    'calls',
+    args,
+    `calls kind=${kind} ops=${count} checksum=0x${checksum}\n`,
+    [reset, mark('loop'), ops(count), dump('calls'), mark('done')],
+  );
+}
 
 /** What syscalls.c prints on any correct Linux, qemu-aarch64 included, with stdout not a tty. */
 export const SYSCALLS_STDOUT = [
@@ -341,6 +396,12 @@ export const FIRMWARE_CASES: readonly FirmwareCase[] = [
   makeCase('cow_data', [], 'cow_data: read 7, page 5 now holds 8\n', [reset, dump('cow')]),
   makeCase('mm_calls', [], MM_CALLS_STDOUT, []),
   { title: 'ipc', program: 'ipc', args: [], stdout: IPC_STDOUT, exitCode: 0, markers: [] },
+  calls(['rand', '1000'], 'rand', 1000),
+  calls(['call', '1000'], 'call', 1000),
+  calls(['exclusive', '1000'], 'exclusive', 1000),
+  calls(['atomic', '1000'], 'atomic', 1000),
+  calls(['store', '1000'], 'store', 1000),
+  calls(['store', '0'], 'store', 0),
 ];
 
 /** Every program with no arguments: its documented defaults. Large (up to 65,536 faults). */
@@ -353,6 +414,7 @@ export const FIRMWARE_DEFAULT_CASES: readonly FirmwareCase[] = [
   partialMunmap([], 2 * MiB, 8, 16),
   compute([], 1_000_000),
   stride([], 4096, 16, 4),
+  calls([], 'rand', 1_000_000),
 ];
 
 function usageCase(program: FirmwareProgram, args: readonly string[], stderrIncludes: string): FirmwareCase {
@@ -375,6 +437,7 @@ export const FIRMWARE_USAGE_CASES: readonly FirmwareCase[] = [
   usageCase('stride', ['10', '11'], 'stride: stride: 11 is not between 1 and the number of pages (10)'),
   usageCase('stride', ['0'], 'stride: pages: must be at least 1'),
   usageCase('syscalls', ['x'], 'syscalls: takes no arguments'),
+  usageCase('calls', ['lock'], "calls: kind: 'lock' is not one of rand|call|exclusive|atomic|store"),
 ];
 
 /** The multi-task cases: firmware/expected/<name>.out is their stdout under qemu-aarch64 and Linux. */

@@ -17,6 +17,7 @@ import {
   pteMknoncont,
   pteMkold,
   pteMkwrite,
+  pteMkwriteDirty,
   pteMkyoung,
   pteOldCleanIs,
   ptePgprot,
@@ -83,6 +84,19 @@ describe('pteOldCleanIs (the fold scan on raw words)', () => {
 });
 
 describe('pte_mk* helpers', () => {
+  it('pteMkwriteDirty is pte_mkwrite(pte_mkdirty()) bit for bit, returning the same object when nothing changes', () => {
+    const next = rng(11);
+    for (let n = 0; n < 2_000; n++) {
+      const p: Pte = { lo: next(), hi: next() };
+      const want = pteMkwrite(pteMkdirty(p));
+      const got = pteMkwriteDirty(p);
+      expect(got).toEqual(want);
+      expect(got === p).toBe(pteEqual(want, p));
+    }
+    const already = pteMkwrite(pteMkdirty(PAGE_SHARED));
+    expect(pteMkwriteDirty(already)).toBe(already);
+  });
+
   it('compute the same bits as before and hand back the same object only when nothing changes', () => {
     const next = rng(7);
     for (let n = 0; n < 2_000; n++) {

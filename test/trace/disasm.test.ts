@@ -54,4 +54,14 @@ describe('Disassembler', () => {
     }
     expect(found).toMatch(/^strb wzr, \[x\d+, x\d+\]$/);
   });
+
+  it('loads capstone lazily (in a worker) and gives the same texts, PC-relative ones included', () => {
+    const lazy = Disassembler.lazy();
+    const words: [number, number][] = [
+      [0x3821681f, 0x400000], [0xa9bf7bfd, 0x40000c], [0x14000001, 0x400000], [0x94000010, 0x500000],
+      [0xffffffff, 0x400100], [0x00000000, 0x400104], [0x94000010, 0x1_0000_0000],
+    ];
+    for (const [w, pc] of words) expect(lazy.disasm(w, pc)).toBe(d.disasm(w, pc));
+    expect(lazy.decoded).toBe(words.length);
+  });
 });
