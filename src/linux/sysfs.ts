@@ -90,6 +90,17 @@ export function mountSysfs(fs: FileSystem, host: ProcHost): void {
     ro(topo, 'core_siblings_list', () => all + '\n');
     ro(topo, 'package_cpus_list', () => all + '\n');
     ro(topo, 'cluster_cpus_list', () => all + '\n');
+    ro(topo, 'die_id', () => '0\n');
+    ro(topo, 'die_cpus_list', () => all + '\n');
+    // The same sets as bitmaps (cpumap_print_to_pagebuf: %*pb over nr_cpu_ids bits), as hwloc reads them.
+    const one = cpumask(n, [c]);
+    const every = cpumask(n, Array.from({ length: n }, (_, i) => i));
+    ro(topo, 'thread_siblings', () => one + '\n');
+    ro(topo, 'core_cpus', () => one + '\n');
+    ro(topo, 'core_siblings', () => every + '\n');
+    ro(topo, 'package_cpus', () => every + '\n');
+    ro(topo, 'cluster_cpus', () => every + '\n');
+    ro(topo, 'die_cpus', () => every + '\n');
   }
   const node = dir(fs, system, 'node', 0o755);
   for (const f of ['online', 'possible', 'has_cpu', 'has_memory', 'has_normal_memory']) ro(node, f, () => '0\n');
@@ -195,4 +206,15 @@ function dir(fs: FileSystem, parent: DirNode, name: string, perm: number): DirNo
   const existing = parent.entries.get(name);
   if (existing !== undefined && existing.kind === 'dir') return existing;
   return fs.newPseudoDir(parent, SYSFS_SB, perm, 0, 0, name);
+}
+
+/** A CPU set as the kernel's %*pb prints it: hex, nr_cpu_ids bits, 32-bit groups joined by commas. */
+export function cpumask(nrCpus: number, cpus: readonly number[]): string {
+  let mask = 0n;
+  for (const c of cpus) mask |= 1n << BigInt(c);
+  const digits = Math.ceil(nrCpus / 4);
+  const hex = mask.toString(16).padStart(digits, '0');
+  const groups: string[] = [];
+  for (let end = hex.length; end > 0; end -= 8) groups.unshift(hex.slice(Math.max(0, end - 8), end));
+  return groups.join(',');
 }

@@ -120,21 +120,20 @@ export function makeRig(opts: Partial<Omit<LinuxProcessOptions, 'mm' | 'pageCach
   system.addProcess(p);
   // Low and fixed, out of the way of the mmap region's top-down placement.
   const scratch = mm.mmap({ addr: SCRATCH, len: 65536, prot: 3, flags: MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, file: null, pgoff: 0 });
-  // A sleep with a deadline and nothing else to run: time jumps to the deadline and the call
-  // runs again, as the machine's scheduler does when every CPU is idle.
+  // A sleep (nanosleep) with nothing else to run: time jumps to the deadline and the call runs
+  // again, as the machine's scheduler does when every CPU is idle.
   const sys = (name: string, ...args: (number | bigint)[]): SyscallOutcome => {
     const nr = syscallNumber(name);
     const a = argsFrom(args);
     let out = p.syscall(nr, a, 0x400104);
+    if (name !== 'nanosleep' && name !== 'clock_nanosleep') return out;
     while (out.kind === 'block' && out.deadlineNs !== undefined && out.on.length === 0) {
       if (p.clock.peekMonotonicNs() < out.deadlineNs) p.clock.setNow(out.deadlineNs);
       p.current.wakeReason = 'timeout';
       out = p.syscall(nr, a, 0x400104);
     }
-    if (out.kind !== 'block') {
-      p.current.blockState = null;
-      p.current.wakeReason = null;
-    }
+    p.current.blockState = null;
+    p.current.wakeReason = null;
     return out;
   };
   const rig: Rig = {
