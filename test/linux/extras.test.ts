@@ -3,6 +3,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { execExtras, inheritExtras, pdeathSignal, processFlags, taskComm } from '../../src/linux/extras.js';
+import type { LinuxProcess } from '../../src/linux/process.js';
+import type { ProcHost } from '../../src/linux/prochost.js';
 import { makeRig, OUT } from './harness.js';
 
 describe('prctl state across fork and exec', () => {
@@ -36,5 +38,43 @@ describe('prctl state across fork and exec', () => {
     expect(processFlags(b.p).mdwe).toBe(0);
     execExtras(a.p.current);
     expect(processFlags(a.p).mdwe).toBe(0);
+  });
+});
+
+describe('/proc with several processes (a ProcHost of the machine)', () => {
+  it('lists every pid, /proc/self follows the caller, and another process reads as itself', () => {
+    const procs: LinuxProcess[] = [];
+    let current: LinuxProcess | null = null;
+    const host: ProcHost = {
+      processes: () => procs,
+      current: () => current!,
+      cpus: 8,
+      kernel: null,
+      setKnob: () => -22,
+      sysctl: new Map(),
+    };
+    const a = makeRig({ procHost: host, ids: { pid: 1000, ppid: 1, uid: 1000, gid: 1000 } });
+    const b = makeRig({ procHost: host, ids: { pid: 1001, ppid: 1000, uid: 1000, gid: 1000 } });
+    procs.push(a.p, b.p);
+    const read = (r: typeof a, path: string): string => {
+      current = r.p;
+      const fd = r.call('openat', -100, r.str(path), 0, 0);
+      if (fd < 0) return `error ${fd}`;
+      const n = r.call('read', fd, r.scratch + 8192, 4096);
+      r.call('close', fd);
+      return new TextDecoder().decode(r.read(r.scratch + 8192, n));
+    };
+    const link = (r: typeof a, path: string): string => {
+      current = r.p;
+      const n = r.call('readlinkat', -100, r.str(path), r.scratch + 8192, 64);
+      return new TextDecoder().decode(r.read(r.scratch + 8192, n));
+    };
+    expect(link(a, '/proc/self')).toBe('1000');
+    expect(link(b, '/proc/self')).toBe('1001');
+    expect(read(a, '/proc/1001/status')).toMatch(/^Name:\t\nUmask:\t0022\nState:\tR \(running\)\nTgid:\t1001\nNgid:\t0\nPid:\t1001\nPPid:\t1000\n/);
+    expect(read(a, '/proc/1001/stat').split(' ').slice(0, 5)).toEqual(['1001', '()', 'R', '1000', '1001']);
+    expect(read(b, '/proc/self/status')).toContain('Cpus_allowed:\tff\nCpus_allowed_list:\t0-7\n');
+    procs.pop();
+    expect(read(a, '/proc/1001/status')).toBe('error -2');
   });
 });
