@@ -147,7 +147,7 @@ function mapsLine(v: Vma, name: string | null, file: FileName | null): string {
   return prefix.padEnd(72, ' ') + ' ' + label + '\n';
 }
 
-/** Present PTEs of [start, end), skipping 2 MiB spans without a PTE table. */
+/** The PTEs of [start, end) that are not none, page by page (a missing table ends its walk early). */
 function forEachPte(mm: MmInspect, start: number, end: number, fn: (va: number, pte: PteInfo) => void): void {
   for (let va = start; va < end; va += PAGE_SIZE) {
     const pte = mm.pte(va);

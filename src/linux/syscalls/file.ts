@@ -1,6 +1,8 @@
 /**
  * File and descriptor system calls: open, read, write and their vector and positional forms,
- * lseek, stat, truncate, unlink, directories, readlink, dup, fcntl, ioctl, memfd_create.
+ * lseek, stat, truncate, unlink, directories (getdents64 too), readlink, dup, fcntl (with the
+ * pipe sizes), ioctl, memfd_create. Reads and writes of pipes, sockets and eventfds go through
+ * their file operations (stream.ts), which may block.
  * Follows fs/open.c, fs/read_write.c, fs/stat.c, fs/namei.c, fs/fcntl.c, fs/ioctl.c and
  * mm/memfd.c (v6.9) in the order of their checks, so each error comes out as Linux's does.
  */
