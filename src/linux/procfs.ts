@@ -832,6 +832,14 @@ export function mountProcfs(fs: FileSystem, host: ProcHost): void {
         return snapshot(bytes ?? new Uint8Array(0));
       },
     });
+    file('environ', 0o400, {
+      open: () => {
+        if (!alive(p)) return -ESRCH;
+        const l = execLayout(p);
+        const bytes = l === null ? null : p.mm.copyFromUser(l.envStart, l.envEnd - l.envStart);
+        return snapshot(bytes ?? new Uint8Array(0));
+      },
+    });
     fs.newPseudoSymlink(PROC_SB, () => (alive(p) ? p.fs.exePath : null), d, 'exe', uid, gid);
     fs.newPseudoSymlink(PROC_SB, () => (alive(p) ? p.fs.pathOf(p.fs.cwd) : null), d, 'cwd', uid, gid);
     const fdDir = fs.newPseudoDir(d, PROC_SB, 0o500, uid, gid, 'fd');

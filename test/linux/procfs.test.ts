@@ -37,7 +37,7 @@ function setup(opts: { uid?: number; sets?: string[]; cpus?: number } = {}) {
     ids: { uid, gid: uid },
     procHost: singleProcessHost(() => p, k, opts.cpus ?? 4),
   });
-  loadElfBinary(p, readElfFile(firmwareBinary('hello')), { argv: ['hello', 'arg1'] });
+  loadElfBinary(p, readElfFile(firmwareBinary('hello')), { argv: ['hello', 'arg1'], envp: ['HOME=/', 'LANG=C'] });
   const call = (name: string, ...a: (number | bigint)[]): number => {
     const r = p.syscall(syscallNumber(name), argsFrom(a), 0x400004);
     if (r.kind !== 'return') throw new Error(`${name}: ${JSON.stringify(r)}`);
@@ -263,6 +263,7 @@ describe('/proc/<pid>/status and stat', () => {
     expect(readAll('/proc/self/comm')).toBe('averyveryverylo\n');
     expect(readAll('/proc/1000/task/1000/comm')).toBe('averyveryverylo\n');
     expect(readAll('/proc/self/cmdline')).toBe('hello\0arg1\0');
+    expect(readAll('/proc/self/environ')).toBe('HOME=/\0LANG=C\0');
   });
 });
 
