@@ -859,6 +859,7 @@ export function mountProcfs(fs: FileSystem, host: ProcHost): void {
             if (f.node.kind === 'fifo') return `pipe:[${f.node.ino}]`;
             return pathOfNode(p.fs, f.node) ?? f.node.kind;
           }, undefined, undefined, uid, gid);
+          link.magic = () => p.fds.get(fd)?.file.node ?? null;
           fdLinks.set(fd, link);
         }
         return link;
@@ -903,6 +904,10 @@ export function mountProcfs(fs: FileSystem, host: ProcHost): void {
   fs.newPseudoSymlink(PROC_SB, () => String(host.current().pid), proc, 'self');
   fs.newPseudoSymlink(PROC_SB, () => `${host.current().pid}/task/${host.current().tid}`, proc, 'thread-self');
   fs.newPseudoSymlink(PROC_SB, () => 'self/mounts', proc, 'mounts');
+  // udev's links into /proc/self/fd, which shells use (/dev/stdin, /dev/fd/63 for <(...)).
+  for (const [name, target] of [['fd', '/proc/self/fd'], ['stdin', '/proc/self/fd/0'], ['stdout', '/proc/self/fd/1'], ['stderr', '/proc/self/fd/2']] as const) {
+    if (!fs.dev.entries.has(name)) fs.newPseudoSymlink(fs.dev.sb, () => target, fs.dev, name);
+  }
   const machine = (name: string, gen: () => string): void => {
     fs.newSynth(PROC_SB, 0o444, textFile(gen), proc, name);
   };

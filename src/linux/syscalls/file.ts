@@ -8,7 +8,7 @@
  */
 import type { U64 } from '../../util/u64.js';
 import {
-  EACCES, EBADF, EEXIST, EFAULT, EINVAL, EISDIR, ELOOP, ENOENT, ENOTDIR, ENOTTY, ERANGE, ESPIPE,
+  EACCES, EBADF, EEXIST, EFAULT, EINVAL, EISDIR, ELOOP, ENOENT, ENOTDIR, ENOTTY, ENXIO, ERANGE, ESPIPE,
 } from '../../util/errno.js';
 import {
   FASYNC, MAX_RW_COUNT, O_ACCMODE, O_APPEND, O_CLOEXEC, O_CREAT, O_DIRECT, O_DIRECTORY, O_DSYNC, O_EXCL, O_LARGEFILE,
@@ -345,6 +345,12 @@ function openat(p: LinuxProcess, a: readonly U64[]): number {
 
   const opened = openNode(p, base, name.value, flags, mode);
   if (typeof opened === 'number') return opened;
+  // A pipe reached through /proc/<pid>/fd/N opens the same pipe again; sockets and anonymous
+  // inodes cannot be opened (ENXIO).
+  if ((flags & O_PATH) === 0 && (opened.kind === 'fifo' || opened.kind === 'anon')) {
+    if (opened.kind === 'anon' || opened.reopen === undefined) return -ENXIO;
+    return p.fds.install(opened.reopen(flags), (flags & O_CLOEXEC) !== 0);
+  }
   const file = new OpenFile(opened, flags);
   if (opened.kind === 'synth' && (flags & O_PATH) === 0) {
     const content = opened.content.open(p.fs.creds);
