@@ -7,9 +7,11 @@
  *   memory-deny-write-execute flags (PR_SET_MDWE), no_new_privs, dumpable, child_subreaper;
  * - what exec left in the mm (start_code ... env_end, start_stack) for /proc/<pid>/stat and maps.
  *
- * fork copies the thread's comm and the process flags (copy_process, dup_mm: MMF_INIT_MASK keeps
- * MMF_DISABLE_THP and the MDWE bits, unless PR_MDWE_NO_INHERIT); exec resets comm to the new
- * program's name and clears pdeath_signal. `inheritExtras` and `execExtras` do that.
+ * fork copies the thread's comm and the process flags, with pdeath_signal 0 in the child; the new
+ * mm of fork and of exec keeps MMF_DISABLE_THP and the MDWE bits unless PR_MDWE_NO_INHERIT was
+ * set (mmf_init_flags, include/linux/sched/coredump.h, v6.12); exec names the thread after the new
+ * program (pdeath_signal is cleared only for a set-id exec). `inheritExtras` and `execExtras` do
+ * that.
  */
 import type { LinuxProcess } from './process.js';
 import type { Task } from './task.js';
@@ -122,9 +124,9 @@ export function inheritExtras(parentTask: Task, childTask: Task, newProcess: boo
   if (layout !== undefined) layouts.set(childTask.process, layout);
 }
 
-/** exec: comm from the new file name, no parent-death signal (begin_new_exec). */
+/** exec (begin_new_exec, mm_init): comm from the new file name; MDWE dropped under NO_INHERIT. */
 export function execExtras(t: Task): void {
-  const e = taskExtras(t);
-  e.comm = null;
-  e.pdeathSignal = 0;
+  taskExtras(t).comm = null;
+  const f = processFlags(t.process);
+  if ((f.mdwe & PR_MDWE_NO_INHERIT) !== 0) f.mdwe = 0;
 }

@@ -27,6 +27,7 @@ import { Inode, S_IFCHR, S_IFDIR, S_IFMT, S_IFREG, type FsType } from '../mm/ino
 import type { FsTraits } from '../mm/kernel.js';
 import { truncateSetsize, type PageCache, type UnmapMappingRange } from '../mm/pagecache.js';
 import { EACCES, EEXIST, EFBIG, EINVAL, EISDIR, ELOOP, ENAMETOOLONG, ENOENT, ENOTDIR, ENOTEMPTY, EPERM } from '../util/errno.js';
+import type { OpenFile } from './file.js';
 import type { GuestRandom } from './random.js';
 
 export const S_IFLNK = 0o120000;
@@ -129,11 +130,21 @@ export interface SymlinkNode extends NodeCommon {
   readonly kind: 'symlink';
   /** The target, computed when read (/proc/self/exe follows the executable); null if none. */
   readonly target: () => string | null;
+  /**
+   * A "magic link" (/proc/<pid>/fd/N): following it leads to the open file's node itself, not to
+   * the path readlink shows (which may name no path: 'pipe:[123]').
+   */
+  magic?: () => Node | null;
 }
 
 /** A pipe: the ones standing in for the tool's stdin, stdout and stderr, and pipe2's (pipe.ts). */
 export interface FifoNode extends NodeCommon {
   readonly kind: 'fifo';
+  /**
+   * Opening the pipe again through /proc/<pid>/fd/N (fifo_open): a new file on the same pipe,
+   * with the access mode and status flags given. Absent: the open fails with ENXIO.
+   */
+  reopen?: (flags: number) => OpenFile;
 }
 
 /**
@@ -493,6 +504,10 @@ export class FileSystem {
 
   private followLink(dir: DirNode, link: SymlinkNode, depth: number): Lookup {
     if (depth + 1 > MAX_SYMLINKS) return { kind: 'error', errno: ELOOP };
+    if (link.magic !== undefined) {
+      const node = link.magic();
+      return node === null ? { kind: 'error', errno: ENOENT } : { kind: 'ok', node };
+    }
     const target = link.target();
     if (target === null || target === '') return { kind: 'error', errno: ENOENT };
     const p = this.lookupParent(dir, target, depth + 1);

@@ -215,5 +215,12 @@ export function createPipe(fs: FileSystem, statusFlags: number): { pipe: Pipe; e
   const wr = new OpenFile(node, O_WRONLY | statusFlags, null, ops);
   pipe.readers = 1;
   pipe.writers = 1;
+  // fifo_open through /proc/<pid>/fd/N: one more reader and/or writer of the same pipe.
+  node.reopen = (flags) => {
+    const f = new OpenFile(node, flags, null, ops);
+    if (f.readable) pipe.readers++;
+    if (f.writable) pipe.writers++;
+    return f;
+  };
   return { pipe, ends: [rd, wr] };
 }

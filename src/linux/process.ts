@@ -232,9 +232,12 @@ export class LinuxProcess {
       this.fs.cwd = dir.node;
     }
     this.fds = new FdTable(() => this.limits.curNumber(RLIMIT_NOFILE));
-    this.fds.install(new OpenFile(this.fs.newFifo(), O_RDONLY, 'stdin'), false);
-    this.fds.install(new OpenFile(this.fs.newFifo(), O_WRONLY, 'stdout'), false);
-    this.fds.install(new OpenFile(this.fs.newFifo(), O_WRONLY, 'stderr'), false);
+    for (const [stream, mode] of [['stdin', O_RDONLY], ['stdout', O_WRONLY], ['stderr', O_WRONLY]] as const) {
+      const node = this.fs.newFifo();
+      // /dev/stdin and friends open the tool's stream again.
+      node.reopen = (flags) => new OpenFile(node, flags, stream);
+      this.fds.install(new OpenFile(node, mode, stream), false);
+    }
     this.dispatcher = new SyscallDispatcher(opts.telemetry);
     this.signals = new ProcessSignals(this.limits);
     this.signalHost = singleProcessSignalHost(this);

@@ -147,7 +147,7 @@ function mapsLine(v: Vma, name: string | null, file: FileName | null): string {
   return prefix.padEnd(72, ' ') + ' ' + label + '\n';
 }
 
-/** Present PTEs of [start, end), skipping 2 MiB spans without a PTE table. */
+/** The PTEs of [start, end) that are not none, page by page (a missing table ends its walk early). */
 function forEachPte(mm: MmInspect, start: number, end: number, fn: (va: number, pte: PteInfo) => void): void {
   for (let va = start; va < end; va += PAGE_SIZE) {
     const pte = mm.pte(va);
@@ -169,10 +169,17 @@ interface MemSize {
   rssAnon: number;
   rssFile: number;
   rssShmem: number;
+  pssAnon: number;
+  pssFile: number;
+  pssShmem: number;
+  pssLocked: number;
 }
 
 function emptySize(): MemSize {
-  return { rss: 0, pss: 0, pssDirty: 0, sharedClean: 0, sharedDirty: 0, privateClean: 0, privateDirty: 0, referenced: 0, anonymous: 0, rssAnon: 0, rssFile: 0, rssShmem: 0 };
+  return {
+    rss: 0, pss: 0, pssDirty: 0, sharedClean: 0, sharedDirty: 0, privateClean: 0, privateDirty: 0, referenced: 0, anonymous: 0,
+    rssAnon: 0, rssFile: 0, rssShmem: 0, pssAnon: 0, pssFile: 0, pssShmem: 0, pssLocked: 0,
+  };
 }
 
 /** smaps_pte_entry + smaps_account for a VMA: pages without a struct page (zero page) do not count. */
@@ -196,8 +203,13 @@ function accountVma(mm: MmInspect, v: Vma, into: MemSize, isShmem: boolean): voi
       else into.sharedClean += size;
     } else if (dirty) into.privateDirty += size;
     else into.privateClean += size;
-    into.pss += size / mapcount;
-    if (dirty) into.pssDirty += size / mapcount;
+    const pss = size / mapcount;
+    into.pss += pss;
+    if (dirty) into.pssDirty += pss;
+    if (page.anon) into.pssAnon += pss;
+    else if (isShmem) into.pssShmem += pss;
+    else into.pssFile += pss;
+    if ((v.flags & VM_LOCKED) !== 0) into.pssLocked += pss;
     into.rss += size;
   });
 }
@@ -246,12 +258,16 @@ function kb(bytes: number): number {
   return Math.floor(bytes / 1024);
 }
 
-/** __show_smap's lines from Rss to Locked. */
-function smapLines(m: MemSize, locked: number): string {
+/** __show_smap's lines from Rss to Locked; the rollup adds the Pss split by kind. */
+function smapLines(m: MemSize, rollup: boolean): string {
+  const split = rollup
+    ? `Pss_Anon:       ${dec(kb(m.pssAnon), 8)} kB\n` + `Pss_File:       ${dec(kb(m.pssFile), 8)} kB\n` + `Pss_Shmem:      ${dec(kb(m.pssShmem), 8)} kB\n`
+    : '';
   return (
     `Rss:            ${dec(kb(m.rss), 8)} kB\n` +
     `Pss:            ${dec(kb(m.pss), 8)} kB\n` +
     `Pss_Dirty:      ${dec(kb(m.pssDirty), 8)} kB\n` +
+    split +
     `Shared_Clean:   ${dec(kb(m.sharedClean), 8)} kB\n` +
     `Shared_Dirty:   ${dec(kb(m.sharedDirty), 8)} kB\n` +
     `Private_Clean:  ${dec(kb(m.privateClean), 8)} kB\n` +
@@ -267,7 +283,7 @@ function smapLines(m: MemSize, locked: number): string {
     `Private_Hugetlb: ${dec(0, 7)} kB\n` +
     `Swap:           ${dec(0, 8)} kB\n` +
     `SwapPss:        ${dec(0, 8)} kB\n` +
-    `Locked:         ${dec(kb(locked), 8)} kB\n`
+    `Locked:         ${dec(kb(m.pssLocked), 8)} kB\n`
   );
 }
 
@@ -289,6 +305,19 @@ function mapsText(p: LinuxProcess): string {
   return out;
 }
 
+/** show_smaps_rollup: every VMA's sums under one header spanning them, named [rollup]. */
+function smapsRollupText(p: LinuxProcess): string {
+  const mm = inspectOf(p);
+  if (mm === null) return '';
+  const vmas = mm.vmas();
+  const m = emptySize();
+  for (const v of vmas) accountVma(mm, v, m, isShmemVma(v));
+  const start = vmas.length > 0 ? vmas[0]!.start : 0;
+  const end = vmas.length > 0 ? vmas[vmas.length - 1]!.end : 0;
+  const prefix = `${hex8(start)}-${hex8(end)} ---p 00000000 00:00 0 `;
+  return prefix.padEnd(72, ' ') + ' [rollup]\n' + smapLines(m, true);
+}
+
 function smapsText(host: ProcHost, p: LinuxProcess): string {
   const mm = inspectOf(p);
   if (mm === null) return '';
@@ -303,7 +332,7 @@ function smapsText(host: ProcHost, p: LinuxProcess): string {
     out += `Size:           ${dec(kb(v.end - v.start), 8)} kB\n`;
     out += `KernelPageSize: ${dec(4, 8)} kB\n`;
     out += `MMUPageSize:    ${dec(4, 8)} kB\n`;
-    out += smapLines(m, (v.flags & VM_LOCKED) !== 0 ? m.pss : 0);
+    out += smapLines(m, false);
     out += `THPeligible:    ${dec(thpEligible(host, p, v) ? 1 : 0, 8)}\n`;
     out += vmFlagsLine(v.flags);
   }
@@ -773,6 +802,7 @@ export function mountProcfs(fs: FileSystem, host: ProcHost): void {
     const leader = (): Task => p.threads[0]!;
     file('maps', 0o444, perProcess(p, () => mapsText(p)));
     file('smaps', 0o444, perProcess(p, () => smapsText(host, p)));
+    file('smaps_rollup', 0o444, perProcess(p, () => smapsRollupText(p)));
     file('pagemap', 0o400, { open: (opener) => (alive(p) ? pagemapOpen(p, opener) : -ESRCH) });
     file('status', 0o444, perProcess(p, () => statusText(host, p, leader())));
     file('stat', 0o444, perProcess(p, () => statText(host, p, leader())));
@@ -802,6 +832,14 @@ export function mountProcfs(fs: FileSystem, host: ProcHost): void {
         return snapshot(bytes ?? new Uint8Array(0));
       },
     });
+    file('environ', 0o400, {
+      open: () => {
+        if (!alive(p)) return -ESRCH;
+        const l = execLayout(p);
+        const bytes = l === null ? null : p.mm.copyFromUser(l.envStart, l.envEnd - l.envStart);
+        return snapshot(bytes ?? new Uint8Array(0));
+      },
+    });
     fs.newPseudoSymlink(PROC_SB, () => (alive(p) ? p.fs.exePath : null), d, 'exe', uid, gid);
     fs.newPseudoSymlink(PROC_SB, () => (alive(p) ? p.fs.pathOf(p.fs.cwd) : null), d, 'cwd', uid, gid);
     const fdDir = fs.newPseudoDir(d, PROC_SB, 0o500, uid, gid, 'fd');
@@ -821,6 +859,7 @@ export function mountProcfs(fs: FileSystem, host: ProcHost): void {
             if (f.node.kind === 'fifo') return `pipe:[${f.node.ino}]`;
             return pathOfNode(p.fs, f.node) ?? f.node.kind;
           }, undefined, undefined, uid, gid);
+          link.magic = () => p.fds.get(fd)?.file.node ?? null;
           fdLinks.set(fd, link);
         }
         return link;
@@ -865,6 +904,10 @@ export function mountProcfs(fs: FileSystem, host: ProcHost): void {
   fs.newPseudoSymlink(PROC_SB, () => String(host.current().pid), proc, 'self');
   fs.newPseudoSymlink(PROC_SB, () => `${host.current().pid}/task/${host.current().tid}`, proc, 'thread-self');
   fs.newPseudoSymlink(PROC_SB, () => 'self/mounts', proc, 'mounts');
+  // udev's links into /proc/self/fd, which shells use (/dev/stdin, /dev/fd/63 for <(...)).
+  for (const [name, target] of [['fd', '/proc/self/fd'], ['stdin', '/proc/self/fd/0'], ['stdout', '/proc/self/fd/1'], ['stderr', '/proc/self/fd/2']] as const) {
+    if (!fs.dev.entries.has(name)) fs.newPseudoSymlink(fs.dev.sb, () => target, fs.dev, name);
+  }
   const machine = (name: string, gen: () => string): void => {
     fs.newSynth(PROC_SB, 0o444, textFile(gen), proc, name);
   };

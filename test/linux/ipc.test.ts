@@ -285,6 +285,35 @@ describe('pipe2, read and write through the syscall layer', () => {
   });
 });
 
+describe('/proc/self/fd/N and /dev/stdin: opening a pipe again', () => {
+  it('gives a new file on the same pipe (one more writer keeps EOF away); sockets and eventfds are ENXIO', () => {
+    const r = makeRig();
+    const [rd, wr] = pipeFds(r);
+    const wr2 = r.call('openat', -100, r.str(`/proc/self/fd/${wr}`), 1, 0);
+    expect(wr2).toBe(5);
+    expect(r.call('close', wr)).toBe(0);
+    expect(r.call('write', wr2, r.str('via proc'), 8)).toBe(8);
+    expect(r.call('read', rd, r.scratch + 1024, 100)).toBe(8);
+    expect(dec.decode(r.read(r.scratch + 1024, 8))).toBe('via proc');
+    // The reopened writer still holds the pipe: no EOF yet.
+    expect(r.sys('read', rd, r.scratch + 1024, 1).kind).toBe('block');
+    r.p.current.blockState = null;
+    expect(r.call('close', wr2)).toBe(0);
+    expect(r.call('read', rd, r.scratch + 1024, 1)).toBe(0);
+    // The shared anon inode is root's, 0600: an ordinary user is refused before anything else.
+    const ev = r.call('eventfd2', 0, 0);
+    expect(r.call('openat', -100, r.str(`/proc/self/fd/${ev}`), 0, 0)).toBe(-13);
+    const sv = r.scratch + 30000;
+    expect(r.call('socketpair', 1, 1, 0, sv)).toBe(0);
+    const s0 = new DataView(r.read(sv, 4).buffer).getInt32(0, true);
+    expect(r.call('openat', -100, r.str(`/proc/self/fd/${s0}`), 2, 0)).toBe(-6);
+    // /dev/stdout is the tool's stdout again.
+    const out = r.call('openat', -100, r.str('/dev/stdout'), 1, 0);
+    expect(r.call('write', out, r.str('hi\n'), 3)).toBe(3);
+    expect(r.stdout.join('')).toBe('hi\n');
+  });
+});
+
 describe('eventfd2', () => {
   it('adds on write, returns and clears the count on read; EFD_SEMAPHORE returns 1 at a time', () => {
     const r = makeRig();
@@ -473,8 +502,8 @@ describe('getdents64', () => {
         off += reclen;
       }
     }
-    expect(names).toEqual(['.', '..', 'null', 'zero', 'random', 'urandom']);
-    expect(types).toEqual([4, 4, 2, 2, 2, 2]);
+    expect(names).toEqual(['.', '..', 'null', 'zero', 'random', 'urandom', 'fd', 'stdin', 'stdout', 'stderr']);
+    expect(types).toEqual([4, 4, 2, 2, 2, 2, 10, 10, 10, 10]);
     expect(r.call('getdents64', fd, r.scratch + 8192, 8)).toBe(0);
     expect(r.call('lseek', fd, 0, 0)).toBe(0);
     expect(r.call('getdents64', fd, r.scratch + 8192, 8)).toBe(-EINVAL);

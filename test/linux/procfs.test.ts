@@ -37,7 +37,7 @@ function setup(opts: { uid?: number; sets?: string[]; cpus?: number } = {}) {
     ids: { uid, gid: uid },
     procHost: singleProcessHost(() => p, k, opts.cpus ?? 4),
   });
-  loadElfBinary(p, readElfFile(firmwareBinary('hello')), { argv: ['hello', 'arg1'] });
+  loadElfBinary(p, readElfFile(firmwareBinary('hello')), { argv: ['hello', 'arg1'], envp: ['HOME=/', 'LANG=C'] });
   const call = (name: string, ...a: (number | bigint)[]): number => {
     const r = p.syscall(syscallNumber(name), argsFrom(a), 0x400004);
     if (r.kind !== 'return') throw new Error(`${name}: ${JSON.stringify(r)}`);
@@ -148,6 +148,22 @@ describe('/proc/<pid>/smaps', () => {
     ]);
   });
 
+  it('smaps_rollup sums every VMA under one [rollup] header, with Pss split by kind', () => {
+    const { readAll, mm } = setup();
+    mm.copyFromUser(0x400000, 8);
+    readAll('/proc/self/smaps');
+    const smaps = readAll('/proc/self/smaps');
+    const rollup = readAll('/proc/self/smaps_rollup').split('\n');
+    const vmas = mm.vmas.all();
+    expect(rollup[0]).toBe(`${hexw(vmas[0]!.start)}-${hexw(vmas[vmas.length - 1]!.end)} ---p 00000000 00:00 0`.padEnd(72) + ' [rollup]');
+    const sum = (label: string): number => [...smaps.matchAll(new RegExp(`^${label}:\\s+(\\d+) kB`, 'gm'))].reduce((n, m) => n + Number(m[1]), 0);
+    const val = (label: string): number => Number(new RegExp(`^${label}:\\s+(\\d+) kB`, 'm').exec(rollup.join('\n'))![1]);
+    expect(val('Rss')).toBe(sum('Rss'));
+    expect(val('Pss_Anon') + val('Pss_File') + val('Pss_Shmem')).toBe(val('Pss'));
+    expect(val('Pss_File')).toBeGreaterThan(0);
+    expect(rollup.slice(1, 7).map((l) => l.split(':')[0])).toEqual(['Rss', 'Pss', 'Pss_Dirty', 'Pss_Anon', 'Pss_File', 'Pss_Shmem']);
+  });
+
   it('THPeligible is 0 once PR_SET_THP_DISABLE is set, and status says THP_enabled: 0', () => {
     const { readAll, call } = setup();
     expect(call('prctl', 41, 1, 0, 0, 0)).toBe(0);
@@ -247,6 +263,7 @@ describe('/proc/<pid>/status and stat', () => {
     expect(readAll('/proc/self/comm')).toBe('averyveryverylo\n');
     expect(readAll('/proc/1000/task/1000/comm')).toBe('averyveryverylo\n');
     expect(readAll('/proc/self/cmdline')).toBe('hello\0arg1\0');
+    expect(readAll('/proc/self/environ')).toBe('HOME=/\0LANG=C\0');
   });
 });
 

@@ -1,12 +1,14 @@
 /**
  * File and descriptor system calls: open, read, write and their vector and positional forms,
- * lseek, stat, truncate, unlink, directories, readlink, dup, fcntl, ioctl, memfd_create.
+ * lseek, stat, truncate, unlink, directories (getdents64 too), readlink, dup, fcntl (with the
+ * pipe sizes), ioctl, memfd_create. Reads and writes of pipes, sockets and eventfds go through
+ * their file operations (stream.ts), which may block.
  * Follows fs/open.c, fs/read_write.c, fs/stat.c, fs/namei.c, fs/fcntl.c, fs/ioctl.c and
  * mm/memfd.c (v6.9) in the order of their checks, so each error comes out as Linux's does.
  */
 import type { U64 } from '../../util/u64.js';
 import {
-  EACCES, EBADF, EEXIST, EFAULT, EINVAL, EISDIR, ELOOP, ENOENT, ENOTDIR, ENOTTY, ERANGE, ESPIPE,
+  EACCES, EBADF, EEXIST, EFAULT, EINVAL, EISDIR, ELOOP, ENOENT, ENOTDIR, ENOTTY, ENXIO, ERANGE, ESPIPE,
 } from '../../util/errno.js';
 import {
   FASYNC, MAX_RW_COUNT, O_ACCMODE, O_APPEND, O_CLOEXEC, O_CREAT, O_DIRECT, O_DIRECTORY, O_DSYNC, O_EXCL, O_LARGEFILE,
@@ -343,6 +345,12 @@ function openat(p: LinuxProcess, a: readonly U64[]): number {
 
   const opened = openNode(p, base, name.value, flags, mode);
   if (typeof opened === 'number') return opened;
+  // A pipe reached through /proc/<pid>/fd/N opens the same pipe again; sockets and anonymous
+  // inodes cannot be opened (ENXIO).
+  if ((flags & O_PATH) === 0 && (opened.kind === 'fifo' || opened.kind === 'anon')) {
+    if (opened.kind === 'anon' || opened.reopen === undefined) return -ENXIO;
+    return p.fds.install(opened.reopen(flags), (flags & O_CLOEXEC) !== 0);
+  }
   const file = new OpenFile(opened, flags);
   if (opened.kind === 'synth' && (flags & O_PATH) === 0) {
     const content = opened.content.open(p.fs.creds);

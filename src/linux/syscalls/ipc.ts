@@ -37,6 +37,8 @@ import { opsRead, opsWrite, type ReadDetail } from './stream.js';
 
 /** O_NOTIFICATION_PIPE (= O_EXCL): watch-queue pipes, not modelled. */
 const O_NOTIFICATION_PIPE = 0o200;
+/** NPROTO (AF_MAX): address families are below it. */
+const NPROTO = 46;
 /** SOCK_MAX: socket types are below it. */
 const SOCK_MAX = 11;
 const MSG_OOB = 0x1;
@@ -95,7 +97,9 @@ function socketpair(p: LinuxProcess, a: readonly U64[]): number {
   const va = argPtr(a[3]!);
   if ((type & ~(SOCK_CLOEXEC | SOCK_NONBLOCK | SOCK_TYPE_MASK)) !== 0) return -EINVAL;
   const base = type & SOCK_TYPE_MASK;
-  if (family < 0 || base >= SOCK_MAX) return -EINVAL;
+  if (family < 0 || family >= NPROTO) return -EAFNOSUPPORT;
+  if (base >= SOCK_MAX) return -EINVAL;
+  // Families other than AF_UNIX: the internet ones exist and refuse pairs; the rest are absent.
   if (family === AF_INET || family === AF_INET6) return -EOPNOTSUPP;
   if (family !== AF_UNIX) return -EAFNOSUPPORT;
   if (protocol !== 0 && protocol !== AF_UNIX) return -EPROTONOSUPPORT;
