@@ -30,6 +30,7 @@ import { applyKnob, type ProcHost } from '../linux/prochost.js';
 import { deliverSignals, ERESTARTNOHAND, ERESTARTNOINTR, ERESTARTSYS, ERESTART_RESTARTBLOCK, interruptedReturn, signalPending } from '../linux/sigdeliver.js';
 import { execSignals, expireTimers, forceFault, isLive, sendToProcess, type SignalHost } from '../linux/sigsend.js';
 import { userAbortEsr } from '../linux/esr.js';
+import { execExtras } from '../linux/extras.js';
 import { defaultAction, fatalFault, type ProcessEnd } from '../linux/signals.js';
 import { LinuxSystem, type ChildSignalInfo, type ExitInfo, type TaskHost } from '../linux/system.js';
 import { emptyRegisterFile, type Task } from '../linux/task.js';
@@ -739,6 +740,7 @@ export class Machine {
     p.vforkDone = null;
     p.fds.closeOnExec();
     execSignals(t);
+    execExtras(t);
     t.robustList = null;
     t.rseq = null;
     t.clearChildTid = 0;

@@ -23,6 +23,7 @@ import {
 import { NSEC_PER_SEC } from '../clock.js';
 import { SIGCHLD, NSIG, SIGSEGV, forcedSignal } from '../signals.js';
 import { initForkSignals, initThreadSignals } from '../sigsend.js';
+import { inheritExtras } from '../extras.js';
 import { parseElf, type ElfImage } from '../elf.js';
 import { filemapRead } from '../../mm/pagecache.js';
 import { readFileSync, statSync } from 'node:fs';
@@ -145,6 +146,7 @@ function doClone(p: LinuxProcess, c: CloneArgs): number | SyscallOutcome {
     child = proc.current;
   }
   child.affinity = p.current.affinity;
+  inheritExtras(p.current, child, (f & CLONE_THREAD) === 0);
   if ((f & CLONE_THREAD) !== 0) initThreadSignals(p.current, child);
   else initForkSignals(p.current, child.process, { shareSighand: (f & CLONE_SIGHAND) !== 0, shareVm: (f & CLONE_VM) !== 0, vfork: (f & CLONE_VFORK) !== 0 });
   if ((f & CLONE_CHILD_CLEARTID) !== 0) child.clearChildTid = c.childTid;
