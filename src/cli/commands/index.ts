@@ -1,4 +1,5 @@
 import type { CommandModule } from 'yargs';
+import { collectCommand, jobCommand } from './collect.js';
 import { compareCommand } from './compare.js';
 import { profilesCommand } from './profiles.js';
 import { ptepCommand } from './ptep.js';
@@ -7,4 +8,4 @@ import { walkCommand } from './walk.js';
 
 /** Every command of the CLI; each module adds itself here with one line. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [runCommand, compareCommand, profilesCommand, ptepCommand, walkCommand];
+export const commands: CommandModule<any, any>[] = [runCommand, compareCommand, collectCommand, jobCommand, profilesCommand, ptepCommand, walkCommand];
