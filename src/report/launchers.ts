@@ -42,7 +42,7 @@ function parallelScript(m: JobsManifest): string {
 #   launch/parallel.sh --sshlogin 8/host1,8/host2,:      # two hosts over ssh and this machine
 #   launch/parallel.sh --resume-failed ...               # run again what is missing or failed
 #
-# Over ssh, every host needs contpte-lab on its PATH (or set CONTPTE_LAB to its command) and the
+# Over ssh, every host needs contpte-lab on its PATH (or set CONTPTE_LAB to its path) and the
 # study directory at the same absolute path as here: a shared file system, or a copy
 # (rsync -a STUDY/ host:STUDY/) made before; each result comes back here (--return).
 # The joblog (parallel.joblog in the study) records every job's host, time and exit status.
@@ -55,7 +55,7 @@ for a in "$@"; do
   case $a in -S | -S* | --sshlogin | --sshlogin=* | --slf | --sshloginfile | --sshloginfile=*) remote=1 ;; esac
 done
 if [ -n "\${remote:-}" ]; then set -- --return "$study/results/{}.json" "$@"; fi
-exec parallel --joblog "$study/parallel.joblog" --workdir "$study" \\
+exec parallel --quote --joblog "$study/parallel.joblog" --workdir "$study" \\
   --arg-file "$study/launch/job-ids.txt" "$@" "\${CONTPTE_LAB:-contpte-lab}" job "$study" {}
 `;
 }

@@ -89,8 +89,8 @@ describe('compare --emit-jobs, GNU parallel, collect', () => {
     expect(readFileSync(join(emitted, `elf/${sha}/page_fault3`)).equals(readFileSync(PF3))).toBe(true);
     expect(existsSync(join(emitted, 'results/0000.json'))).toBe(false);
     // The study holds no path of this machine but the program's name as compare gives it: a copy
-    // anywhere else runs the same jobs.
-    study = join(tmp, 'elsewhere', 'study');
+    // anywhere else runs the same jobs (here, at a path the shell must quote).
+    study = join(tmp, 'another machine', 'study');
     cpSync(emitted, study, { recursive: true });
   });
 
@@ -103,7 +103,8 @@ describe('compare --emit-jobs, GNU parallel, collect', () => {
     const log = readFileSync(join(study, 'parallel.joblog'), 'utf8').trim().split('\n');
     expect(log[0]!.split('\t')).toEqual(['Seq', 'Host', 'Starttime', 'JobRuntime', 'Send', 'Receive', 'Exitval', 'Signal', 'Command']);
     const rows = log.slice(1).map((l) => l.split('\t'));
-    expect(rows.map((f) => f[8]).sort()).toEqual([`contpte-lab job ${study} 0000`, `contpte-lab job ${study} 0001`]);
+    // The command as parallel ran it, the study's path quoted for the shell.
+    expect(rows.map((f) => f[8]).sort()).toEqual([`contpte-lab job '${study}' 0000`, `contpte-lab job '${study}' 0001`]);
     expect(rows.map((f) => [f[6], f[7]])).toEqual([
       ['0', '0'],
       ['0', '0'],
