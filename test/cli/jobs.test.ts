@@ -221,6 +221,20 @@ describe('collect names every job without a good result', () => {
   }, SLOW);
 });
 
+describe('run --argv0', () => {
+  it("is part of what a run does: a 5000-byte argv[0] spills the stack's strings onto a second page", () => {
+    const counts = (extra: string[]): [number, number] => {
+      const r = cli(['run', HELLO, ...extra, '--json']);
+      expect(r.code).toBe(0);
+      const s = JSON.parse(r.out) as { counts: { faults: { total: number }; pte_writes: number } };
+      return [s.counts.faults.total, s.counts.pte_writes];
+    };
+    expect(counts([])).toEqual([20, 250]);
+    expect(counts(['--argv0', HELLO])).toEqual([20, 250]);
+    expect(counts(['--argv0', '/' + 'a'.repeat(5000)])).toEqual([21, 252]);
+  }, SLOW);
+});
+
 describe('usage errors (exit code 2, one line)', () => {
   it('emit into a non-empty directory, --html with --emit-jobs, collect of a directory that is no study, a job index out of range', () => {
     const dir = join(tmp, 'full');
