@@ -13,7 +13,8 @@
  *   jobs/<id>.json         one job per distinct run: the exact `contpte-lab run --json` command
  *                          line (run from the study directory), the ELF's hash, the profile and
  *                          policy the run must report, the output file
- *   results/<id>.json      what `contpte-lab job` wrote: the ELF hash it ran, and the run's result
+ *   results/<id>.json      what `contpte-lab job` wrote: the command and the ELF hash it ran, and
+ *                          the run's result
  *   launch/                launchers (launchers.ts)
  *   logs/                  the engines' own logs (Slurm's output files)
  *
@@ -325,6 +326,9 @@ function jobOutcome(dir: string, job: JobSpec): { result: RunResult; problem: Jo
     return problem('unreadable', `job ${job.id}: ${job.output} is not a job result`);
   }
   if (r['index'] !== job.index) return problem('refused', `job ${job.id}: result refused: ${job.output} is the result of job ${String(r['index'])}`);
+  if (JSON.stringify(r['command']) !== JSON.stringify(job.command)) {
+    return problem('refused', `job ${job.id}: result refused: it ran '${Array.isArray(r['command']) ? r['command'].join(' ') : String(r['command'])}', not the job's command`);
+  }
   if (r['elf_sha256'] !== job.elf.sha256) {
     return problem('refused', `job ${job.id}: result refused: it ran a program with SHA-256 ${r['elf_sha256']}, the job's is ${job.elf.sha256}`);
   }

@@ -186,7 +186,7 @@ describe('collect names every job without a good result', () => {
     writeFileSync(file, saved);
   }, SLOW);
 
-  it('a result whose ELF hash or policy differs from its job is refused', () => {
+  it('a result whose ELF hash, command or policy differs from its job is refused', () => {
     const file = join(study, 'results/0000.json');
     const saved = readFileSync(file, 'utf8');
     const res = JSON.parse(saved) as { elf_sha256: string; result: { summary: { policy: Record<string, string> } } };
@@ -195,6 +195,11 @@ describe('collect names every job without a good result', () => {
     const sha = (readJson(join(study, 'manifest.json'))['elf'] as { sha256: string }).sha256;
     expect(r.err.split('\n')[0]).toBe(`contpte-lab collect: refused: job 0000: result refused: it ran a program with SHA-256 ${'0'.repeat(64)}, the job's is ${sha} [good]`);
     expect(r.doc.cases[0]!.status).toBe('failed');
+    expect(r.code).toBe(1);
+
+    writeFileSync(file, JSON.stringify({ ...res, command: ['contpte-lab', 'run', 'x'] }));
+    r = collect();
+    expect(r.err.split('\n')[0]).toBe("contpte-lab collect: refused: job 0000: result refused: it ran 'contpte-lab run x', not the job's command [good]");
     expect(r.code).toBe(1);
 
     res.result.summary.policy['contpte'] = 'off';
