@@ -26,7 +26,7 @@
  * exits non-zero only when it could not write one, which is the case an engine's retry can help.
  */
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, join } from 'node:path';
 import { formatPolicy } from '../mm/knobs.js';
@@ -130,8 +130,9 @@ export interface EmitOptions {
 /** Writes the study directory of `req` (nothing runs); `dir` must be new or empty. */
 export function emitJobs(req: CompareRequest, opts: EmitOptions): JobsManifest {
   const { dir } = opts;
-  if (existsSync(dir) && readdirSync(dir).length > 0) {
-    throw new UsageError(`--emit-jobs: '${dir}' is not empty (give a new directory, so that no result of another study is collected)`);
+  if (existsSync(dir)) {
+    if (!statSync(dir).isDirectory()) throw new UsageError(`--emit-jobs: '${dir}' is not a directory (give a new directory)`);
+    if (readdirSync(dir).length > 0) throw new UsageError(`--emit-jobs: '${dir}' is not empty (give a new directory, so that no result of another study is collected)`);
   }
   resolveCases(req); // checks the cases and the baseline
   const runs = distinctRuns(req);

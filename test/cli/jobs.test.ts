@@ -6,11 +6,12 @@
  * failed, refused results), and the Kubernetes and Slurm launchers checked with the engines' own
  * client libraries and tools, and run the way each engine runs them.
  */
-import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { exec, type Exec } from './exec.js';
 
 const ROOT = process.cwd();
 const CLI = join(ROOT, 'dist/src/cli/main.js');
@@ -23,17 +24,21 @@ let tmp: string;
 /** A `contpte-lab` command on PATH, as `npm install -g` would make it. */
 let binDir: string;
 
-function cli(args: string[], env: NodeJS.ProcessEnv = process.env): { code: number | null; out: string; err: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: SLOW, env });
-  return { code: r.status, out: r.stdout, err: r.stderr };
+function cli(args: string[]): Promise<Exec> {
+  return exec(process.execPath, [CLI, ...args], { timeoutMs: SLOW });
 }
 
 function withCli(): NodeJS.ProcessEnv {
   return { ...process.env, PATH: `${binDir}:${process.env['PATH'] ?? ''}` };
 }
 
-function need(r: SpawnSyncReturns<string>, what: string): void {
-  if (r.error !== undefined || r.status === null) throw new Error(`${what} does not run (${r.error?.message ?? 'killed'})`);
+function need(r: Exec, what: string): void {
+  if (r.error !== undefined || r.code === null) throw new Error(`${what} does not run (${r.error?.message ?? 'killed'})`);
+}
+
+/** A launcher script, with `contpte-lab` on PATH. */
+function launch(script: string, args: string[]): Promise<Exec> {
+  return exec(script, args, { env: withCli(), timeoutMs: SLOW });
 }
 
 /** The comparison's wall-clock seconds differ from run to run; everything else must not. */
@@ -67,9 +72,9 @@ afterAll(() => {
 describe('compare --emit-jobs, GNU parallel, collect', () => {
   let study: string;
 
-  it('writes one job per distinct run, the program under its hash, and the launchers; runs nothing', () => {
+  it('writes one job per distinct run, the program under its hash, and the launchers; runs nothing', async () => {
     const emitted = join(tmp, 'emitted');
-    const r = cli(['compare', PF3, '--matrix', MATRIX, '--emit-jobs', emitted, '--', '4M', '1']);
+    const r = await cli(['compare', PF3, '--matrix', MATRIX, '--emit-jobs', emitted, '--', '4M', '1']);
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/^wrote study [0-9a-f]{12}: 2 jobs for 4 cases in /);
@@ -94,12 +99,12 @@ describe('compare --emit-jobs, GNU parallel, collect', () => {
     cpSync(emitted, study, { recursive: true });
   });
 
-  it('GNU parallel runs every job; its joblog records them', () => {
-    const r = spawnSync(join(study, 'launch/parallel.sh'), ['-j', '2'], { encoding: 'utf8', timeout: SLOW, env: withCli() });
+  it('GNU parallel runs every job; its joblog records them', async () => {
+    const r = await launch(join(study, 'launch/parallel.sh'), ['-j', '2']);
     need(r, 'launch/parallel.sh');
-    expect(r.stderr).toMatch(/contpte-lab job 0000 \([0-9.]+ s\): ok; wrote /);
-    expect(r.stderr).toMatch(/contpte-lab job 0001 \([0-9.]+ s\): ok; wrote /);
-    expect(r.status).toBe(0);
+    expect(r.err).toMatch(/contpte-lab job 0000 \([0-9.]+ s\): ok; wrote /);
+    expect(r.err).toMatch(/contpte-lab job 0001 \([0-9.]+ s\): ok; wrote /);
+    expect(r.code).toBe(0);
     const log = readFileSync(join(study, 'parallel.joblog'), 'utf8').trim().split('\n');
     expect(log[0]!.split('\t')).toEqual(['Seq', 'Host', 'Starttime', 'JobRuntime', 'Send', 'Receive', 'Exitval', 'Signal', 'Command']);
     const rows = log.slice(1).map((l) => l.split('\t'));
@@ -114,14 +119,14 @@ describe('compare --emit-jobs, GNU parallel, collect', () => {
     expect((res['result'] as { ok: boolean }).ok).toBe(true);
   }, SLOW);
 
-  it('collect prints what compare prints, in every format and in the HTML report', () => {
+  it('collect prints what compare prints, in every format and in the HTML report', async () => {
     const localHtml = join(tmp, 'local.html');
     const collectedHtml = join(tmp, 'collected.html');
     for (const format of ['json', 'text', 'markdown', 'csv']) {
       const html = format === 'json' ? ['--html', localHtml] : [];
-      const local = cli(['compare', PF3, '--matrix', MATRIX, '--jobs', '2', '--format', format, ...html, '--', '4M', '1']);
+      const local = await cli(['compare', PF3, '--matrix', MATRIX, '--jobs', '2', '--format', format, ...html, '--', '4M', '1']);
       expect(local.code).toBe(0);
-      const collected = cli(['collect', study, '--format', format, ...(format === 'json' ? ['--html', collectedHtml] : [])]);
+      const collected = await cli(['collect', study, '--format', format, ...(format === 'json' ? ['--html', collectedHtml] : [])]);
       expect(collected.err).toBe('');
       expect(collected.code).toBe(0);
       if (format === 'json') {
@@ -149,34 +154,34 @@ describe('collect names every job without a good result', () => {
   let study: string;
   const bad = 'bad-args';
 
-  beforeAll(() => {
+  beforeAll(async () => {
     // Two runs of page_fault3: one good, one the guest rejects (too many arguments: exit code 2).
     study = join(tmp, 'problems');
     const cases = join(tmp, 'problems.cases');
     writeFileSync(cases, `good: contpte=on -- 4M 1\n${bad}: contpte=off -- a b c d e\n`);
-    const r = cli(['compare', PF3, '--cases', cases, '--emit-jobs', study]);
+    const r = await cli(['compare', PF3, '--cases', cases, '--emit-jobs', study]);
     expect(r.code).toBe(0);
-    const p = spawnSync(join(study, 'launch/parallel.sh'), [], { encoding: 'utf8', timeout: SLOW, env: withCli() });
+    const p = await launch(join(study, 'launch/parallel.sh'), []);
     need(p, 'launch/parallel.sh');
-    expect(p.status).toBe(0);
+    expect(p.code).toBe(0);
   }, SLOW);
 
-  function collect(): { code: number | null; out: string; err: string; doc: { cases: { name: string; status: string; error?: string }[] } } {
-    const r = cli(['collect', study, '--format', 'json']);
+  async function collect(): Promise<Exec & { doc: { cases: { name: string; status: string; error?: string }[] } }> {
+    const r = await cli(['collect', study, '--format', 'json']);
     return { ...r, doc: JSON.parse(r.out) as { cases: { name: string; status: string; error?: string }[] } };
   }
 
-  it('a non-zero guest exit: named as failed, exit code 1', () => {
-    const r = collect();
+  it('a non-zero guest exit: named as failed, exit code 1', async () => {
+    const r = await collect();
     expect(r.err).toBe(`contpte-lab collect: failed: job 0001 failed: the guest exited with 2 [${bad}]\ncontpte-lab collect: 1 of 2 jobs are not good (0 missing, 1 failed, 0 refused, 0 unreadable)\n`);
     expect(r.code).toBe(1);
   }, SLOW);
 
-  it('a missing result: named, and its case failed in the document', () => {
+  it('a missing result: named, and its case failed in the document', async () => {
     const file = join(study, 'results/0001.json');
     const saved = readFileSync(file);
     rmSync(file);
-    const r = collect();
+    const r = await collect();
     expect(r.err.split('\n')[0]).toBe(`contpte-lab collect: missing: job 0001 has no result (results/0001.json is missing) [${bad}]`);
     expect(r.doc.cases.map((c) => [c.name, c.status, c.error ?? null])).toEqual([
       ['good', 'ok', null],
@@ -186,31 +191,31 @@ describe('collect names every job without a good result', () => {
     writeFileSync(file, saved);
   }, SLOW);
 
-  it('a result whose ELF hash, command or policy differs from its job is refused', () => {
+  it('a result whose ELF hash, command or policy differs from its job is refused', async () => {
     const file = join(study, 'results/0000.json');
     const saved = readFileSync(file, 'utf8');
     const res = JSON.parse(saved) as { elf_sha256: string; result: { summary: { policy: Record<string, string> } } };
     writeFileSync(file, JSON.stringify({ ...res, elf_sha256: '0'.repeat(64) }));
-    let r = collect();
+    let r = await collect();
     const sha = (readJson(join(study, 'manifest.json'))['elf'] as { sha256: string }).sha256;
     expect(r.err.split('\n')[0]).toBe(`contpte-lab collect: refused: job 0000: result refused: it ran a program with SHA-256 ${'0'.repeat(64)}, the job's is ${sha} [good]`);
     expect(r.doc.cases[0]!.status).toBe('failed');
     expect(r.code).toBe(1);
 
     writeFileSync(file, JSON.stringify({ ...res, command: ['contpte-lab', 'run', 'x'] }));
-    r = collect();
+    r = await collect();
     expect(r.err.split('\n')[0]).toBe("contpte-lab collect: refused: job 0000: result refused: it ran 'contpte-lab run x', not the job's command [good]");
     expect(r.code).toBe(1);
 
     res.result.summary.policy['contpte'] = 'off';
     writeFileSync(file, JSON.stringify(res));
-    r = collect();
+    r = await collect();
     expect(r.err.split('\n')[0]).toBe('contpte-lab collect: refused: job 0000: result refused: its policy has contpte=off where the job wants contpte=on [good]');
     expect(r.code).toBe(1);
     writeFileSync(file, saved);
   }, SLOW);
 
-  it('job refuses a program that is not the one the job names, and writes nothing', () => {
+  it('job refuses a program that is not the one the job names, and writes nothing', async () => {
     const job = readJson(join(study, 'jobs/0000.json')) as { elf: { file: string; sha256: string } };
     const elf = join(study, job.elf.file);
     const saved = readFileSync(elf);
@@ -218,7 +223,7 @@ describe('collect names every job without a good result', () => {
     changed[changed.length - 1] ^= 1;
     writeFileSync(elf, changed);
     rmSync(join(study, 'results/0000.json'));
-    const r = cli(['job', study, '0']);
+    const r = await cli(['job', study, '0']);
     expect(r.err).toMatch(new RegExp(`^contpte-lab: job 0000: '.*page_fault3' has SHA-256 [0-9a-f]{64}, the job wants ${job.elf.sha256}\\n$`));
     expect(r.code).toBe(2);
     expect(existsSync(join(study, 'results/0000.json'))).toBe(false);
@@ -227,39 +232,42 @@ describe('collect names every job without a good result', () => {
 });
 
 describe('run --argv0', () => {
-  it("is part of what a run does: a 5000-byte argv[0] spills the stack's strings onto a second page", () => {
-    const counts = (extra: string[]): [number, number] => {
-      const r = cli(['run', HELLO, ...extra, '--json']);
+  it("is part of what a run does: a 5000-byte argv[0] spills the stack's strings onto a second page", async () => {
+    const counts = async (extra: string[]): Promise<[number, number]> => {
+      const r = await cli(['run', HELLO, ...extra, '--json']);
       expect(r.code).toBe(0);
       const s = JSON.parse(r.out) as { counts: { faults: { total: number }; pte_writes: number } };
       return [s.counts.faults.total, s.counts.pte_writes];
     };
-    expect(counts([])).toEqual([20, 250]);
-    expect(counts(['--argv0', HELLO])).toEqual([20, 250]);
-    expect(counts(['--argv0', '/' + 'a'.repeat(5000)])).toEqual([21, 252]);
+    expect(await counts([])).toEqual([20, 250]);
+    expect(await counts(['--argv0', HELLO])).toEqual([20, 250]);
+    expect(await counts(['--argv0', '/' + 'a'.repeat(5000)])).toEqual([21, 252]);
   }, SLOW);
 });
 
 describe('usage errors (exit code 2, one line)', () => {
-  it('emit into a non-empty directory, --html with --emit-jobs, collect of a directory that is no study, a job index out of range', () => {
+  it('emit into a non-empty directory, --html with --emit-jobs, collect of a directory that is no study, a job index out of range', async () => {
     const dir = join(tmp, 'full');
     mkdirSync(dir);
     writeFileSync(join(dir, 'x'), '');
-    let r = cli(['compare', HELLO, '--matrix', 'contpte=on', '--emit-jobs', dir]);
+    let r = await cli(['compare', HELLO, '--matrix', 'contpte=on', '--emit-jobs', dir]);
     expect(r.err).toBe(`contpte-lab: --emit-jobs: '${dir}' is not empty (give a new directory, so that no result of another study is collected)\n`);
     expect(r.code).toBe(2);
-    r = cli(['compare', HELLO, '--matrix', 'contpte=on', '--emit-jobs', join(tmp, 'h'), '--html', 'x.html']);
+    r = await cli(['compare', HELLO, '--matrix', 'contpte=on', '--emit-jobs', join(dir, 'x')]);
+    expect(r.err).toBe(`contpte-lab: --emit-jobs: '${join(dir, 'x')}' is not a directory (give a new directory)\n`);
+    expect(r.code).toBe(2);
+    r = await cli(['compare', HELLO, '--matrix', 'contpte=on', '--emit-jobs', join(tmp, 'h'), '--html', 'x.html']);
     expect(r.err).toBe('contpte-lab: --emit-jobs runs nothing: give --html to contpte-lab collect DIR\n');
     expect(r.code).toBe(2);
-    r = cli(['compare', HELLO, '--matrix', 'contpte=maybe', '--emit-jobs', join(tmp, 'k')]);
+    r = await cli(['compare', HELLO, '--matrix', 'contpte=maybe', '--emit-jobs', join(tmp, 'k')]);
     expect(r.err).toMatch(/^contpte-lab: --set contpte=maybe: .*\n$/);
     expect(r.code).toBe(2);
-    r = cli(['collect', dir]);
+    r = await cli(['collect', dir]);
     expect(r.err).toBe(`contpte-lab: '${dir}' is not a study directory (no manifest.json; make one with compare --emit-jobs DIR)\n`);
     expect(r.code).toBe(2);
     const hello = join(tmp, 'hello');
-    expect(cli(['compare', HELLO, '--matrix', 'contpte=on,off', '--emit-jobs', hello]).code).toBe(0);
-    r = cli(['job', hello, '2']);
+    expect((await cli(['compare', HELLO, '--matrix', 'contpte=on,off', '--emit-jobs', hello])).code).toBe(0);
+    r = await cli(['job', hello, '2']);
     expect(r.err).toBe('contpte-lab: job: index 2 is out of range (the study has 2 jobs, 0 to 1)\n');
     expect(r.code).toBe(2);
   }, SLOW);

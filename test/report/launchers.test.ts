@@ -16,6 +16,7 @@ import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rm
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { exec } from '../cli/exec.js';
 
 const ROOT = process.cwd();
 const CLI = join(ROOT, 'dist/src/cli/main.js');
@@ -50,12 +51,12 @@ for d in yaml.safe_load_all(open(sys.argv[1])):
 print(json.dumps(out))
 `;
 
-function k8sCheck(path: string): { ok: true; docs: { parsed: unknown; model: unknown }[] } | { ok: false; error: string } {
+async function k8sCheck(path: string): Promise<{ ok: true; docs: { parsed: unknown; model: unknown }[] } | { ok: false; error: string }> {
   if (!existsSync(DEBIAN_PYTHON)) throw new Error(`${DEBIAN_PYTHON} is missing: install the Debian package python3-kubernetes`);
-  const r = spawnSync(DEBIAN_PYTHON, ['-c', K8S_CHECK, path], { encoding: 'utf8', timeout: SLOW });
-  if (r.stderr.includes('install the Debian package')) throw new Error(r.stderr.trim());
-  if (r.status !== 0) return { ok: false, error: r.stderr.trim() };
-  return { ok: true, docs: JSON.parse(r.stdout) as { parsed: unknown; model: unknown }[] };
+  const r = await exec(DEBIAN_PYTHON, ['-c', K8S_CHECK, path], { timeoutMs: SLOW });
+  if (r.err.includes('install the Debian package')) throw new Error(r.err.trim());
+  if (r.code !== 0) return { ok: false, error: r.err.trim() };
+  return { ok: true, docs: JSON.parse(r.out) as { parsed: unknown; model: unknown }[] };
 }
 
 function withCli(): NodeJS.ProcessEnv {
@@ -84,30 +85,30 @@ afterAll(() => {
 });
 
 describe('Kubernetes Indexed Job', () => {
-  it('is a batch/v1 Job the Kubernetes client model takes whole', () => {
-    const c = k8sCheck(join(study, 'launch/k8s-job.yaml'));
+  it('is a batch/v1 Job the Kubernetes client model takes whole', async () => {
+    const c = await k8sCheck(join(study, 'launch/k8s-job.yaml'));
     if (!c.ok) throw new Error(c.error);
     expect(c.docs).toHaveLength(1);
     // Nothing unknown (dropped by the model) or mistyped (converted by it).
     expect(c.docs[0]!.model).toEqual(c.docs[0]!.parsed);
   }, SLOW);
 
-  it('a manifest without a container name or with an unknown field is caught by the same check', () => {
+  it('a manifest without a container name or with an unknown field is caught by the same check', async () => {
     const text = readFileSync(join(study, 'launch/k8s-job.yaml'), 'utf8');
     const noName = join(tmp, 'no-name.yaml');
     writeFileSync(noName, text.replace('        - name: case\n          image:', '        - image:'));
-    const a = k8sCheck(noName);
+    const a = await k8sCheck(noName);
     expect(a.ok).toBe(false);
     expect(a.ok ? '' : a.error).toContain('refused by the V1Job model: Invalid value for `name`, must not be `None`');
     const typo = join(tmp, 'typo.yaml');
     writeFileSync(typo, text.replace('  completionMode: Indexed', '  completionmode: Indexed'));
-    const b = k8sCheck(typo);
+    const b = await k8sCheck(typo);
     if (!b.ok) throw new Error(b.error);
     expect(b.docs[0]!.model).not.toEqual(b.docs[0]!.parsed);
   }, SLOW);
 
-  it('has what an Indexed Job of this study needs, and its pod command runs job JOB_COMPLETION_INDEX', () => {
-    const c = k8sCheck(join(study, 'launch/k8s-job.yaml'));
+  it('has what an Indexed Job of this study needs, and its pod command runs job JOB_COMPLETION_INDEX', async () => {
+    const c = await k8sCheck(join(study, 'launch/k8s-job.yaml'));
     if (!c.ok) throw new Error(c.error);
     interface Job {
       metadata: { name: string };
@@ -147,9 +148,9 @@ describe('Kubernetes Indexed Job', () => {
     const volume = join(tmp, 'volume');
     cpSync(study, volume, { recursive: true });
     const argv = [...(JSON.parse(entrypoint![1]!) as string[]), ...ctr.args.map((a) => a.replace('/study', volume).replace('$(JOB_COMPLETION_INDEX)', '2'))];
-    const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', timeout: SLOW, env: { ...withCli(), JOB_COMPLETION_INDEX: '2' } });
-    expect(r.stderr).toMatch(/^contpte-lab job 0002 \([0-9.]+ s\): ok; wrote /);
-    expect(r.status).toBe(0);
+    const r = await exec(argv[0]!, argv.slice(1), { timeoutMs: SLOW, env: { ...withCli(), JOB_COMPLETION_INDEX: '2' } });
+    expect(r.err).toMatch(/^contpte-lab job 0002 \([0-9.]+ s\): ok; wrote /);
+    expect(r.code).toBe(0);
     const res = resultOf(volume, '0002');
     expect(res.index).toBe(2);
     expect(res.result.ok).toBe(true);
@@ -192,33 +193,32 @@ describe('Slurm job array', () => {
     expect(no.code).not.toBe(0);
   }, SLOW);
 
-  it('a task of the array runs job SLURM_ARRAY_TASK_ID of the study it was submitted from', () => {
+  it('a task of the array runs job SLURM_ARRAY_TASK_ID of the study it was submitted from', async () => {
     const shared = join(tmp, 'shared');
     cpSync(study, shared, { recursive: true });
     // Slurm runs a copy of the script, from the submission directory, with the task's id.
     const spool = join(tmp, 'spool');
     mkdirSync(spool);
     cpSync(join(shared, 'launch/slurm.sbatch'), join(spool, 'slurm_script'));
-    const r = spawnSync('bash', [join(spool, 'slurm_script')], {
+    const r = await exec('bash', [join(spool, 'slurm_script')], {
       cwd: shared,
-      encoding: 'utf8',
-      timeout: SLOW,
+      timeoutMs: SLOW,
       env: { ...withCli(), SLURM_ARRAY_TASK_ID: '1', SLURM_SUBMIT_DIR: shared },
     });
-    expect(r.stderr).toMatch(/^contpte-lab job 0001 \([0-9.]+ s\): ok; wrote /);
-    expect(r.status).toBe(0);
+    expect(r.err).toMatch(/^contpte-lab job 0001 \([0-9.]+ s\): ok; wrote /);
+    expect(r.code).toBe(0);
     expect(resultOf(shared, '0001').result.summary!.policy['file_large_folios']).toBe('off');
     expect(existsSync(join(shared, 'results/0000.json'))).toBe(false);
   }, SLOW);
 });
 
 describe('Dockerfile', () => {
-  it("installs libunicorn2 and the tarball npm pack makes of this package, and runs the package's bin", () => {
+  it("installs libunicorn2 and the tarball npm pack makes of this package, and runs the package's bin", async () => {
     const text = readFileSync(join(study, 'launch/Dockerfile'), 'utf8');
     const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { name: string; version: string; engines: { node: string }; bin: Record<string, string> };
-    const npm = spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT, encoding: 'utf8', timeout: SLOW });
+    const npm = await exec('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT, timeoutMs: SLOW });
     if (npm.error !== undefined) throw new Error(`npm does not run (${npm.error.message}): install the Debian package npm`);
-    const tarball = (JSON.parse(npm.stdout) as { filename: string }[])[0]!.filename;
+    const tarball = (JSON.parse(npm.out) as { filename: string }[])[0]!.filename;
     expect(tarball).toBe(`${pkg.name}-${pkg.version}.tgz`);
     const from = /^FROM node:(\d+)-bookworm-slim$/m.exec(text);
     expect(from).not.toBeNull();

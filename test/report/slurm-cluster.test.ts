@@ -4,11 +4,12 @@
  * array submitted with `sbatch --wait`, then `collect` compared with a local `compare` of the
  * same matrix. Needs root, as slurmd does.
  */
-import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { exec, type Exec } from '../cli/exec.js';
 
 const ROOT = process.cwd();
 const CLI = join(ROOT, 'dist/src/cli/main.js');
@@ -116,26 +117,26 @@ afterAll(async () => {
 }, 60_000);
 
 describe('a study on a Slurm cluster', () => {
-  it('sbatch runs the array; collect prints what a local compare prints', () => {
+  it('sbatch runs the array; collect prints what a local compare prints', async () => {
     const study = join(tmp, 'study');
-    const cli = (args: string[], cwd = ROOT): SpawnSyncReturns<string> => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', cwd, env, timeout: SLOW });
-    expect(cli(['compare', PF3, '--matrix', MATRIX, '--emit-jobs', study, '--', '4M', '1']).status).toBe(0);
-    const sb = spawnSync('sbatch', ['--wait', 'launch/slurm.sbatch'], { cwd: study, encoding: 'utf8', env, timeout: SLOW });
-    const id = /^Submitted batch job (\d+)$/m.exec(sb.stdout)?.[1];
-    if (sb.status !== 0 || id === undefined) throw new Error(`sbatch --wait: exit ${sb.status}: ${sb.stdout}${sb.stderr}\n${daemonLogs()}`);
+    const cli = (args: string[]): Promise<Exec> => exec(process.execPath, [CLI, ...args], { env, timeoutMs: SLOW });
+    expect((await cli(['compare', PF3, '--matrix', MATRIX, '--emit-jobs', study, '--', '4M', '1'])).code).toBe(0);
+    const sb = await exec('sbatch', ['--wait', 'launch/slurm.sbatch'], { cwd: study, env, timeoutMs: SLOW });
+    const id = /^Submitted batch job (\d+)$/m.exec(sb.out)?.[1];
+    if (sb.code !== 0 || id === undefined) throw new Error(`sbatch --wait: exit ${sb.code}: ${sb.out}${sb.err}\n${daemonLogs()}`);
     expect(readdirSync(join(study, 'logs')).sort()).toEqual([0, 1, 2, 3].map((i) => `slurm-${id}_${i}.out`));
     for (let i = 0; i < 4; i++) {
       expect(readFileSync(join(study, 'logs', `slurm-${id}_${i}.out`), 'utf8')).toMatch(new RegExp(`^contpte-lab job 000${i} \\([0-9.]+ s\\): ok; wrote ${study}/results/000${i}\\.json\\n$`));
     }
-    const collected = cli(['collect', study, '--format', 'json']);
-    expect(collected.stderr).toBe('');
-    expect(collected.status).toBe(0);
-    const local = cli(['compare', PF3, '--matrix', MATRIX, '--jobs', '2', '--format', 'json', '--', '4M', '1']);
-    expect(local.status).toBe(0);
+    const collected = await cli(['collect', study, '--format', 'json']);
+    expect(collected.err).toBe('');
+    expect(collected.code).toBe(0);
+    const local = await cli(['compare', PF3, '--matrix', MATRIX, '--jobs', '2', '--format', 'json', '--', '4M', '1']);
+    expect(local.code).toBe(0);
     const noSeconds = (s: string): string => s.replace(/"seconds": [0-9.e+-]+/g, '"seconds": 0');
-    expect(noSeconds(collected.stdout)).toBe(noSeconds(local.stdout));
+    expect(noSeconds(collected.out)).toBe(noSeconds(local.out));
     // The regression's case: large folios with contpte fold every 64 KiB block of the 4 MiB file.
-    const doc = JSON.parse(collected.stdout) as { cases: { name: string; summary: { dumps: { counts: { folds: number } }[] } }[] };
+    const doc = JSON.parse(collected.out) as { cases: { name: string; summary: { dumps: { counts: { folds: number } }[] } }[] };
     expect(doc.cases.map((c) => [c.name, c.summary.dumps[0]!.counts.folds])).toEqual([
       ['contpte=on file_large_folios=on', 62],
       ['contpte=on file_large_folios=off', 0],
