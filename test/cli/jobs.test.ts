@@ -237,6 +237,20 @@ describe('collect names every job without a good result', () => {
   }, SLOW);
 });
 
+describe('compare --timeout reaches the jobs', () => {
+  it('a run killed after the timeout is a written, failed result; collect names it', async () => {
+    const study = join(tmp, 'timeout');
+    expect((await cli(['compare', PF3, '--matrix', 'contpte=on', '--timeout', '1', '--emit-jobs', study, '--', '256M', '8'])).code).toBe(0);
+    const job = await cli(['job', study, '0']);
+    expect(job.err.replace(/\([0-9.]+ s\)/, '(T s)')).toBe(`contpte-lab job 0000 (T s): failed: killed after 1 s; wrote ${study}/results/0000.json\n`);
+    expect(job.code).toBe(0); // a result was written: nothing for an engine to retry
+    const r = await cli(['collect', study, '--format', 'csv']);
+    expect(r.out.split('\r\n').slice(0, 2)).toEqual(['case,faults,pte_writes,folds,unfolds,contpte_convert,tlbi,dsb,walks,mcycles,ratio,error', 'contpte=on,,,,,,,,,,,FAILED: killed after 1 s']);
+    expect(r.err).toBe('contpte-lab collect: failed: job 0000 failed: killed after 1 s [contpte=on]\ncontpte-lab collect: 1 of 1 jobs are not good (0 missing, 1 failed, 0 refused, 0 unreadable)\n');
+    expect(r.code).toBe(1);
+  }, SLOW);
+});
+
 describe('run --argv0', () => {
   it("is part of what a run does: a 5000-byte argv[0] spills the stack's strings onto a second page", async () => {
     const counts = async (extra: string[]): Promise<[number, number]> => {
