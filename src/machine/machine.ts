@@ -67,6 +67,8 @@ export interface MachineOptions {
   elf: string;
   /** Arguments after argv[0]. */
   args?: readonly string[];
+  /** The guest's argv[0] (default: `elf` as given), as the shell's `exec -a` sets it. */
+  argv0?: string;
   /** The guest's environment, "NAME=value" strings (default: none). */
   env?: readonly string[];
   /** Kernel profile and knob overrides ("knob=value"). */
@@ -256,7 +258,7 @@ export class Machine {
   load(): ExecResult {
     if (!this.loaded) {
       this.loaded = loadElfBinary(this.linux, this.image, {
-        argv: [this.opts.elf, ...(this.opts.args ?? [])],
+        argv: [this.opts.argv0 ?? this.opts.elf, ...(this.opts.args ?? [])],
         envp: this.opts.env ?? [],
         // "binfmt_elf: Honor PT_LOAD alignment for static PIE" arrived in v6.10.
         staticPieAlign: this.profile !== 'linux-6.9',

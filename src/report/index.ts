@@ -12,3 +12,6 @@ export * from './table.js';
 export * from './svg.js';
 export * from './timeline.js';
 export * from './html.js';
+export * from './output.js';
+export * from './jobs.js';
+export * from './launchers.js';

@@ -4,17 +4,16 @@
  * pool of processes, and print one row per case: counts, TLBIs by operation, the cost model's
  * figures and the ratio to a baseline case. `--html FILE` writes a self-contained report.
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { crossCases, expandMatrix, preset, PRESETS, readCasesFile, type CaseSpec } from '../../report/cases.js';
-import { comparisonJson, comparisonTable, distinctRuns, resolveCases, runComparison, type CompareRequest } from '../../report/compare.js';
+import { comparisonTable, distinctRuns, resolveCases, runComparison, type CompareRequest } from '../../report/compare.js';
 import { partitionSets } from '../../report/cost.js';
-import { renderHtmlReport } from '../../report/html.js';
 import { cliPath, packageRoot, runArgv, runChild, type PoolProgress } from '../../report/runner.js';
-import { renderCsv, renderMarkdown, renderText } from '../../report/table.js';
-import { timelineFromDumps, timelineFromJsonl, type Timeline } from '../../report/timeline.js';
+import { emitStudy } from './collect.js';
+import { OUTPUT_FORMATS, renderComparison, writeHtmlComparison, type OutputFormat } from '../../report/output.js';
 import { UsageError } from '../../util/errors.js';
 import { parseUserNumber } from '../../util/num.js';
 
@@ -33,9 +32,10 @@ interface CompareArgs {
   'max-insns'?: string;
   timeout?: string;
   'dry-run': boolean;
+  'emit-jobs'?: string;
 }
 
-const FORMATS = ['text', 'markdown', 'csv', 'json'] as const;
+const FORMATS = OUTPUT_FORMATS;
 
 /** A progress bar on stderr, redrawn in place; only when stderr is a terminal. */
 class TtyProgress implements PoolProgress {
@@ -153,10 +153,15 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
       .option('max-insns', { type: 'string', describe: 'instruction budget of each run (passed to run)' })
       .option('timeout', { type: 'string', describe: 'kill a run after this many seconds' })
       .option('dry-run', { type: 'boolean', default: false, describe: 'print the runs that would be made and stop' })
+      .option('emit-jobs', { type: 'string', describe: 'run nothing: write one job per run, a manifest and launchers (GNU parallel, Kubernetes, Slurm) to DIR; then contpte-lab collect DIR' })
       .example("$0 compare firmware/bin/page_fault3 --matrix 'contpte=on,off' -- 16M 2", 'contpte on and off')
       .example('$0 compare --preset page_fault3-regression --html report.html', "the thread's four configurations") as unknown as Argv<CompareArgs>,
   handler: async (args) => {
     const { req, title } = buildRequest(args);
+    if (args['emit-jobs'] !== undefined) {
+      emitStudy(args['emit-jobs'], req, title, args);
+      return;
+    }
     const runs = distinctRuns(req);
     if (args['dry-run']) {
       const cli = join(packageRoot(), 'dist/src/cli/main.js');
@@ -191,33 +196,8 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
         ...(progress !== undefined ? { progress } : {}),
       });
       const table = comparisonTable(cmp);
-      switch (args.format as (typeof FORMATS)[number]) {
-        case 'text':
-          process.stdout.write(renderText(table));
-          break;
-        case 'markdown':
-          process.stdout.write(renderMarkdown(table));
-          break;
-        case 'csv':
-          process.stdout.write(renderCsv(table));
-          break;
-        case 'json':
-          process.stdout.write(JSON.stringify(comparisonJson(cmp), null, 2) + '\n');
-          break;
-      }
-      if (args.html !== undefined) {
-        let timeline: Timeline | null = null;
-        const only = cmp.cases.length === 1 ? cmp.cases[0] : undefined;
-        if (traceFile !== null && existsSync(traceFile)) timeline = await timelineFromJsonl(traceFile);
-        else if (only !== undefined && only.result.ok) timeline = timelineFromDumps(only.result.summary);
-        const html = renderHtmlReport({ title, comparison: cmp, table, timeline, generated: new Date().toISOString() });
-        try {
-          writeFileSync(args.html, html);
-        } catch (e) {
-          const code = (e as NodeJS.ErrnoException).code ?? (e instanceof Error ? e.message : String(e));
-          throw new UsageError(`--html: cannot write '${args.html}' (${code})`);
-        }
-      }
+      process.stdout.write(renderComparison(cmp, table, args.format as OutputFormat));
+      if (args.html !== undefined) await writeHtmlComparison({ file: args.html, title, cmp, table, traceFile });
       if (cmp.cases.some((c) => !c.result.ok)) process.exitCode = 1;
     } finally {
       if (traceDir !== null) rmSync(traceDir, { recursive: true, force: true });

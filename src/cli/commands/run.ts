@@ -29,6 +29,7 @@ interface RunArgs {
   strict: boolean;
   seed?: string;
   env?: string[];
+  argv0?: string;
   '--'?: (string | number)[];
 }
 
@@ -54,6 +55,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
       .option('strict', { type: 'boolean', default: false, describe: 'an unimplemented syscall ends the run instead of returning -ENOSYS' })
       .option('seed', { type: 'string', describe: "seed of the guest's getrandom and AT_RANDOM (default fixed)" })
       .option('env', { type: 'string', array: true, describe: 'NAME=value for the guest environment (repeatable; default empty)' })
+      .option('argv0', { type: 'string', describe: "the guest's argv[0] (default: the ELF path as given), like the shell's exec -a" })
       .parserConfiguration({ 'populate--': true, 'parse-numbers': false, 'parse-positional-numbers': false }) as unknown as Argv<RunArgs>,
   handler: async (a) => {
     const { knobs, cost } = partitionSets(a.set ?? []);
@@ -64,6 +66,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
       elf: a.elf,
       ...(a.json ? { stdout: (b: Uint8Array) => void process.stderr.write(b) } : {}),
       args: guestArgs,
+      ...(a.argv0 !== undefined ? { argv0: a.argv0 } : {}),
       ...(a.env ? { env: a.env } : {}),
       ...(a.profile !== undefined ? { profile: a.profile } : {}),
       sets: knobs,
