@@ -105,7 +105,7 @@ export const PROFILES: readonly Profile[] = [
     flush_tlb_page_ttl: { value: 'off', reason: 'flush_tlb_page issues a VALE1IS without a level in 6.12' },
     spurious_fault_flush: { value: 'off', reason: 'flush_tlb_fix_spurious_fault is a no-op on arm64 6.12' },
     anon_thp_align: { value: 'pmd_multiple', reason: 'd4148aeab412: only lengths that are multiples of 2 MiB are aligned' },
-    blk_max_sectors_kb: { value: '1280', reason: 'BLK_DEF_MAX_SECTORS_CAP of 2,560 sectors (unverified for 6.12.117); the 6.12 rule does not read it' },
+    blk_max_sectors_kb: { value: '1280', reason: 'the measured disk reports max_sectors_kb 1280 on 6.12.117 (contpte-lab validate); the 6.12 rule does not read it' },
     blk_ra_rule: { value: 'v6.12', reason: 'blk_apply_bdi_limits (block/blk-settings.c, 6.12): max(2 x io_opt, VM_READAHEAD_PAGES) = 128 KiB for this disk, as measured' },
   }),
   profile('linux-7.2', 'Debian sid (7.2.13): the newest kernel measured', {
