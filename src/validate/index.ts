@@ -15,6 +15,17 @@ import { checkTools, helperSourceDir, KNOWN_KERNELS, resolveKernel } from './set
 
 export type { ValidateCase } from './real.js';
 
+/**
+ * Knobs the real side applies (sysfs, mount, debugfs, read_ahead_kb) or that describe what the
+ * real machine is anyway; a case setting any other knob compares a model the kernel cannot be.
+ */
+export const REAL_EQUIVALENT_KNOBS: ReadonlySet<string> = new Set(['anon_mthp', 'shmem_mthp', 'thp_pmd', 'tmp_fs', 'ra_kb', 'fault_around_kb']);
+
+/** The knobs of a case the real kernel cannot follow. */
+export function modelOnlySets(sets: readonly string[]): string[] {
+  return sets.filter((s) => !REAL_EQUIVALENT_KNOBS.has(s.slice(0, Math.max(0, s.indexOf('='))).trim()));
+}
+
 export interface KnownDifference {
   /** The kernel (`6.12`, `7.2`), or `*`. */
   readonly kernel: string;
@@ -107,7 +118,8 @@ export function renderValidate(r: ValidateResult, known: readonly KnownDifferenc
   const kernelKey = r.kernel.split(' ')[0]!;
   const out = [`validate: kernel ${r.kernel}, model profile ${r.profile}; disk ${r.real.disk}; ${r.real.seconds.toFixed(0)} s under QEMU TCG`, `probed: ${r.real.probes.join(' ')}`, ''];
   for (const c of r.cases) {
-    const title = `${c.case.name}  (model ${c.modelExit}, real ${c.realExit})`;
+    const only = modelOnlySets(c.case.sets);
+    const title = `${c.case.name}  (model ${c.modelExit}, real ${c.realExit})${only.length > 0 ? `  note: model only, the kernel has no equivalent: ${only.join(' ')}` : ''}`;
     if (c.regions.length === 0) out.push(`${title}: no region to compare (the program made no lab_dump_stats, or a side failed)\n`);
     for (const g of c.regions) out.push(renderRegion(title, g, (row) => knownReason(known, kernelKey, c.case.name, row)));
   }

@@ -120,3 +120,23 @@ describe('the C helpers', () => {
     }
   });
 });
+
+describe('what validate needs', () => {
+  it('names every missing tool with its Debian package', async () => {
+    const { checkTools } = await import('../../src/validate/setup.js');
+    const path = process.env['PATH'];
+    process.env['PATH'] = '/nonexistent';
+    try {
+      expect(() => checkTools()).toThrow(
+        /qemu-system-aarch64 \(Debian package qemu-system-arm .*\); gcc \(Debian package gcc\); aarch64-linux-gnu-gcc \(Debian package gcc-aarch64-linux-gnu\); mkfs.ext4 \(Debian package e2fsprogs\); xz \(Debian package xz-utils\)/,
+      );
+    } finally {
+      process.env['PATH'] = path;
+    }
+  });
+
+  it('marks the knobs of a case that the real kernel cannot follow', async () => {
+    const { modelOnlySets } = await import('../../src/validate/index.js');
+    expect(modelOnlySets(['anon_mthp=64K', 'contpte=off', 'tmp_fs=tmpfs', 'tlbi_range=off', 'ra_kb=256'])).toEqual(['contpte=off', 'tlbi_range=off']);
+  });
+});
