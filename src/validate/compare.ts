@@ -48,6 +48,10 @@ export function compareRegion(model: Dump, real: RealRegion): RegionCompare {
     { name: '__contpte_try_unfold', model: c.unfolds, real: k('__contpte_try_unfold') },
     { name: 'mTHP 64K anon_fault_alloc', model: tallyNumber(c.mm['anon_folios_by_order'], '4'), real: real.counters['mthp64:anon_fault_alloc'] ?? null },
     { name: 'mTHP 64K shmem_alloc', model: tallyNumber(c.mm['shmem_folios_by_order'], '4'), real: real.counters['mthp64:shmem_alloc'] ?? null },
+    // The model has neither writeback nor reclaim: on the real side these show background work
+    // that touched the program's pages (and explain the TLBIs it costs).
+    { name: 'folio_mkclean (writeback)', model: 0, real: k('folio_mkclean') },
+    { name: 'folio_referenced (reclaim)', model: 0, real: k('folio_referenced') },
   ];
   const ops = new Set([...Object.keys(c.tlbi.by_op), ...Object.keys(real.tlbi)]);
   for (const op of [...ops].sort()) rows.push({ name: `TLBI ${op}`, model: c.tlbi.by_op[op] ?? 0, real: real.tlbi[op] ?? 0 });

@@ -34,6 +34,8 @@ export interface KnownDifference {
   /** The compared row (e.g. `TLBI VALE1IS`). */
   readonly row: string;
   readonly reason: string;
+  /** Comes and goes between runs (background kernel work): not required to occur. */
+  readonly intermittent?: boolean;
 }
 
 export interface CaseResult {

@@ -72,6 +72,10 @@ export const PROBES: readonly string[] = [
   'shmem_fault',
   'page_cache_ra_order',
   'page_cache_async_ra',
+  // Background work the model does not have: writeback write-protects mapped folios, reclaim
+  // and LRU aging clear their young bits; both flush the TLB.
+  'folio_mkclean',
+  'folio_referenced',
 ];
 
 /** mTHP sizes with a sysfs directory (hugepages-<size>kB), orders 2..9. */
