@@ -52,6 +52,7 @@ export function compareRegion(model: Dump, real: RealRegion): RegionCompare {
     // that touched the program's pages (and explain the TLBIs it costs).
     { name: 'folio_mkclean (writeback)', model: 0, real: k('folio_mkclean') },
     { name: 'folio_referenced (reclaim)', model: 0, real: k('folio_referenced') },
+    { name: 'migrate_pages (compaction)', model: 0, real: k('migrate_pages') },
   ];
   const ops = new Set([...Object.keys(c.tlbi.by_op), ...Object.keys(real.tlbi)]);
   for (const op of [...ops].sort()) rows.push({ name: `TLBI ${op}`, model: c.tlbi.by_op[op] ?? 0, real: real.tlbi[op] ?? 0 });

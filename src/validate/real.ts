@@ -73,9 +73,10 @@ export const PROBES: readonly string[] = [
   'page_cache_ra_order',
   'page_cache_async_ra',
   // Background work the model does not have: writeback write-protects mapped folios, reclaim
-  // and LRU aging clear their young bits; both flush the TLB.
+  // and LRU aging clear their young bits, compaction migrates them; all flush the TLB.
   'folio_mkclean',
   'folio_referenced',
+  'migrate_pages',
 ];
 
 /** mTHP sizes with a sysfs directory (hugepages-<size>kB), orders 2..9. */
