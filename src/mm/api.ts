@@ -50,6 +50,11 @@ export interface MmapRequest {
   fileWritable?: boolean;
   /** Offset into the file in pages. */
   pgoff: number;
+  /**
+   * The file's link count now (i_nlink; 1 when omitted). shmem_mmap makes a mapping of a tmpfs
+   * file with no name anonymous shared memory (vma_is_anon_shmem).
+   */
+  fileNlink?: number;
 }
 
 /** How a page fault ended. */

@@ -12,7 +12,7 @@ import { outOfMemoryError } from './buddy.js';
 import type { Folio } from './folio.js';
 import { faultAroundWindow, filemapFault, filemapMapPages, type FileFaultResult } from './filemap.js';
 import { faultAroundPages } from './profiles.js';
-import { hasPageMkwrite, vmaIsShared, vmaIsShmem } from './prot.js';
+import { hasPageMkwrite, vmaIsAnonShmem, vmaIsShared, vmaIsShmem } from './prot.js';
 import { shmemFault } from './shmem.js';
 import { DONE, pteRangeNone, setPteRange, type VmFault, type VmFaultResult } from './vmfault.js';
 
@@ -132,7 +132,7 @@ function ruleMapsFolio(vmf: VmFault): boolean {
     case 'page':
       return false;
     case 'anon_shmem_folio':
-      return k.isAnonShmem(vma.file!);
+      return vmaIsAnonShmem(vma);
     case 'shmem_folio':
       return vmaIsShmem(vma);
     case 'folio':

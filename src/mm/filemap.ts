@@ -120,11 +120,17 @@ export function filemapMapPages(vmf: VmFault, startPgoff: number, endPgoffIn: nu
   }
 }
 
-/** The 7.x widening condition: the folio is within i_size (or shmem), the VMA and one PMD. */
+/**
+ * The 7.x widening condition of filemap_map_folio_range (7.2.13 mm/filemap.c): the folio is
+ * within i_size (or shmem), the VMA and one PMD. The i_size test compares `file_end`, the index
+ * of the file's *last page*, with the folio's next index (`file_end >= folio_next_index`), so a
+ * folio that ends exactly on the last page fails it and is mapped only inside the fault-around
+ * window. A file written with write() usually ends in such a folio.
+ */
 function wholeFolioFits(vmf: VmFault, folio: Folio, lastPage: number): boolean {
   const vma = vmf.vma;
   const isShmem = vma.file!.fsType === 'tmpfs';
-  if (!isShmem && folio.index + folio.nrPages - 1 > lastPage) return false;
+  if (!isShmem && !(lastPage >= folio.index + folio.nrPages)) return false;
   const start = vma.start + (folio.index - vma.pgoff) * PAGE_SIZE;
   const end = start + folio.nrPages * PAGE_SIZE;
   if (folio.index < vma.pgoff || start < vma.start || end > vma.end) return false;

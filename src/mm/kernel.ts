@@ -15,6 +15,7 @@ import { Mmu } from '../mmu/mmu.js';
 import { Pgtable } from '../pgtable/index.js';
 import { Telemetry } from '../trace/telemetry.js';
 import { UsageError } from '../util/errors.js';
+import { raPagesOf } from './blkdev.js';
 import { Buddy, MAX_PAGE_ORDER } from './buddy.js';
 import { Memmap } from './folio.js';
 import { Inode, type FsType } from './inode.js';
@@ -132,15 +133,10 @@ export class MmKernel {
   raContext(inode: Inode): RaContext {
     let ctx = this.ra.get(inode);
     if (ctx === undefined) {
-      ctx = { mapping: inode.mapping, ra: new FileRaState(Math.floor(this.policy.ra_kb / 4)), variant: this.policy.readahead, stats: this.mmStats };
+      ctx = { mapping: inode.mapping, ra: new FileRaState(raPagesOf(this.policy)), variant: this.policy.readahead, stats: this.mmStats };
       this.ra.set(inode, ctx);
     }
     return ctx;
-  }
-
-  /** vma_is_anon_shmem for a VMA's file. */
-  isAnonShmem(inode: Inode): boolean {
-    return this.anonShmem.has(inode);
   }
 
   /**

@@ -20,6 +20,10 @@ export const FINISH_FAULT_RULES: readonly FinishFaultRule[] = ['page', 'anon_shm
 export type ReadaheadVariant = 'v69' | 'v612' | 'v72';
 export const READAHEAD_VARIANTS: readonly ReadaheadVariant[] = ['v69', 'v612', 'v72'];
 
+/** The version of blk_apply_bdi_limits (block/blk-settings.c) that sets a disk's ra_pages. */
+export type BlkRaRule = 'v6.12' | 'v7.2';
+export const BLK_RA_RULES: readonly BlkRaRule[] = ['v6.12', 'v7.2'];
+
 /** The file system /tmp is mounted with. */
 export type TmpFs = 'tmpfs' | 'ext4';
 
@@ -52,7 +56,12 @@ export interface MmPolicy {
   fault_around_kb: number;
   fault_around_whole_folio: boolean;
   read_fault_mkdirty: boolean;
-  ra_kb: number;
+  /** null: `auto`, the block device's ra_pages as the kernel computes it (blkdev.ts). */
+  ra_kb: number | null;
+  blk_rotational: boolean;
+  blk_io_opt_kb: number;
+  blk_max_sectors_kb: number;
+  blk_ra_rule: BlkRaRule;
   readahead: ReadaheadVariant;
   mprotect_batch: boolean;
   wp_reuse_large_anon: boolean;
@@ -83,7 +92,7 @@ export type KnobReader = 'pgtable' | 'mmu' | 'mm' | 'mm/readahead' | 'mm/shmem' 
 export type KnobType =
   | { readonly kind: 'bool' }
   | { readonly kind: 'enum'; readonly values: readonly string[] }
-  | { readonly kind: 'int'; readonly min: number; readonly max: number; readonly unit?: string; readonly multipleOf?: number }
+  | { readonly kind: 'int'; readonly min: number; readonly max: number; readonly unit?: string; readonly multipleOf?: number; readonly auto?: string }
   /** A comma list of folio sizes (16K ... 1M, powers of two) or `none`; stored as orders. */
   | { readonly kind: 'sizes'; readonly minOrder: number; readonly maxOrder: number };
 
@@ -112,7 +121,7 @@ export const KNOBS: readonly KnobDef[] = [
   { name: 'hw_dirty', type: BOOL, reader: 'mmu', description: 'TCR_EL1.HD: hardware marks writable-clean (DBM) entries dirty instead of a permission fault' },
   { name: 'anon_mthp', type: MTHP_SIZES, reader: 'mm', description: "anonymous mTHP sizes set to 'always' (hugepages-<size>/enabled), e.g. 64K or 16K,64K; none = order-0 only" },
   { name: 'shmem_mthp', type: MTHP_SIZES, reader: 'mm/shmem', description: "shmem mTHP sizes set to 'always' (hugepages-<size>/shmem_enabled); applies to anonymous shared memory (see shmem_mthp_scope)" },
-  { name: 'shmem_mthp_scope', type: { kind: 'enum', values: ['anon', 'all'] }, reader: 'mm/shmem', description: 'which shmem the per-size shmem knobs reach: anon (6.11+ source: MAP_SHARED|MAP_ANONYMOUS only) or all (tmpfs files too: reproduces the literal 6.12 tmpfs observation, kernel-notes §0.2)' },
+  { name: 'shmem_mthp_scope', type: { kind: 'enum', values: ['anon', 'all'] }, reader: 'mm/shmem', description: 'which shmem mappings the per-size shmem knobs reach: anon (6.11+: vma_is_anon_shmem, i.e. shared anonymous memory and tmpfs files mapped while unlinked) or all (every tmpfs mapping; no kernel does this)' },
   { name: 'tmp_fs', type: { kind: 'enum', values: ['tmpfs', 'ext4'] }, reader: 'linux/fs', description: 'the file system /tmp is mounted with (folio policy differs: tmpfs has shmem orders, ext4 has readahead orders)' },
   { name: 'file_large_folios', type: BOOL, reader: 'linux/fs', description: "large folios in a block file system's (ext4) page cache (mapping_large_folio_support)" },
   { name: 'file_max_order', type: { kind: 'int', min: 0, max: 9 }, reader: 'linux/fs', description: 'largest ext4 page-cache folio order when file_large_folios is on (EXT4_MAX_PAGECACHE_ORDER = 9 with 4K blocks)' },
@@ -122,7 +131,11 @@ export const KNOBS: readonly KnobDef[] = [
   { name: 'fault_around_kb', type: { kind: 'int', min: 0, max: 2048, unit: 'KiB' }, reader: 'mm', description: 'fault_around_bytes / 1024: read faults map this naturally aligned window (rounded down to a power of two pages, at least one page)' },
   { name: 'fault_around_whole_folio', type: BOOL, reader: 'mm', description: 'filemap_map_pages widens the range to the whole folio when it lies within i_size, the VMA and one PMD (7.x)' },
   { name: 'read_fault_mkdirty', type: BOOL, reader: 'mm', description: 'set_pte_range: a read fault installing a writable PTE of a dirty folio makes it dirty (7.x)' },
-  { name: 'ra_kb', type: { kind: 'int', min: 0, max: 16384, unit: 'KiB', multipleOf: 4 }, reader: 'mm/readahead', description: 'read_ahead_kb of the block device (ra_pages = ra_kb / 4); 128 is VM_READAHEAD_PAGES' },
+  { name: 'ra_kb', type: { kind: 'int', min: 0, max: 16384, unit: 'KiB', multipleOf: 4, auto: 'blk_*' }, reader: 'mm/readahead', description: 'read_ahead_kb of the ext4 block device (ra_pages = ra_kb / 4); auto: what the kernel computes from the device (blk_* knobs); a number overrides it, as writing read_ahead_kb does' },
+  { name: 'blk_rotational', type: BOOL, reader: 'mm/readahead', description: 'the block device under ext4 is rotational (queue/rotational; BLK_FEAT_ROTATIONAL). The measured virtio-blk disk is' },
+  { name: 'blk_io_opt_kb', type: { kind: 'int', min: 0, max: 65536, unit: 'KiB', multipleOf: 4 }, reader: 'mm/readahead', description: 'the device\'s optimal I/O size (queue/optimal_io_size / 1024); 0 = not reported (virtio-blk reports none)' },
+  { name: 'blk_max_sectors_kb', type: { kind: 'int', min: 4, max: 65536, unit: 'KiB', multipleOf: 4 }, reader: 'mm/readahead', description: 'queue/max_sectors_kb: the largest request, min(the device limit, BLK_DEF_MAX_SECTORS_CAP)' },
+  { name: 'blk_ra_rule', type: { kind: 'enum', values: BLK_RA_RULES }, reader: 'mm/readahead', description: 'how blk_apply_bdi_limits turns the limits into ra_pages: v6.12 (max(2 x io_opt, 128 KiB)) or v7.2 (a rotational device without io_opt reads ahead 2 x max_sectors; never lowered below 128 KiB)' },
   { name: 'readahead', type: { kind: 'enum', values: READAHEAD_VARIANTS }, reader: 'mm/readahead', description: 'readahead algorithm: v69 (ondemand_readahead, +2 order ramp, no order 1), v612 (async from the marker folio order), v72 (ra->order state, no marker at EOF)' },
   { name: 'mprotect_batch', type: BOOL, reader: 'mm/mprotect', description: "mprotect batches a folio's run of PTEs (modify_prot_start_ptes/commit_ptes; Dev Jain, 6.17+)" },
   { name: 'wp_reuse_large_anon', type: BOOL, reader: 'mm', description: 'do_wp_page reuses a large anonymous folio that one mm alone maps (__wp_can_reuse_large_anon_folio, 7.x); off: large folios are copied page by page once not exclusive (6.9, 6.12)' },
@@ -167,7 +180,7 @@ export function describeType(t: KnobType): string {
     case 'enum':
       return t.values.join('|');
     case 'int':
-      return `${t.min}..${t.max}${t.unit ? ` ${t.unit}` : ''}${t.multipleOf ? ` (multiple of ${t.multipleOf})` : ''}`;
+      return `${t.auto !== undefined ? 'auto or ' : ''}${t.min}..${t.max}${t.unit ? ` ${t.unit}` : ''}${t.multipleOf ? ` (multiple of ${t.multipleOf})` : ''}`;
     case 'sizes':
       return `none or a comma list of ${sizeName(t.minOrder)}..${sizeName(t.maxOrder)} (powers of two, e.g. 64K or 16K,64K)`;
     default: {
@@ -202,6 +215,8 @@ export function parseKnobValue(def: KnobDef, text: string): MmPolicy[KnobName] {
       if (type.values.includes(t)) return t as MmPolicy[KnobName];
       throw bad(def, text);
     case 'int': {
+      // `auto` (null): the value the kernel computes itself (type.auto says from what).
+      if (type.auto !== undefined && t === 'auto') return null;
       if (!/^[0-9]+$/.test(t)) throw bad(def, text);
       const v = Number(t);
       if (v < type.min || v > type.max) throw bad(def, text);
@@ -242,7 +257,7 @@ export function formatKnobValue(def: KnobDef, value: MmPolicy[KnobName]): string
     case 'enum':
       return String(value);
     case 'int':
-      return String(value);
+      return value === null ? 'auto' : String(value);
     case 'sizes': {
       const orders = value as readonly number[];
       return orders.length === 0 ? 'none' : orders.map(sizeName).join(',');

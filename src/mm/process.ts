@@ -58,6 +58,7 @@ import {
   VM_NORESERVE,
   VM_READ,
   VM_SHARED,
+  VM_SHMEM_ANON_OPS,
   VM_WRITE,
   VmaSet,
   type Vma,
@@ -271,8 +272,11 @@ export class Process implements ProcessMemory, MmContext {
         vmFlags |= VM_SHARED | VM_MAYSHARE;
         if (!writable) vmFlags &= ~(VM_MAYWRITE | VM_SHARED);
       }
+      // shmem_mmap / shmem_mmap_prepare: shmem_anon_vm_ops for a tmpfs file with no link left.
+      if (file.fsType === 'tmpfs' && (req.fileNlink ?? 1) === 0) vmFlags |= VM_SHMEM_ANON_OPS;
     } else if (shared) {
-      vmFlags |= VM_SHARED | VM_MAYSHARE;
+      // shmem_zero_setup: shared anonymous memory gets shmem_anon_vm_ops.
+      vmFlags |= VM_SHARED | VM_MAYSHARE | VM_SHMEM_ANON_OPS;
       pgoff = 0;
     }
 

@@ -49,7 +49,9 @@ const common: Common = {
   tmp_fs: { value: 'ext4', reason: 'the page_fault3 regression study ran with /tmp on ext4 (Kefeng Wang, 2024)' },
   file_max_order: { value: '9', reason: 'EXT4_MAX_PAGECACHE_ORDER = min(9, 11) with 4K blocks; MAX_PAGECACHE_ORDER = 9' },
   fault_around_kb: { value: '64', reason: 'fault_around_pages = 65536 >> PAGE_SHIFT (mm/memory.c)' },
-  ra_kb: { value: '128', reason: 'VM_READAHEAD_PAGES (128 KiB); virtio-blk sets no io_opt' },
+  ra_kb: { value: 'auto', reason: 'the kernel computes read_ahead_kb from the device (blk_* knobs); the measurements left it as computed' },
+  blk_rotational: { value: 'on', reason: 'the measured virtio-blk disk reports queue/rotational = 1' },
+  blk_io_opt_kb: { value: '0', reason: 'virtio-blk under QEMU reports no optimal I/O size' },
   erratum_2645198: { value: 'off', reason: 'QEMU max is not a Cortex-A715' },
   lpa2: { value: 'on', reason: 'Debian arm64 CONFIG_ARM64_VA_BITS=52 with 4K pages, and QEMU max has FEAT_LPA2' },
   flush_range_rules: { value: 'v6.9', reason: "Gavin Shan's operand fix and MAX_DVM_OPS are in v6.9 and later" },
@@ -87,6 +89,8 @@ export const PROFILES: readonly Profile[] = [
     flush_tlb_page_ttl: { value: 'off', reason: 'flush_tlb_page issues a VALE1IS without a level' },
     spurious_fault_flush: { value: 'off', reason: 'flush_tlb_fix_spurious_fault is a no-op on arm64 6.x' },
     anon_thp_align: { value: 'any_size', reason: 'v6.7-v6.11 align every anonymous mapping of 2 MiB or more' },
+    blk_max_sectors_kb: { value: '1280', reason: 'BLK_DEF_MAX_SECTORS_CAP of 2,560 sectors (v6.6-era value, unverified for 6.9); the v6.12 rule does not read it' },
+    blk_ra_rule: { value: 'v6.12', reason: 'blk_apply_bdi_limits: max(2 x io_opt, VM_READAHEAD_PAGES)' },
   }),
   profile('linux-6.12', 'Debian 13 (6.12.117): the kernel of the real-kernel measurements', {
     bbml2_noabort: { value: 'off', reason: '6.12 has no BBML2 elision' },
@@ -106,6 +110,8 @@ export const PROFILES: readonly Profile[] = [
     flush_tlb_page_ttl: { value: 'off', reason: 'flush_tlb_page issues a VALE1IS without a level in 6.12' },
     spurious_fault_flush: { value: 'off', reason: 'flush_tlb_fix_spurious_fault is a no-op on arm64 6.12' },
     anon_thp_align: { value: 'pmd_multiple', reason: 'd4148aeab412: only lengths that are multiples of 2 MiB are aligned' },
+    blk_max_sectors_kb: { value: '1280', reason: 'the measured disk reports max_sectors_kb 1280 on 6.12.117 (contpte-lab validate); the 6.12 rule does not read it' },
+    blk_ra_rule: { value: 'v6.12', reason: 'blk_apply_bdi_limits (block/blk-settings.c, 6.12): max(2 x io_opt, VM_READAHEAD_PAGES) = 128 KiB for this disk, as measured' },
   }),
   profile('linux-7.2', 'Debian sid (7.2.13): the newest kernel measured', {
     bbml2_noabort: { value: 'off', reason: "the elision exists but QEMU max's MIDR is not on the allow-list" },
@@ -125,6 +131,8 @@ export const PROFILES: readonly Profile[] = [
     flush_tlb_page_ttl: { value: 'on', reason: 'flush_tlb_page goes through the range code with level 3 in 7.2' },
     spurious_fault_flush: { value: 'on', reason: 'flush_tlb_fix_spurious_fault is a local page flush in 7.2' },
     anon_thp_align: { value: 'pmd_multiple_no_hint', reason: '249608ee4713 (6.13): not when the caller gave a hint' },
+    blk_max_sectors_kb: { value: '4096', reason: 'the measured disk reported max_sectors_kb 4096: BLK_DEF_MAX_SECTORS_CAP is 4 MiB in 7.2' },
+    blk_ra_rule: { value: 'v7.2', reason: 'blk_apply_bdi_limits (7.2): rotational without io_opt reads ahead 2 x max_sectors = 8 MiB for this disk, as measured' },
   }),
 ];
 

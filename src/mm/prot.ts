@@ -13,7 +13,7 @@ import {
   type Pgprot,
 } from '../pgtable/pte.js';
 import type { Inode } from './inode.js';
-import { VM_EXEC, VM_MAYSHARE, VM_READ, VM_SHARED, VM_WRITE, type Vma } from './vma.js';
+import { VM_EXEC, VM_MAYSHARE, VM_READ, VM_SHARED, VM_SHMEM_ANON_OPS, VM_WRITE, type Vma } from './vma.js';
 
 /**
  * protection_map indexed by VM_READ|VM_WRITE|VM_EXEC|VM_SHARED. Private writable mappings are
@@ -52,6 +52,16 @@ export function hasPageMkwrite(file: Inode | null): boolean {
 /** vma_is_shmem: tmpfs files and anonymous shared memory. */
 export function vmaIsShmem(vma: Vma): boolean {
   return vma.file !== null && vma.file.fsType === 'tmpfs';
+}
+
+/**
+ * vma_is_anon_shmem (mm/shmem.c): vm_ops == &shmem_anon_vm_ops. shmem_zero_setup gives it to
+ * shared anonymous memory; shmem_mmap (6.12; shmem_mmap_prepare in 7.2) to a tmpfs file whose
+ * i_nlink is 0 at mmap time, i.e. an unlinked or memfd file. It is decided per mapping: a mapping
+ * made while the file still had a name stays a plain tmpfs mapping after the unlink.
+ */
+export function vmaIsAnonShmem(vma: Vma): boolean {
+  return vma.file !== null && (vma.flags & VM_SHMEM_ANON_OPS) !== 0;
 }
 
 /**

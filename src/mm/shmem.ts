@@ -3,17 +3,20 @@
  * finds or allocates the folio, zero-filled, without readahead; the folio order comes from the
  * shmem mTHP policy (mm/shmem.c shmem_allowable_huge_orders and shmem_suitable_orders, 6.11+).
  *
- * Which shmem the per-size `hugepages-<size>/shmem_enabled` knobs reach is the point of
- * kernel-notes §0.2: in 6.12.117 and 7.2.13 only anonymous shared memory; a tmpfs file follows
- * its mount's huge= option, which is `never` by default (so order 0). `shmem_mthp_scope=all`
- * applies the per-size knobs to tmpfs files too, the configuration that reproduces the literal
- * 6.12 tmpfs observation. PMD-sized shmem (huge= mounts) is not modelled.
+ * Which shmem the per-size `hugepages-<size>/shmem_enabled` knobs reach (kernel-notes §0.2): in
+ * 6.12.117 and 7.2.13 only mappings that are anonymous shared memory (vma_is_anon_shmem): shared
+ * anonymous mappings, and mappings of a tmpfs file that had no name left when it was mapped (the
+ * measurements' mkstemp + unlink files). Any other mapping of a tmpfs file follows the mount's
+ * huge= option, `never` by default (so order 0), even for the same file's page cache.
+ * `shmem_mthp_scope=all` applies the per-size knobs to every tmpfs mapping (no kernel does).
+ * PMD-sized shmem (huge= mounts) is not modelled.
  */
 import { PAGE_SIZE } from '../mmu/physmem.js';
 import { bump } from '../trace/stats.js';
 import { ORDER_KEYS, outOfMemoryError, type OutOfMemory } from './buddy.js';
 import type { Folio } from './folio.js';
 import type { FileFaultResult } from './filemap.js';
+import { vmaIsAnonShmem } from './prot.js';
 import type { VmFault } from './vmfault.js';
 
 /**
@@ -26,8 +29,9 @@ export function shmemSuitableOrders(vmf: VmFault): number[] {
   const k = vmf.k;
   const vma = vmf.vma;
   const inode = vma.file!;
-  const anon = k.isAnonShmem(inode);
-  if (!anon && k.policy.shmem_mthp_scope !== 'all') return [];
+  // shmem_allowable_huge_orders: the per-size knobs reach only a vma_is_anon_shmem mapping; any
+  // other mapping of a tmpfs file gets the mount's huge= orders (never by default).
+  if (!vmaIsAnonShmem(vma) && k.policy.shmem_mthp_scope !== 'all') return [];
   const maxOrder = inode.mapping.maxOrder;
   const fits: number[] = [];
   for (const order of k.policy.shmem_mthp) {

@@ -33,6 +33,14 @@ export const VM_MAYEXEC = 0x40;
 export const VM_MAYSHARE = 0x80;
 export const VM_GROWSDOWN = 0x100;
 export const VM_PFNMAP = 0x400;
+/**
+ * Not a kernel flag: the model keeps the vm_ops choice shmem_mmap makes at mmap time in this bit
+ * (bit 11, unused since VM_DENYWRITE left in v5.15). Set: vm_ops is shmem_anon_vm_ops, so
+ * vma_is_anon_shmem() holds (shared anonymous memory, and a tmpfs file whose link count was 0
+ * when it was mapped). A flag travels with the VMA through split, merge, mprotect, fork and
+ * mremap exactly as vm_ops does.
+ */
+export const VM_SHMEM_ANON_OPS = 0x800;
 export const VM_LOCKED = 0x2000;
 export const VM_IO = 0x4000;
 /** MADV_DONTFORK: fork leaves this VMA out of the child. */

@@ -3,6 +3,7 @@
  * errors, and how a policy reaches the page-table layer, the mmu and the file systems.
  */
 import { describe, expect, it } from 'vitest';
+import { blkReadAheadKb } from '../../src/mm/blkdev.js';
 import {
   DEFAULT_PROFILE,
   faultAroundPages,
@@ -52,6 +53,9 @@ describe('profiles', () => {
     expect(differ('access_flags_rawcmp')).toEqual(['off', 'on', 'on']);
     expect(differ('contpte_get_early_exit')).toEqual(['off', 'off', 'on']);
     expect(differ('anon_thp_align')).toEqual(['any_size', 'pmd_multiple', 'pmd_multiple_no_hint']);
+    // The measured disk's readahead window: 128 KiB by the 6.x rule, 8 MiB by 7.2's.
+    expect(differ('blk_ra_rule')).toEqual(['v6.12', 'v6.12', 'v7.2']);
+    expect(PROFILES.map((p) => blkReadAheadKb(resolvePolicy(p.name).policy))).toEqual([128, 128, 8192]);
     const same = formatPolicy(resolvePolicy('linux-6.12').policy);
     expect(same).toMatchObject({
       contpte: 'on',
@@ -68,7 +72,9 @@ describe('profiles', () => {
       tmp_fs: 'ext4',
       file_max_order: '9',
       fault_around_kb: '64',
-      ra_kb: '128',
+      ra_kb: 'auto',
+      blk_rotational: 'on',
+      blk_io_opt_kb: '0',
       lpa2: 'on',
       thp_pmd: 'off',
       tlb_entries: '1280',
@@ -98,6 +104,8 @@ describe('--set knob=value', () => {
     expect(usageError(() => parseSet('contpte=yes')).message).toBe('--set contpte=yes: expected on|off');
     expect(usageError(() => parseSet('finish_fault=all')).message).toBe('--set finish_fault=all: expected page|anon_shmem_folio|shmem_folio|folio_capped|folio');
     expect(usageError(() => parseSet('tmp_fs=xfs')).message).toBe('--set tmp_fs=xfs: expected tmpfs|ext4');
+    expect(usageError(() => parseSet('ra_kb=big')).message).toBe('--set ra_kb=big: expected auto or 0..16384 KiB (multiple of 4)');
+    expect(parseSet('ra_kb=auto').value).toBe(null);
     expect(usageError(() => parseSet('tlb_entries=1000x')).message).toMatch(/tlb_entries=1000x: expected 5\.\.1048576 \(multiple of 5\)/);
     expect(usageError(() => parseSet('tlb_entries=1001')).message).toMatch(/multiple of 5/);
     expect(usageError(() => parseSet('mem_mb=8')).message).toMatch(/16\.\.16384 MiB/);

@@ -8,10 +8,12 @@ import { describe, expect, it } from 'vitest';
 import { MADV_RANDOM, MAP_SHARED, PROT_READ, PROT_WRITE } from '../../src/mm/index.js';
 import { alignedHint, folioRuns, KiB, machine, markers, measure, MiB, PAGE, sparseFile, writePages, type Machine } from './helpers.js';
 
+// The three algorithms compared on the same 32-page window (ra_kb=128, what 6.9 and 6.12 compute
+// for the measured disk); 7.2's own window for that disk is 8 MiB (see 'the device window').
 const VERSIONS: Array<[string, string[]]> = [
   ['linux-6.9', []],
   ['linux-6.12', ['file_large_folios=on']],
-  ['linux-7.2', ['finish_fault=page']],
+  ['linux-7.2', ['finish_fault=page', 'ra_kb=128']],
 ];
 
 function mapFile(m: Machine, size: number) {
@@ -53,7 +55,9 @@ describe('a 64-page (256 KiB) sparse file', () => {
     // readahead that finds nothing to read, and retries); 7.x does not.
     ['linux-6.9', [], 'o2x8 o4x2', 3],
     ['linux-6.12', ['file_large_folios=on'], 'o2x8 o4x2', 3],
-    ['linux-7.2', ['finish_fault=page'], 'o0x32 o2x8', 2],
+    ['linux-7.2', ['finish_fault=page', 'ra_kb=128'], 'o0x32 o2x8', 2],
+    // 7.2's own 8 MiB window: the read-around covers the whole file, clipped at EOF, unmarked.
+    ['linux-7.2', ['finish_fault=page'], 'o0x64', 1],
   ] as const) {
     it(`${kernel}: ${folios}, ${retries} readahead faults`, () => {
       const m = machine(kernel, [...sets]);
@@ -64,6 +68,40 @@ describe('a 64-page (256 KiB) sparse file', () => {
       expect(c.faults).toBe(64);
     });
   }
+});
+
+describe('the device window (blk_apply_bdi_limits): the measured virtio-blk disk, rotational, no io_opt, max_sectors_kb 4096', () => {
+  it('linux-6.12 computes 128 KiB (2 x io_opt, at least VM_READAHEAD_PAGES); linux-7.2 computes 8 MiB (2 x max_sectors)', () => {
+    const m612 = machine('linux-6.12');
+    const m72 = machine('linux-7.2');
+    expect(m612.k.raState(sparseFile(m612, 'ext4', PAGE)).raPages).toBe(32);
+    expect(m72.k.raState(sparseFile(m72, 'ext4', PAGE)).raPages).toBe(2048);
+    // A device reporting an optimal I/O size gets twice that under both rules.
+    for (const kernel of ['linux-6.12', 'linux-7.2']) {
+      const m = machine(kernel, ['blk_io_opt_kb=512']);
+      expect(m.k.raState(sparseFile(m, 'ext4', PAGE)).raPages).toBe(256);
+    }
+    // A non-rotational device without io_opt keeps the 128 KiB default under 7.2's rule too.
+    const ssd = machine('linux-7.2', ['blk_rotational=off']);
+    expect(ssd.k.raState(sparseFile(ssd, 'ext4', PAGE)).raPages).toBe(32);
+    // ra_kb overrides what the kernel computed, as writing read_ahead_kb does.
+    const o = machine('linux-7.2', ['ra_kb=256']);
+    expect(o.k.raState(sparseFile(o, 'ext4', PAGE)).raPages).toBe(64);
+  });
+
+  it('linux-7.2, 16 MiB sparse file: read-around of 2,048 order-0 pages (marker at 1,536), then one 2,048-page async window of order-2 folios reaching EOF', () => {
+    const m = machine('linux-7.2', ['finish_fault=page']);
+    const { file, a } = mapFile(m, 16 * MiB);
+    writePages(m, a, PAGE);
+    // ra->start = max(0, 0 - 1024) = 0, size 2048, async_size 512: the marker sits at 1536.
+    expect(folioRuns(file)).toBe('o0x2048');
+    expect(markers(file)).toEqual([1536]);
+    const c = measure(m, () => writePages(m, a + PAGE, 16 * MiB - PAGE));
+    expect(folioRuns(file)).toBe('o0x2048 o2x512');
+    expect(markers(file)).toEqual([]);
+    expect(c.faults).toBe(4095);
+    expect(c.retries).toBe(1);
+  });
 });
 
 describe('when mmap readahead stands down', () => {

@@ -14,6 +14,7 @@ export const commandLoaders: Readonly<Record<string, () => Promise<AnyCommand>>>
   profiles: async () => (await import('./profiles.js')).profilesCommand,
   ptep: async () => (await import('./ptep.js')).ptepCommand,
   walk: async () => (await import('./walk.js')).walkCommand,
+  validate: async () => (await import('./validate.js')).validateCommand,
   collect: async () => (await import('./collect.js')).collectCommand,
   job: async () => (await import('./collect.js')).jobCommand,
 };

@@ -63,7 +63,7 @@ function mmap(p: LinuxProcess, a: readonly U64[]): number {
       if ((f.flags & O_APPEND) !== 0) return -EACCES;
     }
   }
-  return p.mm.mmap({ addr, len, prot, flags, file: node.inode, fileWritable: f.writable, pgoff });
+  return p.mm.mmap({ addr, len, prot, flags, file: node.inode, fileWritable: f.writable, pgoff, fileNlink: node.nlink });
 }
 
 function munmap(p: LinuxProcess, a: readonly U64[]): number {

@@ -1,0 +1,178 @@
+/**
+ * What `validate` needs on the host, where it keeps it, and how it gets it: the Debian arm64
+ * kernels and busybox (downloaded with `apt-get download`, unpacked with `dpkg-deb -x`, cached
+ * under the user's cache directory), and the two helpers built at first use (the TLBI-counting
+ * QEMU plugin with the host's gcc, the guest tracer with aarch64-linux-gnu-gcc), cached by a hash
+ * of their source. Anything missing is one EnvironmentError naming every missing tool and the
+ * Debian package that provides it.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { EnvironmentError, UsageError } from '../util/errors.js';
+
+/** A kernel the real side can boot: its image, and its virtio_blk module (xz-compressed or not). */
+export interface RealKernel {
+  readonly name: string;
+  readonly release: string;
+  readonly image: string;
+  readonly virtioBlk: string;
+}
+
+/** The kernels measured in the observations, by the name `--kernel` takes. */
+export const KNOWN_KERNELS: Readonly<Record<string, { readonly release: string; readonly packages: readonly string[]; readonly profile: string }>> = {
+  '6.12': { release: '6.12.117+deb13-cloud-arm64', packages: ['linux-image-6.12.117+deb13-cloud-arm64'], profile: 'linux-6.12' },
+  '7.2': { release: '7.2.13+deb14-cloud-arm64', packages: ['linux-binary-7.2.13+deb14-cloud-arm64', 'linux-modules-7.2.13+deb14-cloud-arm64'], profile: 'linux-7.2' },
+};
+
+/** The tools the real side runs, with the Debian package each comes from. */
+const TOOLS: readonly { readonly cmd: string; readonly pkg: string }[] = [
+  { cmd: 'qemu-system-aarch64', pkg: 'qemu-system-arm (9.0 or later for the plugin API; bookworm-backports has 10.0)' },
+  { cmd: 'gcc', pkg: 'gcc' },
+  { cmd: 'aarch64-linux-gnu-gcc', pkg: 'gcc-aarch64-linux-gnu' },
+  { cmd: 'mkfs.ext4', pkg: 'e2fsprogs' },
+  { cmd: 'xz', pkg: 'xz-utils' },
+  { cmd: 'dpkg-deb', pkg: 'dpkg' },
+  { cmd: 'apt-get', pkg: 'apt' },
+];
+
+/** The user's cache directory for contpte-lab ($XDG_CACHE_HOME or ~/.cache). */
+export function cacheDir(): string {
+  const base = process.env['XDG_CACHE_HOME'] || join(homedir(), '.cache');
+  return join(base, 'contpte-lab');
+}
+
+/** The repository's validate/ folder (the C sources of the helpers). */
+export function helperSourceDir(): string {
+  // dist/src/validate/setup.js or src/validate/setup.ts: the package root is three or two levels up.
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 4; i++) {
+    if (existsSync(join(dir, 'validate', 'tlbi-count.c'))) return join(dir, 'validate');
+    dir = dirname(dir);
+  }
+  throw new EnvironmentError('validate: the helper sources (validate/tlbi-count.c, validate/labtrace.c) are not next to the package');
+}
+
+function onPath(cmd: string): string | null {
+  for (const d of (process.env['PATH'] ?? '').split(':')) {
+    if (d !== '' && existsSync(join(d, cmd))) return join(d, cmd);
+  }
+  return null;
+}
+
+/** Every missing tool with its package, or a too-old QEMU; throws one EnvironmentError. */
+export function checkTools(): void {
+  const missing = TOOLS.filter((t) => onPath(t.cmd) === null).map((t) => `${t.cmd} (Debian package ${t.pkg})`);
+  if (onPath('qemu-system-aarch64') !== null) {
+    const v = spawnSync('qemu-system-aarch64', ['--version'], { encoding: 'utf8' });
+    const m = /version (\d+)\./.exec(v.stdout ?? '');
+    if (m === null || Number(m[1]) < 9) missing.push(`qemu-system-aarch64 9.0 or later (found: ${(v.stdout ?? '').split('\n')[0] || 'unknown'}; apt-get install -t bookworm-backports qemu-system-arm)`);
+  }
+  if (missing.length > 0) {
+    throw new EnvironmentError(`validate needs: ${missing.join('; ')}. See the README's "Validating against real kernels" block.`);
+  }
+}
+
+/** Downloads `pkg:arm64` into the cache (once) and unpacks it into `dest`; returns `dest`. */
+function fetchPackage(pkg: string, dest: string): void {
+  const debs = join(cacheDir(), 'debs');
+  mkdirSync(debs, { recursive: true });
+  const prefix = `${pkg}_`;
+  let deb = readdirSync(debs).find((f) => f.startsWith(prefix) && f.endsWith('_arm64.deb'));
+  if (deb === undefined) {
+    const r = spawnSync('apt-get', ['download', `${pkg}:arm64`], { cwd: debs, encoding: 'utf8' });
+    deb = readdirSync(debs).find((f) => f.startsWith(prefix) && f.endsWith('_arm64.deb'));
+    if (r.status !== 0 || deb === undefined) {
+      const why = (r.stderr ?? '').split('\n').find((l) => l.startsWith('E:')) ?? `apt-get exited with ${r.status}`;
+      throw new EnvironmentError(
+        `validate: cannot download ${pkg}:arm64 (${why.trim()}). It needs 'dpkg --add-architecture arm64', the Debian suite that has it (trixie for 6.12, sid for 7.2) in the apt sources, and 'apt-get update'; see the README.`,
+      );
+    }
+  }
+  execFileSync('dpkg-deb', ['-x', join(debs, deb), dest]);
+}
+
+function findFile(root: string, test: (path: string, name: string) => boolean, depth = 8): string | null {
+  if (depth < 0 || !existsSync(root)) return null;
+  for (const e of readdirSync(root, { withFileTypes: true })) {
+    const p = join(root, e.name);
+    if (e.isFile() && test(p, e.name)) return p;
+    if (e.isDirectory()) {
+      const r = findFile(p, test, depth - 1);
+      if (r !== null) return r;
+    }
+  }
+  return null;
+}
+
+/** A kernel tree unpacked from Debian packages (or any folder with a vmlinuz and virtio_blk.ko). */
+function kernelIn(dir: string, name: string): RealKernel {
+  const image = findFile(dir, (_p, n) => n.startsWith('vmlinuz') || n === 'Image');
+  const virtioBlk = findFile(dir, (_p, n) => n === 'virtio_blk.ko' || n === 'virtio_blk.ko.xz');
+  if (image === null) throw new UsageError(`--kernel ${name}: no vmlinuz or Image under ${dir}`);
+  if (virtioBlk === null) throw new UsageError(`--kernel ${name}: no virtio_blk.ko(.xz) under ${dir} (the ext4 disk needs it; unpack the modules package there too)`);
+  const rel = /modules\/([^/]+)\//.exec(virtioBlk)?.[1] ?? name;
+  return { name, release: rel, image, virtioBlk };
+}
+
+/** `--kernel`: 6.12, 7.2 (fetched and cached) or a folder holding an unpacked kernel. */
+export function resolveKernel(spec: string): RealKernel {
+  const known = KNOWN_KERNELS[spec];
+  if (known === undefined) {
+    const dir = resolve(spec);
+    if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+      throw new UsageError(`--kernel ${spec}: expected ${Object.keys(KNOWN_KERNELS).join(', ')} or a folder with an unpacked arm64 kernel (vmlinuz and virtio_blk.ko)`);
+    }
+    return kernelIn(dir, spec);
+  }
+  const dir = join(cacheDir(), 'kernels', known.release);
+  if (!existsSync(join(dir, '.complete'))) {
+    const tmp = `${dir}.partial`;
+    rmSync(tmp, { recursive: true, force: true });
+    mkdirSync(tmp, { recursive: true });
+    for (const pkg of known.packages) fetchPackage(pkg, tmp);
+    execFileSync('touch', [join(tmp, '.complete')]);
+    rmSync(dir, { recursive: true, force: true });
+    renameSync(tmp, dir);
+  }
+  return kernelIn(dir, spec);
+}
+
+/** The arm64 busybox (busybox-static:arm64), fetched once. */
+export function busyboxArm64(): string {
+  const dir = join(cacheDir(), 'busybox-arm64');
+  const bin = join(dir, 'usr', 'bin', 'busybox');
+  if (!existsSync(bin)) {
+    mkdirSync(dir, { recursive: true });
+    fetchPackage('busybox-static', dir);
+  }
+  if (!existsSync(bin)) throw new EnvironmentError(`validate: busybox-static:arm64 unpacked without usr/bin/busybox (in ${dir})`);
+  return bin;
+}
+
+/** Builds `source` with `args` into the cache once per source hash; returns the output's path. */
+function buildOnce(source: string, outName: string, compiler: string, flags: readonly string[]): string {
+  const text = readFileSync(source);
+  const hash = createHash('sha256').update(text).update(flags.join(' ')).digest('hex').slice(0, 16);
+  const dir = join(cacheDir(), 'build', hash);
+  const out = join(dir, outName);
+  if (existsSync(out)) return out;
+  mkdirSync(dir, { recursive: true });
+  const r = spawnSync(compiler, [...flags, '-o', `${out}.tmp`, source], { encoding: 'utf8' });
+  if (r.status !== 0) throw new EnvironmentError(`validate: ${compiler} could not build ${source}: ${(r.stderr || r.error?.message || '').trim().split('\n').slice(0, 3).join(' | ')}`);
+  renameSync(`${out}.tmp`, out);
+  return out;
+}
+
+/** The TLBI-counting QEMU plugin (a shared object for the host's QEMU). */
+export function tlbiPlugin(): string {
+  return buildOnce(join(helperSourceDir(), 'tlbi-count.c'), 'tlbi-count.so', 'gcc', ['-shared', '-fPIC', '-O2', '-Wall']);
+}
+
+/** The guest tracer (a static arm64 program). */
+export function labtrace(): string {
+  return buildOnce(join(helperSourceDir(), 'labtrace.c'), 'labtrace', 'aarch64-linux-gnu-gcc', ['-static', '-O2', '-Wall']);
+}
