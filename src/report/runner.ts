@@ -24,7 +24,8 @@ export interface RunSpec {
 
 export type RunResult =
   | { ok: true; summary: Summary; seconds: number; stderr: string }
-  | { ok: false; error: string; exitCode: number | null; seconds: number; stderr: string };
+  /** `summary`: the child finished but its guest did not (report/outcome.ts); never compared. */
+  | { ok: false; error: string; exitCode: number | null; seconds: number; stderr: string; summary?: Summary };
 
 /** The package root: the nearest folder above this module whose package.json names contpte-lab. */
 export function packageRoot(): string {

@@ -10,8 +10,11 @@
  */
 import type { StatsRegistry, StatsSnapshot, Tally } from '../trace/stats.js';
 
-/** How a run ended. `signal`: the guest was killed (Linux would have); `budget`: --max-insns ran out. */
-export type EndReason = 'exit' | 'signal' | 'crash' | 'budget';
+/**
+ * How a run ended. `signal`: the guest was killed (Linux would have); `budget`: --max-insns or
+ * --timeout ran out; `interrupted`: the tool itself got SIGINT/SIGTERM (the counts are partial).
+ */
+export type EndReason = 'exit' | 'signal' | 'crash' | 'budget' | 'interrupted';
 
 export interface Counts {
   /**
@@ -296,7 +299,7 @@ export function countsFromJson(v: unknown): Counts {
   };
 }
 
-const END_REASONS: readonly EndReason[] = ['exit', 'signal', 'crash', 'budget'];
+const END_REASONS: readonly EndReason[] = ['exit', 'signal', 'crash', 'budget', 'interrupted'];
 
 /** A summary read back from JSON; throws an Error naming what is missing when it is not one. */
 export function summaryFromJson(v: unknown): Summary {

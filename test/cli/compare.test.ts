@@ -123,4 +123,24 @@ describe('contpte-lab compare: failed cases', () => {
       expect(row).toMatch(/,"?FAILED: exit code 2: contpte-lab: /);
     }
   });
+
+  it('a guest that rejects its arguments fails every case: no counts, exit 1, its usage quoted', () => {
+    const r = compare('--preset', 'page_fault3-regression', '--format', 'csv', '--jobs', '2', '--', '16MB', '2');
+    expect(r.code).toBe(1);
+    const rows = r.out.trim().split('\r\n');
+    expect(rows).toHaveLength(5);
+    for (const row of rows.slice(1)) expect(row).toMatch(/^("[^"]+"|[^,]+),,,,,,,,,,,FAILED: the guest exited with status 2$/);
+    const err = r.err.split('\n');
+    expect(err[0]).toBe('contpte-lab: 4 of 4 cases failed (their counts are not compared):');
+    expect(err[1]).toBe('case 1-no-large-folios FAILED: the guest exited with status 2');
+    expect(err[2]).toMatch(/^  \| .*size/);
+  });
+
+  it('a case stopped by --max-insns is failed, not ok', () => {
+    const r = compare(HELLO, '--matrix', 'contpte=on', '--max-insns', '1000', '--format', 'json');
+    expect(r.code).toBe(1);
+    const doc = JSON.parse(r.out) as { cases: { status: string; error: string }[] };
+    expect(doc.cases[0]!.status).toBe('failed');
+    expect(doc.cases[0]!.error).toMatch(/^stopped by a budget: the guest ran out of its instruction budget \(1000 instructions\)/);
+  });
 });

@@ -9,7 +9,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { crossCases, expandMatrix, preset, PRESETS, readCasesFile, type CaseSpec } from '../../report/cases.js';
-import { comparisonJson, comparisonTable, distinctRuns, resolveCases, runComparison, type CompareRequest } from '../../report/compare.js';
+import { comparisonJson, comparisonTable, distinctRuns, failureReport, resolveCases, runComparison, type CompareRequest } from '../../report/compare.js';
 import { partitionSets } from '../../report/cost.js';
 import { renderHtmlReport } from '../../report/html.js';
 import { cliPath, packageRoot, runArgv, runChild, type PoolProgress } from '../../report/runner.js';
@@ -218,7 +218,13 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
           throw new UsageError(`--html: cannot write '${args.html}' (${code})`);
         }
       }
-      if (cmp.cases.some((c) => !c.result.ok)) process.exitCode = 1;
+      // A failed case is never a good row: name it, say why, quote its stderr, and exit 1.
+      const failures = failureReport(cmp);
+      if (failures.length > 0) {
+        const n = cmp.cases.filter((c) => !c.result.ok).length;
+        process.stderr.write(`contpte-lab: ${n} of ${cmp.cases.length} cases failed (their counts are not compared):\n${failures.join('\n')}\n`);
+        process.exitCode = 1;
+      }
     } finally {
       if (traceDir !== null) rmSync(traceDir, { recursive: true, force: true });
     }
