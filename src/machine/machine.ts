@@ -22,6 +22,7 @@ import { MmKernel, type MmPolicy, type Process } from '../mm/index.js';
 import { formatPolicy } from '../mm/knobs.js';
 import { resolvePolicy, type ProfileName } from '../mm/profiles.js';
 import { walk } from '../mmu/walker.js';
+import { checkerSummary } from '../report/checker-summary.js';
 import { buildSummary, MarkerCounts, type EndReason, type Summary } from '../report/summary.js';
 import type { Disassembler } from '../trace/disasm.js';
 import type { FaultKind } from '../trace/events.js';
@@ -306,6 +307,7 @@ export class Machine {
       snapshot: this.telemetry.stats.snapshot(),
       ops: this.markers.ops,
       dumps: this.markers.dumps,
+      checker: checkerSummary(this.kernel.mmu.checker),
     });
   }
 

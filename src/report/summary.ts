@@ -9,6 +9,7 @@
  * does not know are carried along under `counts.other`.
  */
 import type { StatsRegistry, StatsSnapshot, Tally } from '../trace/stats.js';
+import { checkerSummaryFromJson, NO_FINDINGS, type CheckerSummary } from './findings.js';
 
 /**
  * How a run ended. `signal`: the guest was killed (Linux would have); `budget`: --max-insns or
@@ -75,6 +76,8 @@ export interface Summary {
   /** From the last reset (or the start) to the end of the run. */
   counts: Counts;
   dumps: Dump[];
+  /** The checker's findings over the whole run (markers do not reset them); see findings.ts. */
+  checker: CheckerSummary;
 }
 
 const KNOWN_GROUPS = new Set(['fault', 'pgtable', 'tlbi', 'dsb', 'tlb', 'checker', 'folio', 'alloc', 'pagecache', 'syscalls', 'mm']);
@@ -212,6 +215,7 @@ export interface SummaryInput {
   snapshot: StatsSnapshot;
   ops?: number | null;
   dumps?: readonly { label: string; ops: number | null; snapshot: StatsSnapshot }[];
+  checker?: CheckerSummary;
 }
 
 export function buildSummary(i: SummaryInput): Summary {
@@ -223,6 +227,7 @@ export function buildSummary(i: SummaryInput): Summary {
     ops: i.ops ?? null,
     counts: countsFromSnapshot(i.snapshot),
     dumps: (i.dumps ?? []).map((d) => ({ label: d.label, ops: d.ops, counts: countsFromSnapshot(d.snapshot) })),
+    checker: i.checker ?? NO_FINDINGS,
   };
 }
 
@@ -326,5 +331,6 @@ export function summaryFromJson(v: unknown): Summary {
     ops: typeof v['ops'] === 'number' ? v['ops'] : null,
     counts: countsFromJson(v['counts']),
     dumps,
+    checker: checkerSummaryFromJson(v['checker']),
   };
 }

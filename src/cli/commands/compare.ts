@@ -16,6 +16,7 @@ import { cliPath, packageRoot, runArgv, runChild, type PoolProgress } from '../.
 import { renderCsv, renderMarkdown, renderText } from '../../report/table.js';
 import { timelineFromDumps, timelineFromJsonl, type Timeline } from '../../report/timeline.js';
 import { UsageError } from '../../util/errors.js';
+import { listOption } from './run.js';
 import { parseUserNumber } from '../../util/num.js';
 
 interface CompareArgs {
@@ -25,7 +26,7 @@ interface CompareArgs {
   cases?: string;
   preset?: string;
   profile?: string;
-  set?: string[];
+  set?: string | string[];
   baseline?: string;
   format: string;
   html?: string;
@@ -76,7 +77,7 @@ class TtyProgress implements PoolProgress {
 /** The request from the options: which program, which cases, which settings go where. */
 function buildRequest(args: CompareArgs): { req: CompareRequest; title: string } {
   const guestArgs = args['--']?.map(String);
-  const { knobs: kernel, cost } = partitionSets(args.set ?? []);
+  const { knobs: kernel, cost } = partitionSets(listOption(args.set));
   if (args.preset !== undefined && args.cases !== undefined) throw new UsageError('--preset and --cases: give one of them (a --matrix can be added to either)');
   let cases: CaseSpec[];
   let elf = args.elf;
@@ -145,7 +146,7 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
       .option('cases', { type: 'string', describe: "file of cases, one per line 'name: --profile X --set knob=value ... [-- args]', or JSON" })
       .option('preset', { type: 'string', choices: Object.keys(PRESETS), describe: 'a predefined comparison (page_fault3-regression: the four configurations of the June 2024 report)' })
       .option('profile', { type: 'string', describe: 'profile for cases that name none' })
-      .option('set', { type: 'string', array: true, describe: 'knob=value for every case (repeatable); cost.<param>=value sets the cost model' })
+      .option('set', { type: 'string', describe: 'knob=value for every case (repeatable); cost.<param>=value sets the cost model' })
       .option('baseline', { type: 'string', describe: 'the case the ratio column compares with [default: the first case]' })
       .option('format', { type: 'string', choices: FORMATS, default: 'text', describe: 'table format on stdout' })
       .option('html', { type: 'string', describe: 'also write a self-contained HTML report (table and charts) to FILE' })
