@@ -16,7 +16,7 @@ import { Engine, ShadowSync, type AbortInfo, type EngineHooks, type StopReason }
 import { readElfFile, type ElfImage } from '../linux/elf.js';
 import { loadElfBinary, type ExecResult } from '../linux/exec.js';
 import { LinuxProcess, releaseForProfile, type Markers } from '../linux/process.js';
-import { fatalFault } from '../linux/signals.js';
+import { fatalFault, forcedSignal, SIGKILL } from '../linux/signals.js';
 import { syscallNumberFromX8, returnRegister } from '../linux/syscalls/args.js';
 import { MmKernel, type MmPolicy, type Process } from '../mm/index.js';
 import { formatPolicy } from '../mm/knobs.js';
@@ -27,7 +27,7 @@ import { buildSummary, MarkerCounts, type EndReason, type Summary } from '../rep
 import type { Disassembler } from '../trace/disasm.js';
 import type { FaultKind } from '../trace/events.js';
 import { Telemetry } from '../trace/telemetry.js';
-import { UsageError } from '../util/errors.js';
+import { GuestOutOfMemory, UsageError } from '../util/errors.js';
 import { u64FromBigInt, u64ToBigInt } from '../util/u64.js';
 
 export interface MachineOptions {
@@ -199,17 +199,28 @@ export class Machine {
   /** Runs the program to its end; the machine is closed afterwards. */
   run(): RunEnd {
     try {
-      const loaded = this.load();
-      this.engine.setSp(loaded.sp);
-      const stop = this.engine.runWith(this.hooks(), loaded.entry);
-      const end = this.endOf(stop);
-      // The process goes away as Linux's exit does it: exit_mmap's teardown is counted.
-      this.process.exitMmap();
+      let end: RunEnd;
+      try {
+        const loaded = this.load();
+        this.engine.setSp(loaded.sp);
+        end = this.endOf(this.engine.runWith(this.hooks(), loaded.entry));
+      } catch (e) {
+        // Memory exhausted mid-fault: Linux's OOM killer ends the task with SIGKILL (137).
+        if (!(e instanceof GuestOutOfMemory)) throw e;
+        const killed = forcedSignal(SIGKILL, `out of memory (the OOM killer): ${e.message}`);
+        end = { exitCode: killed.exitStatus, reason: 'signal', message: killed.message };
+        this.oomKilled = true;
+      }
+      // The process goes away as Linux's exit does it: exit_mmap's teardown is counted. After
+      // an OOM kill the fault that ran out may be half done, and the teardown is not counted.
+      if (!this.oomKilled) this.process.exitMmap();
       return end;
     } finally {
       this.close();
     }
   }
+
+  private oomKilled = false;
 
   private hooks(): EngineHooks {
     const p = this.linux;

@@ -139,7 +139,7 @@ export const KNOBS: readonly KnobDef[] = [
   { name: 'anon_thp_align', type: { kind: 'enum', values: ANON_THP_ALIGNS }, reader: 'mm/placement', description: 'which private anonymous mmaps are 2 MiB-aligned: none (<6.7), any_size (6.7-6.11), pmd_multiple (6.12), pmd_multiple_no_hint (6.13+)' },
   { name: 'tlb_entries', type: { kind: 'int', min: 5, max: 1 << 20, multipleOf: 5 }, reader: 'mmu', description: 'TLB entries (5-way set associative, like the 1280-entry L2 TLB of Cortex-A76/Neoverse-N1)' },
   { name: 'tlb_contig', type: BOOL, reader: 'mmu', description: 'the TLB caches a contiguous block as one entry' },
-  { name: 'mem_mb', type: { kind: 'int', min: 16, max: 16384, unit: 'MiB' }, reader: 'machine', description: 'guest physical memory in MiB (page tables, page cache, anonymous memory)' },
+  { name: 'mem_mb', type: { kind: 'int', min: 16, max: 4096, unit: 'MiB' }, reader: 'machine', description: 'guest physical memory in MiB (page tables, page cache, anonymous memory); 4096 at most: the pool is one host buffer, and Node.js 20 allows 4 GiB' },
 ];
 
 const BY_NAME = new Map<string, KnobDef>(KNOBS.map((k) => [k.name, k]));

@@ -26,7 +26,7 @@ import type { Access, FaultKind } from '../trace/events.js';
 import { PAGE_SIZE } from '../mmu/physmem.js';
 import { PMD_SIZE } from '../pgtable/pte.js';
 import type { MmContext } from '../pgtable/policy.js';
-import { LabError } from '../util/errors.js';
+import { GuestOutOfMemory } from '../util/errors.js';
 import { doPageFault } from './fault.js';
 import type { Inode } from './inode.js';
 import type { MmKernel } from './kernel.js';
@@ -149,7 +149,7 @@ export class Process implements ProcessMemory, MmContext {
     if (pmd === this.lastPmd) return this.lastPteTable + ((address / PAGE_SIZE) & 511) * 8;
     const p = this.kernel.pgtable.tables.pteAllocMap(this, address);
     if (p === undefined) {
-      throw new LabError(`out of guest physical memory allocating page tables for 0x${address.toString(16)}; raise --set mem_mb (now ${this.kernel.policy.mem_mb})`);
+      throw new GuestOutOfMemory(`out of guest physical memory allocating page tables for 0x${address.toString(16)}; raise --set mem_mb (now ${this.kernel.policy.mem_mb})`);
     }
     this.lastPmd = pmd;
     this.lastPteTable = p - ((address / PAGE_SIZE) & 511) * 8;
