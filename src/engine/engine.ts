@@ -203,7 +203,8 @@ export class Engine {
       });
       this.uc.hookIntr((intno) => this.onIntr(intno));
       this.uc.hookMemEvent(UC_HOOK_MEM_UNMAPPED, (type, address, size) => {
-        this.unmapped = { type, address: BigInt(address), size };
+        // The address as the guest's 64-bit register held it (koffi may hand it over signed).
+        this.unmapped = { type, address: BigInt.asUintN(64, BigInt(address)), size };
         return false;
       });
 
@@ -389,7 +390,8 @@ export class Engine {
           pc = this.getPc();
           continue;
         }
-        return { kind: 'error', message: `Unicorn stopped the guest: ${this.uc.strerror(err)} (uc_err ${err}) at pc 0x${this.getPc().toString(16)}`, pc: this.getPc() };
+        const stopPc = this.uc.regRead(UC_ARM64_REG_PC);
+        return { kind: 'error', message: `Unicorn stopped the guest: ${this.uc.strerror(err)} (uc_err ${err}) at pc 0x${stopPc.toString(16)}`, pc: Number(stopPc) };
       }
     } finally {
       this.running = false;
@@ -509,7 +511,13 @@ export class Engine {
   }
 
   private instructionAbort(): AbortInfo {
-    const pc = this.uc.regReadNumber(UC_ARM64_REG_PC);
+    const pcBig = this.uc.regRead(UC_ARM64_REG_PC);
+    if (pcBig >= 2n ** 53n) {
+      // A branch to a kernel (or otherwise huge) address: nothing the model maps can be there.
+      const va = Number(pcBig);
+      return { kind: 'instruction', pc: va, pcBig, insnWord: undefined, form: '', accesses: [{ va, size: 4, kind: 'exec', vaBig: pcBig }], faults: [{ va, kind: 'exec', reason: 'translation' }], cause: 'outside-va-range' };
+    }
+    const pc = Number(pcBig);
     const c = this.shadow.check(pc, 'exec');
     const access: GuestAccess = { va: pc, size: 4, kind: 'exec' };
     const faults: PageFault[] = c === 'ok' ? [] : [{ va: pc, kind: 'exec', reason: c }];
@@ -524,10 +532,16 @@ export class Engine {
     const exact = u.address < 2n ** 53n;
     const va = Number(u.address);
     const access: GuestAccess = exact ? { va, size: u.size, kind } : { va, size: u.size, kind, vaBig: u.address };
-    const pc = this.uc.regReadNumber(UC_ARM64_REG_PC);
+    // A branch to a kernel address leaves a PC beyond 2^53: keep it exact in pcBig.
+    let pcBig = this.uc.regRead(UC_ARM64_REG_PC);
+    // Unicorn stops there before syncing the PC: it holds the translation block's first
+    // instruction. The faulting one is the first memory instruction after it whose access,
+    // computed from the registers now (nothing after the fault ran), covers the address.
+    if (kind !== 'exec' && pcBig < 2n ** 53n) pcBig = BigInt(this.faultingPcInBlock(Number(pcBig), u.address, hooks));
+    const pc = Number(pcBig);
     const info: AbortInfo = {
-      kind: kind === 'exec' ? 'instruction' : 'data', pc,
-      insnWord: kind === 'exec' ? undefined : hooks.readInsn(pc),
+      kind: kind === 'exec' ? 'instruction' : 'data', pc, ...(pcBig >= 2n ** 53n ? { pcBig } : {}),
+      insnWord: kind === 'exec' || pcBig >= 2n ** 53n ? undefined : hooks.readInsn(pc),
       form: '', accesses: [access], faults: [{ va, kind, reason: 'translation' }], cause: 'outside-va-range',
     };
     const stuck = this.guard.abort(info);
@@ -542,6 +556,27 @@ export class Engine {
         this.pendingPc = undefined;
       }
     }
+  }
+
+  /**
+   * The PC of the instruction in the translation block starting at `blockPc` that accesses
+   * `address`, or `blockPc` when none can be found. A block ends at its first branch, so the
+   * instructions are consecutive; at most 512 are looked at (QEMU's own limit per block).
+   */
+  private faultingPcInBlock(blockPc: number, address: bigint, hooks: EngineHooks): number {
+    this.abortRegs.snapshot();
+    for (let i = 0, at = blockPc; i < 512; i++, at += 4) {
+      const word = hooks.readInsn(at);
+      if (word === undefined) break;
+      this.decodeCtx.pc = at;
+      const d = this.decoder(word, this.decodeCtx);
+      if (d.kind !== 'access') continue;
+      for (const a of d.accesses) {
+        const first = a.vaBig ?? BigInt(a.va);
+        if (address >= first && address < first + BigInt(a.size)) return at;
+      }
+    }
+    return blockPc;
   }
 
   private otherException(hooks: EngineHooks, intno: number): void {

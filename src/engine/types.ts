@@ -40,6 +40,8 @@ export type AbortCause = 'translation' | 'permission' | 'alignment' | 'outside-v
 export interface AbortInfo {
   readonly kind: 'data' | 'instruction';
   readonly pc: number;
+  /** The exact PC when it is 2^53 or more (a branch to a kernel address); `pc` is then approximate. */
+  readonly pcBig?: bigint;
   /** The instruction word (data aborts; undefined for instruction aborts, whose fetch failed). */
   readonly insnWord: number | undefined;
   /** The decoder's name for the instruction form, e.g. 'LDP' or 'DC ZVA' ('' for fetches). */

@@ -16,7 +16,9 @@ import { Engine, ShadowSync, type AbortInfo, type EngineHooks, type StopReason }
 import { readElfFile, type ElfImage } from '../linux/elf.js';
 import { loadElfBinary, type ExecResult } from '../linux/exec.js';
 import { LinuxProcess, releaseForProfile, type Markers } from '../linux/process.js';
+import { exceptionSignalMessage, signalForException, type ExceptionSignal } from '../linux/exception-signals.js';
 import { fatalFault, forcedSignal, SIGKILL } from '../linux/signals.js';
+import { syncExceptionOf } from './exceptions.js';
 import { syscallNumberFromX8, returnRegister } from '../linux/syscalls/args.js';
 import { MmKernel, type MmPolicy, type Process } from '../mm/index.js';
 import { formatPolicy } from '../mm/knobs.js';
@@ -245,7 +247,23 @@ export class Machine {
       },
       onAbort: (info) => this.onAbort(info),
       readInsn: (pc) => this.readInsn(pc),
+      onException: (info) => {
+        const x = syncExceptionOf(info);
+        return x === null ? { kind: 'exception', info, message: `${info.name} at pc 0x${info.pc.toString(16)}` } : this.signalStop(signalForException(x));
+      },
     };
+  }
+
+  /**
+   * A signal forced on the process by a synchronous exception. No handler can run yet (the model
+   * builds no signal frames), so the process ends as Linux ends it when the default action runs.
+   */
+  private signalStop(sig: ExceptionSignal, reason?: string): StopReason {
+    const pc = sig.pc < 2n ** 53n ? Number(sig.pc) : undefined;
+    const insn = pc !== undefined && sig.code !== 'BUS_ADRALN' ? this.disassembleAt(pc) : undefined;
+    let message = exceptionSignalMessage(sig, insn, reason);
+    if (this.linux.signals.hasHandler(sig.signo)) message = message.replace(/ \[exit status/, `; the guest's ${sig.signal} handler was not run: contpte-lab does not deliver signals [exit status`);
+    return { kind: 'exit', code: 128 + sig.signo, message };
   }
 
   /**
@@ -259,8 +277,12 @@ export class Machine {
       return this.fatal({ signal: 'SIGBUS', code: 'BUS_ADRALN', addr: a.va, access: a.kind, pc: info.pc, reason: `misaligned ${info.form} access` });
     }
     if (info.cause === 'outside-va-range') {
-      const a = info.faults[0] ?? info.accesses[0]!;
-      return this.fatal({ signal: 'SIGSEGV', code: 'SEGV_MAPERR', addr: a.va, access: a.kind, pc: info.pc, reason: 'address outside the 40-bit user address space of the model' });
+      const a = info.accesses[0]!;
+      const addr = a.vaBig ?? BigInt(a.va);
+      const pc = info.pcBig ?? BigInt(info.pc);
+      // Beyond TASK_SIZE (2^40 in the model) nothing can be mapped; the kernel half never can.
+      const why = addr >= 2n ** 63n ? 'a kernel address' : "outside the 40-bit user address space of contpte-lab's model (a limit of ours; arm64 Linux allows 2^48)";
+      return this.signalStop(signalForException({ kind: 'unmappable-address', pc, addr, access: a.kind }), why);
     }
     const mmu = this.kernel.mmu;
     for (const f of info.faults) {
