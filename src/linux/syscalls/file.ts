@@ -168,8 +168,10 @@ function read(p: LinuxProcess, a: readonly U64[]): number {
   const bad = checkReadable(f);
   if (bad !== 0) return bad;
   const buf = argPtr(a[1]!);
-  const count = rwCount(argUlong(a[2]!));
-  if (!accessOk(buf, count)) return -EFAULT;
+  // vfs_read/vfs_write check access_ok on the size as asked, before the MAX_RW_COUNT clamp.
+  const asked = argUlong(a[2]!);
+  const count = rwCount(asked);
+  if (!accessOk(buf, asked)) return -EFAULT;
   if (f!.node.kind === 'dir') return -EISDIR;
   if (count === 0) return 0;
   const r = doRead(p, f!, buf, count, f!.pos);
@@ -182,8 +184,10 @@ function write(p: LinuxProcess, a: readonly U64[]): number {
   const bad = checkWritable(f);
   if (bad !== 0) return bad;
   const buf = argPtr(a[1]!);
-  const count = rwCount(argUlong(a[2]!));
-  if (!accessOk(buf, count)) return -EFAULT;
+  // vfs_read/vfs_write check access_ok on the size as asked, before the MAX_RW_COUNT clamp.
+  const asked = argUlong(a[2]!);
+  const count = rwCount(asked);
+  if (!accessOk(buf, asked)) return -EFAULT;
   if (count === 0) return 0;
   const r = doWrite(p, f!, buf, count, f!.pos);
   if (f!.seekable && f!.node.kind !== 'chr') f!.pos = r.pos;
@@ -195,11 +199,13 @@ function pread64(p: LinuxProcess, a: readonly U64[]): number {
   const bad = checkReadable(f);
   if (bad !== 0) return bad;
   const buf = argPtr(a[1]!);
-  const count = rwCount(argUlong(a[2]!));
+  // vfs_read/vfs_write check access_ok on the size as asked, before the MAX_RW_COUNT clamp.
+  const asked = argUlong(a[2]!);
+  const count = rwCount(asked);
   const pos = argLong(a[3]!);
   if (pos < 0) return -EINVAL;
   if (!f!.seekable) return -ESPIPE;
-  if (!accessOk(buf, count)) return -EFAULT;
+  if (!accessOk(buf, asked)) return -EFAULT;
   if (f!.node.kind === 'dir') return -EISDIR;
   if (count === 0) return 0;
   return doRead(p, f!, buf, count, pos).n;
@@ -210,11 +216,13 @@ function pwrite64(p: LinuxProcess, a: readonly U64[]): number {
   const bad = checkWritable(f);
   if (bad !== 0) return bad;
   const buf = argPtr(a[1]!);
-  const count = rwCount(argUlong(a[2]!));
+  // vfs_read/vfs_write check access_ok on the size as asked, before the MAX_RW_COUNT clamp.
+  const asked = argUlong(a[2]!);
+  const count = rwCount(asked);
   const pos = argLong(a[3]!);
   if (pos < 0) return -EINVAL;
   if (!f!.seekable) return -ESPIPE;
-  if (!accessOk(buf, count)) return -EFAULT;
+  if (!accessOk(buf, asked)) return -EFAULT;
   if (count === 0) return 0;
   return doWrite(p, f!, buf, count, pos).n;
 }
