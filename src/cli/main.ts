@@ -21,8 +21,8 @@ export async function main(argv: string[]): Promise<number> {
     .wrap(Math.min(110, process.stdout.columns || 100))
     .fail((msg, err, y) => {
       if (err) throw err;
-      process.stderr.write(`contpte-lab: ${msg}\n`);
-      process.stderr.write(`(see 'contpte-lab --help')\n`);
+      // One line, whatever yargs composed ("Invalid values:" spans several).
+      process.stderr.write(`contpte-lab: ${String(msg).replace(/\s*\n\s*/g, ' ').trim()} (see 'contpte-lab --help')\n`);
       void y;
       process.exit(2);
     });

@@ -12,6 +12,7 @@ import { crossCases, expandMatrix, preset, PRESETS, readCasesFile, type CaseSpec
 import { comparisonJson, comparisonTable, distinctRuns, failureReport, resolveCases, runComparison, type CompareRequest } from '../../report/compare.js';
 import { partitionSets } from '../../report/cost.js';
 import { renderHtmlReport } from '../../report/html.js';
+import { largeComparisonVerdict, LARGE_COMPARISON, precheckCases, precheckOutputPath } from '../../report/precheck.js';
 import { cliPath, packageRoot, runArgv, runChild, type PoolProgress } from '../../report/runner.js';
 import { renderCsv, renderMarkdown, renderText } from '../../report/table.js';
 import { timelineFromDumps, timelineFromJsonl, type Timeline } from '../../report/timeline.js';
@@ -34,6 +35,7 @@ interface CompareArgs {
   'max-insns'?: string;
   timeout?: string;
   'dry-run': boolean;
+  yes: boolean;
 }
 
 const FORMATS = ['text', 'markdown', 'csv', 'json'] as const;
@@ -154,11 +156,20 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
       .option('max-insns', { type: 'string', describe: 'instruction budget of each run (passed to run)' })
       .option('timeout', { type: 'string', describe: 'kill a run after this many seconds' })
       .option('dry-run', { type: 'boolean', default: false, describe: 'print the runs that would be made and stop' })
+      .option('yes', { type: 'boolean', default: false, describe: `run a comparison of more than ${LARGE_COMPARISON} runs without asking (on a terminal)` })
       .example("$0 compare firmware/bin/page_fault3 --matrix 'contpte=on,off' -- 16M 2", 'contpte on and off')
       .example('$0 compare --preset page_fault3-regression --html report.html', "the thread's four configurations") as unknown as Argv<CompareArgs>,
   handler: async (args) => {
     const { req, title } = buildRequest(args);
     const runs = distinctRuns(req);
+    // Fail before work: the program, every case's settings and the output path, then the size.
+    precheckCases(req.elf, resolveCases(req));
+    if (args.html !== undefined) precheckOutputPath('--html', args.html);
+    if (args.timeout !== undefined) parseUserNumber(args.timeout, '--timeout');
+    if (args['max-insns'] !== undefined) parseUserNumber(args['max-insns'], '--max-insns');
+    const size = largeComparisonVerdict(runs.length, { tty: process.stdin.isTTY === true && process.stderr.isTTY === true, yes: args.yes || args['dry-run'] });
+    if (size.kind === 'refuse') throw new UsageError(size.message);
+    if (size.kind === 'warn') process.stderr.write(size.message + '\n');
     if (args['dry-run']) {
       const cli = join(packageRoot(), 'dist/src/cli/main.js');
       const costOf = new Map(resolveCases(req).map((c) => [c.name, c.costSets]));
