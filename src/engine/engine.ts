@@ -110,8 +110,8 @@ export class Engine {
   private readonly poolRegion: HostRegion;
   private readonly engineRegion: HostRegion;
   private readonly engineU32: Uint32Array;
-  private readonly maxInsns: number;
-  private readonly maxSeconds: number;
+  private maxInsns: number;
+  private maxSeconds: number;
   private readonly decoder: Decoder;
   private readonly guard: AbortLoopGuard;
   /** The PC and the registers a decode reads, for each data abort. */
@@ -149,8 +149,9 @@ export class Engine {
     }
     this.memMb = memMb;
     this.currentAsid = asid;
-    this.maxInsns = maxInsns;
-    this.maxSeconds = maxSeconds;
+    // The guest's budgets start with the guest: the start-up probe runs without them.
+    this.maxInsns = 0;
+    this.maxSeconds = 0;
     this.decoder = options.decoder ?? decodeAccess;
     this.hooks = options.hooks;
     this.regionBase = shadowBaseFor(memMb);
@@ -213,6 +214,8 @@ export class Engine {
         pagePa: (page) => this.regionBase + page * PAGE_SIZE,
         writeWord: (pa, word) => this.writeRegionWord(pa, word),
       });
+      this.maxInsns = maxInsns;
+      this.maxSeconds = maxSeconds;
       this.resetAfterProbe();
       const telemetry = options.telemetry ?? new Telemetry();
       telemetry.stats.register('engine', this.stats);

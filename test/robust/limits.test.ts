@@ -40,6 +40,15 @@ describe('mem_mb', () => {
   });
 });
 
+describe('budgets start with the guest', () => {
+  it('--max-insns 10 stops the guest with 124, not the start-up probe with 2', () => {
+    const r = run([HELLO, '--max-insns', '10', '--json']);
+    expect(r.code).toBe(124);
+    expect((JSON.parse(r.out) as { end: { reason: string } }).end.reason).toBe('budget');
+    expect(r.err.trim().split('\n').pop()).toMatch(/^contpte-lab: the guest ran out of its instruction budget \(10 instructions\) at pc 0x[0-9a-f]+$/);
+  });
+});
+
 describe('the time budget worker', () => {
   // Spawned without blocking the test worker (a blocking spawn of this length times vitest's RPC out).
   const execAsync = promisify(execFile);
