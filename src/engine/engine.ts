@@ -50,8 +50,13 @@ export interface EngineOptions {
    * register-only code about 5 times slower. Prefer `maxSeconds` as a default.
    */
   readonly maxInsns?: number;
-  /** Wall-clock budget per run, in seconds (cheap). */
+  /** Wall-clock budget per run, in seconds (cheap); a run resumed after 'yield' keeps its deadline. */
   readonly maxSeconds?: number;
+  /**
+   * Return { kind: 'yield' } after this many milliseconds of a run, so that a caller can let its
+   * event loop run (signals) and resume with `runWith(hooks)`. Ignored with an instruction budget.
+   */
+  readonly sliceMs?: number;
   /** Aborts repeated at one PC without progress before the run stops. Default 8. */
   readonly noProgressLimit?: number;
   /** Size of the engine's own region (shadow tables). Default 256 MiB of address space. */
@@ -112,6 +117,12 @@ export class Engine {
   private readonly engineU32: Uint32Array;
   private maxInsns: number;
   private maxSeconds: number;
+  /** When the current run's time budget runs out (ms since the epoch); 0 without one. */
+  private deadline = 0;
+  /** The next run resumes one that yielded. */
+  private resuming = false;
+  /** Milliseconds after which a run returns 'yield' so the caller can react (signals); 0: never. */
+  private sliceMs = 0;
   private readonly decoder: Decoder;
   private readonly guard: AbortLoopGuard;
   /** The PC and the registers a decode reads, for each data abort. */
@@ -209,13 +220,17 @@ export class Engine {
         return false;
       });
 
-      if (maxSeconds > 0) this.watchdog = new Watchdog(this.uc.handle);
+      const sliceMs = options.sliceMs ?? 0;
+      if (!Number.isFinite(sliceMs) || sliceMs < 0) throw new UsageError(`slice: ${sliceMs} is not a non-negative number of milliseconds`);
+      // Slices count time, so an instruction budget (exact, per uc_emu_start) turns them off.
+      if (maxSeconds > 0 || (sliceMs > 0 && maxInsns === 0)) this.watchdog = new Watchdog(this.uc.handle);
       runStartupProbe(this, {
         pagePa: (page) => this.regionBase + page * PAGE_SIZE,
         writeWord: (pa, word) => this.writeRegionWord(pa, word),
       });
       this.maxInsns = maxInsns;
       this.maxSeconds = maxSeconds;
+      this.sliceMs = maxInsns === 0 ? sliceMs : 0;
       this.resetAfterProbe();
       const telemetry = options.telemetry ?? new Telemetry();
       telemetry.stats.register('engine', this.stats);
@@ -362,23 +377,39 @@ export class Engine {
     if (this.running) throw new Error('Engine.run is not re-entrant (called from inside a hook?)');
     this.running = true;
     this.activeHooks = hooks;
-    this.stats.runs++;
-    this.guard.reset();
+    // A run resumed after a 'yield' is the same run: counts must not depend on wall-clock slices.
+    if (!this.resuming) {
+      this.stats.runs++;
+      this.guard.reset();
+    }
     try {
       let pc = entryPc ?? this.getPc();
       this.pendingPc = undefined;
-      const deadline = this.maxSeconds > 0 ? Date.now() + this.maxSeconds * 1000 : 0;
+      // The time budget is per run; a run resumed after a 'yield' keeps its deadline.
+      if (!this.resuming) this.deadline = this.maxSeconds > 0 ? Date.now() + this.maxSeconds * 1000 : 0;
+      this.resuming = false;
+      const deadline = this.deadline;
       for (;;) {
         this.stopReason = undefined;
         this.unmapped = undefined;
         this.shadow.flush();
-        if (deadline) this.watchdog!.arm(deadline - Date.now());
+        const armMs = this.sliceMs > 0 ? Math.min(this.sliceMs, deadline ? deadline - Date.now() : Infinity) : deadline ? deadline - Date.now() : 0;
+        if (armMs > 0 || deadline) this.watchdog!.arm(armMs);
         let err: number;
         let timedOut = false;
         try {
           err = this.uc.emuStart(pc, UNTIL_NEVER, 0, this.maxInsns);
         } finally {
-          if (deadline) timedOut = this.watchdog!.disarm();
+          if (armMs > 0 || deadline) timedOut = this.watchdog!.disarm();
+        }
+        // A slice ended, not the budget: the caller may look at the world and resume.
+        if (timedOut && !this.stopReason && err === UC_ERR_OK && this.sliceMs > 0 && (!deadline || Date.now() < deadline)) {
+          if (this.pendingPc !== undefined) {
+            this.uc.regWrite(UC_ARM64_REG_PC, this.pendingPc);
+            this.pendingPc = undefined;
+          }
+          this.resuming = true;
+          return { kind: 'yield' };
         }
         if (this.pendingPc !== undefined) {
           this.uc.regWrite(UC_ARM64_REG_PC, this.pendingPc);

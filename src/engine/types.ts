@@ -70,6 +70,8 @@ export type StopReason =
   | { readonly kind: 'no-progress'; readonly pc: number; readonly repeats: number; readonly abort: AbortInfo; readonly message: string }
   /** An exception the machine did not handle (undefined instruction, BRK, ...). */
   | { readonly kind: 'exception'; readonly info: ExceptionInfo; readonly message: string }
+  /** A time slice (EngineOptions.sliceMs) ended: nothing happened to the guest; run again to resume. */
+  | { readonly kind: 'yield' }
   /** Something the engine cannot continue from (undecodable instruction, Unicorn error, ...). */
   | { readonly kind: 'error'; readonly message: string; readonly pc?: number };
 

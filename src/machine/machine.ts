@@ -47,6 +47,8 @@ export interface MachineOptions {
   maxSeconds?: number;
   /** An unimplemented syscall ends the run instead of returning -ENOSYS. */
   strict?: boolean;
+  /** Time slice of `runInterruptible`, in milliseconds (default 100). */
+  sliceMs?: number;
   /** Seed of the guest's getrandom and AT_RANDOM. */
   seed?: number;
   /** Where the guest's stdout and stderr go (default: the tool's own). */
@@ -102,6 +104,7 @@ export class Machine {
       telemetry: this.telemetry,
       ...(opts.maxInsns !== undefined ? { maxInsns: opts.maxInsns } : {}),
       ...(opts.maxSeconds !== undefined ? { maxSeconds: opts.maxSeconds } : {}),
+      ...(opts.sliceMs !== undefined ? { sliceMs: opts.sliceMs } : {}),
     });
     try {
       this.kernel = new MmKernel({ policy: this.policy, profile: this.profile, telemetry: this.telemetry, mem: this.engine.phys });
@@ -207,19 +210,64 @@ export class Machine {
         this.engine.setSp(loaded.sp);
         end = this.endOf(this.engine.runWith(this.hooks(), loaded.entry));
       } catch (e) {
-        // Memory exhausted mid-fault: Linux's OOM killer ends the task with SIGKILL (137).
-        if (!(e instanceof GuestOutOfMemory)) throw e;
-        const killed = forcedSignal(SIGKILL, `out of memory (the OOM killer): ${e.message}`);
-        end = { exitCode: killed.exitStatus, reason: 'signal', message: killed.message };
-        this.oomKilled = true;
+        end = this.oomEnd(e);
       }
-      // The process goes away as Linux's exit does it: exit_mmap's teardown is counted. After
-      // an OOM kill the fault that ran out may be half done, and the teardown is not counted.
-      if (!this.oomKilled) this.process.exitMmap();
+      this.teardown();
       return end;
     } finally {
       this.close();
     }
+  }
+
+  /**
+   * `run`, returning to the event loop after every time slice (MachineOptions.sliceMs) so that
+   * the tool's signal handlers can run; when `interrupted()` names a signal, the guest stops
+   * there (a safe point: between translation blocks) and the run ends as 'interrupted'.
+   */
+  async runInterruptible(interrupted: () => 'SIGINT' | 'SIGTERM' | null): Promise<RunEnd> {
+    try {
+      let end: RunEnd;
+      try {
+        const loaded = this.load();
+        this.engine.setSp(loaded.sp);
+        let stop = this.engine.runWith(this.hooks(), loaded.entry);
+        for (;;) {
+          if (stop.kind !== 'yield') {
+            end = this.endOf(stop);
+            break;
+          }
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          const sig = interrupted();
+          if (sig !== null) {
+            end = { exitCode: null, reason: 'interrupted', message: `interrupted by ${sig} at pc 0x${this.engine.getPc().toString(16)}: the counts are partial` };
+            break;
+          }
+          stop = this.engine.runWith(this.hooks());
+        }
+      } catch (e) {
+        end = this.oomEnd(e);
+      }
+      this.teardown();
+      return end;
+    } finally {
+      this.close();
+    }
+  }
+
+  /** Memory exhausted mid-fault: Linux's OOM killer ends the task with SIGKILL (137). */
+  private oomEnd(e: unknown): RunEnd {
+    if (!(e instanceof GuestOutOfMemory)) throw e;
+    const killed = forcedSignal(SIGKILL, `out of memory (the OOM killer): ${e.message}`);
+    this.oomKilled = true;
+    return { exitCode: killed.exitStatus, reason: 'signal', message: killed.message };
+  }
+
+  /**
+   * The process goes away as Linux's exit does it: exit_mmap's teardown is counted. After an OOM
+   * kill the fault that ran out may be half done, and the teardown is not counted.
+   */
+  private teardown(): void {
+    if (!this.oomKilled) this.process.exitMmap();
   }
 
   private oomKilled = false;
@@ -327,6 +375,8 @@ export class Machine {
       case 'exception':
       case 'error':
         return { exitCode: null, reason: 'crash', message: stop.message };
+      case 'yield':
+        return { exitCode: null, reason: 'crash', message: 'the engine yielded outside a sliced run (a bug of contpte-lab)' };
     }
   }
 

@@ -13,11 +13,11 @@ import { comparisonJson, comparisonTable, distinctRuns, failureReport, resolveCa
 import { partitionSets } from '../../report/cost.js';
 import { renderHtmlReport } from '../../report/html.js';
 import { largeComparisonVerdict, LARGE_COMPARISON, precheckCases, precheckOutputPath } from '../../report/precheck.js';
-import { cliPath, packageRoot, runArgv, runChild, type PoolProgress } from '../../report/runner.js';
+import { cliPath, packageRoot, runArgv, runChild, stopChildren, type PoolProgress } from '../../report/runner.js';
 import { renderCsv, renderMarkdown, renderText } from '../../report/table.js';
 import { timelineFromDumps, timelineFromJsonl, type Timeline } from '../../report/timeline.js';
 import { UsageError } from '../../util/errors.js';
-import { listOption } from './run.js';
+import { EXIT_SIGNAL, listOption } from './run.js';
 import { parseUserNumber } from '../../util/num.js';
 
 interface CompareArgs {
@@ -182,6 +182,14 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
       }
       return;
     }
+    // SIGINT/SIGTERM: the child runs end with the tool (never left running on their own).
+    const onSignal = (sig: 'SIGINT' | 'SIGTERM'): void => {
+      const n = stopChildren('SIGTERM');
+      process.stderr.write(`\ncontpte-lab: compare interrupted by ${sig}: ${n} run${n === 1 ? '' : 's'} stopped, no table\n`);
+      process.exit(EXIT_SIGNAL[sig]);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
     const jobs = args.jobs !== undefined ? parseUserNumber(args.jobs, '--jobs') : Math.min(availableParallelism(), runs.length);
     if (jobs < 1) throw new UsageError('--jobs: at least 1');
     const timeoutSeconds = args.timeout !== undefined ? parseUserNumber(args.timeout, '--timeout') : undefined;

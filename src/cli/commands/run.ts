@@ -35,6 +35,8 @@ interface RunArgs {
 
 export const EXIT_BUDGET = 124;
 export const EXIT_CRASH = 70;
+/** 128 + the signal that interrupted the tool, as a shell reports it. */
+export const EXIT_SIGNAL = { SIGINT: 130, SIGTERM: 143 } as const;
 
 export const runCommand: CommandModule<object, RunArgs> = {
   command: 'run <elf> [args..]',
@@ -67,7 +69,18 @@ export const runCommand: CommandModule<object, RunArgs> = {
     if (a.trace === undefined) {
       for (const o of ['trace-events', 'trace-limit'] as const) if (a[o] !== undefined) throw new UsageError(`--${o} needs --trace FILE (there is no trace to ${o === 'trace-limit' ? 'cap' : 'filter'})`);
     }
+    // SIGINT/SIGTERM: the guest stops at the next slice, the summary so far is printed (marked
+    // interrupted), the trace is closed validly, and the exit status is 130/143. A second one
+    // ends the tool at once.
+    let caught: 'SIGINT' | 'SIGTERM' | null = null;
+    const onSignal = (sig: 'SIGINT' | 'SIGTERM'): void => {
+      if (caught !== null) process.exit(EXIT_SIGNAL[sig]);
+      caught = sig;
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
     const { summary, end } = await runMachine({
+      interrupted: () => caught,
       elf: a.elf,
       ...(a.json ? { stdout: (b: Uint8Array) => void process.stderr.write(b) } : {}),
       args: guestArgs,
@@ -99,7 +112,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
     // Findings last, where a reader of the terminal sees them, in both formats.
     const findings = findingsText(summary.checker);
     if (findings.length > 0) process.stderr.write(findings.join('\n') + '\n');
-    process.exitCode = end.exitCode ?? (end.reason === 'budget' ? EXIT_BUDGET : EXIT_CRASH);
+    process.exitCode = end.exitCode ?? (end.reason === 'budget' ? EXIT_BUDGET : end.reason === 'interrupted' && caught !== null ? EXIT_SIGNAL[caught] : EXIT_CRASH);
     if (a.strict && summary.checker.total > 0) {
       process.stderr.write(`contpte-lab: --strict: failing the run (exit ${EXIT_CHECKER}) for ${summary.checker.total} checker finding${summary.checker.total === 1 ? '' : 's'}; the guest's own exit status was ${end.exitCode ?? 'none'}\n`);
       process.exitCode = EXIT_CHECKER;
