@@ -113,6 +113,7 @@ export class Machine {
       this.kernel.switchTo(this.process);
       this.engine.setAsid(this.process.userAsid);
       this.linux = this.newLinuxProcess();
+      this.linux.fs.addProcFile('sys/vm/overcommit_memory', `${this.policy.overcommit_memory}\n`);
     } catch (e) {
       this.engine.close();
       throw e;

@@ -68,7 +68,12 @@ export interface MmPolicy {
   tlb_entries: number;
   tlb_contig: boolean;
   mem_mb: number;
+  /** vm.overcommit_memory: 0 (heuristic) or 1 (always); 2 (strict accounting) is not modelled. */
+  overcommit_memory: OvercommitMode;
 }
+
+/** vm.overcommit_memory (Documentation/mm/overcommit-accounting.rst). */
+export type OvercommitMode = '0' | '1';
 
 export type KnobName = keyof MmPolicy;
 
@@ -140,6 +145,13 @@ export const KNOBS: readonly KnobDef[] = [
   { name: 'tlb_entries', type: { kind: 'int', min: 5, max: 1 << 20, multipleOf: 5 }, reader: 'mmu', description: 'TLB entries (5-way set associative, like the 1280-entry L2 TLB of Cortex-A76/Neoverse-N1)' },
   { name: 'tlb_contig', type: BOOL, reader: 'mmu', description: 'the TLB caches a contiguous block as one entry' },
   { name: 'mem_mb', type: { kind: 'int', min: 16, max: 4096, unit: 'MiB' }, reader: 'machine', description: 'guest physical memory in MiB (page tables, page cache, anonymous memory); 4096 at most: the pool is one host buffer, and Node.js 20 allows 4 GiB' },
+  {
+    name: 'overcommit_memory',
+    type: { kind: 'enum', values: ['0', '1', '2'] },
+    reader: 'mm',
+    description: 'vm.overcommit_memory: 0 refuses one private writable mapping larger than RAM (MAP_NORESERVE exempt), 1 accepts everything; shown in /proc/sys/vm/overcommit_memory',
+    unsupported: { '2': 'strict commit accounting (mode 2) is not modelled' },
+  },
 ];
 
 const BY_NAME = new Map<string, KnobDef>(KNOBS.map((k) => [k.name, k]));

@@ -271,6 +271,8 @@ export class Process implements ProcessMemory, MmContext {
     if (flags & MAP_NORESERVE) vmFlags |= VM_NORESERVE;
     // accountable_mapping: private writable memory is charged to the commit limit.
     if ((vmFlags & (VM_NORESERVE | VM_SHARED | VM_WRITE)) === VM_WRITE) vmFlags |= VM_ACCOUNT;
+    // mmap_region: an accountable mapping must pass the overcommit policy first.
+    if (vmFlags & VM_ACCOUNT && !this.vmEnoughMemory(len / PAGE_SIZE)) return -ENOMEM;
 
     // mmap_region: a fixed mapping replaces what was there.
     if (flags & MAP_FIXED) this.doMunmap(addr, len);
@@ -425,6 +427,19 @@ export class Process implements ProcessMemory, MmContext {
     this.startBrk = this.curBrk = pageAlignUp(addr);
   }
 
+  /**
+   * __vm_enough_memory (mm/util.c, v6.12) for modes 0 and 1: OVERCOMMIT_ALWAYS accepts anything;
+   * OVERCOMMIT_GUESS refuses only a single request larger than all RAM (there is no swap).
+   */
+  private vmEnoughMemory(pages: number): boolean {
+    switch (this.kernel.policy.overcommit_memory) {
+      case '1':
+        return true;
+      case '0':
+        return pages <= this.kernel.buddy.poolPages;
+    }
+  }
+
   brk(addr: number): number {
     this.live('brk');
     const k = this.kernel;
@@ -458,6 +473,7 @@ export class Process implements ProcessMemory, MmContext {
     }
     if (this.vmas.findVmaIntersection(oldBrk, newBrk) !== null) return orig;
     // do_brk_flags: grow the brk VMA or start one (VM_DATA_DEFAULT_FLAGS, accountable).
+    if (!this.vmEnoughMemory((newBrk - oldBrk) / PAGE_SIZE)) return orig;
     const flags = VM_READ | VM_WRITE | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC | VM_ACCOUNT;
     const r = this.vmas.mapRange({ start: oldBrk, end: newBrk, flags, pgoff: oldBrk / PAGE_SIZE, file: null });
     if (r.kind !== 'ok') return orig;

@@ -57,6 +57,7 @@ const common: Common = {
   tlb_entries: { value: '1280', reason: 'a Cortex-A76/Neoverse-N1-sized L2 TLB (5-way)' },
   tlb_contig: { value: 'on', reason: 'A76-class cores cache contiguous ranges as one entry' },
   mem_mb: { value: '2048', reason: 'enough for page_fault3 (128 MiB) several times over' },
+  overcommit_memory: { value: '0', reason: 'the kernel default (OVERCOMMIT_GUESS)' },
 };
 
 function profile(name: ProfileName, summary: string, own: Common): Profile {
