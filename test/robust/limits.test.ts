@@ -85,8 +85,9 @@ describe('the time budget worker', () => {
 
 describe('out of memory is the guest death, not bad input', () => {
   it('a guest touching more than mem_mb is killed with SIGKILL: exit 137, a message and the JSON summary', () => {
+    // MAP_NORESERVE: the overcommit heuristic would refuse 256 MiB on a 64 MiB machine at mmap.
     const elf = cGuest(
-      '#include <stdio.h>\n#include <sys/mman.h>\nint main(void) {\n  size_t len = (size_t)256 << 20;\n  char *p = mmap(0, len, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0);\n' +
+      '#include <stdio.h>\n#include <sys/mman.h>\nint main(void) {\n  size_t len = (size_t)256 << 20;\n  char *p = mmap(0, len, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS|MAP_NORESERVE, -1, 0);\n' +
         '  if (p == MAP_FAILED) { puts("mmap failed"); return 1; }\n  for (size_t i = 0; i < len; i += 4096) p[i] = 1;\n  puts("touched");\n  return 0;\n}\n',
     );
     const r = run(['--set', 'mem_mb=64', elf, '--json']);
