@@ -45,7 +45,10 @@ export interface MachineOptions {
   /** Instruction budget (exact, but slows compute-bound guests) and time budget (seconds). */
   maxInsns?: number;
   maxSeconds?: number;
-  /** An unimplemented syscall ends the run instead of returning -ENOSYS. */
+  /**
+   * An unimplemented syscall ends the run instead of returning -ENOSYS. (The CLI's --strict also
+   * fails a run whose summary has checker findings: `summary.checker.total`, report/findings.ts.)
+   */
   strict?: boolean;
   /** Time slice of `runInterruptible`, in milliseconds (default 100). */
   sliceMs?: number;
