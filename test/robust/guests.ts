@@ -16,7 +16,7 @@ function gcc(args: string[]): void {
   if (r.status !== 0) throw new Error(`aarch64-linux-gnu-gcc ${args.join(' ')}: ${r.stderr}`);
 }
 
-/** A static executable whose `_start` is `body` (GNU as syntax); exit with `mov x8, #93; svc #0`. */
+/** A static executable whose `_start` is `body` (GNU as syntax). */
 export function asmGuest(body: string): string {
   const src = `.text\n.globl _start\n.p2align 2\n_start:\n${body}\n`;
   const key = createHash('sha256').update(src).digest('hex').slice(0, 16);
@@ -44,6 +44,3 @@ export function cGuest(source: string, flags: readonly string[] = ['-static']): 
   }
   return out;
 }
-
-/** `exit(code)` */
-export const EXIT = (code: number): string => `mov x0, #${code}\nmov x8, #93\nsvc #0`;
