@@ -21,8 +21,8 @@ export async function main(argv: string[]): Promise<number> {
     .wrap(Math.min(110, process.stdout.columns || 100))
     .fail((msg, err, y) => {
       if (err) throw err;
-      process.stderr.write(`contpte-lab: ${msg}\n`);
-      process.stderr.write(`(see 'contpte-lab --help')\n`);
+      // One line, whatever yargs composed ("Invalid values:" spans several).
+      process.stderr.write(`contpte-lab: ${String(msg).replace(/\s*\n\s*/g, ' ').trim()} (see 'contpte-lab --help')\n`);
       void y;
       process.exit(2);
     });
@@ -52,6 +52,32 @@ function skipHelpPrerender(parser: unknown): void {
   const usage = internals?.getUsageInstance?.();
   if (usage !== undefined && typeof usage.cacheHelpMessage === 'function') usage.cacheHelpMessage = () => {};
 }
+
+/** 128 + SIGPIPE: what a shell reports for a writer whose reader went away (`seq 1e6 | head -1`). */
+export const EXIT_PIPE = 141;
+
+/**
+ * Output that cannot be written ends the tool cleanly instead of as an unhandled 'error' event:
+ * a closed pipe (the reader, e.g. `head -1`, has all it wanted) is a quiet end; a full disk or
+ * any other write error is one line on stderr and exit 1.
+ */
+function guardOutput(stream: NodeJS.WriteStream, name: 'stdout' | 'stderr'): void {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(EXIT_PIPE);
+    if (name === 'stdout') {
+      const why = e.code === 'ENOSPC' ? 'no space left on device (ENOSPC)' : (e.code ?? e.message);
+      try {
+        process.stderr.write(`contpte-lab: cannot write to stdout: ${why}\n`);
+      } catch {
+        // stderr is gone too: the exit status says it
+      }
+    }
+    process.exit(1);
+  });
+}
+
+guardOutput(process.stdout, 'stdout');
+guardOutput(process.stderr, 'stderr');
 
 main(hideBin(process.argv)).then(
   (code) => {

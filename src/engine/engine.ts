@@ -50,8 +50,13 @@ export interface EngineOptions {
    * register-only code about 5 times slower. Prefer `maxSeconds` as a default.
    */
   readonly maxInsns?: number;
-  /** Wall-clock budget per run, in seconds (cheap). */
+  /** Wall-clock budget per run, in seconds (cheap); a run resumed after 'yield' keeps its deadline. */
   readonly maxSeconds?: number;
+  /**
+   * Return { kind: 'yield' } after this many milliseconds of a run, so that a caller can let its
+   * event loop run (signals) and resume with `runWith(hooks)`. Ignored with an instruction budget.
+   */
+  readonly sliceMs?: number;
   /** Aborts repeated at one PC without progress before the run stops. Default 8. */
   readonly noProgressLimit?: number;
   /** Size of the engine's own region (shadow tables). Default 256 MiB of address space. */
@@ -112,8 +117,14 @@ export class Engine {
   private readonly poolRegion: HostRegion;
   private readonly engineRegion: HostRegion;
   private readonly engineU32: Uint32Array;
-  private readonly maxInsns: number;
-  private readonly maxSeconds: number;
+  private maxInsns: number;
+  private maxSeconds: number;
+  /** When the current run's time budget runs out (ms since the epoch); 0 without one. */
+  private deadline = 0;
+  /** The next run resumes one that yielded. */
+  private resuming = false;
+  /** Milliseconds after which a run returns 'yield' so the caller can react (signals); 0: never. */
+  private sliceMs = 0;
   private readonly decoder: Decoder;
   private readonly guard: AbortLoopGuard;
   /** The PC and the registers a decode reads, for each data abort. */
@@ -151,8 +162,9 @@ export class Engine {
     }
     this.memMb = memMb;
     this.currentAsid = asid;
-    this.maxInsns = maxInsns;
-    this.maxSeconds = maxSeconds;
+    // The guest's budgets start with the guest: the start-up probe runs without them.
+    this.maxInsns = 0;
+    this.maxSeconds = 0;
     this.decoder = options.decoder ?? decodeAccess;
     this.hooks = options.hooks;
     this.regionBase = shadowBaseFor(memMb);
@@ -212,15 +224,22 @@ export class Engine {
       // memory hook covers on its slow path (cputlb.c notdirty_write, uc_mem_hook_installed),
       // so a hook over all addresses made each guest store cost ~80 ns there.
       this.uc.hookMemEvent(UC_HOOK_MEM_UNMAPPED, (type, address, size) => {
-        this.unmapped = { type, address: BigInt(address), size };
+        // The address as the guest's 64-bit register held it (koffi may hand it over signed).
+        this.unmapped = { type, address: BigInt.asUintN(64, BigInt(address)), size };
         return false;
       }, PHYS_BASE + poolBytes, 0xffff_ffff_ffff_ffffn);
 
-      if (maxSeconds > 0) this.watchdog = new Watchdog(this.uc.handle);
+      const sliceMs = options.sliceMs ?? 0;
+      if (!Number.isFinite(sliceMs) || sliceMs < 0) throw new UsageError(`slice: ${sliceMs} is not a non-negative number of milliseconds`);
+      // Slices count time, so an instruction budget (exact, per uc_emu_start) turns them off.
+      if (maxSeconds > 0 || (sliceMs > 0 && maxInsns === 0)) this.watchdog = new Watchdog(this.uc.handle);
       runStartupProbe(this, {
         pagePa: (page) => this.regionBase + page * PAGE_SIZE,
         writeWord: (pa, word) => this.writeRegionWord(pa, word),
       });
+      this.maxInsns = maxInsns;
+      this.maxSeconds = maxSeconds;
+      this.sliceMs = maxInsns === 0 ? sliceMs : 0;
       this.resetAfterProbe();
       const telemetry = options.telemetry ?? new Telemetry();
       telemetry.stats.register('engine', this.stats);
@@ -409,17 +428,27 @@ export class Engine {
     if (this.running) throw new Error('Engine.run is not re-entrant (called from inside a hook?)');
     this.running = true;
     this.activeHooks = hooks;
-    this.stats.runs++;
-    this.guard.reset();
+    // A run resumed after a 'yield' is the same run: counts must not depend on wall-clock slices.
+    if (!this.resuming) {
+      this.stats.runs++;
+      this.guard.reset();
+    }
     try {
       let pc = entryPc ?? this.getPc();
       this.pendingPc = undefined;
-      const deadline = slice?.deadlineMs ?? (this.maxSeconds > 0 ? Date.now() + this.maxSeconds * 1000 : 0);
+      // The time budget is per run (the machine's scheduler gives its own, for all its slices); a
+      // run resumed after a wall-clock 'yield' keeps its deadline.
+      if (!this.resuming) this.deadline = slice?.deadlineMs ?? (this.maxSeconds > 0 ? Date.now() + this.maxSeconds * 1000 : 0);
+      this.resuming = false;
+      const deadline = this.deadline;
+      // Wall-clock slices would move the scheduler's instruction quanta: not with a count.
+      const sliceMs = slice?.count !== undefined ? 0 : this.sliceMs;
       for (;;) {
         this.stopReason = undefined;
         this.unmapped = undefined;
         this.shadow.flush();
-        if (deadline) this.watchdog!.arm(deadline - Date.now());
+        const armMs = sliceMs > 0 ? Math.min(sliceMs, deadline ? deadline - Date.now() : Infinity) : deadline ? deadline - Date.now() : 0;
+        if (armMs > 0 || deadline) this.watchdog!.arm(armMs);
         let err: number;
         let timedOut = false;
         const quantum = slice?.count ?? 0;
@@ -427,7 +456,16 @@ export class Engine {
         try {
           err = this.uc.emuStart(pc, UNTIL_NEVER, 0, count);
         } finally {
-          if (deadline) timedOut = this.watchdog!.disarm();
+          if (armMs > 0 || deadline) timedOut = this.watchdog!.disarm();
+        }
+        // A slice ended, not the budget: the caller may look at the world and resume.
+        if (timedOut && !this.stopReason && err === UC_ERR_OK && sliceMs > 0 && (!deadline || Date.now() < deadline)) {
+          if (this.pendingPc !== undefined) {
+            this.uc.regWrite(UC_ARM64_REG_PC, this.pendingPc);
+            this.pendingPc = undefined;
+          }
+          this.resuming = true;
+          return { kind: 'yield' };
         }
         if (this.pendingPc !== undefined) {
           this.uc.regWrite(UC_ARM64_REG_PC, this.pendingPc);
@@ -445,7 +483,8 @@ export class Engine {
           pc = this.getPc();
           continue;
         }
-        return { kind: 'error', message: `Unicorn stopped the guest: ${this.uc.strerror(err)} (uc_err ${err}) at pc 0x${this.getPc().toString(16)}`, pc: this.getPc() };
+        const stopPc = this.uc.regRead(UC_ARM64_REG_PC);
+        return { kind: 'error', message: `Unicorn stopped the guest: ${this.uc.strerror(err)} (uc_err ${err}) at pc 0x${stopPc.toString(16)}`, pc: Number(stopPc) };
       }
     } finally {
       this.running = false;
@@ -565,7 +604,13 @@ export class Engine {
   }
 
   private instructionAbort(): AbortInfo {
-    const pc = this.uc.regReadNumber(UC_ARM64_REG_PC);
+    const pcBig = this.uc.regRead(UC_ARM64_REG_PC);
+    if (pcBig >= 2n ** 53n) {
+      // A branch to a kernel (or otherwise huge) address: nothing the model maps can be there.
+      const va = Number(pcBig);
+      return { kind: 'instruction', pc: va, pcBig, insnWord: undefined, form: '', accesses: [{ va, size: 4, kind: 'exec', vaBig: pcBig }], faults: [{ va, kind: 'exec', reason: 'translation' }], cause: 'outside-va-range' };
+    }
+    const pc = Number(pcBig);
     const c = this.shadow.check(pc, 'exec');
     const access: GuestAccess = { va: pc, size: 4, kind: 'exec' };
     const faults: PageFault[] = c === 'ok' ? [] : [{ va: pc, kind: 'exec', reason: c }];
@@ -580,10 +625,16 @@ export class Engine {
     const exact = u.address < 2n ** 53n;
     const va = Number(u.address);
     const access: GuestAccess = exact ? { va, size: u.size, kind } : { va, size: u.size, kind, vaBig: u.address };
-    const pc = this.uc.regReadNumber(UC_ARM64_REG_PC);
+    // A branch to a kernel address leaves a PC beyond 2^53: keep it exact in pcBig.
+    let pcBig = this.uc.regRead(UC_ARM64_REG_PC);
+    // Unicorn stops there before syncing the PC: it holds the translation block's first
+    // instruction. The faulting one is the first memory instruction after it whose access,
+    // computed from the registers now (nothing after the fault ran), covers the address.
+    if (kind !== 'exec' && pcBig < 2n ** 53n) pcBig = BigInt(this.faultingPcInBlock(Number(pcBig), u.address, hooks));
+    const pc = Number(pcBig);
     const info: AbortInfo = {
-      kind: kind === 'exec' ? 'instruction' : 'data', pc,
-      insnWord: kind === 'exec' ? undefined : hooks.readInsn(pc),
+      kind: kind === 'exec' ? 'instruction' : 'data', pc, ...(pcBig >= 2n ** 53n ? { pcBig } : {}),
+      insnWord: kind === 'exec' || pcBig >= 2n ** 53n ? undefined : hooks.readInsn(pc),
       form: '', accesses: [access], faults: [{ va, kind, reason: 'translation' }], cause: 'outside-va-range',
     };
     const stuck = this.guard.abort(info);
@@ -598,6 +649,27 @@ export class Engine {
         this.pendingPc = undefined;
       }
     }
+  }
+
+  /**
+   * The PC of the instruction in the translation block starting at `blockPc` that accesses
+   * `address`, or `blockPc` when none can be found. A block ends at its first branch, so the
+   * instructions are consecutive; at most 512 are looked at (QEMU's own limit per block).
+   */
+  private faultingPcInBlock(blockPc: number, address: bigint, hooks: EngineHooks): number {
+    this.abortRegs.snapshot();
+    for (let i = 0, at = blockPc; i < 512; i++, at += 4) {
+      const word = hooks.readInsn(at);
+      if (word === undefined) break;
+      this.decodeCtx.pc = at;
+      const d = this.decoder(word, this.decodeCtx);
+      if (d.kind !== 'access') continue;
+      for (const a of d.accesses) {
+        const first = a.vaBig ?? BigInt(a.va);
+        if (address >= first && address < first + BigInt(a.size)) return at;
+      }
+    }
+    return blockPc;
   }
 
   private otherException(hooks: EngineHooks, intno: number): void {

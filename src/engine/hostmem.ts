@@ -5,6 +5,7 @@
  * over the same bytes, no copy). Linux only: the flag values are those of the Linux UAPI headers,
  * identical on x86_64 and arm64 hosts.
  */
+import { constants as bufferConstants } from 'node:buffer';
 import koffi from 'koffi';
 import { EnvironmentError } from '../util/errors.js';
 
@@ -74,6 +75,10 @@ export class HostRegion {
   view(): ArrayBuffer {
     this.assertLive();
     if (this.prot !== 'rw') throw new Error('a PROT_NONE reservation has no readable bytes');
+    // Beyond this koffi's N-API call fails and node aborts natively (exit 134): refuse first.
+    if (this.size > bufferConstants.MAX_LENGTH) {
+      throw new EnvironmentError(`cannot view ${this.size} bytes of host memory as one buffer: this Node.js allows ${bufferConstants.MAX_LENGTH} (use a smaller mem_mb)`);
+    }
     return koffi.view(this.ptr, this.size);
   }
 

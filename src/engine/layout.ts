@@ -22,10 +22,12 @@ export const PAGE_SIZE = 1 << PAGE_SHIFT;
 
 export const DEFAULT_MEM_MB = 2048;
 /**
- * Largest pool: the pool is one ArrayBuffer for PhysMem, and the shadow region must still fit
- * below 2^PA_BITS. 16 GiB keeps both comfortably true.
+ * Largest pool: the pool is one ArrayBuffer over host memory for PhysMem (koffi.view, a N-API
+ * external ArrayBuffer). Node 20 refuses those above 4 GiB (buffer.constants.MAX_LENGTH) and
+ * aborts the process natively instead of throwing, so 4 GiB is the real limit and is checked
+ * before the view is made.
  */
-export const MAX_MEM_MB = 16384;
+export const MAX_MEM_MB = 4096;
 
 /** Default size of the shadow region: 65536 table pages, reserved lazily (MAP_NORESERVE). */
 export const DEFAULT_SHADOW_BYTES = 256 << 20;

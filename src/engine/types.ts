@@ -40,6 +40,8 @@ export type AbortCause = 'translation' | 'permission' | 'alignment' | 'outside-v
 export interface AbortInfo {
   readonly kind: 'data' | 'instruction';
   readonly pc: number;
+  /** The exact PC when it is 2^53 or more (a branch to a kernel address); `pc` is then approximate. */
+  readonly pcBig?: bigint;
   /** The instruction word (data aborts; undefined for instruction aborts, whose fetch failed). */
   readonly insnWord: number | undefined;
   /** The decoder's name for the instruction form, e.g. 'LDP' or 'DC ZVA' ('' for fetches). */
@@ -72,6 +74,8 @@ export type StopReason =
   | { readonly kind: 'no-progress'; readonly pc: number; readonly repeats: number; readonly abort: AbortInfo; readonly message: string }
   /** An exception the machine did not handle (undefined instruction, BRK, ...). */
   | { readonly kind: 'exception'; readonly info: ExceptionInfo; readonly message: string }
+  /** A time slice (EngineOptions.sliceMs) ended: nothing happened to the guest; run again to resume. */
+  | { readonly kind: 'yield' }
   /** Something the engine cannot continue from (undecodable instruction, Unicorn error, ...). */
   | { readonly kind: 'error'; readonly message: string; readonly pc?: number };
 

@@ -8,9 +8,14 @@
  * nothing while the guest runs. uc_emu_stop only sets Unicorn's stop request and asks the CPU to
  * leave its translated block, which is what that timer thread does from its own thread too.
  *
- * Protocol over one Int32Array (state, generation, milliseconds): the engine arms before
+ * Protocol over one Int32Array (state, generation, milliseconds, ready): the engine arms before
  * uc_emu_start and disarms after; whoever moves the state first wins, so a stop can never land
  * on a later run.
+ *
+ * A worker must never be terminated while it is still loading koffi: the addon's registration
+ * then fails inside N-API and node aborts the whole process (napi_throw, exit 134; about 1 % of
+ * short `--timeout` runs did). The worker raises `ready` once koffi is loaded, and `close` waits
+ * for it before ending the thread.
  */
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
@@ -21,12 +26,16 @@ const ARMED = 1;
 const FIRING = 2;
 const FIRED = 3;
 const QUIT = 4;
+/** How long `close` waits for the worker to finish loading koffi before ending it anyway. */
+const READY_WAIT_MS = 10_000;
 
 const WORKER_SOURCE = `
 const { workerData } = require('node:worker_threads');
 const koffi = require(workerData.koffiPath);
 const stop = koffi.load(workerData.library).func('int uc_emu_stop(void *uc)');
 const s = new Int32Array(workerData.shared);
+Atomics.store(s, 3, 1);
+Atomics.notify(s, 3);
 for (;;) {
   Atomics.wait(s, 0, ${IDLE});
   const state = Atomics.load(s, 0);
@@ -43,7 +52,7 @@ for (;;) {
 `;
 
 export class Watchdog {
-  private readonly shared = new SharedArrayBuffer(12);
+  private readonly shared = new SharedArrayBuffer(16);
   private readonly s = new Int32Array(this.shared);
   private readonly worker: Worker;
   private closed = false;
@@ -54,8 +63,15 @@ export class Watchdog {
       eval: true,
       workerData: { koffiPath, library: UNICORN_LIBRARY, shared: this.shared, uc: ucHandle },
     });
+    // A worker that cannot start leaves the run without a time budget; it must not crash the tool.
+    this.worker.on('error', (e: Error) => {
+      this.failure = e;
+    });
     this.worker.unref();
   }
+
+  /** Why the worker could not start, if it could not (the budget then never fires). */
+  failure: Error | undefined;
 
   /** Starts counting `ms` milliseconds (at least 1). */
   arm(ms: number): void {
@@ -85,6 +101,9 @@ export class Watchdog {
     this.disarm();
     Atomics.store(this.s, 0, QUIT);
     Atomics.notify(this.s, 0);
+    // Loading koffi takes milliseconds; a worker that failed to start never becomes ready, so
+    // the wait is bounded.
+    for (let waited = 0; Atomics.load(this.s, 3) === 0 && waited < READY_WAIT_MS; waited += 10) Atomics.wait(this.s, 3, 0, 10);
     void this.worker.terminate();
   }
 }

@@ -99,7 +99,7 @@ function load(p: LinuxProcess, image: ElfImage, opts: ExecOptions): ExecResult {
   // The kernel's checks on every PT_LOAD before anything is mapped (its "set_brk can never work").
   for (const s of image.loads) {
     if (s.vaddr >= taskSize || s.memsz > taskSize || taskSize - s.memsz < s.vaddr) {
-      fail(`segment ${s.index} (PT_LOAD) [${hex(s.vaddr)}, ${hex(s.vaddr + s.memsz)}) lies beyond the model's 1 TiB user address space (TASK_SIZE 2^40)`);
+      fail(`segment ${s.index} (PT_LOAD) [${hex(s.vaddr)}, ${hex(s.vaddr + s.memsz)}) lies beyond the 1 TiB user address space (TASK_SIZE 2^40) of contpte-lab's model, a limit of ours: arm64 Linux allows up to 2^48 or 2^52`);
     }
   }
 

@@ -337,6 +337,20 @@ export class FileSystem {
     dir.entries.set(name, node);
   }
 
+  /**
+   * A read-only file under /proc with fixed content (a sysctl as the machine configured it),
+   * creating the directories on the way, e.g. addProcFile('sys/vm/overcommit_memory', '0\n').
+   */
+  addProcFile(path: string, text: string): void {
+    const parts = path.split('/');
+    let dir = this.proc;
+    for (const name of parts.slice(0, -1)) {
+      const next = dir.entries.get(name);
+      dir = next !== undefined && next.kind === 'dir' ? next : this.mkdirIn(dir, name, PROC_SB, 0o555, 0, 0);
+    }
+    this.link(dir, parts[parts.length - 1]!, this.newRegular(PROC_SB, 0o444, new TextEncoder().encode(text), 0, 0));
+  }
+
   /** A regular file on `sb` (not yet in any directory). */
   newRegular(sb: SuperBlock, perm: number, content: Uint8Array | null = null, uid = this.creds.uid, gid = this.creds.gid): RegNode {
     const ino = this.allocIno();

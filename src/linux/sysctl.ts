@@ -32,7 +32,7 @@ function minFreeKbytes(host: ProcHost): number {
 
 const SYSCTLS: readonly Sysctl[] = [
   { path: 'vm/mmap_min_addr', value: () => String(DEFAULT_MMAP_MIN_ADDR), kind: NONNEG },
-  { path: 'vm/overcommit_memory', value: () => '0', kind: { type: 'int', min: 0, max: 2 } },
+  { path: 'vm/overcommit_memory', value: (host) => (host.kernel === null ? '0' : host.kernel.policy.overcommit_memory), kind: { type: 'int', min: 0, max: 2 } },
   { path: 'vm/overcommit_ratio', value: () => '50', kind: NONNEG },
   { path: 'vm/overcommit_kbytes', value: () => '0', kind: NONNEG },
   { path: 'vm/max_map_count', value: () => '65530', kind: NONNEG },

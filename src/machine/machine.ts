@@ -28,10 +28,12 @@ import { loadElfBinary, type ExecResult } from '../linux/exec.js';
 import { LinuxProcess, releaseForProfile, type Markers } from '../linux/process.js';
 import { applyKnob, type ProcHost } from '../linux/prochost.js';
 import { deliverSignals, ERESTARTNOHAND, ERESTARTNOINTR, ERESTARTSYS, ERESTART_RESTARTBLOCK, interruptedReturn, signalPending } from '../linux/sigdeliver.js';
-import { execSignals, expireTimers, forceFault, isLive, sendToProcess, type SignalHost } from '../linux/sigsend.js';
+import { execSignals, expireTimers, forceFault, forceSigFault, isLive, sendToProcess, type SignalHost } from '../linux/sigsend.js';
 import { userAbortEsr } from '../linux/esr.js';
 import { execExtras } from '../linux/extras.js';
-import { defaultAction, fatalFault, type ProcessEnd } from '../linux/signals.js';
+import { exceptionSignalMessage, signalForException, type ExceptionSignal } from '../linux/exception-signals.js';
+import { fatalFault, forcedSignal, SIGKILL, type ProcessEnd } from '../linux/signals.js';
+import { syncExceptionOf } from './exceptions.js';
 import { LinuxSystem, type ChildSignalInfo, type ExitInfo, type TaskHost } from '../linux/system.js';
 import { emptyRegisterFile, type Task } from '../linux/task.js';
 import { StructWriter, putUser } from '../linux/uaccess.js';
@@ -55,11 +57,12 @@ import { MmKernel, type MmPolicy, type Process } from '../mm/index.js';
 import { formatPolicy } from '../mm/knobs.js';
 import { resolvePolicy, type ProfileName } from '../mm/profiles.js';
 import { walk } from '../mmu/walker.js';
+import { checkerSummary } from '../report/checker-summary.js';
 import { buildSummary, MarkerCounts, type EndReason, type Summary } from '../report/summary.js';
 import type { Disassembler } from '../trace/disasm.js';
 import type { FaultKind } from '../trace/events.js';
 import { Telemetry } from '../trace/telemetry.js';
-import { UsageError } from '../util/errors.js';
+import { GuestOutOfMemory, UsageError } from '../util/errors.js';
 import { u64FromBigInt, u64ToBigInt, type U64 } from '../util/u64.js';
 
 export interface MachineOptions {
@@ -77,8 +80,13 @@ export interface MachineOptions {
   /** Instruction budget (exact, but slows compute-bound guests) and time budget (seconds). */
   maxInsns?: number;
   maxSeconds?: number;
-  /** An unimplemented syscall ends the run instead of returning -ENOSYS. */
+  /**
+   * An unimplemented syscall ends the run instead of returning -ENOSYS. (The CLI's --strict also
+   * fails a run whose summary has checker findings: `summary.checker.total`, report/findings.ts.)
+   */
   strict?: boolean;
+  /** Time slice of `runInterruptible`, in milliseconds (default 100). */
+  sliceMs?: number;
   /** Seed of the guest's getrandom and AT_RANDOM. */
   seed?: number;
   /** Where the guest's stdout and stderr go (default: the tool's own). */
@@ -142,6 +150,7 @@ export class Machine {
     this.image = readElfFile(opts.elf);
     this.telemetry = opts.telemetry ?? new Telemetry();
     this.dis = opts.disassembler ?? null;
+    this.wallClockSlice = (opts.sliceMs ?? 0) > 0;
     this.markers = new MarkerCounts(this.telemetry.stats);
 
     this.engine = new Engine({
@@ -149,6 +158,7 @@ export class Machine {
       telemetry: this.telemetry,
       ...(opts.maxInsns !== undefined ? { maxInsns: opts.maxInsns } : {}),
       ...(opts.maxSeconds !== undefined ? { maxSeconds: opts.maxSeconds } : {}),
+      ...(opts.sliceMs !== undefined ? { sliceMs: opts.sliceMs } : {}),
     });
     try {
       const mmu = new Mmu(this.engine.phys, this.telemetry, mmuOptionsFrom(this.policy));
@@ -279,18 +289,62 @@ export class Machine {
       init.onWake = (t, reason) => this.onWake(t, reason);
       this.sched.add(init, this.linux.clock.peekMonotonicNs());
       this.runStart = Date.now();
-      const end = this.schedule();
-      // What is still running when the first process has gone ends with the run, torn down as
-      // exit would do it (their exit_mmap counted); so does the first process's own mm.
-      this.killAll();
-      return end;
+      const steps = this.schedule();
+      let r = steps.next();
+      while (!r.done) r = steps.next();
+      return this.finish(r.value);
     } finally {
       this.close();
     }
   }
 
-  /** The scheduler loop: pick, switch, run a slice, account; until the first process ends. */
-  private schedule(): RunEnd {
+  /**
+   * `run`, returning to the event loop after every wall-clock time slice (MachineOptions.sliceMs)
+   * so that the tool's signal handlers can run; when `interrupted()` names a signal, the guest
+   * stops there (between slices or translation blocks) and the run ends as 'interrupted'.
+   */
+  async runInterruptible(interrupted: () => 'SIGINT' | 'SIGTERM' | null): Promise<RunEnd> {
+    try {
+      const loaded = this.load();
+      const regs = emptyRegisterFile();
+      regs.pc = BigInt(loaded.entry);
+      regs.sp = BigInt(loaded.sp);
+      const init = this.linux.current;
+      init.regs = regs;
+      init.onWake = (t, reason) => this.onWake(t, reason);
+      this.sched.add(init, this.linux.clock.peekMonotonicNs());
+      this.runStart = Date.now();
+      const steps = this.schedule();
+      let r = steps.next();
+      while (!r.done) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        const sig = interrupted();
+        if (sig !== null) {
+          return this.finish({ exitCode: null, reason: 'interrupted', message: `interrupted by ${sig} at pc 0x${this.engine.getPc().toString(16)}: the counts are partial` });
+        }
+        r = steps.next();
+      }
+      return this.finish(r.value);
+    } finally {
+      this.close();
+    }
+  }
+
+  /**
+   * What is still running when the first process has gone ends with the run, torn down as exit
+   * would do it (their exit_mmap counted); so does the first process's own mm.
+   */
+  private finish(end: RunEnd): RunEnd {
+    this.killAll();
+    return end;
+  }
+
+  /**
+   * The scheduler loop: pick, switch, run a slice, account; until the first process ends. It
+   * yields (a pause, nothing changes) when the engine handed back a wall-clock slice, so an
+   * asynchronous driver can look at the world.
+   */
+  private *schedule(): Generator<void, RunEnd, void> {
     const hooks = this.hooks();
     const maxSeconds = this.opts.maxSeconds ?? 0;
     const deadlineMs = maxSeconds > 0 ? this.runStart + maxSeconds * 1000 : 0;
@@ -317,10 +371,21 @@ export class Machine {
       // with an unreachable count when nothing else could run. A single-task run never counts.
       const others = this.sched.otherRunnableMin(this.sched.cpus[t.cpu]!) !== null || cpu.queue.length > 1 || this.nextTimer() !== null;
       if (others) this.counting = true;
-      const stop = this.engine.runWith(hooks, undefined, {
-        ...(this.counting ? { count: others ? QUANTUM_INSNS : UNBOUNDED_SLICE } : {}),
-        ...(deadlineMs > 0 ? { deadlineMs } : {}),
-      });
+      let stop: StopReason;
+      try {
+        stop = this.engine.runWith(hooks, undefined, {
+          ...(this.counting ? { count: others ? QUANTUM_INSNS : UNBOUNDED_SLICE } : {}),
+          ...(deadlineMs > 0 ? { deadlineMs } : {}),
+        });
+      } catch (e) {
+        if (!(e instanceof GuestOutOfMemory)) throw e;
+        // The OOM killer: the process whose fault found no memory dies of SIGKILL. Its fault may
+        // be half done, so its address space is not torn down (nor counted).
+        const p = t.process;
+        this.oomKilled.add(p.mm);
+        this.killProcess(p, forcedSignal(SIGKILL, `out of memory (the OOM killer): ${e.message}`));
+        continue;
+      }
       this.yieldRequested = false;
       this.chargeRunning();
       if (t.state === 'running') {
@@ -330,6 +395,7 @@ export class Machine {
       this.regsReplaced = false;
       switch (stop.kind) {
         case 'yield':
+          if (this.wallClockSlice) yield;
           break;
         case 'quantum':
           if (stop.instructions === UNBOUNDED_SLICE) return { exitCode: null, reason: 'crash', message: 'the guest ran 2^52 instructions in one slice' };
@@ -698,7 +764,7 @@ export class Machine {
       forkMm: (mm) => forkAddressSpace(mm),
       newMm: () => this.kernel.newProcess(),
       releaseMm: (mm) => {
-        if (!(mm as Process).hasExited) mm.exitMmap();
+        if (!(mm as Process).hasExited && !this.oomKilled.has(mm)) mm.exitMmap();
       },
       taskCreated: (t, regs) => {
         t.regs = regs;
@@ -772,6 +838,10 @@ export class Machine {
 
   /** Whether slices run with an instruction count (see schedule()). */
   private counting = false;
+  /** Address spaces of OOM-killed processes: their half-done fault leaves them untorn-down. */
+  private readonly oomKilled = new WeakSet<ProcessMemory>();
+  /** Whether the engine hands back wall-clock slices (an interruptible run). */
+  private readonly wallClockSlice: boolean;
 
   /** execve replaced the running task's registers: the slice ends without saving the engine's. */
   private regsReplaced = false;
@@ -805,7 +875,26 @@ export class Machine {
         return this.initEnd !== null || this.mustStop() ? { kind: 'yield' } : 'retry';
       },
       readInsn: (pc) => this.readInsn(pc),
+      onException: (info) => {
+        const x = syncExceptionOf(info);
+        if (x === null) return { kind: 'exception', info, message: `${info.name} at pc 0x${info.pc.toString(16)}` };
+        const r = this.signalStop(signalForException(x));
+        return r === 'retry' && (this.initEnd !== null || this.mustStop()) ? { kind: 'yield' } : r;
+      },
     };
+  }
+
+  /**
+   * A signal forced on the faulting thread by a synchronous exception (force_sig_fault): its
+   * handler runs, or the process ends with the exception's description, as the default action.
+   */
+  private signalStop(sig: ExceptionSignal, reason?: string): StopReason | 'retry' {
+    const pc = sig.pc < 2n ** 53n ? Number(sig.pc) : undefined;
+    const insn = pc !== undefined && sig.code !== 'BUS_ADRALN' ? this.disassembleAt(pc) : undefined;
+    const t = this.running!;
+    // Every si_code these exceptions carry (ILL_ILLOPC, TRAP_BRKPT, BUS_ADRALN, SEGV_MAPERR) is 1.
+    forceSigFault(t, sig.signo, 1, sig.addr, 0n, exceptionSignalMessage(sig, insn, reason));
+    return this.deliverForced(t, sig.pc);
   }
 
   /**
@@ -826,8 +915,12 @@ export class Machine {
       return this.fatal({ signal: 'SIGBUS', code: 'BUS_ADRALN', addr: a.va, access: a.kind, pc: info.pc, reason: `misaligned ${info.form} access` });
     }
     if (info.cause === 'outside-va-range') {
-      const a = info.faults[0] ?? info.accesses[0]!;
-      return this.fatal({ signal: 'SIGSEGV', code: 'SEGV_MAPERR', addr: a.va, access: a.kind, pc: info.pc, reason: 'address outside the 40-bit user address space of the model' });
+      const a = info.accesses[0]!;
+      const addr = a.vaBig ?? BigInt(a.va);
+      const pc = info.pcBig ?? BigInt(info.pc);
+      // Beyond TASK_SIZE (2^40 in the model) nothing can be mapped; the kernel half never can.
+      const why = addr >= 2n ** 63n ? 'a kernel address' : "outside the 40-bit user address space of contpte-lab's model (a limit of ours; arm64 Linux allows 2^48)";
+      return this.signalStop(signalForException({ kind: 'unmappable-address', pc, addr, access: a.kind }), why);
     }
     const mmu = this.kernel.mmu;
     const mm = this.running!.process.mm as Process;
@@ -864,8 +957,13 @@ export class Machine {
     const insn = this.disassembleAt(f.pc);
     const t = this.running!;
     forceFault(t, { ...f, ...(insn !== undefined ? { insn } : {}) }, esr);
+    return this.deliverForced(t, BigInt(f.pc));
+  }
+
+  /** The thread takes the signal just forced on it, interrupted at `pc` (the faulting instruction). */
+  private deliverForced(t: Task, pc: bigint): StopReason | 'retry' {
     const regs = this.engine.saveRegisters();
-    regs.pc = BigInt(f.pc);
+    regs.pc = pc;
     const d = deliverSignals(t, regs, null);
     switch (d.kind) {
       case 'run':
@@ -914,6 +1012,7 @@ export class Machine {
       ops: this.markers.ops,
       dumps: this.markers.dumps,
       cpus: this.kernel.mmu.cpus.length,
+      checker: checkerSummary(this.kernel.mmu.checker),
     });
   }
 

@@ -25,6 +25,12 @@ export interface TraceRequest {
 
 export interface RunOptions extends Omit<MachineOptions, 'telemetry' | 'disassembler'> {
   trace?: TraceRequest;
+  /**
+   * Asked between time slices: a signal name stops the guest there and ends the run as
+   * 'interrupted' (partial counts, the trace closed as interrupted). Without it the run never
+   * returns to the event loop until the guest ends.
+   */
+  interrupted?: () => 'SIGINT' | 'SIGTERM' | null;
 }
 
 export interface RunOutcome {
@@ -54,7 +60,7 @@ export async function runMachine(opts: RunOptions): Promise<RunOutcome> {
   let machine: Machine | undefined;
   let endReason = 'abort';
   try {
-    machine = new Machine({ ...opts, telemetry, disassembler: dis });
+    machine = new Machine({ ...opts, ...(opts.interrupted !== undefined ? { sliceMs: opts.sliceMs ?? 100 } : {}), telemetry, disassembler: dis });
     if (opts.trace) {
       sink = openTraceSink({
         file: opts.trace.file,
@@ -66,7 +72,7 @@ export async function runMachine(opts: RunOptions): Promise<RunOutcome> {
       });
       telemetry.tracer.attach(sink, opts.trace.events);
     }
-    const end = machine.run();
+    const end = opts.interrupted !== undefined ? await machine.runInterruptible(opts.interrupted) : machine.run();
     endReason = end.reason;
     return { summary: machine.summary(end), end };
   } catch (e) {

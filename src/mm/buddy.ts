@@ -22,7 +22,7 @@
  */
 import { PAGE_SIZE, type PhysMem } from '../mmu/physmem.js';
 import { bump, type Tally, type Telemetry } from '../trace/index.js';
-import { LabError } from '../util/errors.js';
+import { GuestOutOfMemory } from '../util/errors.js';
 import { LowestBitSet } from './bitmap.js';
 
 /** Largest block order: 4 MiB blocks with 4 KiB pages, as Linux 6.x on arm64 (MAX_PAGE_ORDER). */
@@ -263,10 +263,10 @@ export class Buddy {
  * The error a caller raises when it cannot go on without the memory (a fault that must be
  * served, a page table that must exist): it names the request and the knob that sizes the pool.
  */
-export function outOfMemoryError(oom: OutOfMemory, what: string): LabError {
+export function outOfMemoryError(oom: OutOfMemory, what: string): GuestOutOfMemory {
   const kib = (PAGE_SIZE << oom.order) / 1024;
   const poolMib = (oom.poolPages * PAGE_SIZE) / (1024 * 1024);
-  return new LabError(
+  return new GuestOutOfMemory(
     `out of guest physical memory: ${what} needs an order-${oom.order} block (${kib} KiB) but no free block is that large (${oom.freePages} pages free in all); ` +
       `the pool is ${poolMib} MiB: raise it with --set mem_mb=${Math.max(2 * poolMib, 64)}`,
   );

@@ -81,7 +81,12 @@ export interface MmPolicy {
   mem_mb: number;
   /** Modeled CPUs (each with its own TLB and walk cache). */
   cpus: number;
+  /** vm.overcommit_memory: 0 (heuristic) or 1 (always); 2 (strict accounting) is not modelled. */
+  overcommit_memory: OvercommitMode;
 }
+
+/** vm.overcommit_memory (Documentation/mm/overcommit-accounting.rst). */
+export type OvercommitMode = '0' | '1';
 
 export type KnobName = keyof MmPolicy;
 
@@ -158,7 +163,14 @@ export const KNOBS: readonly KnobDef[] = [
   { name: 'anon_thp_align', type: { kind: 'enum', values: ANON_THP_ALIGNS }, reader: 'mm/placement', description: 'which private anonymous mmaps are 2 MiB-aligned: none (<6.7), any_size (6.7-6.11), pmd_multiple (6.12), pmd_multiple_no_hint (6.13+)' },
   { name: 'tlb_entries', type: { kind: 'int', min: 5, max: 1 << 20, multipleOf: 5 }, reader: 'mmu', description: 'TLB entries (5-way set associative, like the 1280-entry L2 TLB of Cortex-A76/Neoverse-N1)' },
   { name: 'tlb_contig', type: BOOL, reader: 'mmu', description: 'the TLB caches a contiguous block as one entry' },
-  { name: 'mem_mb', type: { kind: 'int', min: 16, max: 16384, unit: 'MiB' }, reader: 'machine', description: 'guest physical memory in MiB (page tables, page cache, anonymous memory)' },
+  { name: 'mem_mb', type: { kind: 'int', min: 16, max: 4096, unit: 'MiB' }, reader: 'machine', description: 'guest physical memory in MiB (page tables, page cache, anonymous memory); 4096 at most: the pool is one host buffer, and Node.js 20 allows 4 GiB' },
+  {
+    name: 'overcommit_memory',
+    type: { kind: 'enum', values: ['0', '1', '2'] },
+    reader: 'mm',
+    description: 'vm.overcommit_memory: 0 refuses one private writable mapping larger than RAM (MAP_NORESERVE exempt), 1 accepts everything; shown in /proc/sys/vm/overcommit_memory',
+    unsupported: { '2': 'strict commit accounting (mode 2) is not modelled' },
+  },
   { name: 'cpus', type: { kind: 'int', min: 1, max: 256 }, reader: 'machine', description: 'online CPUs of the modeled machine, each with its own TLB and walk cache; tasks are spread over them' },
 ];
 

@@ -26,7 +26,7 @@ import type { Access, FaultKind } from '../trace/events.js';
 import { PAGE_SIZE } from '../mmu/physmem.js';
 import { PMD_SIZE } from '../pgtable/pte.js';
 import type { MmContext } from '../pgtable/policy.js';
-import { LabError } from '../util/errors.js';
+import { GuestOutOfMemory } from '../util/errors.js';
 import { doPageFault } from './fault.js';
 import { dupMmap } from './fork.js';
 import { populateRange } from './populate.js';
@@ -163,7 +163,7 @@ export class Process implements ProcessMemory, MmContext {
     if (pmd === this.lastPmd) return this.lastPteTable + ((address / PAGE_SIZE) & 511) * 8;
     const p = this.kernel.pgtable.tables.pteAllocMap(this, address);
     if (p === undefined) {
-      throw new LabError(`out of guest physical memory allocating page tables for 0x${address.toString(16)}; raise --set mem_mb (now ${this.kernel.policy.mem_mb})`);
+      throw new GuestOutOfMemory(`out of guest physical memory allocating page tables for 0x${address.toString(16)}; raise --set mem_mb (now ${this.kernel.policy.mem_mb})`);
     }
     this.lastPmd = pmd;
     this.lastPteTable = p - ((address / PAGE_SIZE) & 511) * 8;
@@ -288,6 +288,8 @@ export class Process implements ProcessMemory, MmContext {
     if (flags & MAP_NORESERVE) vmFlags |= VM_NORESERVE;
     // accountable_mapping: private writable memory is charged to the commit limit.
     if ((vmFlags & (VM_NORESERVE | VM_SHARED | VM_WRITE)) === VM_WRITE) vmFlags |= VM_ACCOUNT;
+    // mmap_region: an accountable mapping must pass the overcommit policy first.
+    if (vmFlags & VM_ACCOUNT && !this.vmEnoughMemory(len / PAGE_SIZE)) return -ENOMEM;
 
     // mmap_region: a fixed mapping replaces what was there.
     if (flags & MAP_FIXED) this.doMunmap(addr, len);
@@ -500,6 +502,19 @@ export class Process implements ProcessMemory, MmContext {
     this.startBrk = this.curBrk = pageAlignUp(addr);
   }
 
+  /**
+   * __vm_enough_memory (mm/util.c, v6.12) for modes 0 and 1: OVERCOMMIT_ALWAYS accepts anything;
+   * OVERCOMMIT_GUESS refuses only a single request larger than all RAM (there is no swap).
+   */
+  private vmEnoughMemory(pages: number): boolean {
+    switch (this.kernel.policy.overcommit_memory) {
+      case '1':
+        return true;
+      case '0':
+        return pages <= this.kernel.buddy.poolPages;
+    }
+  }
+
   brk(addr: number): number {
     this.live('brk');
     const k = this.kernel;
@@ -533,6 +548,7 @@ export class Process implements ProcessMemory, MmContext {
     }
     if (this.vmas.findVmaIntersection(oldBrk, newBrk) !== null) return orig;
     // do_brk_flags: grow the brk VMA or start one (VM_DATA_DEFAULT_FLAGS, accountable).
+    if (!this.vmEnoughMemory((newBrk - oldBrk) / PAGE_SIZE)) return orig;
     const flags = VM_READ | VM_WRITE | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC | VM_ACCOUNT | this.defFlags;
     const r = this.vmas.mapRange({ start: oldBrk, end: newBrk, flags, pgoff: oldBrk / PAGE_SIZE, file: null });
     if (r.kind !== 'ok') return orig;

@@ -60,6 +60,7 @@ const common: Common = {
   tlb_contig: { value: 'on', reason: 'A76-class cores cache contiguous ranges as one entry' },
   mem_mb: { value: '2048', reason: 'enough for page_fault3 (128 MiB) several times over' },
   cpus: { value: '4', reason: 'a small SMP machine: several tasks run in parallel, broadcast TLBIs reach other CPUs' },
+  overcommit_memory: { value: '0', reason: 'the kernel default (OVERCOMMIT_GUESS)' },
 };
 
 function profile(name: ProfileName, summary: string, own: Common): Profile {

@@ -224,12 +224,19 @@ function setAttributes(v: U64): string {
   return `${setAttrLo(v.lo, v.hi)}:${(v.hi & SET_ATTR_HI) >>> 0}`;
 }
 
+/** How many of a run's first findings `firstFindings` keeps. */
+const FIRST_FINDINGS_KEPT = 16;
+
 export class Checker implements StaleJudge {
   readonly stats: CheckerStats;
   readonly bbml2: boolean;
   readonly barriers: boolean;
   /** The most recent findings (also emitted as events when traced). */
   readonly findings: CheckerFinding[] = [];
+  /** The first findings of the run and the whole run's totals by rule: a marker reset zeroes `stats`, not these. */
+  readonly firstFindings: CheckerFinding[] = [];
+  readonly runByRule: Partial<Record<CheckerRule, number>> = {};
+  runTotal = 0;
   private readonly keep: number;
   private readonly stale: StaleSet;
   /** Contiguous groups written since the last settle (consecutive writes mostly hit the same one). */
@@ -468,8 +475,12 @@ export class Checker implements StaleJudge {
     else this.stats.contig_violations++;
     bump(this.stats.by_rule, rule);
     const chain = this.telemetry.calls.chain();
-    this.findings.push({ kind, rule, va, level, asid, detail, chain });
+    const finding: CheckerFinding = { kind, rule, va, level, asid, detail, chain };
+    this.findings.push(finding);
     if (this.findings.length > this.keep) this.findings.shift();
+    this.runTotal++;
+    this.runByRule[rule] = (this.runByRule[rule] ?? 0) + 1;
+    if (this.firstFindings.length < FIRST_FINDINGS_KEPT) this.firstFindings.push(finding);
     const tr = this.telemetry.tracer;
     if (tr.on[kind]) tr.emit({ kind, va, rule, detail, chain });
   }

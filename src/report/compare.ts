@@ -7,6 +7,7 @@
 import type { CaseSpec } from './cases.js';
 import { costParamsWith, describeCostParams, modelCost, COST_PARAM_NAMES, type CostParams, type CostResult } from './cost.js';
 import { runChild, runPool, type PoolProgress, type RunResult, type RunSpec } from './runner.js';
+import { judgeResult, stderrTail } from './outcome.js';
 import { measured, type Counts } from './summary.js';
 import type { Column, Cell, Table } from './table.js';
 import { UsageError } from '../util/errors.js';
@@ -86,8 +87,9 @@ export async function runComparison(req: CompareRequest, opts: ComparisonOptions
   const keys = [...new Set(resolved.map((r) => r.runKey))];
   const specs = keys.map((k) => resolved.find((r) => r.runKey === k)!.run);
   const runner = opts.runner ?? ((r: RunSpec) => runChild(r));
+  // A guest that did not exit 0 is a failed case whatever runner made it (report/outcome.ts).
   const results = await runPool(
-    specs.map((s) => () => runner(s)),
+    specs.map((s) => async () => judgeResult(await runner(s))),
     opts.jobs,
     (r) => r.ok,
     opts.progress,
@@ -205,7 +207,21 @@ export function comparisonTable(cmp: Comparison): Table {
   return { columns, rows, notes };
 }
 
-/** The whole comparison as one JSON document (summaries included). */
+/**
+ * One line per failed case: its name, why, and the child's last stderr lines (the guest's usage
+ * message, the tool's error), for the end of `compare`'s output; empty when every case ran.
+ */
+export function failureReport(cmp: Comparison): string[] {
+  const out: string[] = [];
+  for (const c of cmp.cases) {
+    if (c.result.ok) continue;
+    out.push(`case ${c.name} FAILED: ${c.result.error}`);
+    for (const l of stderrTail(c.result.stderr)) out.push(`  | ${l}`);
+  }
+  return out;
+}
+
+/** The whole comparison as one JSON document (summaries included; a failed guest's is kept but not compared). */
 export function comparisonJson(cmp: Comparison): unknown {
   const base = cmp.cases.find((c) => c.name === cmp.baseline);
   return {
@@ -219,12 +235,12 @@ export function comparisonJson(cmp: Comparison): unknown {
       cost_sets: c.costSets,
       args: c.run.args,
       status: c.result.ok ? 'ok' : 'failed',
-      ...(c.result.ok ? {} : { error: c.result.error }),
+      ...(c.result.ok ? {} : { error: c.result.error, exit_code: c.result.exitCode, stderr_tail: stderrTail(c.result.stderr) }),
       seconds: Number(c.result.seconds.toFixed(3)),
       measured_from: c.source ?? null,
       ratio_to_baseline: ratioToBaseline(c, base),
       cost: c.modeled ?? null,
-      summary: c.result.ok ? c.result.summary : null,
+      summary: c.result.ok ? c.result.summary : (c.result.summary ?? null),
     })),
   };
 }

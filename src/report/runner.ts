@@ -5,7 +5,7 @@
  * they finish in. A child that fails (no summary on its output) is a failed result carrying its
  * error, never an exception.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,7 +24,8 @@ export interface RunSpec {
 
 export type RunResult =
   | { ok: true; summary: Summary; seconds: number; stderr: string }
-  | { ok: false; error: string; exitCode: number | null; seconds: number; stderr: string };
+  /** `summary`: the child finished but its guest did not (report/outcome.ts); never compared. */
+  | { ok: false; error: string; exitCode: number | null; seconds: number; stderr: string; summary?: Summary };
 
 /** The package root: the nearest folder above this module whose package.json names contpte-lab. */
 export function packageRoot(): string {
@@ -105,12 +106,23 @@ export interface ChildOptions {
   timeoutSeconds?: number;
 }
 
+/** Children still running, so that a signal to the parent can end them too. */
+const liveChildren = new Set<ChildProcess>();
+
+/** Sends `signal` to every child run still going (compare's SIGINT/SIGTERM); returns how many. */
+export function stopChildren(signal: NodeJS.Signals): number {
+  let n = 0;
+  for (const c of liveChildren) if (c.kill(signal)) n++;
+  return n;
+}
+
 /** Runs one case as a child process and reads its summary. */
 export function runChild(r: RunSpec, opts: ChildOptions = {}): Promise<RunResult> {
   const cli = opts.cli ?? cliPath();
   const t0 = performance.now();
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [cli, ...runArgv(r)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    liveChildren.add(child);
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let timedOut = false;
@@ -124,6 +136,7 @@ export function runChild(r: RunSpec, opts: ChildOptions = {}): Promise<RunResult
     child.stdout.on('data', (b: Buffer) => out.push(b));
     child.stderr.on('data', (b: Buffer) => err.push(b));
     const finish = (code: number | null, spawnError?: Error): void => {
+      liveChildren.delete(child);
       if (timer !== null) clearTimeout(timer);
       const seconds = (performance.now() - t0) / 1000;
       const stdout = Buffer.concat(out).toString('utf8');

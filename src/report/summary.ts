@@ -9,9 +9,13 @@
  * does not know are carried along under `counts.other`.
  */
 import type { StatsRegistry, StatsSnapshot, Tally } from '../trace/stats.js';
+import { checkerSummaryFromJson, NO_FINDINGS, type CheckerSummary } from './findings.js';
 
-/** How a run ended. `signal`: the guest was killed (Linux would have); `budget`: --max-insns ran out. */
-export type EndReason = 'exit' | 'signal' | 'crash' | 'budget';
+/**
+ * How a run ended. `signal`: the guest was killed (Linux would have); `budget`: --max-insns or
+ * --timeout ran out; `interrupted`: the tool itself got SIGINT/SIGTERM (the counts are partial).
+ */
+export type EndReason = 'exit' | 'signal' | 'crash' | 'budget' | 'interrupted';
 
 export interface Counts {
   /**
@@ -99,6 +103,8 @@ export interface Summary {
   /** From the last reset (or the start) to the end of the run. */
   counts: Counts;
   dumps: Dump[];
+  /** The checker's findings over the whole run (markers do not reset them); see findings.ts. */
+  checker: CheckerSummary;
 }
 
 const KNOWN_GROUPS = new Set(['fault', 'pgtable', 'tlbi', 'dsb', 'tlb', 'checker', 'folio', 'alloc', 'pagecache', 'syscalls', 'mm', 'cpus']);
@@ -239,6 +245,7 @@ export interface SummaryInput {
   dumps?: readonly { label: string; ops: number | null; snapshot: StatsSnapshot }[];
   /** The machine's CPU count: `cpus[]` lists every CPU, idle ones too. */
   cpus?: number;
+  checker?: CheckerSummary;
 }
 
 export function buildSummary(i: SummaryInput): Summary {
@@ -250,6 +257,7 @@ export function buildSummary(i: SummaryInput): Summary {
     ops: i.ops ?? null,
     counts: countsFromSnapshot(i.snapshot, i.cpus ?? 0),
     dumps: (i.dumps ?? []).map((d) => ({ label: d.label, ops: d.ops, counts: countsFromSnapshot(d.snapshot, i.cpus ?? 0) })),
+    checker: i.checker ?? NO_FINDINGS,
   };
 }
 
@@ -334,7 +342,7 @@ export function countsFromJson(v: unknown): Counts {
   };
 }
 
-const END_REASONS: readonly EndReason[] = ['exit', 'signal', 'crash', 'budget'];
+const END_REASONS: readonly EndReason[] = ['exit', 'signal', 'crash', 'budget', 'interrupted'];
 
 /** A summary read back from JSON; throws an Error naming what is missing when it is not one. */
 export function summaryFromJson(v: unknown): Summary {
@@ -361,5 +369,6 @@ export function summaryFromJson(v: unknown): Summary {
     ops: typeof v['ops'] === 'number' ? v['ops'] : null,
     counts: countsFromJson(v['counts']),
     dumps,
+    checker: checkerSummaryFromJson(v['checker']),
   };
 }

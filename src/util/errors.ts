@@ -17,3 +17,13 @@ export class UsageError extends LabError {}
 
 /** A native part we depend on (libunicorn, the cross compiler, qemu-user) is missing or broken. */
 export class EnvironmentError extends LabError {}
+
+/**
+ * The guest used up the modeled physical memory (mem_mb). Linux's OOM killer would end it with
+ * SIGKILL, so the machine reports exit status 137 with the summary: this is not bad input.
+ */
+export class GuestOutOfMemory extends LabError {
+  constructor(message: string) {
+    super(message, 137);
+  }
+}

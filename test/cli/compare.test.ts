@@ -1,7 +1,7 @@
 /**
  * `contpte-lab compare` through the compiled CLI (dist/, built by `npm test` before vitest runs):
  * usage errors with exit code 2, the runs a preset or a matrix makes (--dry-run), and failed
- * cases reported in their rows with exit code 1. Comparisons that need `contpte-lab run` to
+ * cases reported in their rows with exit code 1, problems found before any run. Comparisons that need `contpte-lab run` to
  * succeed are in test/report/e2e.test.ts.
  */
 import { spawnSync } from 'node:child_process';
@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { COST_PARAM_NAMES } from '../../src/report/cost.js';
+import { largeComparisonVerdict } from '../../src/report/precheck.js';
 
 const ROOT = process.cwd();
 const CLI = join(ROOT, 'dist/src/cli/main.js');
@@ -111,16 +112,61 @@ describe('contpte-lab compare --dry-run', () => {
   });
 });
 
+describe('contpte-lab compare: everything is checked before the first run', () => {
+  it('a bad value in any case, an output path that cannot be written, a file execve refuses: exit 2, one line, no run', () => {
+    const started = Date.now();
+    expect(compare(HELLO, '--matrix', 'contpte=on,off tlb_entries=5,7')).toEqual({ code: 2, out: '', err: 'contpte-lab: case contpte=on tlb_entries=7: --set tlb_entries=7: expected 5..1048576 (multiple of 5)\n' });
+    expect(compare(HELLO, '--matrix', 'contpte=on,off', '--html', '/no/such/dir/r.html')).toEqual({ code: 2, out: '', err: "contpte-lab: --html: cannot write '/no/such/dir/r.html': the folder '/no/such/dir' does not exist\n" });
+    expect(compare('/dev/zero', '--matrix', 'contpte=on')).toEqual({ code: 2, out: '', err: 'contpte-lab: /dev/zero: permission denied (EACCES): a character device, not a regular file, and execve runs only regular files\n' });
+    expect(compare(HELLO, '--matrix', 'contpte=on', '--timeout', 'soon').code).toBe(2);
+    // No emulation ran: each refusal takes a process start, not a run.
+    expect(Date.now() - started).toBeLessThan(20_000);
+  });
+
+  it('the option parser\'s own errors are one line', () => {
+    const r = compare('--preset', 'page_fault9');
+    expect(r.err.split('\n')).toEqual(['contpte-lab: Invalid values: Argument: preset, Given: "page_fault9", Choices: "page_fault3-regression" (see \'contpte-lab --help\')', '']);
+  });
+
+  it('more than 64 runs: a warning when nobody can answer, a refusal on a terminal without --yes', () => {
+    expect(largeComparisonVerdict(64, { tty: true, yes: false })).toEqual({ kind: 'ok' });
+    expect(largeComparisonVerdict(65, { tty: false, yes: false })).toEqual({ kind: 'warn', message: 'contpte-lab: warning: 65 runs (more than 64); this may take long' });
+    expect(largeComparisonVerdict(65, { tty: true, yes: false })).toEqual({ kind: 'refuse', message: 'compare: 65 runs (more than 64) would take long: check the matrix, then add --yes to run them' });
+    expect(largeComparisonVerdict(65, { tty: true, yes: true })).toEqual({ kind: 'ok' });
+  });
+});
+
 describe('contpte-lab compare: failed cases', () => {
   it('reports each failed run in its row, prints the table anyway and exits 1', () => {
-    const r = compare(HELLO, '--matrix', 'no_such_knob=1,2', '--format', 'csv', '--jobs', '2');
+    // Stopped by the instruction budget: found only by running (an unknown knob is refused before).
+    const r = compare(HELLO, '--matrix', 'contpte=on,off', '--max-insns', '1000', '--format', 'csv', '--jobs', '2');
     expect(r.code).toBe(1);
     const rows = r.out.trim().split('\r\n');
     expect(rows[0]).toBe('case,faults,pte_writes,folds,unfolds,contpte_convert,tlbi,dsb,walks,mcycles,ratio,error');
     expect(rows).toHaveLength(3);
     for (const [i, row] of rows.slice(1).entries()) {
-      expect(row.startsWith(`no_such_knob=${i + 1},,,,,,,,,,,`)).toBe(true);
-      expect(row).toMatch(/,"?FAILED: exit code 2: contpte-lab: /);
+      expect(row.startsWith(`contpte=${['on', 'off'][i]},,,,,,,,,,,`)).toBe(true);
+      expect(row).toMatch(/,"?FAILED: stopped by a budget: the guest ran out of its instruction budget \(1000 instructions\)/);
     }
+  });
+
+  it('a guest that rejects its arguments fails every case: no counts, exit 1, its usage quoted', () => {
+    const r = compare('--preset', 'page_fault3-regression', '--format', 'csv', '--jobs', '2', '--', '16MB', '2');
+    expect(r.code).toBe(1);
+    const rows = r.out.trim().split('\r\n');
+    expect(rows).toHaveLength(5);
+    for (const row of rows.slice(1)) expect(row).toMatch(/^("[^"]+"|[^,]+),,,,,,,,,,,FAILED: the guest exited with status 2$/);
+    const err = r.err.split('\n');
+    expect(err[0]).toBe('contpte-lab: 4 of 4 cases failed (their counts are not compared):');
+    expect(err[1]).toBe('case 1-no-large-folios FAILED: the guest exited with status 2');
+    expect(err[2]).toMatch(/^  \| .*size/);
+  });
+
+  it('a case stopped by --max-insns is failed, not ok', () => {
+    const r = compare(HELLO, '--matrix', 'contpte=on', '--max-insns', '1000', '--format', 'json');
+    expect(r.code).toBe(1);
+    const doc = JSON.parse(r.out) as { cases: { status: string; error: string }[] };
+    expect(doc.cases[0]!.status).toBe('failed');
+    expect(doc.cases[0]!.error).toMatch(/^stopped by a budget: the guest ran out of its instruction budget \(1000 instructions\)/);
   });
 });

@@ -40,9 +40,9 @@ const B_SELF = 0x14000000;
 
 describe('bad input: a clear one-line error and exit code 2', () => {
   const truncated = join(dir, 'truncated');
-  writeFileSync(truncated, readFileSync('firmware/bin/hello').subarray(0, 100));
+  writeFileSync(truncated, readFileSync('firmware/bin/hello').subarray(0, 100), { mode: 0o755 });
   const text = join(dir, 'script.sh');
-  writeFileSync(text, '#!/bin/sh\necho hi\n');
+  writeFileSync(text, '#!/bin/sh\necho hi\n', { mode: 0o755 });
   const cases: [string, string[], RegExp][] = [
     ['a missing file', ['run', join(dir, 'nope')], /nope.*(no such file|ENOENT|does not exist)/i],
     ['a text file', ['run', text], /not an ELF file/],

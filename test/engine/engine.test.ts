@@ -444,7 +444,7 @@ describe('registers and options', () => {
 
   it('rejects bad options with a UsageError', () => {
     expect(() => new Engine({ memMb: 0 })).toThrow(UsageError);
-    expect(() => new Engine({ memMb: 1.5 })).toThrow(/mem_mb: 1.5 is not a whole number of MiB between 1 and 16384/);
+    expect(() => new Engine({ memMb: 1.5 })).toThrow(/mem_mb: 1.5 is not a whole number of MiB between 1 and 4096/);
     expect(() => new Engine({ asid: 70000 })).toThrow(/asid: 70000 is not 0..65535/);
     expect(() => new Engine({ maxInsns: -1 })).toThrow(UsageError);
     expect(() => new Engine({ maxSeconds: Number.NaN })).toThrow(UsageError);

@@ -133,7 +133,7 @@ describe('loading an ET_EXEC', () => {
     far.phdrs[1]!.vaddr = 2 ** 40 + 0x1f00;
     const rig = makeRig();
     expect(() => loadElfBinary(rig.p, parseElf(buildElf(far), 'far'), { argv: ['far'] })).toThrow(
-      new UsageError("far: segment 1 (PT_LOAD) [0x10000001f00, 0x10000004800) lies beyond the model's 1 TiB user address space (TASK_SIZE 2^40)"),
+      new UsageError("far: segment 1 (PT_LOAD) [0x10000001f00, 0x10000004800) lies beyond the 1 TiB user address space (TASK_SIZE 2^40) of contpte-lab's model, a limit of ours: arm64 Linux allows up to 2^48 or 2^52"),
     );
   });
 

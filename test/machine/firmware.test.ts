@@ -10,7 +10,8 @@ import { runCaptured, runQemu } from './helpers.js';
 function check(c: FirmwareCase) {
   it(`${c.title}: same stdout and exit code as qemu-aarch64`, async () => {
     const elf = firmwareBinary(c.program);
-    const ours = await runCaptured({ elf, args: c.args });
+    // --strict: an unimplemented syscall would end the run, and any checker finding fails below.
+    const ours = await runCaptured({ elf, args: c.args, strict: true });
     const ref = runQemu(elf, c.args);
     expect(ref.status).toBe(c.exitCode);
     expect(ours.end.exitCode).toBe(ref.status);
@@ -20,6 +21,8 @@ function check(c: FirmwareCase) {
     // The run's own accounting: no model inconsistency anywhere.
     expect(ours.summary.counts.bbm_violations).toBe(0);
     expect(ours.summary.counts.contig_violations).toBe(0);
+    // ... and over the whole run, start-up before the guest's reset included.
+    expect(ours.summary.checker, JSON.stringify(ours.summary.checker.first[0])).toEqual({ total: 0, by_rule: {}, first: [] });
     const dumps = c.markers.filter((m) => m.op === 'dump').map((m) => (m.op === 'dump' ? m.label : ''));
     expect(ours.summary.dumps.map((d) => d.label)).toEqual(dumps);
   });

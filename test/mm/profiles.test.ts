@@ -108,7 +108,7 @@ describe('--set knob=value', () => {
     expect(parseSet('ra_kb=auto').value).toBe(null);
     expect(usageError(() => parseSet('tlb_entries=1000x')).message).toMatch(/tlb_entries=1000x: expected 5\.\.1048576 \(multiple of 5\)/);
     expect(usageError(() => parseSet('tlb_entries=1001')).message).toMatch(/multiple of 5/);
-    expect(usageError(() => parseSet('mem_mb=8')).message).toMatch(/16\.\.16384 MiB/);
+    expect(usageError(() => parseSet('mem_mb=8')).message).toMatch(/16\.\.4096 MiB/);
     expect(usageError(() => parseSet('ra_kb=6')).message).toMatch(/multiple of 4/);
     expect(usageError(() => parseSet('anon_mthp=48K')).message).toMatch(/'48K' is not an mTHP size/);
     expect(usageError(() => parseSet('anon_mthp=2M')).message).toMatch(/PMD-mapped THP is not modelled/);

@@ -6,11 +6,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { expandMatrix, parseCasesText } from '../../src/report/cases.js';
-import { comparisonJson, comparisonTable, distinctRuns, resolveCases, runComparison, type CompareRequest } from '../../src/report/compare.js';
+import { comparisonJson, comparisonTable, distinctRuns, failureReport, resolveCases, runComparison, type CompareRequest } from '../../src/report/compare.js';
 import { costParamsWith, modelCost } from '../../src/report/cost.js';
 import type { RunResult, RunSpec } from '../../src/report/runner.js';
 import { buildSummary, MarkerCounts } from '../../src/report/summary.js';
-import { renderText } from '../../src/report/table.js';
+import { renderCsv, renderText } from '../../src/report/table.js';
 import type { PgtablePolicy } from '../../src/pgtable/index.js';
 import { UsageError } from '../../src/util/errors.js';
 import { Pf3Workload } from '../trace/workload.js';
@@ -118,6 +118,38 @@ describe('a comparison of real model runs', () => {
     expect(json.cases.map((c) => [c.name, c.status])).toEqual([['good', 'ok'], ['bad', 'failed'], ['plain', 'ok']]);
     expect(json.cases[1]!.error).toBe('exit code 2: contpte-lab: --set mode: no such knob');
     expect(json.cases[1]!.summary).toBeNull();
+  });
+
+  it('a guest that exited non-zero or was stopped by a budget is a failed case in every format, never compared', async () => {
+    // The runner finished (a summary exists) but the guest did not do its work.
+    const ended = (r: RunSpec): Promise<RunResult> =>
+      workbenchRun({ ...r, sets: r.sets.filter((s) => !s.startsWith('end=')) }).then((res) => {
+        if (!res.ok) return res;
+        const how = r.sets.find((s) => s.startsWith('end='))?.slice(4);
+        if (how === 'usage') return { ...res, summary: { ...res.summary, exit_code: 2 }, stderr: 'usage: page_fault3 [size]\n  size  bytes per iteration\n' };
+        if (how === 'budget') return { ...res, summary: { ...res.summary, exit_code: null, end: { reason: 'budget', detail: 'the guest ran out of its instruction budget (10 instructions) at pc 0x400000' } } };
+        return res;
+      });
+    const cases = parseCasesText('good: contpte=on\nusage: contpte=on end=usage\nbudget: contpte=off end=budget', 'c');
+    const cmp = await runComparison(request(cases), { jobs: 1, runner: ended });
+    expect(cmp.cases.map((c) => c.result.ok)).toEqual([true, false, false]);
+    const t = comparisonTable(cmp);
+    const err = t.columns.length - 1;
+    expect(t.rows[1]!.slice(1, err).every((c) => c === null)).toBe(true);
+    expect(t.rows[2]!.slice(1, err).every((c) => c === null)).toBe(true);
+    expect(t.rows[1]![err]).toBe('FAILED: the guest exited with status 2');
+    expect(t.rows[2]![err]).toBe('FAILED: stopped by a budget: the guest ran out of its instruction budget (10 instructions) at pc 0x400000');
+    expect(renderCsv(t).split('\r\n')[2]).toBe('usage,,,,,,,,,,,,,FAILED: the guest exited with status 2');
+    const json = comparisonJson(cmp) as { cases: { name: string; status: string; error?: string; exit_code?: number; stderr_tail?: string[]; cost: unknown; ratio_to_baseline: unknown; summary: { exit_code: number } | null }[] };
+    expect(json.cases.map((c) => c.status)).toEqual(['ok', 'failed', 'failed']);
+    expect(json.cases[1]).toMatchObject({ error: 'the guest exited with status 2', exit_code: 2, stderr_tail: ['usage: page_fault3 [size]', '  size  bytes per iteration'], cost: null, ratio_to_baseline: null });
+    expect(json.cases[1]!.summary!.exit_code).toBe(2);
+    expect(failureReport(cmp)).toEqual([
+      'case usage FAILED: the guest exited with status 2',
+      '  | usage: page_fault3 [size]',
+      '  |   size  bytes per iteration',
+      'case budget FAILED: stopped by a budget: the guest ran out of its instruction budget (10 instructions) at pc 0x400000',
+    ]);
   });
 
   it('cases that differ only in cost settings share one run', async () => {

@@ -9,12 +9,14 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { crossCases, expandMatrix, preset, PRESETS, readCasesFile, type CaseSpec } from '../../report/cases.js';
-import { comparisonTable, distinctRuns, resolveCases, runComparison, type CompareRequest } from '../../report/compare.js';
+import { comparisonTable, distinctRuns, failureReport, resolveCases, runComparison, type CompareRequest } from '../../report/compare.js';
 import { partitionSets } from '../../report/cost.js';
-import { cliPath, packageRoot, runArgv, runChild, type PoolProgress } from '../../report/runner.js';
+import { largeComparisonVerdict, LARGE_COMPARISON, precheckCases, precheckOutputPath } from '../../report/precheck.js';
+import { cliPath, packageRoot, runArgv, runChild, stopChildren, type PoolProgress } from '../../report/runner.js';
 import { emitStudy } from './collect.js';
 import { OUTPUT_FORMATS, renderComparison, writeHtmlComparison, type OutputFormat } from '../../report/output.js';
 import { UsageError } from '../../util/errors.js';
+import { EXIT_SIGNAL, listOption } from './run.js';
 import { parseUserNumber } from '../../util/num.js';
 
 interface CompareArgs {
@@ -24,7 +26,7 @@ interface CompareArgs {
   cases?: string;
   preset?: string;
   profile?: string;
-  set?: string[];
+  set?: string | string[];
   baseline?: string;
   format: string;
   html?: string;
@@ -33,6 +35,7 @@ interface CompareArgs {
   timeout?: string;
   'dry-run': boolean;
   'emit-jobs'?: string;
+  yes: boolean;
 }
 
 const FORMATS = OUTPUT_FORMATS;
@@ -76,7 +79,7 @@ class TtyProgress implements PoolProgress {
 /** The request from the options: which program, which cases, which settings go where. */
 function buildRequest(args: CompareArgs): { req: CompareRequest; title: string } {
   const guestArgs = args['--']?.map(String);
-  const { knobs: kernel, cost } = partitionSets(args.set ?? []);
+  const { knobs: kernel, cost } = partitionSets(listOption(args.set));
   if (args.preset !== undefined && args.cases !== undefined) throw new UsageError('--preset and --cases: give one of them (a --matrix can be added to either)');
   let cases: CaseSpec[];
   let elf = args.elf;
@@ -145,7 +148,7 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
       .option('cases', { type: 'string', describe: "file of cases, one per line 'name: --profile X --set knob=value ... [-- args]', or JSON" })
       .option('preset', { type: 'string', choices: Object.keys(PRESETS), describe: 'a predefined comparison (page_fault3-regression: the four configurations of the June 2024 report)' })
       .option('profile', { type: 'string', describe: 'profile for cases that name none' })
-      .option('set', { type: 'string', array: true, describe: 'knob=value for every case (repeatable); cost.<param>=value sets the cost model' })
+      .option('set', { type: 'string', describe: 'knob=value for every case (repeatable); cost.<param>=value sets the cost model' })
       .option('baseline', { type: 'string', describe: 'the case the ratio column compares with [default: the first case]' })
       .option('format', { type: 'string', choices: FORMATS, default: 'text', describe: 'table format on stdout' })
       .option('html', { type: 'string', describe: 'also write a self-contained HTML report (table and charts) to FILE' })
@@ -154,6 +157,7 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
       .option('timeout', { type: 'string', describe: 'kill a run after this many seconds' })
       .option('dry-run', { type: 'boolean', default: false, describe: 'print the runs that would be made and stop' })
       .option('emit-jobs', { type: 'string', describe: 'run nothing: write one job per run, a manifest and launchers (GNU parallel, Kubernetes, Slurm) to DIR; then contpte-lab collect DIR' })
+      .option('yes', { type: 'boolean', default: false, describe: `run a comparison of more than ${LARGE_COMPARISON} runs without asking (on a terminal)` })
       .example("$0 compare firmware/bin/page_fault3 --matrix 'contpte=on,off' -- 16M 2", 'contpte on and off')
       .example('$0 compare --preset page_fault3-regression --html report.html', "the thread's four configurations") as unknown as Argv<CompareArgs>,
   handler: async (args) => {
@@ -163,6 +167,14 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
       return;
     }
     const runs = distinctRuns(req);
+    // Fail before work: the program, every case's settings and the output path, then the size.
+    precheckCases(req.elf, resolveCases(req));
+    if (args.html !== undefined) precheckOutputPath('--html', args.html);
+    if (args.timeout !== undefined) parseUserNumber(args.timeout, '--timeout');
+    if (args['max-insns'] !== undefined) parseUserNumber(args['max-insns'], '--max-insns');
+    const size = largeComparisonVerdict(runs.length, { tty: process.stdin.isTTY === true && process.stderr.isTTY === true, yes: args.yes || args['dry-run'] });
+    if (size.kind === 'refuse') throw new UsageError(size.message);
+    if (size.kind === 'warn') process.stderr.write(size.message + '\n');
     if (args['dry-run']) {
       const cli = join(packageRoot(), 'dist/src/cli/main.js');
       const costOf = new Map(resolveCases(req).map((c) => [c.name, c.costSets]));
@@ -175,6 +187,14 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
       }
       return;
     }
+    // SIGINT/SIGTERM: the child runs end with the tool (never left running on their own).
+    const onSignal = (sig: 'SIGINT' | 'SIGTERM'): void => {
+      const n = stopChildren('SIGTERM');
+      process.stderr.write(`\ncontpte-lab: compare interrupted by ${sig}: ${n} run${n === 1 ? '' : 's'} stopped, no table\n`);
+      process.exit(EXIT_SIGNAL[sig]);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
     const jobs = args.jobs !== undefined ? parseUserNumber(args.jobs, '--jobs') : Math.min(availableParallelism(), runs.length);
     if (jobs < 1) throw new UsageError('--jobs: at least 1');
     const timeoutSeconds = args.timeout !== undefined ? parseUserNumber(args.timeout, '--timeout') : undefined;
@@ -198,7 +218,13 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
       const table = comparisonTable(cmp);
       process.stdout.write(renderComparison(cmp, table, args.format as OutputFormat));
       if (args.html !== undefined) await writeHtmlComparison({ file: args.html, title, cmp, table, traceFile });
-      if (cmp.cases.some((c) => !c.result.ok)) process.exitCode = 1;
+      // A failed case is never a good row: name it, say why, quote its stderr, and exit 1.
+      const failures = failureReport(cmp);
+      if (failures.length > 0) {
+        const n = cmp.cases.filter((c) => !c.result.ok).length;
+        process.stderr.write(`contpte-lab: ${n} of ${cmp.cases.length} cases failed (their counts are not compared):\n${failures.join('\n')}\n`);
+        process.exitCode = 1;
+      }
     } finally {
       if (traceDir !== null) rmSync(traceDir, { recursive: true, force: true });
     }

@@ -8,6 +8,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import { runMachine } from '../../machine/run.js';
 import { checkCostParams, costParamsWith, partitionSets, summaryCost } from '../../report/cost.js';
+import { EXIT_CHECKER, findingsText } from '../../report/findings.js';
 import { measured } from '../../report/summary.js';
 import { renderSummaryText } from '../../report/summary-text.js';
 import { parseTraceEvents, parseTraceLimit, TRACE_FORMATS, type TraceFormat } from '../../trace/sinks/options.js';
@@ -18,7 +19,7 @@ interface RunArgs {
   elf: string;
   args?: (string | number)[];
   profile?: string;
-  set?: string[];
+  set?: string | string[];
   json: boolean;
   'max-insns'?: string;
   timeout?: string;
@@ -28,13 +29,15 @@ interface RunArgs {
   'trace-limit'?: string;
   strict: boolean;
   seed?: string;
-  env?: string[];
+  env?: string | string[];
   argv0?: string;
   '--'?: (string | number)[];
 }
 
 export const EXIT_BUDGET = 124;
 export const EXIT_CRASH = 70;
+/** 128 + the signal that interrupted the tool, as a shell reports it. */
+export const EXIT_SIGNAL = { SIGINT: 130, SIGTERM: 143 } as const;
 
 export const runCommand: CommandModule<object, RunArgs> = {
   command: 'run <elf> [args..]',
@@ -44,7 +47,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
       .positional('elf', { type: 'string', demandOption: true, describe: 'a static AArch64 executable (ET_EXEC or static-pie)' })
       .positional('args', { type: 'string', array: true, describe: "the program's arguments (put them after --)" })
       .option('profile', { type: 'string', describe: 'kernel profile: linux-6.9, linux-6.12 (default), linux-7.2 (see `contpte-lab profiles`)' })
-      .option('set', { type: 'string', array: true, describe: 'override a knob, e.g. --set contpte=off (repeatable); cost.<param>=v for the cost model' })
+      .option('set', { type: 'string', describe: 'override a knob, e.g. --set contpte=off (repeatable); cost.<param>=v for the cost model' })
       .option('json', { type: 'boolean', default: false, describe: 'print the summary as one JSON document on stdout' })
       .option('max-insns', { type: 'string', describe: 'stop after this many instructions (exact, slows compute-bound guests)' })
       .option('timeout', { type: 'string', describe: 'stop after this many seconds of emulation' })
@@ -52,22 +55,39 @@ export const runCommand: CommandModule<object, RunArgs> = {
       .option('trace-format', { type: 'string', default: 'jsonl', choices: [...TRACE_FORMATS], describe: 'jsonl, or perfetto (Chrome trace-event JSON for ui.perfetto.dev)' })
       .option('trace-events', { type: 'string', describe: 'only these event kinds, comma separated (e.g. fault,tlbi,contpte_convert)' })
       .option('trace-limit', { type: 'string', describe: 'cap the trace (e.g. 100MB or 1000000events); a capped file says so at its end' })
-      .option('strict', { type: 'boolean', default: false, describe: 'an unimplemented syscall ends the run instead of returning -ENOSYS' })
+      .option('strict', { type: 'boolean', default: false, describe: 'fail on anything suspect: a checker finding (a model bug) exits 70 after the summary; an unimplemented syscall ends the run instead of returning -ENOSYS' })
       .option('seed', { type: 'string', describe: "seed of the guest's getrandom and AT_RANDOM (default fixed)" })
-      .option('env', { type: 'string', array: true, describe: 'NAME=value for the guest environment (repeatable; default empty)' })
+      .option('env', { type: 'string', describe: 'NAME=value for the guest environment (repeatable; default empty)' })
       .option('argv0', { type: 'string', describe: "the guest's argv[0] (default: the ELF path as given), like the shell's exec -a" })
       .parserConfiguration({ 'populate--': true, 'parse-numbers': false, 'parse-positional-numbers': false }) as unknown as Argv<RunArgs>,
   handler: async (a) => {
-    const { knobs, cost } = partitionSets(a.set ?? []);
+    // Repeatable options take one value each, so `run --set k=v prog` keeps prog as the ELF.
+    const sets = listOption(a.set);
+    const env = a.env === undefined ? undefined : listOption(a.env);
+    const { knobs, cost } = partitionSets(sets);
     const costParams = checkCostParams(costParamsWith(cost));
     const guestArgs = [...(a.args ?? []), ...(a['--'] ?? [])].map(String);
-    for (const e of a.env ?? []) if (!/^[^=]+=/.test(e)) throw new UsageError(`--env: '${e}' is not NAME=value`);
+    for (const e of env ?? []) if (!/^[^=]+=/.test(e)) throw new UsageError(`--env: '${e}' is not NAME=value`);
+    if (a.trace === undefined) {
+      for (const o of ['trace-events', 'trace-limit'] as const) if (a[o] !== undefined) throw new UsageError(`--${o} needs --trace FILE (there is no trace to ${o === 'trace-limit' ? 'cap' : 'filter'})`);
+    }
+    // SIGINT/SIGTERM: the guest stops at the next slice, the summary so far is printed (marked
+    // interrupted), the trace is closed validly, and the exit status is 130/143. A second one
+    // ends the tool at once.
+    let caught: 'SIGINT' | 'SIGTERM' | null = null;
+    const onSignal = (sig: 'SIGINT' | 'SIGTERM'): void => {
+      if (caught !== null) process.exit(EXIT_SIGNAL[sig]);
+      caught = sig;
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
     const { summary, end } = await runMachine({
+      interrupted: () => caught,
       elf: a.elf,
       ...(a.json ? { stdout: (b: Uint8Array) => void process.stderr.write(b) } : {}),
       args: guestArgs,
       ...(a.argv0 !== undefined ? { argv0: a.argv0 } : {}),
-      ...(a.env ? { env: a.env } : {}),
+      ...(env ? { env } : {}),
       ...(a.profile !== undefined ? { profile: a.profile } : {}),
       sets: knobs,
       ...(a['max-insns'] !== undefined ? { maxInsns: parseUserNumber(a['max-insns'], '--max-insns') } : {}),
@@ -92,9 +112,21 @@ export const runCommand: CommandModule<object, RunArgs> = {
       process.stderr.write(renderSummaryText(summary, process.stderr.columns || 100, { result: summaryCost(summary, costParams), source: measured(summary).source }));
     }
     if (end.message !== undefined && a.json) process.stderr.write(`contpte-lab: ${end.message}\n`);
-    process.exitCode = end.exitCode ?? (end.reason === 'budget' ? EXIT_BUDGET : EXIT_CRASH);
+    // Findings last, where a reader of the terminal sees them, in both formats.
+    const findings = findingsText(summary.checker);
+    if (findings.length > 0) process.stderr.write(findings.join('\n') + '\n');
+    process.exitCode = end.exitCode ?? (end.reason === 'budget' ? EXIT_BUDGET : end.reason === 'interrupted' && caught !== null ? EXIT_SIGNAL[caught] : EXIT_CRASH);
+    if (a.strict && summary.checker.total > 0) {
+      process.stderr.write(`contpte-lab: --strict: failing the run (exit ${EXIT_CHECKER}) for ${summary.checker.total} checker finding${summary.checker.total === 1 ? '' : 's'}; the guest's own exit status was ${end.exitCode ?? 'none'}\n`);
+      process.exitCode = EXIT_CHECKER;
+    }
   },
 };
+
+/** A repeatable option's values: yargs gives one string, or an array when it was repeated. */
+export function listOption(v: string | string[] | undefined): string[] {
+  return v === undefined ? [] : Array.isArray(v) ? v.map(String) : [String(v)];
+}
 
 function positiveSeconds(text: string): number {
   const v = Number(text);

@@ -177,8 +177,10 @@ function read(p: LinuxProcess, a: readonly U64[]): number | SyscallOutcome {
   const bad = checkReadable(f);
   if (bad !== 0) return bad;
   const buf = argPtr(a[1]!);
-  const count = rwCount(argUlong(a[2]!));
-  if (!accessOk(buf, count)) return -EFAULT;
+  // vfs_read/vfs_write check access_ok on the size as asked, before the MAX_RW_COUNT clamp.
+  const asked = argUlong(a[2]!);
+  const count = rwCount(asked);
+  if (!accessOk(buf, asked)) return -EFAULT;
   if (f!.node.kind === 'dir') return -EISDIR;
   // sock_read_iter returns 0 for an empty read without taking a datagram off the queue.
   if (f!.ops instanceof UnixSocket && count === 0) return 0;
@@ -194,8 +196,10 @@ function write(p: LinuxProcess, a: readonly U64[]): number | SyscallOutcome {
   const bad = checkWritable(f);
   if (bad !== 0) return bad;
   const buf = argPtr(a[1]!);
-  const count = rwCount(argUlong(a[2]!));
-  if (!accessOk(buf, count)) return -EFAULT;
+  // vfs_read/vfs_write check access_ok on the size as asked, before the MAX_RW_COUNT clamp.
+  const asked = argUlong(a[2]!);
+  const count = rwCount(asked);
+  if (!accessOk(buf, asked)) return -EFAULT;
   if (f!.ops !== null) return count === 0 && f!.node.kind === 'fifo' ? 0 : opsWrite(p, f!, [{ base: buf, len: count }], 0);
   if (count === 0) return 0;
   const r = doWrite(p, f!, buf, count, f!.pos);
@@ -208,11 +212,13 @@ function pread64(p: LinuxProcess, a: readonly U64[]): number {
   const bad = checkReadable(f);
   if (bad !== 0) return bad;
   const buf = argPtr(a[1]!);
-  const count = rwCount(argUlong(a[2]!));
+  // vfs_read/vfs_write check access_ok on the size as asked, before the MAX_RW_COUNT clamp.
+  const asked = argUlong(a[2]!);
+  const count = rwCount(asked);
   const pos = argLong(a[3]!);
   if (pos < 0) return -EINVAL;
   if (!f!.seekable) return -ESPIPE;
-  if (!accessOk(buf, count)) return -EFAULT;
+  if (!accessOk(buf, asked)) return -EFAULT;
   if (f!.node.kind === 'dir') return -EISDIR;
   if (count === 0) return 0;
   return doRead(p, f!, buf, count, pos).n;
@@ -223,11 +229,13 @@ function pwrite64(p: LinuxProcess, a: readonly U64[]): number {
   const bad = checkWritable(f);
   if (bad !== 0) return bad;
   const buf = argPtr(a[1]!);
-  const count = rwCount(argUlong(a[2]!));
+  // vfs_read/vfs_write check access_ok on the size as asked, before the MAX_RW_COUNT clamp.
+  const asked = argUlong(a[2]!);
+  const count = rwCount(asked);
   const pos = argLong(a[3]!);
   if (pos < 0) return -EINVAL;
   if (!f!.seekable) return -ESPIPE;
-  if (!accessOk(buf, count)) return -EFAULT;
+  if (!accessOk(buf, asked)) return -EFAULT;
   if (count === 0) return 0;
   return doWrite(p, f!, buf, count, pos).n;
 }

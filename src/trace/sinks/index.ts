@@ -2,7 +2,7 @@
  * Trace sinks: JSON lines and Chrome/Perfetto trace-event JSON, written to a file. A machine
  * opens one with `openTraceSink` from the user's options, attaches it for the kinds it writes
  * (`tracer.attach(sink, sink.kinds)`) and closes the tracer with the end reason whatever happens
- * (`tracer.close('exit' | 'signal' | 'crash' | 'budget')`).
+ * (`tracer.close('exit' | 'signal' | 'crash' | 'budget' | 'interrupted')`).
  */
 import type { EventKind } from '../events.js';
 import { JsonlSink } from './jsonl.js';

@@ -21,7 +21,7 @@ export const MIN_TRACE_BYTES = 4096;
  * tool failed (crash), the instruction budget ran out, or the process ended without closing the
  * trace (abort: an uncaught error or an interrupt).
  */
-export type TraceEndReason = 'exit' | 'signal' | 'crash' | 'budget' | 'abort';
+export type TraceEndReason = 'exit' | 'signal' | 'crash' | 'budget' | 'interrupted' | 'abort';
 
 /**
  * The Perfetto time axis: `seq` puts event n at n µs (one event per microsecond of trace time);

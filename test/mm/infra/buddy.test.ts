@@ -170,7 +170,7 @@ describe('Buddy', () => {
       frees_by_order: { '0': 128 },
     });
     const err = outOfMemoryError({ kind: 'oom', order: 1, freePages: 128, poolPages: 256 }, 'an anonymous fault');
-    expect(err.exitCode).toBe(2);
+    expect(err.exitCode).toBe(137); // the guest's death (SIGKILL), not bad input
     expect(err.message).toBe(
       'out of guest physical memory: an anonymous fault needs an order-1 block (8 KiB) but no free block is that large (128 pages free in all); the pool is 1 MiB: raise it with --set mem_mb=64',
     );

@@ -1,0 +1,154 @@
+/**
+ * Hostile inputs that used to crash node natively, block, or end as tool errors (issue 15):
+ * mem_mb beyond what one host buffer can hold, the time-budget worker ended while loading koffi,
+ * a guest that exhausts memory (Linux's OOM kill: 137 with the summary), execve's EACCES for
+ * non-regular and non-executable files, usage errors that used to be accepted.
+ */
+import { execFile, spawnSync } from 'node:child_process';
+import { promisify } from 'node:util';
+import { copyFileSync, chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { HostRegion } from '../../src/engine/hostmem.js';
+import { EnvironmentError } from '../../src/util/errors.js';
+import { firmwareBinary } from '../firmware/cases.js';
+import { cGuest } from './guests.js';
+
+const CLI = join(process.cwd(), 'dist/src/cli/main.js');
+const HELLO = firmwareBinary('hello');
+const dir = mkdtempSync(join(tmpdir(), 'contpte-limits-'));
+
+function run(args: string[], timeoutMs = 60_000): { code: number | null; out: string; err: string; signal: NodeJS.Signals | null } {
+  const r = spawnSync(process.execPath, [CLI, 'run', ...args], { encoding: 'utf8', timeout: timeoutMs });
+  return { code: r.status, out: r.stdout, err: r.stderr, signal: r.signal };
+}
+
+describe('mem_mb', () => {
+  it('the documented range is the real one: 4096 runs, 4097 and 16384 are one-line usage errors', () => {
+    expect(run(['--set', 'mem_mb=4096', HELLO, '--json']).code).toBe(0);
+    for (const v of ['4097', '16384']) expect(run(['--set', `mem_mb=${v}`, HELLO])).toEqual({ code: 2, out: '', err: `contpte-lab: --set mem_mb=${v}: expected 16..4096 MiB\n`, signal: null });
+  });
+
+  it('a host view larger than node allows is an error, not a native abort', () => {
+    const r = HostRegion.reserve(2 ** 32 + 4096, 'rw');
+    try {
+      expect(() => r.view()).toThrow(EnvironmentError);
+    } finally {
+      r.release();
+    }
+  });
+});
+
+describe('budgets start with the guest', () => {
+  it('--max-insns 10 stops the guest with 124, not the start-up probe with 2', () => {
+    const r = run([HELLO, '--max-insns', '10', '--json']);
+    expect(r.code).toBe(124);
+    expect((JSON.parse(r.out) as { end: { reason: string } }).end.reason).toBe('budget');
+    expect(r.err.trim().split('\n').pop()).toMatch(/^contpte-lab: the guest ran out of its instruction budget \(10 instructions\) at pc 0x[0-9a-f]+$/);
+  });
+});
+
+describe('the time budget worker', () => {
+  // Spawned without blocking the test worker (a blocking spawn of this length times vitest's RPC out).
+  const execAsync = promisify(execFile);
+  const settle = async (file: string, args: string[]): Promise<{ code: number; out: string; err: string }> => {
+    try {
+      const r = await execAsync(file, args, { encoding: 'utf8', timeout: 120_000 });
+      return { code: 0, out: r.stdout, err: r.stderr };
+    } catch (e) {
+      const x = e as { code?: number; stdout?: string; stderr?: string };
+      return { code: typeof x.code === 'number' ? x.code : -1, out: x.stdout ?? '', err: x.stderr ?? '' };
+    }
+  };
+
+  it('200 watchdogs started and stopped at once never abort node (none is ended while loading koffi)', async () => {
+    const script = join(dir, 'wd.mjs');
+    writeFileSync(
+      script,
+      `import { Watchdog } from ${JSON.stringify(join(process.cwd(), 'dist/src/engine/watchdog.js'))};\n` +
+        'for (let i = 0; i < 200; i++) { const w = new Watchdog(0n); if (i % 3 === 1) await new Promise((r) => setTimeout(r, i % 5)); w.close(); }\n' +
+        'new Watchdog(0n);\nconsole.log("done");\n',
+    );
+    const r = await settle(process.execPath, [script]);
+    expect(r).toEqual({ code: 0, out: 'done\n', err: '' });
+  }, 150_000);
+
+  it('10 short runs with --timeout all end normally', async () => {
+    for (let i = 0; i < 10; i++) {
+      const r = await settle(process.execPath, [CLI, 'run', HELLO, '--timeout', '5', '--json']);
+      expect(r.err).not.toMatch(/FATAL|napi/);
+      expect(r.code).toBe(0);
+    }
+  }, 120_000);
+});
+
+describe('out of memory is the guest death, not bad input', () => {
+  it('a guest touching more than mem_mb is killed with SIGKILL: exit 137, a message and the JSON summary', () => {
+    // MAP_NORESERVE: the overcommit heuristic would refuse 256 MiB on a 64 MiB machine at mmap.
+    const elf = cGuest(
+      '#include <stdio.h>\n#include <sys/mman.h>\nint main(void) {\n  size_t len = (size_t)256 << 20;\n  char *p = mmap(0, len, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS|MAP_NORESERVE, -1, 0);\n' +
+        '  if (p == MAP_FAILED) { puts("mmap failed"); return 1; }\n  for (size_t i = 0; i < len; i += 4096) p[i] = 1;\n  puts("touched");\n  return 0;\n}\n',
+    );
+    const r = run(['--set', 'mem_mb=64', elf, '--json']);
+    expect(r.code).toBe(137);
+    const s = JSON.parse(r.out) as { exit_code: number; end: { reason: string; detail: string }; counts: { faults: { total: number } } };
+    expect(s.exit_code).toBe(137);
+    expect(s.end.reason).toBe('signal');
+    expect(s.end.detail).toMatch(/^guest killed by SIGKILL: out of memory \(the OOM killer\): out of guest physical memory: an anonymous folio at 0x[0-9a-f]+ needs an order-0 block .*the pool is 64 MiB: raise it with --set mem_mb=128 \[exit status 137\]$/);
+    expect(s.counts.faults.total).toBeGreaterThan(10_000);
+    expect(r.err.trim().split('\n').pop()).toBe(`contpte-lab: ${s.end.detail}`);
+  });
+});
+
+describe('files execve refuses with EACCES, at once', () => {
+  it('a fifo, /dev/zero, a directory and a file without an execute bit', () => {
+    const fifo = join(dir, 'fifo');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    const noexec = join(dir, 'noexec');
+    copyFileSync(HELLO, noexec);
+    chmodSync(noexec, 0o644);
+    const cases: [string, string][] = [
+      [fifo, 'a fifo, not a regular file, and execve runs only regular files'],
+      ['/dev/zero', 'a character device, not a regular file, and execve runs only regular files'],
+      [dir, 'a directory, not a regular file, and execve runs only regular files'],
+      [noexec, 'no execute permission (mode 0644), which execve requires (chmod +x)'],
+    ];
+    for (const [path, why] of cases) {
+      const r = run([path], 20_000);
+      expect(r.signal).toBeNull();
+      expect(r).toEqual({ code: 2, out: '', err: `contpte-lab: ${path}: permission denied (EACCES): ${why}\n`, signal: null });
+    }
+  });
+});
+
+describe('overcommit (vm.overcommit_memory, mm/util.c __vm_enough_memory)', () => {
+  const OC = `#include <stdio.h>
+#include <sys/mman.h>
+#include <fcntl.h>
+#include <unistd.h>
+int main(void) {
+  char buf[8] = {0};
+  int fd = open("/proc/sys/vm/overcommit_memory", O_RDONLY);
+  if (fd < 0 || read(fd, buf, sizeof buf - 1) <= 0) { puts("no proc file"); return 3; }
+  size_t big = (size_t)64 << 30;
+  void *a = mmap(0, big, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0);
+  void *b = mmap(0, big, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS|MAP_NORESERVE, -1, 0);
+  void *c = mmap(0, (size_t)1 << 30, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0);
+  void *d = mmap(0, big, PROT_READ, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0);
+  printf("mode=%c plain=%s noreserve=%s small=%s readonly=%s\\n", buf[0], a == MAP_FAILED ? "ENOMEM" : "ok", b == MAP_FAILED ? "ENOMEM" : "ok", c == MAP_FAILED ? "ENOMEM" : "ok", d == MAP_FAILED ? "ENOMEM" : "ok");
+  return 0;
+}
+`;
+  it('mode 0 refuses a 64 GiB private writable mapping on a 2 GiB machine, not with MAP_NORESERVE; mode 1 accepts it; mode 2 is refused as not modelled', () => {
+    const elf = cGuest(OC);
+    const guest = (sets: string[]): string => {
+      const r = run([...sets, elf, '--json']);
+      expect(r.code, r.err).toBe(0);
+      return r.err.split('\n')[0]!;
+    };
+    expect(guest([])).toBe('mode=0 plain=ENOMEM noreserve=ok small=ok readonly=ok');
+    expect(guest(['--set', 'overcommit_memory=1'])).toBe('mode=1 plain=ok noreserve=ok small=ok readonly=ok');
+    expect(run(['--set', 'overcommit_memory=2', elf])).toMatchObject({ code: 2, err: 'contpte-lab: --set overcommit_memory=2: strict commit accounting (mode 2) is not modelled\n' });
+  });
+});
