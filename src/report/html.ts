@@ -70,6 +70,30 @@ export function speedChart(cmp: Comparison): BarChart {
       };
 }
 
+/**
+ * The machine's CPUs per case: broadcast TLBIs each CPU received from the others (what a
+ * many-CPU machine pays for every broadcast), as min / mean / max over the CPUs, with the totals.
+ */
+export function cpuTableHtml(cmp: Comparison): string {
+  const rows = cmp.cases.map((c) => {
+    const cpus = c.counts?.cpus ?? [];
+    if (c.counts === undefined || cpus.length === 0) return `<tr><td>${escapeXml(c.name)}</td><td colspan="6">${c.result.ok ? 'no per-CPU counts' : 'failed'}</td></tr>`;
+    const received = cpus.map((x) => x.tlbi_received);
+    const sum = (v: number[]): number => v.reduce((a, b) => a + b, 0);
+    const cells = [
+      String(cpus.length),
+      String(sum(cpus.map((x) => x.tlbi_issued))),
+      String(sum(received)),
+      String(Math.min(...received)),
+      (sum(received) / cpus.length).toFixed(1),
+      String(Math.max(...received)),
+    ];
+    return `<tr><td>${escapeXml(c.name)}</td>${cells.map((v) => `<td class="num">${v}</td>`).join('')}</tr>`;
+  });
+  const head = ['case', 'CPUs', 'TLBIs issued', 'broadcasts received', 'received per CPU: min', 'mean', 'max'].map((h) => `<th>${h}</th>`).join('');
+  return `<table>\n<thead><tr>${head}</tr></thead>\n<tbody>\n${rows.join('\n')}\n</tbody>\n</table>`;
+}
+
 export interface HtmlReportInput {
   title: string;
   comparison: Comparison;
@@ -111,6 +135,9 @@ export function renderHtmlReport(r: HtmlReportInput): string {
   parts.push('</div>');
   parts.push('<h2>TLBIs</h2>');
   parts.push(barChartSvg(tlbiChart(cmp), 'chart-tlbi'));
+  parts.push('<h2>TLBIs by CPU</h2>');
+  parts.push('<p>Every broadcast TLBI (the …IS forms) reaches all the other CPUs of the machine (the <code>cpus</code> knob); the JSON has each CPU\'s counts (<code>counts.cpus</code>).</p>');
+  parts.push(cpuTableHtml(cmp));
   parts.push('<h2>Modeled speed</h2>');
   parts.push(barChartSvg(speedChart(cmp), 'chart-speed'));
   if (r.timeline !== undefined && r.timeline !== null) {

@@ -57,6 +57,11 @@ function countRows(c: Counts): Row[] {
     addTally(c.tlbi.by_op, 2);
     rows.push({ label: 'by site', value: null, indent: 1 });
     addTally(c.tlbi.by_site, 2);
+    // With several CPUs: what each issued and what the others' broadcasts cost it.
+    if (c.cpus.length > 1) {
+      rows.push({ label: 'received, by CPU', value: null, indent: 1 });
+      for (const x of c.cpus) if (x.tlbi_issued > 0 || x.tlbi_received > 0) rows.push({ label: `cpu${x.cpu} (issued ${grouped(x.tlbi_issued)})`, value: x.tlbi_received, indent: 2 });
+    }
   }
   rows.push({ label: 'DSB', value: c.dsb, indent: 0 });
   addTally(c.dsb_by_domain, 1);
