@@ -346,6 +346,28 @@ describe('eventfd2', () => {
   });
 });
 
+describe('sendfile', () => {
+  it('copies a regular file into a pipe from *offset (updated) or the file position, and refuses a pipe as input', () => {
+    const r = makeRig();
+    const fd = r.call('openat', -100, r.str('/tmp/sf'), 0o102, 0o600);
+    expect(r.call('write', fd, r.str('0123456789'), 10)).toBe(10);
+    const [rd, wr] = pipeFds(r);
+    const off = r.bytes(new Uint8Array(8), 2048);
+    r.mm.poke(off, new Uint8Array([3, 0, 0, 0, 0, 0, 0, 0]));
+    expect(r.call('sendfile', wr, fd, off, 4)).toBe(4);
+    expect(r.u64(off)).toBe(7n);
+    expect(r.call('read', rd, r.scratch + 1024, 100)).toBe(4);
+    expect(dec.decode(r.read(r.scratch + 1024, 4))).toBe('3456');
+    // Without an offset: from the file's position (10, its end after the write), which moves.
+    expect(r.call('lseek', fd, 8, 0)).toBe(8);
+    expect(r.call('sendfile', wr, fd, 0, 100)).toBe(2);
+    expect(r.call('lseek', fd, 0, 1)).toBe(10);
+    expect(r.call('sendfile', wr, fd, 0, 100)).toBe(0);
+    expect(r.call('sendfile', fd, rd, 0, 1)).toBe(-EINVAL);
+    expect(r.call('sendfile', wr, 99, 0, 1)).toBe(-EBADF);
+  });
+});
+
 describe('socketpair(AF_UNIX)', () => {
   function pair(r: Rig, type: number): [number, number] {
     expect(r.call('socketpair', 1, type, 0, r.scratch + OUT)).toBe(0);

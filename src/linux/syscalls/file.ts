@@ -8,7 +8,7 @@
  */
 import type { U64 } from '../../util/u64.js';
 import {
-  EACCES, EBADF, EEXIST, EFAULT, EINVAL, EISDIR, ELOOP, ENOENT, ENOTDIR, ENOTTY, ENXIO, ERANGE, ESPIPE,
+  EACCES, EAGAIN, EBADF, EEXIST, EFAULT, EINVAL, EISDIR, ELOOP, ENOENT, ENOTDIR, ENOTTY, ENXIO, ERANGE, ESPIPE,
 } from '../../util/errno.js';
 import {
   FASYNC, MAX_RW_COUNT, O_ACCMODE, O_APPEND, O_CLOEXEC, O_CREAT, O_DIRECT, O_DIRECTORY, O_DSYNC, O_EXCL, O_LARGEFILE,
@@ -782,9 +782,56 @@ function memfdCreate(p: LinuxProcess, a: readonly U64[]): number {
   return p.fds.install(file, (flags & MFD_CLOEXEC) !== 0);
 }
 
+/**
+ * sendfile(out_fd, in_fd, offset, count) (fs/read_write.c do_sendfile): up to `count` bytes of a
+ * regular file (from *offset, updated, or from its position) written to any writable file. What
+ * the output takes is what is sent; nothing taken and the output would block: the call sleeps.
+ */
+function sendfile(p: LinuxProcess, a: readonly U64[]): number | SyscallOutcome {
+  const out = fileOf(p, argUint(a[0]!));
+  const inp = fileOf(p, argUint(a[1]!));
+  if (checkReadable(inp) !== 0 || checkWritable(out) !== 0) return -EBADF;
+  const src = inp!;
+  const dst = out!;
+  if (src.node.kind !== 'reg') return -EINVAL;
+  if ((dst.flags & O_APPEND) !== 0) return -EINVAL;
+  const offVa = argPtr(a[2]!);
+  let pos = src.pos;
+  if (offVa !== 0) {
+    const raw = getUser(p.mm, offVa, 8);
+    if (raw === null) return -EFAULT;
+    pos = Number(new StructReader(raw).i64(0));
+    if (pos < 0) return -EINVAL;
+  }
+  const count = Math.min(rwCount(argUlong(a[3]!)), IO_CHUNK * 16);
+  const r = readFile(p.fs, p.stdio, src, pos, count);
+  if (r.kind === 'error') return -r.errno;
+  let sent: number;
+  if (dst.ops !== null) {
+    if (r.bytes.length === 0) sent = 0;
+    else {
+      const w = dst.ops.write(dst, r.bytes, { msgFlags: 0, continuing: false, requested: r.bytes.length });
+      if (w.kind === 'wait') return (dst.flags & O_NONBLOCK) !== 0 ? -EAGAIN : { kind: 'block', on: w.on, restartable: true };
+      if (w.kind === 'error') return -w.errno;
+      sent = w.written;
+    }
+  } else {
+    const w = r.bytes.length === 0 ? { kind: 'ok' as const, written: 0 } : writeFile(p.fs, p.stdio, dst, writePos(dst, dst.pos), r.bytes);
+    if (w.kind === 'error') return -w.errno;
+    sent = w.written;
+    if (dst.seekable && dst.node.kind !== 'chr') dst.pos = writePos(dst, dst.pos) + sent;
+  }
+  if (offVa !== 0) {
+    const wr = putUser(p.mm, offVa, new StructWriter(8).u64(0, BigInt(pos + sent)).bytes);
+    if (wr < 0) return wr;
+  } else src.pos = pos + sent;
+  return sent;
+}
+
 export const fileSyscalls: SyscallHandlers = {
   read,
   write,
+  sendfile,
   pread64,
   pwrite64,
   readv,
