@@ -380,7 +380,8 @@ export class Engine {
     return {
       x,
       sp: this.uc.regRead(UC_ARM64_REG_SP),
-      pc: BigInt(this.getPc()),
+      // The full 64 bits: a branch to a kernel address leaves a PC above 2^53.
+      pc: this.pendingPc !== undefined ? BigInt(this.pendingPc) : this.uc.regRead(UC_ARM64_REG_PC),
       nzcv: Number(this.uc.regRead(UC_ARM64_REG_NZCV)),
       tpidr: this.uc.regRead(UC_ARM64_REG_TPIDR_EL0),
       v,

@@ -36,9 +36,18 @@ describe('validate suite: model against real kernels', () => {
       async () => {
         const r = await validate({ kernel, cases, known });
         for (const c of r.cases) expect(`${c.case.name}: ${c.realExit}`).toBe(`${c.case.name}: exit 0`);
-        // On failure the whole table is printed: its background rows (folio_mkclean,
-        // folio_referenced, migrate_pages) say whether kernel background work was involved.
-        expect(r.unexplained, renderValidate(r, known)).toEqual([]);
+        // A loaded host slows the guest, and kernel background work (writeback, LRU aging) may
+        // then flush inside a region: extra TLBIs on the real side only. Such cases are measured
+        // once more on a fresh boot, and must agree then; any other difference fails at once.
+        const noisy = r.unexplained.length > 0 && r.unexplained.every((u) => u.row.startsWith('TLBI ') && u.real !== null && u.real > u.model);
+        if (noisy) {
+          const again = await validate({ kernel, cases: cases.filter((c) => r.unexplained.some((u) => u.case === c.name)), known });
+          expect(again.unexplained, `${renderValidate(r, known)}\nmeasured again:\n${renderValidate(again, known)}`).toEqual([]);
+        } else {
+          // On failure the whole table is printed: its background rows (folio_mkclean,
+          // folio_referenced, migrate_pages) say whether kernel background work was involved.
+          expect(r.unexplained, renderValidate(r, known)).toEqual([]);
+        }
         // Every listed difference for this kernel still happens somewhere.
         const differing = new Set(r.cases.flatMap((c) => c.regions.flatMap((g) => g.rows.filter((x) => x.differs).map((x) => `${c.case.name}|${x.name}`))));
         for (const d of known.filter((k) => (k.kernel === kernel || k.kernel === '*') && k.intermittent !== true)) {
