@@ -18,8 +18,9 @@ import { helperSourceDir } from '../../src/validate/setup.js';
 
 const TIMEOUT_MS = 25 * 60_000;
 
-function row(r: ValidateResult, caseName: string, name: string): { model: number; real: number | null } {
-  const c = r.cases.find((x) => x.case.name === caseName);
+function row(r: ValidateResult, caseName: string, name: string, again: ValidateResult | null = null): { model: number; real: number | null } {
+  // A case measured again (see the test) counts by its second measurement.
+  const c = again?.cases.find((x) => x.case.name === caseName) ?? r.cases.find((x) => x.case.name === caseName);
   if (c === undefined) throw new Error(`no case ${caseName}`);
   const found = c.regions[0]?.rows.find((x) => x.name === name);
   if (found === undefined) throw new Error(`case ${caseName}: no row ${name}`);
@@ -40,8 +41,9 @@ describe('validate suite: model against real kernels', () => {
         // then flush inside a region: extra TLBIs on the real side only. Such cases are measured
         // once more on a fresh boot, and must agree then; any other difference fails at once.
         const noisy = r.unexplained.length > 0 && r.unexplained.every((u) => u.row.startsWith('TLBI ') && u.real !== null && u.real > u.model);
+        let again: ValidateResult | null = null;
         if (noisy) {
-          const again = await validate({ kernel, cases: cases.filter((c) => r.unexplained.some((u) => u.case === c.name)), known });
+          again = await validate({ kernel, cases: cases.filter((c) => r.unexplained.some((u) => u.case === c.name)), known });
           expect(again.unexplained, `${renderValidate(r, known)}\nmeasured again:\n${renderValidate(again, known)}`).toEqual([]);
         } else {
           // On failure the whole table is printed: its background rows (folio_mkclean,
@@ -61,18 +63,18 @@ describe('validate suite: model against real kernels', () => {
         expect(r.real.disk).toContain(kernel === '7.2' ? 'read_ahead_kb=8192' : 'read_ahead_kb=128');
         const pf3 = 'page_fault3 16M 10';
         if (kernel === '7.2') {
-          expect(row(r, pf3, 'pgfault').real).toBe(25_600);
-          expect(row(r, pf3, 'contpte_set_ptes').real).toBe(5_120);
-          expect(row(r, pf3, 'contpte_convert').real).toBe(0);
+          expect(row(r, pf3, 'pgfault', again).real).toBe(25_600);
+          expect(row(r, pf3, 'contpte_set_ptes', again).real).toBe(5_120);
+          expect(row(r, pf3, 'contpte_convert', again).real).toBe(0);
         } else {
-          expect(row(r, pf3, 'pgfault').real).toBe(40_960);
+          expect(row(r, pf3, 'pgfault', again).real).toBe(40_960);
         }
         // munmap of a written 16 MiB shared file: 8 RVALE1IS + 1 RVAE1IS per pass.
         const tmpfs = 'page_fault3 16M 2 [tmp_fs=tmpfs]';
-        expect([row(r, tmpfs, 'TLBI RVALE1IS').real, row(r, tmpfs, 'TLBI RVAE1IS').real]).toEqual([16, 2]);
-        expect(row(r, pf3, 'TLBI RVAE1IS').real).toBe(10);
-        expect(row(r, 'page_fault3 16M 2 [tmp_fs=tmpfs] [shmem_mthp=64K]', 'pgfault').real).toBe(512);
-        expect(row(r, 'mprotect_page 15 16 [anon_mthp=64K]', 'contpte_convert').real).toBe(32);
+        expect([row(r, tmpfs, 'TLBI RVALE1IS', again).real, row(r, tmpfs, 'TLBI RVAE1IS', again).real]).toEqual([16, 2]);
+        expect(row(r, pf3, 'TLBI RVAE1IS', again).real).toBe(10);
+        expect(row(r, 'page_fault3 16M 2 [tmp_fs=tmpfs] [shmem_mthp=64K]', 'pgfault', again).real).toBe(512);
+        expect(row(r, 'mprotect_page 15 16 [anon_mthp=64K]', 'contpte_convert', again).real).toBe(32);
       },
       TIMEOUT_MS,
     );
