@@ -90,6 +90,15 @@ export interface EngineStats {
  */
 const CODE_SCRATCH_VA = PHYS_BASE;
 
+/** Slots of the context-switch batch (contextBatch): x0..x30 are 0..30. */
+const CTX_SP = 31;
+const CTX_PC = 32;
+const CTX_NZCV = 33;
+const CTX_TPIDR = 34;
+const CTX_FPCR = 35;
+const CTX_FPSR = 36;
+const CTX_V = 37;
+
 /** An `until` address no guest reaches: TTBR1 space, beyond Unicorn's memory map. */
 const UNTIL_NEVER = 0xffff_ffff_ffff_fffcn;
 
@@ -371,41 +380,65 @@ export class Engine {
 
   // ---- context switches ----
 
-  /** The user-visible register file, for a task going off the CPU. */
+  /**
+   * The user-visible register file, for a task going off the CPU: x0..x30, SP, PC, NZCV,
+   * TPIDR_EL0, FPCR, FPSR and v0..v31 in one batched read.
+   */
   saveRegisters(): RegisterFile {
-    const x: bigint[] = [];
-    for (let n = 0; n <= 30; n++) x.push(this.uc.regRead(ucArm64RegX(n)));
-    const v: Uint8Array[] = [];
-    for (let n = 0; n < 32; n++) v.push(this.uc.regReadVector(ucArm64RegQ(n)));
+    const b = this.contextBatch();
+    b.read();
+    const dv = new DataView(b.slots.buffer, b.slots.byteOffset, b.slots.byteLength);
+    const u64 = (i: number): bigint => dv.getBigUint64(16 * i, true);
+    const x: bigint[] = new Array<bigint>(31);
+    for (let n = 0; n <= 30; n++) x[n] = u64(n);
+    const v: Uint8Array[] = new Array<Uint8Array>(32);
+    for (let n = 0; n < 32; n++) v[n] = b.slots.slice(16 * (CTX_V + n), 16 * (CTX_V + n) + 16);
     return {
       x,
-      sp: this.uc.regRead(UC_ARM64_REG_SP),
+      sp: u64(CTX_SP),
       // The full 64 bits: a branch to a kernel address leaves a PC above 2^53.
-      pc: this.pendingPc !== undefined ? BigInt(this.pendingPc) : this.uc.regRead(UC_ARM64_REG_PC),
-      nzcv: Number(this.uc.regRead(UC_ARM64_REG_NZCV)),
-      tpidr: this.uc.regRead(UC_ARM64_REG_TPIDR_EL0),
+      pc: this.pendingPc !== undefined ? BigInt(this.pendingPc) : u64(CTX_PC),
+      nzcv: Number(u64(CTX_NZCV) & 0xffffffffn),
+      tpidr: u64(CTX_TPIDR),
       v,
-      fpcr: Number(this.uc.regRead(UC_ARM64_REG_FPCR)),
-      fpsr: Number(this.uc.regRead(UC_ARM64_REG_FPSR)),
+      fpcr: Number(u64(CTX_FPCR) & 0xffffffffn),
+      fpsr: Number(u64(CTX_FPSR) & 0xffffffffn),
     };
   }
 
-  /** Loads a task's register file (its PC included) onto the CPU. */
+  /** Loads a task's register file (its PC included) onto the CPU, in one batched write. */
   loadRegisters(r: RegisterFile): void {
-    for (let n = 0; n <= 30; n++) this.uc.regWrite(ucArm64RegX(n), r.x[n]!);
-    for (let n = 0; n < 32; n++) this.uc.regWriteVector(ucArm64RegQ(n), r.v[n]!);
-    this.uc.regWrite(UC_ARM64_REG_SP, r.sp);
-    this.uc.regWrite(UC_ARM64_REG_NZCV, r.nzcv);
-    this.uc.regWrite(UC_ARM64_REG_TPIDR_EL0, r.tpidr);
-    this.uc.regWrite(UC_ARM64_REG_FPCR, r.fpcr);
-    this.uc.regWrite(UC_ARM64_REG_FPSR, r.fpsr);
-    // Inside a hook the new PC takes effect when the hook returns (setPc).
-    if (this.inHook) {
-      this.pendingPc = Number(r.pc);
-      return;
-    }
-    this.pendingPc = undefined;
-    this.uc.regWrite(UC_ARM64_REG_PC, r.pc);
+    const b = this.contextBatch();
+    const dv = new DataView(b.slots.buffer, b.slots.byteOffset, b.slots.byteLength);
+    const put = (i: number, v: bigint): void => {
+      dv.setBigUint64(16 * i, BigInt.asUintN(64, v), true);
+      dv.setBigUint64(16 * i + 8, 0n, true);
+    };
+    for (let n = 0; n <= 30; n++) put(n, r.x[n]!);
+    put(CTX_SP, r.sp);
+    put(CTX_NZCV, BigInt(r.nzcv >>> 0));
+    put(CTX_TPIDR, r.tpidr);
+    put(CTX_FPCR, BigInt(r.fpcr >>> 0));
+    put(CTX_FPSR, BigInt(r.fpsr >>> 0));
+    for (let n = 0; n < 32; n++) b.slots.set(r.v[n]!, 16 * (CTX_V + n));
+    // Inside a hook the new PC takes effect when the hook returns (setPc); the batch then writes
+    // the PC the CPU has now, which the pending one replaces.
+    const inHook = this.inHook;
+    put(CTX_PC, inHook ? this.uc.regRead(UC_ARM64_REG_PC) : r.pc);
+    b.write();
+    if (inHook) this.pendingPc = Number(r.pc);
+    else this.pendingPc = undefined;
+  }
+
+  private ctxBatch: { slots: Uint8Array; read(): void; write(): void } | undefined;
+
+  private contextBatch(): { slots: Uint8Array; read(): void; write(): void } {
+    this.ctxBatch ??= this.uc.batchAccess([
+      ...Array.from({ length: 31 }, (_, n) => ucArm64RegX(n)),
+      UC_ARM64_REG_SP, UC_ARM64_REG_PC, UC_ARM64_REG_NZCV, UC_ARM64_REG_TPIDR_EL0, UC_ARM64_REG_FPCR, UC_ARM64_REG_FPSR,
+      ...Array.from({ length: 32 }, (_, n) => ucArm64RegQ(n)),
+    ]);
+    return this.ctxBatch;
   }
 
   // ---- running ----

@@ -56,6 +56,7 @@ interface UcApi {
   uc_reg_write(uc: Ptr, regid: number, value: ArrayBufferView): number;
   uc_reg_read(uc: Ptr, regid: number, value: ArrayBufferView): number;
   uc_reg_read_batch(uc: Ptr, regs: Int32Array, vals: BigUint64Array, count: number): number;
+  uc_reg_write_batch(uc: Ptr, regs: Int32Array, vals: BigUint64Array, count: number): number;
   /** The same function with both arrays given as host addresses: koffi converts nothing. */
   uc_reg_read_batch_raw(uc: Ptr, regs: Ptr, vals: Ptr, count: number): number;
   /** uc_reg_write/uc_reg_read with the value's host address (the CP_REG scratch). */
@@ -108,6 +109,7 @@ export function loadUnicorn(): Binding {
     uc_reg_write: f('int uc_reg_write(void *uc, int regid, const void *value)'),
     uc_reg_read: f('int uc_reg_read(void *uc, int regid, void *value)'),
     uc_reg_read_batch: f('int uc_reg_read_batch(void *uc, int *regs, void **vals, int count)'),
+    uc_reg_write_batch: f('int uc_reg_write_batch(void *uc, int *regs, void **vals, int count)'),
     uc_reg_read_batch_raw: f('int uc_reg_read_batch(void *uc, void *regs, void *vals, int count)'),
     uc_reg_write_raw: f('int uc_reg_write(void *uc, int regid, void *value)'),
     uc_reg_read_raw: f('int uc_reg_read(void *uc, int regid, void *value)'),
@@ -370,6 +372,35 @@ export class Unicorn {
       const err = this.api.uc_reg_read_batch(this.handle, ids, ptrs, n);
       if (err !== UC_ERR_OK) this.check('uc_reg_read_batch', err);
       return raw;
+    };
+  }
+
+  /**
+   * Several registers read and written in one call each (uc_reg_read_batch / uc_reg_write_batch),
+   * through one host page of 16-byte slots (vector registers fit): `slots` is that page, slot i
+   * at bytes 16i..16i+15; `read()` fills it, `write()` stores it into the CPU. For a context
+   * switch, which moves the whole register file.
+   */
+  batchAccess(regids: readonly number[]): { slots: Uint8Array; read(): void; write(): void } {
+    this.assertOpen();
+    const n = regids.length;
+    if (n === 0 || n > 256) throw new RangeError(`batchAccess: ${n} registers (1..256)`);
+    const page = HostRegion.reserve(4096, 'rw');
+    this.batchPages.push(page);
+    const ids = Int32Array.from(regids);
+    const ptrs = new BigUint64Array(n);
+    for (let i = 0; i < n; i++) ptrs[i] = page.ptr + BigInt(16 * i);
+    const slots = new Uint8Array(page.view());
+    return {
+      slots,
+      read: () => {
+        const err = this.api.uc_reg_read_batch(this.handle, ids, ptrs, n);
+        if (err !== UC_ERR_OK) this.check('uc_reg_read_batch', err);
+      },
+      write: () => {
+        const err = this.api.uc_reg_write_batch(this.handle, ids, ptrs, n);
+        if (err !== UC_ERR_OK) this.check('uc_reg_write_batch', err);
+      },
     };
   }
 

@@ -44,6 +44,20 @@ import { VM_SHARED } from '../mm/vma.js';
 import { ClockMeter } from './clock-cost.js';
 import { QUANTUM_INSNS, Scheduler, SLACK_NS, TIMESLICE_NS } from './scheduler.js';
 
+/**
+ * The `sched` stats group: slices the engine ran, switches of task (and of modeled CPU, which
+ * reloads the shadow from that CPU's TLB), instruction quanta that ran out, sleepers woken by
+ * their deadline.
+ */
+export interface SchedStats {
+  [k: string]: number;
+  slices: number;
+  context_switches: number;
+  cpu_switches: number;
+  quanta: number;
+  timer_wakeups: number;
+}
+
 /** A slice count no run reaches: counting continues without preempting. */
 const UNBOUNDED_SLICE = 2 ** 52;
 
@@ -187,6 +201,7 @@ export class Machine {
         cpus: mmu.cpus.length,
       });
       mmu.onBroadcastReceived = (receiver) => this.chargeReceiver(receiver.index);
+      this.schedStats = this.telemetry.stats.register<SchedStats>('sched', { slices: 0, context_switches: 0, cpu_switches: 0, quanta: 0, timer_wakeups: 0 });
     } catch (e) {
       this.engine.close();
       throw e;
@@ -372,6 +387,7 @@ export class Machine {
       const others = this.sched.otherRunnableMin(this.sched.cpus[t.cpu]!) !== null || cpu.queue.length > 1 || this.nextTimer() !== null;
       if (others) this.counting = true;
       let stop: StopReason;
+      this.schedStats.slices++;
       try {
         stop = this.engine.runWith(hooks, undefined, {
           ...(this.counting ? { count: others ? QUANTUM_INSNS : UNBOUNDED_SLICE } : {}),
@@ -400,6 +416,7 @@ export class Machine {
         case 'quantum':
           if (stop.instructions === UNBOUNDED_SLICE) return { exitCode: null, reason: 'crash', message: 'the guest ran 2^52 instructions in one slice' };
           this.linux.clock.charge(this.meter.instructions(stop.instructions));
+          this.schedStats.quanta++;
           break;
         case 'exit':
           // A stop the machine's own paths do not produce any more (they yield); kept for the probe's hooks.
@@ -450,6 +467,7 @@ export class Machine {
       const deadline = this.sched.deadlineOf(t)!;
       const cpu = this.sched.cpus[t.cpu]!;
       if (cpu.clockNs < deadline) cpu.clockNs = deadline;
+      this.schedStats.timer_wakeups++;
       t.wake('timeout');
     }
   }
@@ -476,7 +494,9 @@ export class Machine {
     const mm = t.process.mm as Process;
     const mmu = this.kernel.mmu;
     const cpuChanged = this.engineCpu !== t.cpu;
+    this.schedStats.context_switches++;
     if (cpuChanged) {
+      this.schedStats.cpu_switches++;
       this.syncs[this.engineCpu]!.active = false;
       this.engineCpu = t.cpu;
       mmu.selectCpu(t.cpu);
@@ -575,8 +595,8 @@ export class Machine {
     this.chargeRunning();
     const r = this.settleSyscall(t, out, b.nr, b.args, b.pc);
     if (r === 'continue' && this.returnToUser(t, out.kind === 'return' ? u64ToBigInt(b.args[0]!) : null, out.kind === 'return' ? out.value : null) === 'continue') {
+      // The engine holds the task's registers now; the slice that follows saves them.
       this.saveCpuClock();
-      t.regs = this.engine.saveRegisters();
       return true;
     }
     this.saveCpuClock();
@@ -836,6 +856,7 @@ export class Machine {
     return null;
   }
 
+  readonly schedStats!: SchedStats;
   /** Whether slices run with an instruction count (see schedule()). */
   private counting = false;
   /** Address spaces of OOM-killed processes: their half-done fault leaves them untorn-down. */
