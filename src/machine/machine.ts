@@ -45,13 +45,12 @@ import { ClockMeter } from './clock-cost.js';
 import { QUANTUM_INSNS, Scheduler, SLACK_NS, TIMESLICE_NS } from './scheduler.js';
 
 /**
- * The `sched` stats group: slices the engine ran, switches of task (and of modeled CPU, which
- * reloads the shadow from that CPU's TLB), instruction quanta that ran out, sleepers woken by
- * their deadline.
+ * The `sched` stats group: switches of task (and of modeled CPU, which reloads the shadow from
+ * that CPU's TLB), instruction quanta that ran out, sleepers woken by their deadline. (Not the
+ * engine's slices: the CLI's wall-clock slices would make that count differ between runs.)
  */
 export interface SchedStats {
   [k: string]: number;
-  slices: number;
   context_switches: number;
   cpu_switches: number;
   quanta: number;
@@ -201,7 +200,7 @@ export class Machine {
         cpus: mmu.cpus.length,
       });
       mmu.onBroadcastReceived = (receiver) => this.chargeReceiver(receiver.index);
-      this.schedStats = this.telemetry.stats.register<SchedStats>('sched', { slices: 0, context_switches: 0, cpu_switches: 0, quanta: 0, timer_wakeups: 0 });
+      this.schedStats = this.telemetry.stats.register<SchedStats>('sched', { context_switches: 0, cpu_switches: 0, quanta: 0, timer_wakeups: 0 });
     } catch (e) {
       this.engine.close();
       throw e;
@@ -387,7 +386,6 @@ export class Machine {
       const others = this.sched.otherRunnableMin(this.sched.cpus[t.cpu]!) !== null || cpu.queue.length > 1 || this.nextTimer() !== null;
       if (others) this.counting = true;
       let stop: StopReason;
-      this.schedStats.slices++;
       try {
         stop = this.engine.runWith(hooks, undefined, {
           ...(this.counting ? { count: others ? QUANTUM_INSNS : UNBOUNDED_SLICE } : {}),
@@ -432,8 +430,10 @@ export class Machine {
   /** After its slice: a task whose turn is over goes to the back of its CPU's queue. */
   private rotate(t: Task): void {
     const cpu = this.sched.cpus[t.cpu]!;
+    const yielded = this.yieldedVoluntarily;
+    this.yieldedVoluntarily = false;
     if (t.state !== 'runnable' || cpu.queue[0] !== t || cpu.queue.length < 2) return;
-    if (cpu.clockNs - cpu.turnStartNs < TIMESLICE_NS && !this.yieldedVoluntarily) return;
+    if (cpu.clockNs - cpu.turnStartNs < TIMESLICE_NS && !yielded) return;
     cpu.queue.shift();
     cpu.queue.push(t);
     cpu.turnStartNs = cpu.clockNs;
