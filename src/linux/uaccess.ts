@@ -8,7 +8,7 @@
  */
 import type { ProcessMemory } from '../mm/api.js';
 import { DEFAULT_TASK_SIZE } from '../mm/vma.js';
-import { EFAULT, ENAMETOOLONG, ENOENT } from '../util/errno.js';
+import { EFAULT, EINVAL, ENAMETOOLONG, ENOENT } from '../util/errno.js';
 
 /** PATH_MAX, including the terminating NUL (include/uapi/linux/limits.h). */
 export const PATH_MAX = 4096;
@@ -191,4 +191,18 @@ export class StructReader {
     const v = this.dv.getBigUint64(off, true);
     return v >= 2n ** 53n ? 2 ** 53 : Number(v);
   }
+}
+
+/**
+ * get_timespec64 with timespec64_valid: a struct timespec (tv_sec, tv_nsec) at `va` as
+ * nanoseconds, or -EFAULT / -EINVAL.
+ */
+export function getTimespecNs(mm: ProcessMemory, va: number): bigint | number {
+  const raw = getUser(mm, va, 16);
+  if (raw === null) return -EFAULT;
+  const r = new StructReader(raw);
+  const sec = r.i64(0);
+  const nsec = r.i64(8);
+  if (sec < 0n || nsec < 0n || nsec >= 1_000_000_000n) return -EINVAL;
+  return sec * 1_000_000_000n + nsec;
 }

@@ -294,16 +294,7 @@ export class Machine {
   /** Runs the program to its end; the machine is closed afterwards. */
   run(): RunEnd {
     try {
-      const loaded = this.load();
-      const regs = emptyRegisterFile();
-      regs.pc = BigInt(loaded.entry);
-      regs.sp = BigInt(loaded.sp);
-      const init = this.linux.current;
-      init.regs = regs;
-      init.onWake = (t, reason) => this.onWake(t, reason);
-      this.sched.add(init, this.linux.clock.peekMonotonicNs());
-      this.runStart = Date.now();
-      const steps = this.schedule();
+      const steps = this.start();
       let r = steps.next();
       while (!r.done) r = steps.next();
       return this.finish(r.value);
@@ -319,16 +310,7 @@ export class Machine {
    */
   async runInterruptible(interrupted: () => 'SIGINT' | 'SIGTERM' | null): Promise<RunEnd> {
     try {
-      const loaded = this.load();
-      const regs = emptyRegisterFile();
-      regs.pc = BigInt(loaded.entry);
-      regs.sp = BigInt(loaded.sp);
-      const init = this.linux.current;
-      init.regs = regs;
-      init.onWake = (t, reason) => this.onWake(t, reason);
-      this.sched.add(init, this.linux.clock.peekMonotonicNs());
-      this.runStart = Date.now();
-      const steps = this.schedule();
+      const steps = this.start();
       let r = steps.next();
       while (!r.done) {
         await new Promise<void>((resolve) => setImmediate(resolve));
@@ -342,6 +324,20 @@ export class Machine {
     } finally {
       this.close();
     }
+  }
+
+  /** Loads the program, makes its first task runnable on a CPU, and returns the scheduler loop. */
+  private start(): Generator<void, RunEnd, void> {
+    const loaded = this.load();
+    const regs = emptyRegisterFile();
+    regs.pc = BigInt(loaded.entry);
+    regs.sp = BigInt(loaded.sp);
+    const init = this.linux.current;
+    init.regs = regs;
+    init.onWake = (t, reason) => this.onWake(t, reason);
+    this.sched.add(init, this.linux.clock.peekMonotonicNs());
+    this.runStart = Date.now();
+    return this.schedule();
   }
 
   /**

@@ -29,7 +29,7 @@ import {
   SOCK_TYPE_MASK, UnixSocket,
 } from '../socket.js';
 import type { WaitQueue } from '../wait.js';
-import { StructReader, StructWriter, getUser, putUser } from '../uaccess.js';
+import { StructReader, StructWriter, getUser, putUser, getTimespecNs } from '../uaccess.js';
 import { argInt, argPtr, argUint, argUlong } from './args.js';
 import { importIovec } from './file.js';
 import type { SyscallHandlers, SyscallOutcome } from './outcome.js';
@@ -326,13 +326,7 @@ function pollFile(f: OpenFile): { mask: number; on: readonly WaitQueue[] } {
 
 /** get_timespec64 + timespec validity, as a relative timeout in ns; -errno. */
 function readTimeout(p: LinuxProcess, va: number): bigint | number {
-  const raw = getUser(p.mm, va, 16);
-  if (raw === null) return -EFAULT;
-  const r = new StructReader(raw);
-  const sec = r.i64(0);
-  const nsec = r.i64(8);
-  if (sec < 0n || nsec < 0n || nsec >= NSEC_PER_SEC) return -EINVAL;
-  return sec * NSEC_PER_SEC + nsec;
+  return getTimespecNs(p.mm, va);
 }
 
 /** The sigmask argument: null, the mask, or -errno. */

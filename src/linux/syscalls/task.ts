@@ -12,7 +12,7 @@ import {
 import { LinuxProcess } from '../process.js';
 import { waitStatus, type LinuxSystem } from '../system.js';
 import { WaitQueue } from '../wait.js';
-import { StructReader, StructWriter, getUser, putUser } from '../uaccess.js';
+import { StructReader, StructWriter, getTimespecNs, getUser, putUser } from '../uaccess.js';
 import { argInt, argPtr, argUint, argUlong } from './args.js';
 import type { SyscallHandlers, SyscallOutcome } from './outcome.js';
 import {
@@ -20,7 +20,6 @@ import {
   FUTEX_REQUEUE, FUTEX_WAIT, FUTEX_WAIT_BITSET, FUTEX_WAKE, FUTEX_WAKE_BITSET, FUTEX_WAKE_OP, futexWakeOp,
   type FutexWaiter,
 } from '../futex.js';
-import { NSEC_PER_SEC } from '../clock.js';
 import { SIGCHLD, NSIG, SIGSEGV, forcedSignal } from '../signals.js';
 import { initForkSignals, initThreadSignals } from '../sigsend.js';
 import { inheritExtras } from '../extras.js';
@@ -503,16 +502,6 @@ function futexWord(p: LinuxProcess, va: number): number | null {
   return b === null ? null : new StructReader(b).i32(0);
 }
 
-/** A relative timespec as ns, or null if invalid. */
-function readTimespec(p: LinuxProcess, va: number): bigint | null | 'efault' {
-  const b = getUser(p.mm, va, 16);
-  if (b === null) return 'efault';
-  const r = new StructReader(b);
-  const sec = r.i64(0);
-  const nsec = r.i64(8);
-  if (sec < 0n || nsec < 0n || nsec >= NSEC_PER_SEC) return null;
-  return sec * NSEC_PER_SEC + nsec;
-}
 
 function futex(p: LinuxProcess, a: readonly U64[]): number | SyscallOutcome {
   const s = sys(p);
@@ -542,9 +531,8 @@ function futex(p: LinuxProcess, a: readonly U64[]): number | SyscallOutcome {
       const timeoutVa = argPtr(a[3]!);
       let deadline: bigint | undefined;
       if (timeoutVa !== 0) {
-        const ns = readTimespec(p, timeoutVa);
-        if (ns === 'efault') return -EFAULT;
-        if (ns === null) return -EINVAL;
+        const ns = getTimespecNs(p.mm, timeoutVa);
+        if (typeof ns === 'number') return ns;
         if (cmd === FUTEX_WAIT) deadline = s.host.nowNs() + ns;
         else if ((opFull & FUTEX_CLOCK_REALTIME) !== 0) deadline = ns - (p.clock.peekRealtimeNs() - p.clock.peekMonotonicNs());
         else deadline = ns;

@@ -11,7 +11,7 @@ import {
 } from '../clock.js';
 import { EFAULT, EINTR, EINVAL, EOPNOTSUPP } from '../../util/errno.js';
 import type { LinuxProcess } from '../process.js';
-import { StructReader, StructWriter, getUser, putUser } from '../uaccess.js';
+import { StructReader, StructWriter, getTimespecNs, getUser, putUser } from '../uaccess.js';
 import { argInt, argPtr } from './args.js';
 import type { SyscallHandlers, SyscallOutcome } from './outcome.js';
 
@@ -24,13 +24,7 @@ function encodeTimespec(ns: bigint): Uint8Array {
 
 /** get_timespec64 + timespec64_valid: the nanoseconds, or -errno. */
 function readTimespec(p: LinuxProcess, va: number): bigint | number {
-  const raw = getUser(p.mm, va, 16);
-  if (raw === null) return -EFAULT;
-  const r = new StructReader(raw);
-  const sec = r.i64(0);
-  const nsec = r.i64(8);
-  if (sec < 0n || nsec < 0n || nsec >= NSEC_PER_SEC) return -EINVAL;
-  return sec * NSEC_PER_SEC + nsec;
+  return getTimespecNs(p.mm, va);
 }
 
 function clockGettime(p: LinuxProcess, a: readonly U64[]): number {
