@@ -102,6 +102,11 @@ export interface MachineOptions {
   sliceMs?: number;
   /** Seed of the guest's getrandom and AT_RANDOM. */
   seed?: number;
+  /**
+   * The first program's user and group id (default 1000, an ordinary user); 0 runs it as root,
+   * as the kernel's selftests expect (writing /sys/kernel/mm, mlock limits, /proc of others).
+   */
+  uid?: number;
   /** Where the guest's stdout and stderr go (default: the tool's own). */
   stdout?: (bytes: Uint8Array) => void;
   stderr?: (bytes: Uint8Array) => void;
@@ -247,6 +252,7 @@ export class Machine {
       markers,
       utsname: { release: releaseForProfile(this.profile) },
       ...(this.opts.seed !== undefined ? { randomSeed: this.opts.seed } : {}),
+      ...(this.opts.uid !== undefined ? { ids: { uid: this.opts.uid, gid: this.opts.uid } } : {}),
       ...(this.opts.strict !== undefined ? { strict: this.opts.strict } : {}),
       ...(this.opts.diagnostics ? { diagnostics: this.opts.diagnostics } : {}),
       disassemble: (pc) => this.disassembleAt(pc),

@@ -77,3 +77,22 @@ describe('starting programs', () => {
     expect(r.summary.counts.syscalls.by_name['execve']).toBe(4);
   }, 180_000);
 });
+
+describe('identity', () => {
+  it('--uid 0 runs the program as root (the kernel selftests write /sys/kernel/mm); a bad uid is bad input', async () => {
+    const { Machine } = await import('../../src/machine/machine.js');
+    const root = new Machine({ elf: firmwareBinary('hello'), uid: 0 });
+    const user = new Machine({ elf: firmwareBinary('hello') });
+    try {
+      expect([root.linux.ids.uid, root.linux.ids.gid]).toEqual([0, 0]);
+      expect([user.linux.ids.uid, user.linux.ids.gid]).toEqual([1000, 1000]);
+    } finally {
+      root.close();
+      user.close();
+    }
+    const { spawnSync } = await import('node:child_process');
+    const r = spawnSync(process.execPath, [path.join(process.cwd(), 'dist/src/cli/main.js'), 'run', '--uid', '-5', firmwareBinary('hello')], { encoding: 'utf8' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/--uid/);
+  });
+});

@@ -29,6 +29,7 @@ interface RunArgs {
   'trace-limit'?: string;
   strict: boolean;
   seed?: string;
+  uid?: string;
   env?: string | string[];
   argv0?: string;
   '--'?: (string | number)[];
@@ -57,6 +58,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
       .option('trace-limit', { type: 'string', describe: 'cap the trace (e.g. 100MB or 1000000events); a capped file says so at its end' })
       .option('strict', { type: 'boolean', default: false, describe: 'fail on anything suspect: a checker finding (a model bug) exits 70 after the summary; an unimplemented syscall ends the run instead of returning -ENOSYS' })
       .option('seed', { type: 'string', describe: "seed of the guest's getrandom and AT_RANDOM (default fixed)" })
+      .option('uid', { type: 'string', describe: "the guest's user and group id (default 1000; 0: root, as the kernel's selftests expect)" })
       .option('env', { type: 'string', describe: 'NAME=value for the guest environment (repeatable; default empty)' })
       .option('argv0', { type: 'string', describe: "the guest's argv[0] (default: the ELF path as given), like the shell's exec -a" })
       .parserConfiguration({ 'populate--': true, 'parse-numbers': false, 'parse-positional-numbers': false }) as unknown as Argv<RunArgs>,
@@ -94,6 +96,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
       ...(a.timeout !== undefined ? { maxSeconds: positiveSeconds(a.timeout) } : {}),
       strict: a.strict,
       ...(a.seed !== undefined ? { seed: parseUserNumber(a.seed, '--seed') } : {}),
+      ...(a.uid !== undefined ? { uid: parseUid(a.uid) } : {}),
       ...(a.trace !== undefined
         ? {
             trace: {
@@ -132,4 +135,11 @@ function positiveSeconds(text: string): number {
   const v = Number(text);
   if (!Number.isFinite(v) || v <= 0) throw new UsageError(`--timeout: '${text}' is not a positive number of seconds`);
   return v;
+}
+
+/** --uid: a user id Linux can have (0 .. 2^32 - 2; -1 means "no change" to setuid and is refused). */
+function parseUid(text: string): number {
+  const n = parseUserNumber(text, '--uid');
+  if (!Number.isInteger(n) || n < 0 || n > 0xfffffffe) throw new UsageError(`--uid: '${text}' is not a user id (0 to 4294967294)`);
+  return n;
 }
