@@ -738,7 +738,6 @@ export class Machine {
 
   /** A process ended by a signal: every thread goes, the parent learns of it. */
   private killProcess(p: LinuxProcess, end: ProcessEnd): void {
-    if (process.env.CL_DEBUG) console.error(`DEBUG kill ${p.pid}: ${end.message}`);
     const core = end.coreDumped === true;
     this.system.exitGroup(p, { kind: 'killed', value: end.signal, core });
     this.noteInitEnd(p, { exitCode: end.exitStatus, reason: 'signal', message: end.message });
