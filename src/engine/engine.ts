@@ -53,8 +53,11 @@ export interface EngineOptions {
   /** Wall-clock budget per run, in seconds (cheap); a run resumed after 'yield' keeps its deadline. */
   readonly maxSeconds?: number;
   /**
-   * Return { kind: 'yield' } after this many milliseconds of a run, so that a caller can let its
-   * event loop run (signals) and resume with `runWith(hooks)`. Ignored with an instruction budget.
+   * Return { kind: 'yield' } at the first exception (svc, abort) after this many milliseconds of
+   * a run, so that a caller can let its event loop run (signals) and resume with
+   * `runWith(hooks)`. Only at those exact points: Unicorn 2.0.1 stopped asynchronously (from
+   * another thread) and started again does not always resume where it stopped. Ignored with an
+   * instruction budget.
    */
   readonly sliceMs?: number;
   /** Aborts repeated at one PC without progress before the run stops. Default 8. */
@@ -132,6 +135,9 @@ export class Engine {
   private deadline = 0;
   /** The next run resumes one that yielded. */
   private resuming = false;
+  /** When the current slice ends (Date.now() ms; 0: no slices), and whether a stop ended one. */
+  private sliceEnd = 0;
+  private sliceYield = false;
   /** Milliseconds after which a run returns 'yield' so the caller can react (signals); 0: never. */
   private sliceMs = 0;
   private readonly decoder: Decoder;
@@ -241,7 +247,7 @@ export class Engine {
       const sliceMs = options.sliceMs ?? 0;
       if (!Number.isFinite(sliceMs) || sliceMs < 0) throw new UsageError(`slice: ${sliceMs} is not a non-negative number of milliseconds`);
       // Slices count time, so an instruction budget (exact, per uc_emu_start) turns them off.
-      if (maxSeconds > 0 || (sliceMs > 0 && maxInsns === 0)) this.watchdog = new Watchdog(this.uc.handle);
+      if (maxSeconds > 0) this.watchdog = new Watchdog(this.uc.handle);
       runStartupProbe(this, {
         pagePa: (page) => this.regionBase + page * PAGE_SIZE,
         writeWord: (pa, word) => this.writeRegionWord(pa, word),
@@ -477,12 +483,14 @@ export class Engine {
       const deadline = this.deadline;
       // Wall-clock slices would move the scheduler's instruction quanta: not with a count.
       const sliceMs = slice?.count !== undefined ? 0 : this.sliceMs;
+      this.sliceEnd = sliceMs > 0 ? Date.now() + sliceMs : 0;
       for (;;) {
         this.stopReason = undefined;
+        this.sliceYield = false;
         this.unmapped = undefined;
         this.shadow.flush();
-        const armMs = sliceMs > 0 ? Math.min(sliceMs, deadline ? deadline - Date.now() : Infinity) : deadline ? deadline - Date.now() : 0;
-        if (armMs > 0 || deadline) this.watchdog!.arm(armMs);
+        const armMs = deadline ? deadline - Date.now() : 0;
+        if (deadline) this.watchdog!.arm(armMs);
         let err: number;
         let timedOut = false;
         const quantum = slice?.count ?? 0;
@@ -490,22 +498,17 @@ export class Engine {
         try {
           err = this.uc.emuStart(pc, UNTIL_NEVER, 0, count);
         } finally {
-          if (armMs > 0 || deadline) timedOut = this.watchdog!.disarm();
-        }
-        // A slice ended, not the budget: the caller may look at the world and resume.
-        if (timedOut && !this.stopReason && err === UC_ERR_OK && sliceMs > 0 && (!deadline || Date.now() < deadline)) {
-          if (this.pendingPc !== undefined) {
-            this.uc.regWrite(UC_ARM64_REG_PC, this.pendingPc);
-            this.pendingPc = undefined;
-          }
-          this.resuming = true;
-          return { kind: 'yield' };
+          if (deadline) timedOut = this.watchdog!.disarm();
         }
         if (this.pendingPc !== undefined) {
           this.uc.regWrite(UC_ARM64_REG_PC, this.pendingPc);
           this.pendingPc = undefined;
         }
-        if (this.stopReason) return this.stopReason;
+        if (this.stopReason) {
+          // A slice ended, not the budget: the caller may look at the world and resume.
+          if (this.sliceYield) this.resuming = true;
+          return this.stopReason;
+        }
         if (err === UC_ERR_OK && !timedOut && count === quantum && quantum > 0 && this.uc.regRead(UC_ARM64_REG_PC) !== UNTIL_NEVER) {
           return { kind: 'quantum', instructions: quantum };
         }
@@ -566,6 +569,11 @@ export class Engine {
       }
     } finally {
       this.inHook = false;
+    }
+    if (!this.stopReason && this.sliceEnd > 0 && Date.now() >= this.sliceEnd) {
+      // The slice is over: stop here, where the next run resumes exactly.
+      this.stopReason = { kind: 'yield' };
+      this.sliceYield = true;
     }
     if (this.stopReason) {
       this.uc.emuStop();

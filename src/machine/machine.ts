@@ -411,7 +411,6 @@ export class Machine {
       this.regsReplaced = false;
       switch (stop.kind) {
         case 'yield':
-          if (this.wallClockSlice) yield;
           break;
         case 'quantum':
           if (stop.instructions === UNBOUNDED_SLICE) return { exitCode: null, reason: 'crash', message: 'the guest ran 2^52 instructions in one slice' };
@@ -426,8 +425,16 @@ export class Machine {
       }
       this.saveCpuClock();
       this.rotate(t);
+      // Between slices the world is consistent: an interruptible run's driver may look at it.
+      if (this.wallClockSlice && Date.now() - this.lastPause >= (this.opts.sliceMs ?? 0)) {
+        this.lastPause = Date.now();
+        yield;
+      }
     }
   }
+
+  /** When an interruptible run last handed control to its driver (Date.now() ms). */
+  private lastPause = 0;
 
   /** After its slice: a task whose turn is over goes to the back of its CPU's queue. */
   private rotate(t: Task): void {

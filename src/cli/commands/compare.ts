@@ -187,9 +187,11 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
       }
       return;
     }
-    // SIGINT/SIGTERM: the child runs end with the tool (never left running on their own).
+    // SIGINT/SIGTERM: the child runs end with the tool (never left running on their own). Their
+    // results are dropped, and a run inside a long stretch of guest code without a kernel event
+    // only sees a signal at its next one: SIGKILL ends them at once.
     const onSignal = (sig: 'SIGINT' | 'SIGTERM'): void => {
-      const n = stopChildren('SIGTERM');
+      const n = stopChildren('SIGKILL');
       process.stderr.write(`\ncontpte-lab: compare interrupted by ${sig}: ${n} run${n === 1 ? '' : 's'} stopped, no table\n`);
       process.exit(EXIT_SIGNAL[sig]);
     };
