@@ -151,3 +151,14 @@ describe('the summary', () => {
     expect(a.dumps).toEqual(b.dumps);
   });
 });
+
+describe('long runs under the CLI (100 ms slices, so that SIGINT/SIGTERM are seen)', () => {
+  it('a second of glibc rand() calls ends exactly as under qemu-aarch64: slices resume where they stopped', () => {
+    const ref = spawnSync('qemu-aarch64', ['firmware/bin/calls', 'rand', '1000000'], { encoding: 'utf8' });
+    if (ref.error) throw new Error("qemu-aarch64 is missing: install the Debian package 'qemu-user'");
+    expect(ref.stdout).toBe('calls kind=rand ops=1000000 checksum=0x654042fb15d639c3\n');
+    const r = cli(['run', 'firmware/bin/calls', '--', 'rand', '1000000']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toBe(ref.stdout);
+  }, 120_000);
+});
