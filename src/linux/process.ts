@@ -102,6 +102,11 @@ export interface LinuxProcessOptions {
   /** The disassembled instruction at a guest PC, for messages. */
   readonly disassemble?: (pc: number) => string | undefined;
   readonly ids?: Partial<ProcessIds>;
+  /**
+   * A host directory holding an arm64 root file system: execve resolves a path the guest's tree
+   * does not have under it (a shell's /usr/bin/tr), instead of under the host's own root.
+   */
+  readonly sysroot?: string;
   readonly hwcaps?: Hwcaps;
   /** The working directory, an existing directory of the guest's tree (default '/'). */
   readonly cwd?: string;
@@ -133,6 +138,8 @@ export class LinuxProcess {
   readonly stdio: StdioHooks;
   readonly markers: Markers | null;
   readonly hwcaps: Hwcaps;
+  /** See LinuxProcessOptions.sysroot; null: the host's root. */
+  readonly sysroot: string | null;
   readonly strict: boolean;
   readonly diagnostics: (line: string) => void;
   readonly disassemble: ((pc: number) => string | undefined) | undefined;
@@ -185,6 +192,7 @@ export class LinuxProcess {
       this.stdio = parent.stdio;
       this.markers = parent.markers;
       this.hwcaps = parent.hwcaps;
+      this.sysroot = parent.sysroot;
       this.strict = parent.strict;
       this.diagnostics = parent.diagnostics;
       this.disassemble = parent.disassemble;
@@ -210,6 +218,7 @@ export class LinuxProcess {
     this.stdio = { ...HOST_STDIO, ...opts.stdio };
     this.markers = opts.markers ?? null;
     this.hwcaps = opts.hwcaps ?? DEFAULT_HWCAPS;
+    this.sysroot = opts.sysroot ?? null;
     this.strict = opts.strict ?? false;
     this.diagnostics = opts.diagnostics ?? ((line) => this.stdio.writeStderr(new TextEncoder().encode(line + '\n')));
     this.disassemble = opts.disassemble;

@@ -107,6 +107,8 @@ export interface MachineOptions {
    * as the kernel's selftests expect (writing /sys/kernel/mm, mlock limits, /proc of others).
    */
   uid?: number;
+  /** A host directory with an arm64 root file system for the programs the guest executes. */
+  sysroot?: string;
   /** Where the guest's stdout and stderr go (default: the tool's own). */
   stdout?: (bytes: Uint8Array) => void;
   stderr?: (bytes: Uint8Array) => void;
@@ -253,6 +255,7 @@ export class Machine {
       utsname: { release: releaseForProfile(this.profile) },
       ...(this.opts.seed !== undefined ? { randomSeed: this.opts.seed } : {}),
       ...(this.opts.uid !== undefined ? { ids: { uid: this.opts.uid, gid: this.opts.uid } } : {}),
+      ...(this.opts.sysroot !== undefined ? { sysroot: this.opts.sysroot } : {}),
       ...(this.opts.strict !== undefined ? { strict: this.opts.strict } : {}),
       ...(this.opts.diagnostics ? { diagnostics: this.opts.diagnostics } : {}),
       disassemble: (pc) => this.disassembleAt(pc),

@@ -5,7 +5,11 @@
  * model's checker finds nothing (a finding would be a bug of the kernel model). The expected output
  * is what qemu-aarch64 prints for the same script.
  */
+import { copyFileSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { firmwareBinary } from '../firmware/cases.js';
 import { busyboxArm64 } from '../../src/validate/setup.js';
 import { runCaptured } from './helpers.js';
 
@@ -33,5 +37,19 @@ describe('busybox sh', () => {
     expect(r.summary.counts.syscalls.unimplemented).toEqual({});
     // The shell forked for the pipelines and subshells: other CPUs received its broadcasts.
     expect(r.summary.counts.cpus.some((c) => c.cpu > 0 && c.tlbi_received > 0)).toBe(true);
+  }, 180_000);
+});
+
+describe('--sysroot', () => {
+  it('programs the shell executes come from the arm64 root given, never from above it', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'cl-sysroot-'));
+    mkdirSync(join(root, 'bin'));
+    copyFileSync(firmwareBinary('hello'), join(root, 'bin', 'hello'));
+    const script = '/bin/hello; echo "rc $?"; /../../bin/hello; echo "rc $?"; /bin/missing 2>/dev/null; echo "rc $?"';
+    const withRoot = await runCaptured({ elf: busyboxArm64(), args: ['sh', '-c', script], sysroot: root });
+    expect(withRoot.stdout).toBe('hello, world\nrc 0\nhello, world\nrc 0\nrc 127\n');
+    // Without it, /bin/hello is the host's (there is none): the shell's "not found".
+    const without = await runCaptured({ elf: busyboxArm64(), args: ['sh', '-c', '/bin/hello 2>/dev/null; echo "rc $?"'] });
+    expect(without.stdout).toBe('rc 127\n');
   }, 180_000);
 });

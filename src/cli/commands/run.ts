@@ -5,6 +5,8 @@
  * stdout with `--json` (the guest's stdout then goes to stderr, so stdout holds only the JSON). The exit code is the guest's (128 + signal when Linux would have killed
  * it), 124 when a budget stopped it, 70 when the emulation could not go on.
  */
+import { statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { runMachine } from '../../machine/run.js';
 import { checkCostParams, costParamsWith, partitionSets, summaryCost } from '../../report/cost.js';
@@ -30,6 +32,7 @@ interface RunArgs {
   strict: boolean;
   seed?: string;
   uid?: string;
+  sysroot?: string;
   env?: string | string[];
   argv0?: string;
   '--'?: (string | number)[];
@@ -58,6 +61,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
       .option('trace-limit', { type: 'string', describe: 'cap the trace (e.g. 100MB or 1000000events); a capped file says so at its end' })
       .option('strict', { type: 'boolean', default: false, describe: 'fail on anything suspect: a checker finding (a model bug) exits 70 after the summary; an unimplemented syscall ends the run instead of returning -ENOSYS' })
       .option('seed', { type: 'string', describe: "seed of the guest's getrandom and AT_RANDOM (default fixed)" })
+      .option('sysroot', { type: 'string', describe: 'a host directory holding an arm64 root file system: programs the guest executes are looked up there (a shell running /usr/bin/tr)' })
       .option('uid', { type: 'string', describe: "the guest's user and group id (default 1000; 0: root, as the kernel's selftests expect)" })
       .option('env', { type: 'string', describe: 'NAME=value for the guest environment (repeatable; default empty)' })
       .option('argv0', { type: 'string', describe: "the guest's argv[0] (default: the ELF path as given), like the shell's exec -a" })
@@ -97,6 +101,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
       strict: a.strict,
       ...(a.seed !== undefined ? { seed: parseUserNumber(a.seed, '--seed') } : {}),
       ...(a.uid !== undefined ? { uid: parseUid(a.uid) } : {}),
+      ...(a.sysroot !== undefined ? { sysroot: checkSysroot(a.sysroot) } : {}),
       ...(a.trace !== undefined
         ? {
             trace: {
@@ -142,4 +147,16 @@ function parseUid(text: string): number {
   const n = parseUserNumber(text, '--uid');
   if (!Number.isInteger(n) || n < 0 || n > 0xfffffffe) throw new UsageError(`--uid: '${text}' is not a user id (0 to 4294967294)`);
   return n;
+}
+
+/** --sysroot: an existing directory, made absolute. */
+function checkSysroot(dir: string): string {
+  let ok = false;
+  try {
+    ok = statSync(dir).isDirectory();
+  } catch {
+    ok = false;
+  }
+  if (!ok) throw new UsageError(`--sysroot: '${dir}' is not a directory (expected an arm64 root file system, e.g. packages unpacked with dpkg-deb -x)`);
+  return resolve(dir);
 }

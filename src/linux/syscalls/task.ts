@@ -26,6 +26,7 @@ import { inheritExtras } from '../extras.js';
 import { parseElf, type ElfImage } from '../elf.js';
 import { filemapRead } from '../../mm/pagecache.js';
 import { readFileSync, statSync } from 'node:fs';
+import { join, normalize } from 'node:path';
 
 // include/uapi/linux/sched.h
 export const CSIGNAL = 0x000000ff;
@@ -258,16 +259,18 @@ function openExecutable(p: LinuxProcess, path: string): { bytes: Uint8Array; exe
     if (node.kind !== 'reg') return -EACCES;
     if ((node.mode & 0o111) === 0) return -EACCES;
     // The file's own path (through /proc/self/exe, the executable's), as /proc/self/exe shows it.
-    const exePath = node === p.fs.exe && p.fs.exePath !== null ? p.fs.exePath : path.startsWith('/') ? path : `${p.fs.pathOf(p.fs.cwd).replace(/\/$/, '')}/${path}`;
+    const exePath = node === p.fs.exe && p.fs.exePath !== null ? p.fs.exePath : normalize(path.startsWith('/') ? path : `${p.fs.pathOf(p.fs.cwd)}/${path}`);
     return { bytes: filemapRead(node.inode, 0, node.inode.size), exePath };
   }
   if (!path.startsWith('/')) return found.errno;
+  // The host's file system, or the arm64 root the user gave (--sysroot), never above it.
+  const hostPath = p.sysroot === null ? path : join(p.sysroot, normalize(path));
   try {
-    const st = statSync(path);
+    const st = statSync(hostPath);
     if (!st.isFile()) return -EACCES;
     if ((st.mode & 0o111) === 0) return -EACCES;
-    const b = readFileSync(path);
-    return { bytes: new Uint8Array(b.buffer, b.byteOffset, b.byteLength), exePath: path };
+    const b = readFileSync(hostPath);
+    return { bytes: new Uint8Array(b.buffer, b.byteOffset, b.byteLength), exePath: normalize(path) };
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     return code === 'EACCES' ? -EACCES : code === 'ENOTDIR' ? -ENOTDIR : -ENOENT;
