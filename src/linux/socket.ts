@@ -58,6 +58,11 @@ export class UnixSocket implements FileOps {
   shutdown = 0;
   /** The socket was closed (SOCK_DEAD). */
   dead = false;
+  /**
+   * Made by socket(2) and never connected (nothing in the model listens, so it never will be):
+   * reads fail with EINVAL, writes with ENOTCONN, as on an unconnected socket.
+   */
+  unconnected = false;
   /** A datagram peer that died was reported once (ECONNREFUSED); then it is gone (ENOTCONN). */
   private peerLost = false;
   readonly queue: Skb[] = [];
@@ -88,6 +93,7 @@ export class UnixSocket implements FileOps {
 
   read(f: OpenFile, len: number, io: IoFlags): OpsRead {
     void f;
+    if (this.unconnected && this.type !== 'dgram') return { kind: 'error', errno: EINVAL };
     return this.type === 'stream' ? this.readStream(len, io.msgFlags) : this.readMessage(len, io.msgFlags);
   }
 
@@ -143,6 +149,7 @@ export class UnixSocket implements FileOps {
   write(f: OpenFile, data: Uint8Array, io: IoFlags): OpsWrite {
     void f;
     const sigpipe = (io.msgFlags & MSG_NOSIGNAL) === 0;
+    if (this.unconnected) return { kind: 'error', errno: ENOTCONN };
     if ((this.shutdown & SEND_SHUTDOWN) !== 0) return { kind: 'error', errno: EPIPE, sigpipe };
     const peer = this.peer;
     if (peer === null) return { kind: 'error', errno: this.connectionBased ? EPIPE : ENOTCONN, ...(this.connectionBased ? { sigpipe } : {}) };
@@ -222,6 +229,17 @@ export class UnixSocket implements FileOps {
  * socketpair(AF_UNIX, type): two connected open files (O_RDWR plus O_NONBLOCK from
  * SOCK_NONBLOCK), or -errno for a type AF_UNIX does not have.
  */
+/** socket(AF_UNIX, type): one socket, not connected to anything. */
+export function createSocket(fs: FileSystem, type: number): OpenFile | number {
+  const base = type & SOCK_TYPE_MASK;
+  const kind: UnixType | null = base === SOCK_STREAM ? 'stream' : base === SOCK_DGRAM || base === SOCK_RAW ? 'dgram' : base === SOCK_SEQPACKET ? 'seqpacket' : null;
+  if (kind === null) return -EOPNOTSUPP;
+  const node = fs.newSocketNode();
+  const sock = new UnixSocket(kind, node.ino);
+  sock.unconnected = true;
+  return new OpenFile(node, O_RDWR | (type & SOCK_NONBLOCK), null, sock);
+}
+
 export function createSocketPair(fs: FileSystem, type: number): [OpenFile, OpenFile] | number {
   const base = type & SOCK_TYPE_MASK;
   const kind: UnixType | null = base === SOCK_STREAM ? 'stream' : base === SOCK_DGRAM || base === SOCK_RAW ? 'dgram' : base === SOCK_SEQPACKET ? 'seqpacket' : null;

@@ -346,6 +346,37 @@ describe('eventfd2', () => {
   });
 });
 
+describe('socket, connect, getsockname, getpeername', () => {
+  it('an AF_UNIX socket made alone: nothing listens (ENOENT, ECONNREFUSED), unnamed, no peer; no IP networking', () => {
+    const r = makeRig();
+    const fd = r.call('socket', 1, 1 | 0o2000000, 0);
+    expect(fd).toBeGreaterThanOrEqual(3);
+    const addr = (path: string): number => {
+      const b = new Uint8Array(110);
+      b[0] = 1;
+      b.set(new TextEncoder().encode(path), 2);
+      return r.bytes(b, 3072);
+    };
+    expect(r.call('connect', fd, addr('/var/run/nscd/socket'), 110)).toBe(-2);
+    expect(r.call('connect', fd, addr('/tmp'), 110)).toBe(-111);
+    expect(r.call('read', fd, r.scratch + 1024, 4)).toBe(-EINVAL);
+    expect(r.call('write', fd, r.str('x'), 1)).toBe(-107);
+    const len = r.bytes(new Uint8Array([16, 0, 0, 0]), 2048);
+    expect(r.call('getsockname', fd, r.scratch + 1024, len)).toBe(0);
+    expect([...r.read(r.scratch + 1024, 2), ...r.read(len, 4)]).toEqual([1, 0, 2, 0, 0, 0]);
+    expect(r.call('getpeername', fd, r.scratch + 1024, len)).toBe(-107);
+    expect(r.call('getpeername', 1, r.scratch + 1024, len)).toBe(-ENOTSOCK);
+    expect(r.call('socket', 2, 1, 0)).toBe(-97);
+    expect(r.call('socket', 10, 2, 0)).toBe(-97);
+    // A connected pair has a peer, and refuses another connection.
+    const [a] = [r.call('socketpair', 1, 1, 0, r.scratch + 4000)];
+    expect(a).toBe(0);
+    const s0 = new DataView(r.read(r.scratch + 4000, 4).buffer).getInt32(0, true);
+    expect(r.call('getpeername', s0, r.scratch + 1024, len)).toBe(0);
+    expect(r.call('connect', s0, addr('/tmp'), 110)).toBe(-106);
+  });
+});
+
 describe('sendfile', () => {
   it('copies a regular file into a pipe from *offset (updated) or the file position, and refuses a pipe as input', () => {
     const r = makeRig();

@@ -10,8 +10,8 @@
  */
 import type { U64 } from '../../util/u64.js';
 import {
-  EAFNOSUPPORT, EBADF, EFAULT, EINTR, EINVAL, EISCONN, EMFILE, ENOENT, ENOPROTOOPT, ENOTSOCK, EOPNOTSUPP, EPROTONOSUPPORT,
-  ESOCKTNOSUPPORT,
+  EAFNOSUPPORT, EBADF, ECONNREFUSED, EFAULT, EINTR, EINVAL, EISCONN, EMFILE, ENOENT, ENOPROTOOPT, ENOTCONN, ENOTSOCK,
+  EOPNOTSUPP, EPROTONOSUPPORT, ESOCKTNOSUPPORT,
 } from '../../util/errno.js';
 import { NSEC_PER_SEC, splitNs } from '../clock.js';
 import { createEventFd, EFD_CLOEXEC, EFD_NONBLOCK, EFD_SEMAPHORE } from '../eventfd.js';
@@ -25,7 +25,7 @@ import type { LinuxProcess } from '../process.js';
 import { RLIMIT_NOFILE } from '../rlimit.js';
 import { SIGSET_SIZE } from '../signals.js';
 import {
-  AF_INET, AF_INET6, AF_UNIX, createSocketPair, SOCK_CLOEXEC, SOCK_DGRAM, SOCK_NONBLOCK, SOCK_SEQPACKET, SOCK_STREAM,
+  AF_INET, AF_INET6, AF_UNIX, createSocket, createSocketPair, SOCK_CLOEXEC, SOCK_DGRAM, SOCK_NONBLOCK, SOCK_SEQPACKET, SOCK_STREAM,
   SOCK_TYPE_MASK, UnixSocket,
 } from '../socket.js';
 import type { WaitQueue } from '../wait.js';
@@ -106,6 +106,65 @@ function socketpair(p: LinuxProcess, a: readonly U64[]): number {
   const pair = createSocketPair(p.fs, type);
   if (typeof pair === 'number') return -ESOCKTNOSUPPORT;
   return installPair(p, pair, (type & SOCK_CLOEXEC) !== 0, va);
+}
+
+/**
+ * socket(2): AF_UNIX sockets, which nothing in the model listens to (there is no bind/listen);
+ * the model has no IP networking (as a kernel without CONFIG_INET), so the internet families
+ * are EAFNOSUPPORT. glibc's nscd probe and shells' socket checks get the answers they expect.
+ */
+function socket(p: LinuxProcess, a: readonly U64[]): number {
+  const family = argInt(a[0]!);
+  const type = argInt(a[1]!);
+  const protocol = argInt(a[2]!);
+  if ((type & ~(SOCK_CLOEXEC | SOCK_NONBLOCK | SOCK_TYPE_MASK)) !== 0) return -EINVAL;
+  if (family < 0 || family >= NPROTO) return -EAFNOSUPPORT;
+  if ((type & SOCK_TYPE_MASK) >= SOCK_MAX) return -EINVAL;
+  if (family !== AF_UNIX) return -EAFNOSUPPORT;
+  if (protocol !== 0 && protocol !== AF_UNIX) return -EPROTONOSUPPORT;
+  const f = createSocket(p.fs, type);
+  if (typeof f === 'number') return -ESOCKTNOSUPPORT;
+  const fd = p.fds.install(f, (type & SOCK_CLOEXEC) !== 0);
+  if (fd < 0) releaseUnused([f]);
+  return fd;
+}
+
+/**
+ * connect(2) of an AF_UNIX socket to a path (unix_find_bsd): no such file is ENOENT; anything
+ * there is refused, since no socket of the model listens; a connected pair is EISCONN.
+ */
+function connect(p: LinuxProcess, a: readonly U64[]): number {
+  const s = sockOf(p, argUint(a[0]!));
+  if (typeof s === 'number') return s;
+  const len = argUint(a[2]!);
+  if (len < 2 || len > 110) return -EINVAL;
+  const raw = getUser(p.mm, argPtr(a[1]!), len);
+  if (raw === null) return -EFAULT;
+  if ((raw[0]! | (raw[1]! << 8)) !== AF_UNIX) return -EINVAL;
+  if (!s.sock.unconnected) return -EISCONN;
+  const nul = raw.indexOf(0, 2);
+  const path = new TextDecoder().decode(raw.subarray(2, nul < 0 ? raw.length : nul));
+  // An abstract name (leading NUL) or an empty one: nothing is bound to it.
+  if (path === '') return -ECONNREFUSED;
+  const found = p.fs.lookup(path.startsWith('/') ? p.fs.root : p.fs.cwd, path, true);
+  return found.kind === 'ok' ? -ECONNREFUSED : -ENOENT;
+}
+
+/** getsockname/getpeername: sockets of the model are unnamed (sun_family alone); no peer: ENOTCONN. */
+function sockName(peer: boolean) {
+  return (p: LinuxProcess, a: readonly U64[]): number => {
+    const s = sockOf(p, argUint(a[0]!));
+    if (typeof s === 'number') return s;
+    if (peer && (s.sock.unconnected || s.sock.peer === null)) return -ENOTCONN;
+    const lenVa = argPtr(a[2]!);
+    const lenRaw = getUser(p.mm, lenVa, 4);
+    if (lenRaw === null) return -EFAULT;
+    const room = new StructReader(lenRaw).i32(0);
+    if (room < 0) return -EINVAL;
+    const name = new StructWriter(2).u16(0, AF_UNIX).bytes.subarray(0, Math.min(2, room));
+    if (name.length > 0 && putUser(p.mm, argPtr(a[1]!), name) < 0) return -EFAULT;
+    return putUser(p.mm, lenVa, new StructWriter(4).i32(0, 2).bytes);
+  };
 }
 
 /** The socket behind a descriptor: -EBADF, -ENOTSOCK or the socket and its file. */
@@ -493,6 +552,10 @@ function pselect6(p: LinuxProcess, a: readonly U64[]): number | SyscallOutcome {
 export const ipcSyscalls: SyscallHandlers = {
   pipe2,
   eventfd2,
+  socket,
+  connect,
+  getsockname: sockName(false),
+  getpeername: sockName(true),
   socketpair,
   sendto,
   recvfrom,
