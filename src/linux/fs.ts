@@ -421,6 +421,8 @@ export class FileSystem {
    */
   installExecutable(path: string, bytes: Uint8Array): RegNode {
     const parts = splitAbsolute(path);
+    // Callers give a normalized path: '.' or '..' here would make directories of those names.
+    if (parts.some((x) => x === '.' || x === '..')) throw new Error(`fs: cannot install the executable at ${path}: the path is not normalized`);
     let dir = this.root;
     for (const part of parts.slice(0, -1)) {
       const next = dir.entries.get(part);
