@@ -1,7 +1,7 @@
 /**
  * CPU bring-up: from Unicorn's reset state to a guest at EL0 with the MMU on, translating through
- * the shadow tables. Values follow ../shared/reference/unicorn-2.0.1-notes.md (measured on
- * Unicorn 2.0.1) and the Arm ARM's register descriptions; MAIR_EL1 uses Linux's attribute layout
+ * the shadow tables. Values were measured on Unicorn 2.0.1 and follow the Arm ARM's register
+ * descriptions; MAIR_EL1 uses Linux's attribute layout
  * (arch/arm64/include/asm/memory.h, v6.9: MT_NORMAL = 0 ... MT_DEVICE_nGnRE = 4) so that the
  * model's AttrIndx values mean the same here.
  *

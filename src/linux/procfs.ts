@@ -292,17 +292,20 @@ function inspectOf(p: LinuxProcess): MmInspect | null {
   return p.mm.inspect?.() ?? null;
 }
 
+/** The /proc/<pid>/maps line of each VMA of `mm` (show_map_vma), in address order. */
+function vmaLines(p: LinuxProcess, mm: MmInspect): { vma: ReturnType<MmInspect['vmas']>[number]; line: string }[] {
+  const names = fileNames(p.fs);
+  const stack = execLayout(p)?.startStack ?? null;
+  return mm.vmas().map((v) => {
+    const file = v.file !== null ? describeFile(p.fs, names, v.file) : null;
+    return { vma: v, line: mapsLine(v, file === null ? anonName(v, mm, stack) : null, file) };
+  });
+}
+
 function mapsText(p: LinuxProcess): string {
   const mm = inspectOf(p);
   if (mm === null) return '';
-  const names = fileNames(p.fs);
-  const layout = execLayout(p);
-  let out = '';
-  for (const v of mm.vmas()) {
-    const file = v.file !== null ? describeFile(p.fs, names, v.file) : null;
-    out += mapsLine(v, file === null ? anonName(v, mm, layout?.startStack ?? null) : null, file);
-  }
-  return out;
+  return vmaLines(p, mm).map((x) => x.line).join('');
 }
 
 /** show_smaps_rollup: every VMA's sums under one header spanning them, named [rollup]. */
@@ -321,12 +324,9 @@ function smapsRollupText(p: LinuxProcess): string {
 function smapsText(host: ProcHost, p: LinuxProcess): string {
   const mm = inspectOf(p);
   if (mm === null) return '';
-  const names = fileNames(p.fs);
-  const layout = execLayout(p);
   let out = '';
-  for (const v of mm.vmas()) {
-    const file = v.file !== null ? describeFile(p.fs, names, v.file) : null;
-    out += mapsLine(v, file === null ? anonName(v, mm, layout?.startStack ?? null) : null, file);
+  for (const { vma: v, line } of vmaLines(p, mm)) {
+    out += line;
     const m = emptySize();
     accountVma(mm, v, m, isShmemVma(v));
     out += `Size:           ${dec(kb(v.end - v.start), 8)} kB\n`;

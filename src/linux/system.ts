@@ -14,7 +14,7 @@ import { FutexTable } from './futex.js';
 import type { LinuxProcess } from './process.js';
 import type { Task } from './task.js';
 import { WaitQueue } from './wait.js';
-import { SA_NOCLDWAIT, SIGCHLD, SIG_IGN, killedBySignal } from './signals.js';
+import { killedBySignal } from './signals.js';
 import { exitSignals, notifyParentExit } from './sigsend.js';
 import { StructReader, StructWriter, getUser, putUser } from './uaccess.js';
 
@@ -23,12 +23,6 @@ const FUTEX_OWNER_DIED = 0x40000000;
 const FUTEX_TID_MASK = 0x3fffffff;
 /** ROBUST_LIST_LIMIT: how many entries exit walks before giving up on a corrupt list. */
 const ROBUST_LIST_LIMIT = 2048;
-
-/** SIGCHLD ignored or SA_NOCLDWAIT: the parent never sees a zombie (do_notify_parent). */
-export function parentIgnoresChildren(parent: LinuxProcess): boolean {
-  const act = parent.signals.action(SIGCHLD);
-  return act.handler === SIG_IGN || (act.flags & SA_NOCLDWAIT) !== 0n;
-}
 
 /** What the machine provides to the task layer. */
 export interface TaskHost {
@@ -123,11 +117,6 @@ export class LinuxSystem {
 
   addThread(t: Task): void {
     this.tasks.set(t.tid, t);
-  }
-
-  /** The live (not yet reaped) children of `p` in creation order. */
-  childrenOf(p: LinuxProcess): LinuxProcess[] {
-    return p.children;
   }
 
   /** Processes of a process group. */
@@ -241,10 +230,10 @@ export class LinuxSystem {
       this.reap(p);
       return;
     }
-    // do_notify_parent: the exit signal with CLD_*; a parent that ignores SIGCHLD reaps at once.
+    // do_notify_parent: the exit signal with CLD_*; a parent that ignores SIGCHLD (SIG_IGN or
+    // SA_NOCLDWAIT) reaps at once, which notifyParentExit says.
     const end = info.kind === 'exited' ? { code: info.value } : { ...killedBySignal(info.value, 'its exit'), coreDumped: info.core };
-    const autoreap = p.exitSignal !== 0 ? notifyParentExit(p, parent, end, p.exitSignal) : false;
-    if (autoreap || (p.exitSignal === SIGCHLD && parentIgnoresChildren(parent))) this.reap(p);
+    if (p.exitSignal !== 0 && notifyParentExit(p, parent, end, p.exitSignal)) this.reap(p);
     this.notifyParent(p);
   }
 

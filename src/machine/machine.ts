@@ -42,7 +42,7 @@ import { Mmu } from '../mmu/mmu.js';
 import { mmuOptionsFrom } from '../mm/profiles.js';
 import { VM_SHARED } from '../mm/vma.js';
 import { ClockMeter } from './clock-cost.js';
-import { QUANTUM_INSNS, Scheduler, SLACK_NS, TIMESLICE_NS } from './scheduler.js';
+import { QUANTUM_INSNS, Scheduler, SLACK_NS, TIMESLICE_NS, type SchedCpu } from './scheduler.js';
 
 /**
  * The `sched` stats group: switches of task (and of modeled CPU, which reloads the shadow from
@@ -454,7 +454,7 @@ export class Machine {
   private yieldedVoluntarily = false;
 
   /** The CPU to run next; when all are idle, time jumps to the next timer; 'deadlock' if none. */
-  private nextRunnableCpu(): import('./scheduler.js').SchedCpu | 'deadlock' {
+  private nextRunnableCpu(): SchedCpu | 'deadlock' {
     for (;;) {
       const cpu = this.sched.nextCpu();
       if (cpu !== null) {

@@ -52,14 +52,19 @@ export class Scheduler {
     this.cpus = Array.from({ length: ncpus }, (_, i) => new SchedCpu(i, bootNs));
   }
 
-  /** A new task: placed on the least loaded CPU its affinity allows, and made runnable. */
-  add(t: Task, nowNs: bigint): void {
+  /** The least loaded CPU `t`'s affinity allows (lowest index first), or null if none. */
+  private leastLoaded(t: Task): SchedCpu | null {
     let best: SchedCpu | null = null;
     for (const c of this.cpus) {
       if (((t.affinity >> BigInt(c.index)) & 1n) === 0n) continue;
       if (best === null || c.load < best.load) best = c;
     }
-    const cpu = best ?? this.cpus[0]!;
+    return best;
+  }
+
+  /** A new task: placed on the least loaded CPU its affinity allows, and made runnable. */
+  add(t: Task, nowNs: bigint): void {
+    const cpu = this.leastLoaded(t) ?? this.cpus[0]!;
     t.cpu = cpu.index;
     cpu.load++;
     this.makeRunnable(t, nowNs);
@@ -72,12 +77,7 @@ export class Scheduler {
     if (i >= 0) old.queue.splice(i, 1);
     old.load--;
     const runnable = t.state === 'runnable' && i >= 0;
-    let best: SchedCpu | null = null;
-    for (const c of this.cpus) {
-      if (((t.affinity >> BigInt(c.index)) & 1n) === 0n) continue;
-      if (best === null || c.load < best.load) best = c;
-    }
-    const cpu = best ?? old;
+    const cpu = this.leastLoaded(t) ?? old;
     t.cpu = cpu.index;
     cpu.load++;
     if (runnable) this.makeRunnable(t, nowNs);
@@ -158,10 +158,5 @@ export class Scheduler {
       if (m === null || c.clockNs < m) m = c.clockNs;
     }
     return m;
-  }
-
-  /** Tasks that exist and are not blocked forever (for the deadlock test). */
-  get hasSleepersWithDeadline(): boolean {
-    return this.deadlines.size > 0;
   }
 }
