@@ -781,14 +781,19 @@ export class Machine {
   private taskHost(): TaskHost {
     return {
       withMm: (mm, fn) => {
-        const mmu = this.kernel.mmu;
+        // kthread_use_mm / kthread_unuse_mm: both switches go through the ASID allocator, so the
+        // mm is used with an ASID of the current generation and the CPU's active ASID stays true.
+        const k = this.kernel;
+        const mmu = k.mmu;
         const saved = mmu.regs;
         if (saved.ttbr0 === mm.pgd) return fn();
-        this.kernel.switchTo(mm as Process);
+        const prev = k.loadedMm(mmu.cpu.index);
+        k.switchTo(mm as Process);
         try {
           return fn();
         } finally {
-          mmu.regs = saved;
+          if (prev !== null && prev.pgd === saved.ttbr0) k.switchTo(prev);
+          else mmu.regs = saved;
         }
       },
       currentRegisters: () => this.engine.saveRegisters(),
@@ -1073,5 +1078,6 @@ function futexKey(mm: ProcessMemory, va: number, shared: boolean): string {
       return `f${vma.file.ino}:${vma.pgoffOf(va)}:${va % 4096}`;
     }
   }
-  return `m${mm.asid}:${va}`;
+  // Not the ASID: the allocator may give the mm another one after a rollover.
+  return `m${(mm as Process).mmId}:${va}`;
 }

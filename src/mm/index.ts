@@ -6,7 +6,7 @@
  * Where things are: a page fault enters at fault.ts (doPageFault → handleMmFault), and goes to
  * anon-fault.ts, file-fault.ts (finish_fault), filemap.ts / shmem.ts (->fault, fault-around),
  * readahead.ts, wp.ts; teardown is zap.ts; the syscalls are process.ts; the contract with the
- * process layer is api.ts; the machine-wide objects are kernel.ts; policies are knobs.ts and
+ * process layer is api.ts; the machine-wide objects are kernel.ts, the ASID allocator asid.ts; policies are knobs.ts and
  * profiles.ts.
  */
 export * from './api.js';
@@ -21,6 +21,7 @@ export * from './knobs.js';
 export * from './profiles.js';
 export * from './stats.js';
 export * from './readahead.js';
+export * from './asid.js';
 export * from './kernel.js';
 export * from './process.js';
 export * from './uaccess.js';

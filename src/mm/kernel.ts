@@ -6,7 +6,7 @@
  * How the machine uses it: construct one (a profile and `--set` strings, or a resolved policy;
  * optionally the PhysMem the engine shares with Unicorn and an Mmu built with mmuOptionsFrom),
  * call newProcess(), load `process.pgd` and `process.userAsid` into TTBR0_EL1 and `mmu.regs`
- * (switchTo does the mmu half), and on every guest abort: `mmu.translate(va, access, 0)`, and on
+ * (switchTo does the mmu half, through the ASID allocator), and on every guest abort: `mmu.translate(va, access, 0)`, and on
  * a fault `process.handleFault(va, access, kind)`, then translate again (accessUser is that
  * loop, for tests and uaccess).
  */
@@ -15,6 +15,7 @@ import { Mmu } from '../mmu/mmu.js';
 import { Pgtable } from '../pgtable/index.js';
 import { Telemetry } from '../trace/telemetry.js';
 import { UsageError } from '../util/errors.js';
+import { AsidAllocator, type AsidBits } from './asid.js';
 import { raPagesOf } from './blkdev.js';
 import { Buddy, MAX_PAGE_ORDER } from './buddy.js';
 import { Memmap } from './folio.js';
@@ -64,7 +65,8 @@ export class MmKernel {
   readonly mmStats: MmStats;
   /** The shared zero page's pfn (the last page of the pool, reserved: no folio). */
   readonly zeroPfn: number;
-  private nextAsid = 2;
+  /** The arm64 ASID allocator (arch/arm64/mm/context.c). */
+  readonly asids: AsidAllocator;
   private nextMmId = 1;
   private nextIno = 1 << 30;
   private readonly processes = new Set<Process>();
@@ -91,16 +93,18 @@ export class MmKernel {
     this.pageCache = new PageCache(this.memmap, this.telemetry);
     this.mmu = opts.mmu ?? new Mmu(this.mem, this.telemetry, mmuOptionsFrom(this.policy));
     this.pgtable = new Pgtable(this.mmu, pgtablePolicyFrom(this.policy), this.telemetry, this.memmap, this.memmap);
+    const bits = Number(this.policy.asid_bits) as AsidBits;
+    const usable = (2 ** bits) / (this.policy.kpti ? 2 : 1) - 1;
+    if (usable <= this.mmu.cpus.length) throw new UsageError(`asid_bits=${bits}: ${usable} usable ASIDs${this.policy.kpti ? ' (kpti=on uses pairs)' : ''} are not more than the ${this.mmu.cpus.length} CPUs; use asid_bits=16 or fewer cpus`);
+    this.asids = new AsidAllocator({ bits, kpti: this.policy.kpti, cpus: this.mmu.cpus.length }, this.mmu, this.telemetry.calls, this.telemetry.stats);
     this.faultStats = registerFaultStats(this.telemetry.stats);
     this.mmStats = registerMmStats(this.telemetry.stats);
   }
 
-  /** A new address space with a fresh pgd and the next even ASID. */
+  /** A new address space with a fresh pgd and an ASID from the allocator (asid.ts). */
   newProcess(opts: ProcessOptions = {}): Process {
-    const asid = this.nextAsid;
-    if (asid > 0xfffe) throw new Error('out of ASIDs (rollover is not modelled)');
-    this.nextAsid += 2;
-    const p = new Process(this, asid, opts);
+    const p = new Process(this, opts);
+    this.asids.assign(p);
     this.processes.add(p);
     return p;
   }
@@ -110,9 +114,19 @@ export class MmKernel {
     return this.nextMmId++;
   }
 
-  /** Loads a process's translation context into the mmu (TTBR0_EL1 and the EL0 ASID). */
+  /**
+   * switch_mm on the mmu's current CPU: the ASID allocator's check_and_switch_context when the
+   * CPU's mm changes (which may give `p` a new ASID, or flush the CPU's TLB after a rollover),
+   * then TTBR0_EL1 and the EL0 ASID.
+   */
   switchTo(p: Process): void {
+    this.asids.switchMm(p, this.mmu.cpu.index);
     this.mmu.regs = { ...this.mmu.regs, ttbr0: p.pgd, asid: p.userAsid };
+  }
+
+  /** The mm CPU `cpu` last switched to, if any. */
+  loadedMm(cpu: number): Process | null {
+    return this.asids.loadedOn(cpu) as Process | null;
   }
 
   /** Called by exit_mmap. */

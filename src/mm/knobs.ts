@@ -81,9 +81,14 @@ export interface MmPolicy {
   mem_mb: number;
   /** Modeled CPUs (each with its own TLB and walk cache). */
   cpus: number;
+  /** ID_AA64MMFR0_EL1.ASIDBits: the ASID width the allocator (mm/asid.ts) hands out of. */
+  asid_bits: AsidBitsValue;
   /** vm.overcommit_memory: 0 (heuristic) or 1 (always); 2 (strict accounting) is not modelled. */
   overcommit_memory: OvercommitMode;
 }
+
+/** The `asid_bits` knob's values. */
+export type AsidBitsValue = '8' | '16';
 
 /** vm.overcommit_memory (Documentation/mm/overcommit-accounting.rst). */
 export type OvercommitMode = '0' | '1';
@@ -172,6 +177,7 @@ export const KNOBS: readonly KnobDef[] = [
     unsupported: { '2': 'strict commit accounting (mode 2) is not modelled' },
   },
   { name: 'cpus', type: { kind: 'int', min: 1, max: 256 }, reader: 'machine', description: 'online CPUs of the modeled machine, each with its own TLB and walk cache; tasks are spread over them' },
+  { name: 'asid_bits', type: { kind: 'enum', values: ['8', '16'] }, reader: 'mm', description: 'ASID width (ID_AA64MMFR0_EL1.ASIDBits): 8 makes the allocator roll over after a few hundred address spaces, each rollover owing every CPU a local TLB flush (TLBI VMALLE1)' },
 ];
 
 const BY_NAME = new Map<string, KnobDef>(KNOBS.map((k) => [k.name, k]));

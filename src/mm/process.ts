@@ -3,10 +3,10 @@
  * `ProcessMemory` contract of src/mm/api.ts. mmap/munmap/brk follow mm/mmap.c and mm/vma.c
  * (6.12), mprotect mm/mprotect.c, madvise mm/madvise.c, exit mm/mmap.c exit_mmap.
  *
- * ASIDs: `asid` is the one the kernel allocated for this mm, always even (arm64 keeps the odd
- * one, asid | 1, for the user half under KPTI). The machine loads `userAsid` into TTBR0_EL1 (and
- * `mmu.regs.asid`): asid | 1 when kpti is on, asid otherwise. `MmContext.asid`, the value the
- * page-table layer's TLBIs start from, is the even one, as in the kernel.
+ * ASIDs: `contextId` is mm->context.id (generation and ASID), kept by the allocator (asid.ts),
+ * which may give the mm another ASID after a rollover. `asid` is its ASID (ASID(mm)), the value
+ * the page-table layer's TLBIs start from; under KPTI it is even and the user half is asid | 1.
+ * The machine loads `userAsid` into TTBR0_EL1 (and `mmu.regs.asid`) through MmKernel.switchTo.
  */
 import {
   EACCES,
@@ -27,6 +27,7 @@ import { PAGE_SIZE } from '../mmu/physmem.js';
 import { PMD_SIZE } from '../pgtable/pte.js';
 import type { MmContext } from '../pgtable/policy.js';
 import { GuestOutOfMemory } from '../util/errors.js';
+import { AsidAllocator } from './asid.js';
 import { doPageFault } from './fault.js';
 import { dupMmap } from './fork.js';
 import { populateRange } from './populate.js';
@@ -89,9 +90,8 @@ export interface ProcessOptions {
 
 export class Process implements ProcessMemory, MmContext {
   readonly isUser = true;
-  readonly asid: number;
-  /** The ASID the machine loads for EL0 (the user half under KPTI). */
-  readonly userAsid: number;
+  /** mm->context.id: the allocator's generation and ASID (0 until MmKernel.newProcess assigns it). */
+  contextId = 0;
   readonly pgd: number;
   /** mm->mm_id: which mm a large folio's mapcount slots name (never reused). */
   readonly mmId: number;
@@ -109,15 +109,21 @@ export class Process implements ProcessMemory, MmContext {
 
   constructor(
     readonly kernel: MmKernel,
-    asid: number,
     opts: ProcessOptions = {},
   ) {
-    if (asid % 2 !== 0) throw new Error(`process ASID ${asid} must be even (KPTI uses asid | 1)`);
-    this.asid = asid;
-    this.userAsid = kernel.pgtable.raw.userAsid(this);
     this.pgd = kernel.pgtable.tables.pgdAlloc();
     this.mmId = kernel.allocMmId();
     this.vmas = new VmaSet({ ...(opts.taskSize !== undefined ? { taskSize: opts.taskSize } : {}), anonThpAlign: kernel.policy.anon_thp_align });
+  }
+
+  /** ASID(mm): the ASID of the mm's context id. */
+  get asid(): number {
+    return AsidAllocator.asidOf(this.contextId);
+  }
+
+  /** The ASID the machine loads for EL0 (the user half under KPTI). */
+  get userAsid(): number {
+    return this.kernel.pgtable.raw.userAsid(this);
   }
 
   get hasExited(): boolean {

@@ -61,6 +61,7 @@ const common: Common = {
   mem_mb: { value: '2048', reason: 'enough for page_fault3 (128 MiB) several times over' },
   cpus: { value: '4', reason: 'a small SMP machine: several tasks run in parallel, broadcast TLBIs reach other CPUs' },
   overcommit_memory: { value: '0', reason: 'the kernel default (OVERCOMMIT_GUESS)' },
+  asid_bits: { value: '16', reason: 'ID_AA64MMFR0_EL1.ASIDBits = 0b0010 (16 bits) on Cortex-A76/Neoverse-N1 and on QEMU max' },
 };
 
 function profile(name: ProfileName, summary: string, own: Common): Profile {

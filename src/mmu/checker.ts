@@ -61,7 +61,13 @@ export type BbmRule =
   /** The covering TLBI came before a DSB had made the invalid store visible to walkers. */
   | 'bbm_tlbi_before_dsb'
   /** A covering TLBI was issued but no DSB ISH completed it before the new valid value. */
-  | 'bbm_tlbi_incomplete';
+  | 'bbm_tlbi_incomplete'
+  /**
+   * A CPU loaded an ASID with another translation table while its TLB may still hold entries of
+   * the old table under that ASID (no TLBI ASIDE1 or VMALLE1 reached it since): every translation
+   * of the ASID changed without an invalidation, which is what an ASID allocator's flush prevents.
+   */
+  | 'bbm_asid_reuse';
 
 export type ContigRule =
   /** Rule 3: a member of a set with the contiguous bit is not a valid leaf. */
@@ -293,6 +299,11 @@ export class Checker implements StaleJudge {
         this.touched.push(groupPtep, level, Math.floor(ctx.va / span) * span, ctx.asid);
       }
     }
+  }
+
+  /** CPU `cpu` loads `asid` with table `ttbr0`, having run it with `oldTtbr0` since it last invalidated the ASID. */
+  onAsidReuse(cpu: number, asid: number, oldTtbr0: number, ttbr0: number): void {
+    this.report('bbm_violation', 'bbm_asid_reuse', 0, 0, asid, `CPU ${cpu} loads ASID ${asid} with table ${hex(ttbr0)} while its TLB may still hold entries of table ${hex(oldTtbr0)} under that ASID (no TLBI ASIDE1 or VMALLE1 since)`, null);
   }
 
   private addStale(oldLo: number, oldHi: number, kind: DescriptorKind, level: Level, vaBase: number, asid: number): void {

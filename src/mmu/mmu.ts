@@ -13,7 +13,7 @@ import type { PhysMem } from './physmem.js';
 import { DEFAULT_PA_BITS, type TranslationRegs } from './regs.js';
 import { newCheckerStats, newDsbStats, newTlbiStats, newTlbStats, type DsbStats, type TlbiStats, type TlbStats } from './stats.js';
 import { Tlb, TLB_DEFAULT_ENTRIES, TLB_DEFAULT_WAYS, type TlbEntry, type TlbReplacement } from './tlb.js';
-import { decodeTlbiOperand, describeTlbi, type TlbiOp } from './tlbi.js';
+import { decodeTlbiOperand, describeTlbi, type DecodedTlbi, type TlbiOp } from './tlbi.js';
 import { HW_UPDATED_AF, HW_UPDATED_DIRTY, walk, type Translation, type WalkFault, type WalkResult } from './walker.js';
 import { WalkCache, WALK_CACHE_DEFAULT_ENTRIES, WALK_CACHE_DEFAULT_WAYS } from './walkcache.js';
 
@@ -72,6 +72,11 @@ export interface CpuTlbStats {
 export class MmuCpu {
   /** The CPU's number as a tally key. */
   readonly key: string;
+  /**
+   * For the checker: the table each ASID was loaded with since the CPU last invalidated that
+   * ASID (TLBI ASIDE1/VMALLE1 and their broadcast forms): its TLB may hold entries of it.
+   */
+  readonly asidTables = new Map<number, number>();
 
   constructor(
     readonly index: number,
@@ -81,6 +86,12 @@ export class MmuCpu {
   ) {
     this.key = String(index);
   }
+}
+
+/** After a TLBI on `c`: the ASIDs it can no longer hold entries of. */
+function forgetAsidTables(c: MmuCpu, d: DecodedTlbi): void {
+  if (d.scope === 'all') c.asidTables.clear();
+  else if (d.scope === 'asid') c.asidTables.delete(d.asid);
 }
 
 export class Mmu {
@@ -142,7 +153,13 @@ export class Mmu {
   }
 
   set regs(r: TranslationRegs) {
-    this.cur.regs = r;
+    const c = this.cur;
+    if (this.checking && (r.asid !== c.regs.asid || r.ttbr0 !== c.regs.ttbr0)) {
+      const prev = c.asidTables.get(r.asid);
+      if (prev !== undefined && prev !== r.ttbr0) this.checker.onAsidReuse(c.index, r.asid, prev, r.ttbr0);
+      c.asidTables.set(r.asid, r.ttbr0);
+    }
+    c.regs = r;
   }
 
   get cpu(): MmuCpu {
@@ -238,6 +255,7 @@ export class Mmu {
       // The Inner Shareable domain is the whole machine: every CPU applies it.
       removed = 0;
       for (const c of this.cpus) {
+        forgetAsidTables(c, d);
         const r = c.tlb.invalidateDecoded(d);
         if (r > 0) bump(cs.invalidated_entries, c.key, r);
         removed += r;
@@ -248,6 +266,7 @@ export class Mmu {
         }
       }
     } else {
+      forgetAsidTables(issuer, d);
       removed = issuer.tlb.invalidateDecoded(d);
       if (removed > 0) bump(cs.invalidated_entries, issuer.key, removed);
       this.tlbiStats.walk_cache_invalidated += issuer.walkCache.invalidate(d);

@@ -63,6 +63,12 @@ function countRows(c: Counts): Row[] {
       for (const x of c.cpus) if (x.tlbi_issued > 0 || x.tlbi_received > 0) rows.push({ label: `cpu${x.cpu} (issued ${grouped(x.tlbi_issued)})`, value: x.tlbi_received, indent: 2 });
     }
   }
+  // Only runs whose ASID allocator rolled over say anything about it.
+  if (c.asid.rollovers > 0 || c.asid.local_flushes > 0) {
+    rows.push({ label: 'ASID rollovers', value: c.asid.rollovers, indent: 0 });
+    rows.push({ label: 'local flushes (VMALLE1), by CPU', value: c.asid.local_flushes, indent: 1 });
+    for (const [cpu, n] of Object.entries(c.asid.local_flushes_by_cpu)) if (n > 0) rows.push({ label: `cpu${cpu}`, value: n, indent: 2 });
+  }
   rows.push({ label: 'DSB', value: c.dsb, indent: 0 });
   addTally(c.dsb_by_domain, 1);
   rows.push({ heading: 'TLB' });

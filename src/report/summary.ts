@@ -60,6 +60,8 @@ export interface Counts {
    * and entries its TLB lost to TLBIs. The totals above are the machine's.
    */
   cpus: CpuCounts[];
+  /** The ASID allocator (group `asid`, mm/asid.ts): rollovers and the local flushes they owed. */
+  asid: AsidCounts;
   /** Groups not interpreted above, as snapshotted. */
   other: StatsSnapshot;
 }
@@ -69,6 +71,24 @@ export interface CpuCounts {
   tlbi_issued: number;
   tlbi_received: number;
   invalidated_entries: number;
+}
+
+export interface AsidCounts {
+  /** New ASID generations (the bitmap was full). */
+  rollovers: number;
+  /** ASIDs new_context took from the bitmap, and old ones it kept into a new generation. */
+  allocated: number;
+  kept: number;
+  /** check_and_switch_context calls that took the lock. */
+  slow_paths: number;
+  /** local_flush_tlb_all (TLBI VMALLE1) done for rollovers: in all, and by CPU. */
+  local_flushes: number;
+  local_flushes_by_cpu: Tally;
+}
+
+function asidCounts(g: Group | undefined): AsidCounts {
+  const byCpu = tally(g, 'local_flushes');
+  return { rollovers: num(g, 'rollovers'), allocated: num(g, 'allocated'), kept: num(g, 'kept'), slow_paths: num(g, 'slow_paths'), local_flushes: sumTally(byCpu), local_flushes_by_cpu: byCpu };
 }
 
 /** The `cpus` group's tallies (keyed by CPU number) as one row per CPU, `ncpus` rows at least. */
@@ -107,7 +127,7 @@ export interface Summary {
   checker: CheckerSummary;
 }
 
-const KNOWN_GROUPS = new Set(['fault', 'pgtable', 'tlbi', 'dsb', 'tlb', 'checker', 'folio', 'alloc', 'pagecache', 'syscalls', 'mm', 'cpus']);
+const KNOWN_GROUPS = new Set(['fault', 'pgtable', 'tlbi', 'dsb', 'tlb', 'checker', 'folio', 'alloc', 'pagecache', 'syscalls', 'mm', 'cpus', 'asid']);
 
 type Group = Record<string, number | Tally>;
 
@@ -205,6 +225,7 @@ export function countsFromSnapshot(s: StatsSnapshot, ncpus = 0): Counts {
     syscalls: syscallCounts(s['syscalls']),
     mm: copyGroup(s['mm']),
     cpus: cpuCounts(s['cpus'], ncpus),
+    asid: asidCounts(s['asid']),
     other,
   };
 }
@@ -338,8 +359,15 @@ export function countsFromJson(v: unknown): Counts {
           invalidated_entries: typeof r['invalidated_entries'] === 'number' ? r['invalidated_entries'] : 0,
         }))
       : [],
+    asid: asidFromJson(c['asid']),
     other: isRecord(c['other']) ? (c['other'] as StatsSnapshot) : {},
   };
+}
+
+function asidFromJson(v: unknown): AsidCounts {
+  const a = isRecord(v) ? v : {};
+  const n = (key: string): number => (typeof a[key] === 'number' ? (a[key] as number) : 0);
+  return { rollovers: n('rollovers'), allocated: n('allocated'), kept: n('kept'), slow_paths: n('slow_paths'), local_flushes: n('local_flushes'), local_flushes_by_cpu: numbersOf(a['local_flushes_by_cpu']) };
 }
 
 const END_REASONS: readonly EndReason[] = ['exit', 'signal', 'crash', 'budget', 'interrupted'];
