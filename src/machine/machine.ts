@@ -186,7 +186,7 @@ export class Machine {
       this.syncs = mmu.cpus.map((c, i) => {
         const sync = new ShadowSync(this.engine);
         sync.active = i === 0;
-        c.tlb.observer = sync;
+        c.tlbObserver = sync;
         return sync;
       });
       this.process = this.kernel.newProcess();

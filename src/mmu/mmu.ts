@@ -12,7 +12,7 @@ import { permFor } from './perms.js';
 import type { PhysMem } from './physmem.js';
 import { DEFAULT_PA_BITS, type TranslationRegs } from './regs.js';
 import { newCheckerStats, newDsbStats, newTlbiStats, newTlbStats, type DsbStats, type TlbiStats, type TlbStats } from './stats.js';
-import { Tlb, TLB_DEFAULT_ENTRIES, TLB_DEFAULT_WAYS, type TlbEntry, type TlbReplacement } from './tlb.js';
+import { Tlb, TLB_DEFAULT_ENTRIES, TLB_DEFAULT_WAYS, type TlbEntry, type TlbObserver, type TlbReplacement } from './tlb.js';
 import { decodeTlbiOperand, describeTlbi, type DecodedTlbi, type TlbiOp } from './tlbi.js';
 import { HW_UPDATED_AF, HW_UPDATED_DIRTY, walk, type Translation, type WalkFault, type WalkResult } from './walker.js';
 import { WalkCache, WALK_CACHE_DEFAULT_ENTRIES, WALK_CACHE_DEFAULT_WAYS } from './walkcache.js';
@@ -68,7 +68,12 @@ export interface CpuTlbStats {
   invalidated_entries: Tally;
 }
 
-/** One CPU's translation hardware: TLB, walk cache and the registers it translates with. */
+/**
+ * One CPU's translation hardware: TLB, walk cache and the registers it translates with. The TLB
+ * and walk cache are built when first used: a modeled CPU that never runs a task keeps neither
+ * (an empty TLB is what it would have), so a broadcast TLBI only counts its receipt there, and a
+ * machine of 128 CPUs costs per TLBI what its busy CPUs cost.
+ */
 export class MmuCpu {
   /** The CPU's number as a tally key. */
   readonly key: string;
@@ -77,14 +82,43 @@ export class MmuCpu {
    * ASID (TLBI ASIDE1/VMALLE1 and their broadcast forms): its TLB may hold entries of it.
    */
   readonly asidTables = new Map<number, number>();
+  private builtTlb: Tlb | null = null;
+  private builtWalkCache: WalkCache | null = null;
+  private observer: TlbObserver | null = null;
 
   constructor(
     readonly index: number,
-    readonly tlb: Tlb,
-    readonly walkCache: WalkCache,
+    private readonly build: () => { tlb: Tlb; walkCache: WalkCache },
     public regs: TranslationRegs,
   ) {
     this.key = String(index);
+  }
+
+  /** Whether the CPU has used its TLB or walk cache (they are built on first use). */
+  get inUse(): boolean {
+    return this.builtTlb !== null;
+  }
+
+  get tlb(): Tlb {
+    return this.builtTlb ?? this.materialize().tlb;
+  }
+
+  get walkCache(): WalkCache {
+    return this.builtWalkCache ?? this.materialize().walkCache;
+  }
+
+  /** Who hears of the TLB's fills and removals (the engine's shadow sync), now or once built. */
+  set tlbObserver(o: TlbObserver | null) {
+    this.observer = o;
+    if (this.builtTlb !== null) this.builtTlb.observer = o;
+  }
+
+  private materialize(): { tlb: Tlb; walkCache: WalkCache } {
+    const b = this.build();
+    b.tlb.observer = this.observer;
+    this.builtTlb = b.tlb;
+    this.builtWalkCache = b.walkCache;
+    return b;
   }
 }
 
@@ -126,11 +160,13 @@ export class Mmu {
     // Every CPU's TLB counts into the same `tlb` group: the summary's totals are the machine's.
     this.cpus = Array.from({ length: ncpus }, (_, i) => new MmuCpu(
       i,
-      new Tlb(
-        { entries: opts.tlbEntries ?? TLB_DEFAULT_ENTRIES, ways: opts.tlbWays ?? TLB_DEFAULT_WAYS, contig: this.tlbContig, replacement: opts.tlbReplacement ?? 'fifo', seed: (opts.tlbSeed ?? 1) + i },
-        { stats: this.tlbStats, tracer: telemetry.tracer },
-      ),
-      new WalkCache(opts.walkCacheEntries ?? WALK_CACHE_DEFAULT_ENTRIES, opts.walkCacheWays ?? WALK_CACHE_DEFAULT_WAYS),
+      () => ({
+        tlb: new Tlb(
+          { entries: opts.tlbEntries ?? TLB_DEFAULT_ENTRIES, ways: opts.tlbWays ?? TLB_DEFAULT_WAYS, contig: this.tlbContig, replacement: opts.tlbReplacement ?? 'fifo', seed: (opts.tlbSeed ?? 1) + i },
+          { stats: this.tlbStats, tracer: telemetry.tracer },
+        ),
+        walkCache: new WalkCache(opts.walkCacheEntries ?? WALK_CACHE_DEFAULT_ENTRIES, opts.walkCacheWays ?? WALK_CACHE_DEFAULT_WAYS),
+      }),
       { ...regs },
     ));
     this.cur = this.cpus[0]!;
@@ -256,10 +292,13 @@ export class Mmu {
       removed = 0;
       for (const c of this.cpus) {
         forgetAsidTables(c, d);
-        const r = c.tlb.invalidateDecoded(d);
-        if (r > 0) bump(cs.invalidated_entries, c.key, r);
-        removed += r;
-        this.tlbiStats.walk_cache_invalidated += c.walkCache.invalidate(d);
+        // A CPU that never used its TLB holds nothing to invalidate; it still receives the TLBI.
+        if (c.inUse) {
+          const r = c.tlb.invalidateDecoded(d);
+          if (r > 0) bump(cs.invalidated_entries, c.key, r);
+          removed += r;
+          this.tlbiStats.walk_cache_invalidated += c.walkCache.invalidate(d);
+        }
         if (c !== issuer) {
           bump(cs.tlbi_received, c.key);
           this.onBroadcastReceived?.(c, issuer);

@@ -11,6 +11,7 @@
  */
 import type { TraceRecord } from '../trace/events.js';
 import { UsageError } from '../util/errors.js';
+import { extrapolateCpus, type CpuExtrapolation } from './extrapolate.js';
 import { measured, type Counts, type Summary } from './summary.js';
 
 export interface CostParamInfo {
@@ -126,6 +127,11 @@ export interface CostResult {
   params: CostParams;
   /** Inputs this run did not count and the model took as zero. */
   notes: string[];
+  /**
+   * When `busy_cpus` is more than the CPUs the run simulated busy: the modeled machine's TLB
+   * maintenance, EXTRAPOLATED from the simulated CPUs (extrapolate.ts). Absent otherwise.
+   */
+  cpus_extrapolated?: CpuExtrapolation;
 }
 
 /** Whether a TLBI operation is broadcast to the Inner Shareable domain (the ...IS forms). */
@@ -238,6 +244,7 @@ export function modelCost(counts: Counts, ops: number | null, params: CostParams
   }
   const hz = params.clock_ghz * 1e9;
   const perOp = ops !== null && ops > 0 ? cycles / ops : null;
+  const extrapolated = extrapolateCpus(counts, params);
   return {
     estimate: true,
     cycles,
@@ -249,6 +256,7 @@ export function modelCost(counts: Counts, ops: number | null, params: CostParams
     seconds: cycles / hz,
     params: { ...params },
     notes,
+    ...(extrapolated !== null ? { cpus_extrapolated: extrapolated } : {}),
   };
 }
 

@@ -91,7 +91,13 @@ export function cpuTableHtml(cmp: Comparison): string {
     return `<tr><td>${escapeXml(c.name)}</td>${cells.map((v) => `<td class="num">${v}</td>`).join('')}</tr>`;
   });
   const head = ['case', 'CPUs', 'TLBIs issued', 'broadcasts received', 'received per CPU: min', 'mean', 'max'].map((h) => `<th>${h}</th>`).join('');
-  return `<table>\n<thead><tr>${head}</tr></thead>\n<tbody>\n${rows.join('\n')}\n</tbody>\n</table>`;
+  // The modeled machine beyond the simulated CPUs (cost.busy_cpus): labelled, never mixed into the table.
+  const extra = cmp.cases.flatMap((c) => {
+    const x = c.modeled?.cpus_extrapolated;
+    if (x === undefined) return [];
+    return [`<p class="notes">${escapeXml(c.name)}, EXTRAPOLATED (not simulated): ${x.simulated_busy_cpus} simulated busy CPUs stand for ${x.modeled_busy_cpus} of ${x.modeled_cpus}; per busy CPU ${x.per_busy_cpu.tlbi_received.toFixed(0)} broadcasts received, the machine ${x.tlbi_received.toFixed(0)}.</p>`];
+  });
+  return `<table>\n<thead><tr>${head}</tr></thead>\n<tbody>\n${rows.join('\n')}\n</tbody>\n</table>${extra.length > 0 ? '\n' + extra.join('\n') : ''}`;
 }
 
 export interface HtmlReportInput {

@@ -5,6 +5,7 @@
 export * from './summary.js';
 export * from './summary-text.js';
 export * from './cost.js';
+export * from './extrapolate.js';
 export * from './cases.js';
 export * from './runner.js';
 export * from './compare.js';

@@ -5,6 +5,7 @@
  */
 import type { Tally } from '../trace/stats.js';
 import type { CostResult } from './cost.js';
+import type { CpuExtrapolation } from './extrapolate.js';
 import type { Counts, Summary } from './summary.js';
 
 type Row = { label: string; value: number | null; indent: number } | { heading: string };
@@ -115,7 +116,21 @@ function costLines(c: CostResult, source: string): string[] {
     c.cycles_per_op !== null && c.ops_per_sec !== null
       ? `${grouped(c.cycles_per_op)} cycles/op, ${grouped(c.ops_per_sec)} ops/s`
       : `${grouped(c.cycles)} cycles (no ops counted)`;
-  return ['', `modeled (an ESTIMATE, docs/cost-model.md): ${perOp} (${where})`, ...c.notes.map((n) => `  note: ${n}`)];
+  // The extrapolation (if any) comes first, so the modeled figures stay the summary's last lines.
+  const x = extrapolationLines(c.cpus_extrapolated);
+  return [...(x.length > 0 ? ['', ...x] : []), '', `modeled (an ESTIMATE, docs/cost-model.md): ${perOp} (${where})`, ...c.notes.map((n) => `  note: ${n}`)];
+}
+
+/** The modeled machine's TLB maintenance extrapolated from the simulated CPUs (extrapolate.ts). */
+function extrapolationLines(x: CpuExtrapolation | undefined): string[] {
+  if (x === undefined) return [];
+  const sim = x.simulated;
+  const contiguous = sim.every((c, i) => c === sim[0]! + i);
+  const which = sim.length <= 4 ? sim.map((c) => `cpu${c}`).join(',') : contiguous ? `cpu${sim[0]}..cpu${sim[sim.length - 1]}` : `${sim.slice(0, 4).map((c) => `cpu${c}`).join(',')},...`;
+  return [
+    `EXTRAPOLATED, not simulated: ${x.simulated_busy_cpus} simulated busy CPUs (${which}) stand for ${x.modeled_busy_cpus} of ${x.modeled_cpus}, each broadcast for ${+x.factor.toFixed(3)}:`,
+    `  per busy CPU ${grouped(x.per_busy_cpu.tlbi_issued)} TLBIs issued, ${grouped(x.per_busy_cpu.tlbi_received)} broadcasts received; machine ${grouped(x.tlbi_issued)} issued, ${grouped(x.tlbi_received)} received`,
+  ];
 }
 
 /**
