@@ -125,7 +125,7 @@ export const KNOBS: readonly KnobDef[] = [
   { name: 'contpte_fold', type: BOOL, reader: 'pgtable', description: 'automatic fold in set_ptes(nr=1) when a block of 16 PTEs of one folio becomes complete (v6.9 patch 18/18)' },
   { name: 'tlbi_range', type: BOOL, reader: 'pgtable', description: 'FEAT_TLBIRANGE: range TLBIs (RVALE1IS, RVAE1IS)' },
   { name: 'tlbi_ttl', type: BOOL, reader: 'pgtable', description: 'FEAT_TTL: level hints in by-VA TLBI operands (changes operands, not counts)' },
-  { name: 'kpti', type: BOOL, reader: 'pgtable', description: 'kernel unmapped at EL0: every user TLBI issued again for the user ASID (asid|1)' },
+  { name: 'kpti', type: BOOL, reader: 'pgtable', description: 'kernel unmapped at EL0: every user TLBI issued again for the user ASID (asid|1); the ASID allocator hands out (even, odd) pairs' },
   { name: 'bbml2_noabort', type: BOOL, reader: 'pgtable', description: 'BBML2_NOABORT CPU: contpte_convert skips its TLBI (v6.16+, allow-listed MIDRs); the checker accepts contiguous-bit-only changes' },
   { name: 'hw_af', type: BOOL, reader: 'mmu', description: 'TCR_EL1.HA (FEAT_HAFDBS): hardware sets the access flag; prefaulted PTEs are installed old (arch_wants_old_prefaulted_pte)' },
   { name: 'hw_dirty', type: BOOL, reader: 'mmu', description: 'TCR_EL1.HD: hardware marks writable-clean (DBM) entries dirty instead of a permission fault' },
@@ -176,7 +176,7 @@ export const KNOBS: readonly KnobDef[] = [
     description: 'vm.overcommit_memory: 0 refuses one private writable mapping larger than RAM (MAP_NORESERVE exempt), 1 accepts everything; shown in /proc/sys/vm/overcommit_memory',
     unsupported: { '2': 'strict commit accounting (mode 2) is not modelled' },
   },
-  { name: 'cpus', type: { kind: 'int', min: 1, max: 256 }, reader: 'machine', description: 'online CPUs of the modeled machine, each with its own TLB and walk cache; tasks are spread over them' },
+  { name: 'cpus', type: { kind: 'int', min: 1, max: 256 }, reader: 'machine', description: 'online CPUs of the modeled machine, each with its own TLB and walk cache (built when a task first runs there); tasks are spread over them' },
   { name: 'asid_bits', type: { kind: 'enum', values: ['8', '16'] }, reader: 'mm', description: 'ASID width (ID_AA64MMFR0_EL1.ASIDBits): 8 makes the allocator roll over after a few hundred address spaces, each rollover owing every CPU a local TLB flush (TLBI VMALLE1)' },
 ];
 
