@@ -40,7 +40,7 @@ const common: Common = {
   contpte_fold: { value: 'on', reason: 'set_ptes(nr=1) calls contpte_try_fold since f0c2264958e1 (v6.9), still in 6.12 and 7.2' },
   tlbi_range: { value: 'on', reason: 'QEMU -cpu max has FEAT_TLBIRANGE; CONFIG_ARM64_TLB_RANGE=y' },
   tlbi_ttl: { value: 'on', reason: 'QEMU -cpu max lists FEAT_TTL (kernel-notes §9, unverified line); operands only' },
-  kpti: { value: 'off', reason: 'the measurements had KPTI off (QEMU max has CSV3)' },
+  kpti: { value: 'off', reason: 'the measurements had KPTI off: QEMU max reports CSV3, so unmap_kernel_at_el0 (arch/arm64/kernel/cpufeature.c) sees no Meltdown risk. A CSV3 core without E0PD (Cortex-A76, Neoverse-N1) still gets KPTI when KASLR is active (kaslr_requires_kpti)' },
   hw_af: { value: 'on', reason: 'QEMU max implements FEAT_HAFDBS; CONFIG_ARM64_HW_AFDBM=y' },
   hw_dirty: { value: 'on', reason: 'as hw_af (FEAT_HAFDBS dirty state)' },
   anon_mthp: { value: 'none', reason: 'sysfs default: never for every mTHP size; observations show one fault per 4 KiB' },
