@@ -16,7 +16,8 @@
  * With M = N these are the simulated averages, exactly. The cost model's `tlbi_received` item,
  * broadcasts × (busy_cpus − 1), is the same assumption per op (cost.ts).
  *
- * The simulated busy CPUs are those that issued at least one TLBI in the measured counts. A
+ * The simulated busy CPUs are those that issued at least one TLBI in the measured counts (the
+ * local flushes an ASID rollover owes every CPU aside). A
  * harness whose parent issues TLBIs inside the measured region (it forks, it exits) counts as
  * one more busy CPU; measure between the workers' own markers to keep it out.
  */
@@ -46,7 +47,9 @@ export interface CpuExtrapolation {
  * to extrapolate: no CPU issued a TLBI, or the modeled busy CPUs are not more than the simulated ones.
  */
 export function extrapolateCpus(c: Counts, p: Pick<CostParams, 'cpus' | 'busy_cpus'>): CpuExtrapolation | null {
-  const simulated = c.cpus.filter((x) => x.tlbi_issued > 0).map((x) => x.cpu);
+  // An ASID rollover's local flush is owed by every CPU, busy or not: it does not make one busy.
+  const owed = c.asid.local_flushes_by_cpu;
+  const simulated = c.cpus.filter((x) => x.tlbi_issued - (owed[String(x.cpu)] ?? 0) > 0).map((x) => x.cpu);
   const n = simulated.length;
   const m = p.busy_cpus;
   if (n === 0 || m <= n) return null;

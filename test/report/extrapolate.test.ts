@@ -46,6 +46,19 @@ describe('extrapolating from simulated busy CPUs', () => {
     expect((30 * 15) / 3).toBe(x!.per_busy_cpu.tlbi_received);
   });
 
+  it("a CPU whose only TLBI was a rollover's local flush is not a busy one", () => {
+    const c = countsFromSnapshot(
+      {
+        tlbi: { total: 43, by_op: { VALE1IS: 40, VALE1: 2, VMALLE1: 1 }, by_site: {}, by_chain: {} },
+        cpus: { tlbi_issued: { '0': 12, '1': 10, '2': 10, '3': 10, '5': 1 }, tlbi_received: {}, invalidated_entries: {} },
+        asid: { rollovers: 1, allocated: 0, kept: 0, slow_paths: 1, local_flushes: { '5': 1 } },
+      },
+      8,
+    );
+    const x = extrapolateCpus(c, { cpus: 64, busy_cpus: 16 })!;
+    expect([x.simulated, x.factor, x.broadcasts]).toEqual([[0, 1, 2, 3], 4, 160]);
+  });
+
   it('nothing to extrapolate: no more modeled busy CPUs than simulated ones, or no TLBI at all', () => {
     expect(extrapolateCpus(fourBusy(), { cpus: 8, busy_cpus: 4 })).toBeNull();
     expect(extrapolateCpus(fourBusy(), { cpus: 8, busy_cpus: 1 })).toBeNull();
