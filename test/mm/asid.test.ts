@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { ASID_FIRST_VERSION, MmKernel, PROT_READ, PROT_WRITE, MAP_ANONYMOUS, MAP_PRIVATE, accessUser, type Process } from '../../src/mm/index.js';
 import { buildSummary } from '../../src/report/summary.js';
+import { renderSummaryText } from '../../src/report/summary-text.js';
 
 function kernel(sets: string[]): MmKernel {
   return new MmKernel({ profile: 'linux-6.12', sets: ['mem_mb=32', ...sets] });
@@ -78,6 +79,10 @@ describe('the ASID allocator', () => {
     expect(c.cpus.map((x) => x.tlbi_issued)).toEqual([1, 2]);
     expect(c.cpus.map((x) => x.tlbi_received)).toEqual([0, 0]);
     expect(c.asid).toEqual({ rollovers: 2, allocated: 380, kept: 2, slow_paths: 5, local_flushes: 3, local_flushes_by_cpu: { '0': 1, '1': 2 } });
+    const text = renderSummaryText(buildSummary({ exitCode: 0, end: { reason: 'exit' }, profile: 'linux-6.12', policy: {}, snapshot: s.snapshot(), cpus: 2 }), 100);
+    const lines = text.split('\n');
+    const at = lines.findIndex((l) => l.startsWith('ASID rollovers'));
+    expect(lines.slice(at, at + 4).map((l) => l.trimEnd().replace(/(\S) +/g, '$1 '))).toEqual(['ASID rollovers 2', '  local flushes (VMALLE1), by CPU 3', '    cpu0 1', '    cpu1 2']);
   });
 
   it('under KPTI ASIDs stay even in every generation, the user half is asid | 1', () => {
@@ -100,6 +105,9 @@ describe('the ASID allocator', () => {
     expect(ps[999]!.asid).toBe(2000);
     expect(k.asids.stats).toMatchObject({ rollovers: 0, local_flushes: {} });
     expect(k.telemetry.stats.snapshot()['tlbi']!['total']).toBe(0);
+    // A run that never rolls over says nothing about ASIDs in its text summary.
+    const text = renderSummaryText(buildSummary({ exitCode: 0, end: { reason: 'exit' }, profile: 'linux-6.12', policy: {}, snapshot: k.telemetry.stats.snapshot(), cpus: 4 }), 100);
+    expect(text).not.toContain('ASID');
   });
 
   it('refuses an ASID space no bigger than the CPU count, with a usage error', () => {
