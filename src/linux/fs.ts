@@ -187,7 +187,7 @@ export interface SynthOpen {
 export interface DynamicEntries {
   lookup(name: string): Node | null;
   names(): readonly string[];
-  /** unlink/rmdir of a name `lookup` gave (sysroot.ts); absent: such names cannot go. */
+  /** unlink/rmdir of a name (sysroot.ts: `lookup` must not bring it back); absent: nothing to do. */
   forget?(name: string): void;
 }
 
@@ -443,8 +443,8 @@ export class FileSystem {
     if (existing !== null && existing.kind === 'reg') {
       // exec of a file already in the tree (a program run twice, one the guest wrote, one of the
       // arm64 root given with --sysroot), unless the root's file of that name is another program:
-      // the one run then hides it.
-      const hidden = !dir.entries.has(name) && existing.inode.content !== null && !sameBytes(existing.inode.content, bytes);
+      // the one run then takes its place in the tree.
+      const hidden = existing.inode.content !== null && !sameBytes(existing.inode.content, bytes);
       if (!hidden) return this.setExecutable(existing, '/' + parts.join('/'));
     } else if (existing !== null) {
       throw new Error(`fs: ${path} already exists and is not a regular file`);
@@ -575,7 +575,8 @@ export class FileSystem {
     if (trailingSlash) return -ENOTDIR;
     const denied = this.mayDelete(dir, victim);
     if (denied !== 0) return denied;
-    if (!dir.entries.delete(name)) dir.dynamic?.forget?.(name);
+    dir.entries.delete(name);
+    dir.dynamic?.forget?.(name);
     victim.nlink--;
     victim.times.ctime = this.now();
     this.touchDir(dir);
@@ -592,7 +593,8 @@ export class FileSystem {
     if (listDir(victim).length > 0) return -ENOTEMPTY;
     const denied = this.mayDelete(dir, victim);
     if (denied !== 0) return denied;
-    if (!dir.entries.delete(name)) dir.dynamic?.forget?.(name);
+    dir.entries.delete(name);
+    dir.dynamic?.forget?.(name);
     victim.nlink = 0;
     dir.nlink--;
     this.touchDir(dir);

@@ -6,7 +6,8 @@
  * /usr/bin/tr, /etc files: all of them are found by the ordinary path walk (fs.ts), opened,
  * read, stat'ed and mapped like any file of the root file system (ext4 here).
  *
- * A host entry becomes a node of the tree the first time a lookup or a directory listing meets it,
+ * A host entry becomes a node of the tree (an ordinary entry of its directory, so paths, getcwd,
+ * /proc/<pid>/maps and fd links name it) the first time a lookup or a directory listing meets it,
  * and stays that node for the rest of the run, so every process maps a library from one inode
  * and its page cache, as Linux shares libc's pages. A regular file's bytes are read from the host
  * then (its page cache fills from them on faults and reads); a symbolic link keeps its target,
@@ -28,8 +29,6 @@ export function mountSysroot(fs: FileSystem, hostDir: string): void {
 }
 
 class HostDirectory implements DynamicEntries {
-  /** Host entries already made into nodes. */
-  private readonly made = new Map<string, Node>();
   /** Host entries the guest removed. */
   private readonly gone = new Set<string>();
 
@@ -41,7 +40,7 @@ class HostDirectory implements DynamicEntries {
 
   lookup(name: string): Node | null {
     if (this.gone.has(name)) return null;
-    const known = this.made.get(name);
+    const known = this.dir.entries.get(name);
     if (known !== undefined) return known;
     const path = join(this.hostPath, name);
     let st: Stats;
@@ -51,7 +50,7 @@ class HostDirectory implements DynamicEntries {
       return null;
     }
     const node = this.make(path, st);
-    if (node !== null) this.made.set(name, node);
+    if (node !== null) this.dir.entries.set(name, node);
     return node;
   }
 
@@ -62,11 +61,10 @@ class HostDirectory implements DynamicEntries {
     } catch {
       return [];
     }
-    return names.filter((n) => !this.gone.has(n) && this.lookup(n) !== null).sort();
+    return names.sort().filter((n) => !this.gone.has(n) && this.lookup(n) !== null);
   }
 
   forget(name: string): void {
-    this.made.delete(name);
     this.gone.add(name);
   }
 
