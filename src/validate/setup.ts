@@ -8,7 +8,7 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -151,6 +151,37 @@ export function busyboxArm64(): string {
   }
   if (!existsSync(bin)) throw new EnvironmentError(`validate: busybox-static:arm64 unpacked without usr/bin/busybox (in ${dir})`);
   return bin;
+}
+
+/**
+ * The Debian arm64 packages of the userland sysroot: the C library (the dynamic loader
+ * /lib/ld-linux-aarch64.so.1 and libc.so.6), the coreutils, and the two static shells.
+ */
+export const SYSROOT_PACKAGES: readonly string[] = ['libc6', 'coreutils', 'bash-static', 'zsh-static'];
+
+/**
+ * A small Debian arm64 root file system for `run --sysroot` (SYSROOT_PACKAGES fetched with
+ * `apt-get download` and unpacked with `dpkg-deb -x`, once, into the cache). As a merged-/usr
+ * system has them, /bin, /sbin and /lib are links into /usr where the packages did not make them
+ * directories, so /lib/ld-linux-aarch64.so.1 (every program's PT_INTERP) resolves.
+ */
+export function debianSysroot(): string {
+  const dir = join(cacheDir(), 'sysroot-arm64');
+  // The marker lives beside the root, which the guest sees whole.
+  const marker = `${dir}.complete`;
+  const want = SYSROOT_PACKAGES.join(' ');
+  if (existsSync(marker) && readFileSync(marker, 'utf8') === want) return dir;
+  const tmp = `${dir}.partial`;
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
+  for (const pkg of SYSROOT_PACKAGES) fetchPackage(pkg, tmp);
+  for (const d of ['bin', 'sbin', 'lib']) {
+    if (!existsSync(join(tmp, d)) && existsSync(join(tmp, 'usr', d))) symlinkSync(`usr/${d}`, join(tmp, d));
+  }
+  rmSync(dir, { recursive: true, force: true });
+  renameSync(tmp, dir);
+  writeFileSync(marker, want);
+  return dir;
 }
 
 /** Builds `source` with `args` into the cache once per source hash; returns the output's path. */
