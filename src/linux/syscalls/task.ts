@@ -267,7 +267,7 @@ function openExecutable(p: LinuxProcess, path: string): { bytes: Uint8Array; exe
     const exePath = node === p.fs.exe && p.fs.exePath !== null ? p.fs.exePath : normalize(path.startsWith('/') ? path : `${p.fs.pathOf(p.fs.cwd)}/${path}`);
     return { bytes: filemapRead(node.inode, 0, node.inode.size), exePath, node };
   }
-  if (!path.startsWith('/') || p.sysroot !== null) return found.errno;
+  if (!path.startsWith('/') || p.sysroot !== null) return -found.errno;
   try {
     const st = statSync(path);
     if (!st.isFile()) return -EACCES;
