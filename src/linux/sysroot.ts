@@ -12,8 +12,9 @@
  * and its page cache, as Linux shares libc's pages. A regular file's bytes are read from the host
  * then (its page cache fills from them on faults and reads); a symbolic link keeps its target,
  * which the guest resolves in its own tree, so an absolute link (/lib -> /usr/lib) never leads
- * above DIR. Fifos, sockets and device files of DIR are left out. Names are listed sorted, so
- * getdents64 order does not depend on the host file system.
+ * above DIR. Fifos, sockets and device files of DIR are left out. A directory lists the entries
+ * already made first, in the order they were met, then the others sorted, so getdents64 order
+ * depends on the run, never on the host file system.
  *
  * Everything belongs to root, with the host file's permission bits. The guest may create, remove
  * and write files in these directories as its permissions allow; that changes the tree and its
@@ -26,6 +27,16 @@ import type { DirNode, DynamicEntries, FileSystem, Node } from './fs.js';
 /** Shows the host directory `hostDir` as the contents of the guest's root directory. */
 export function mountSysroot(fs: FileSystem, hostDir: string): void {
   fs.root.dynamic = new HostDirectory(fs, fs.root, hostDir);
+}
+
+/** Whether a host entry becomes a node: a directory, a regular file or a symbolic link. */
+function shown(path: string): boolean {
+  try {
+    const st = lstatSync(path);
+    return st.isDirectory() || st.isFile() || st.isSymbolicLink();
+  } catch {
+    return false;
+  }
 }
 
 class HostDirectory implements DynamicEntries {
@@ -61,7 +72,8 @@ class HostDirectory implements DynamicEntries {
     } catch {
       return [];
     }
-    return names.sort().filter((n) => !this.gone.has(n) && this.lookup(n) !== null);
+    // Only what `lookup` would show; it makes the nodes (listDir calls it for these names).
+    return names.sort().filter((n) => !this.gone.has(n) && shown(join(this.hostPath, n)));
   }
 
   forget(name: string): void {
