@@ -3,7 +3,8 @@
  * `--sysroot` pointing at the cross toolchain's arm64 C library (/usr/aarch64-linux-gnu, whose
  * lib/ holds ld-linux-aarch64.so.1 and libc.so.6) and prints what qemu-aarch64 -L prints; the
  * loader puts the program at ELF_ET_DYN_BASE and the interpreter just under mmap_base, and the
- * auxv says so; a missing or broken interpreter fails as execve fails on Linux.
+ * auxv says so; the libraries' pages are page-cache pages every process shares; a missing or
+ * broken interpreter fails as execve fails on Linux.
  */
 import { spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -13,7 +14,7 @@ import { describe, expect, it } from 'vitest';
 import { parseElf } from '../../src/linux/elf.js';
 import { elfEtDynBase, maximumAlignment } from '../../src/linux/exec.js';
 import { DEFAULT_TASK_SIZE, mmapBase } from '../../src/mm/vma.js';
-import { busyboxArm64 } from '../../src/validate/setup.js';
+import { busyboxArm64, debianSysroot } from '../../src/validate/setup.js';
 import { FIRMWARE_DIR, firmwareBinary } from '../firmware/cases.js';
 import { runCaptured } from './helpers.js';
 
@@ -121,6 +122,24 @@ describe('dynamically linked programs with --sysroot', () => {
     expect(a.end.exitCode).toBe(0);
     expect(JSON.stringify(b.summary)).toBe(JSON.stringify(a.summary));
   }, 120_000);
+});
+
+describe('libraries are page-cache pages, shared by every process that maps them', () => {
+  it('executing a dynamic program three times reads ld.so, libc.so.6 and the program from disk once', async () => {
+    const root = debianSysroot();
+    const runs = async (n: number) => {
+      const r = await runCaptured({ elf: busyboxArm64(), args: ['sh', '-c', Array(n).fill('/usr/bin/true').join('; ')], sysroot: root, strict: true });
+      expect(r.end.exitCode, r.end.message).toBe(0);
+      expect(r.summary.checker.total).toBe(0);
+      return r.summary.counts.faults;
+    };
+    const once = await runs(1);
+    const thrice = await runs(3);
+    // Later processes fault the same file pages in from the page cache: minor faults only.
+    expect(thrice.major).toBe(once.major);
+    expect(once.major).toBeGreaterThan(0);
+    expect(thrice.total).toBeGreaterThan(once.total);
+  }, 180_000);
 });
 
 describe('a missing or broken interpreter', () => {
