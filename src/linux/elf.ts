@@ -1,8 +1,9 @@
 /**
  * ELF64 AArch64 executables: parsing and validation.
  *
- * Accepts what Linux's load_elf_binary (fs/binfmt_elf.c, v6.12) would run for a static program:
- * ET_EXEC, or ET_DYN without PT_INTERP (static-pie), e_machine EM_AARCH64, 64-bit little-endian,
+ * Accepts what Linux's load_elf_binary (fs/binfmt_elf.c, v6.12) would run: ET_EXEC or ET_DYN,
+ * with or without a PT_INTERP (the interpreter, e.g. /lib/ld-linux-aarch64.so.1, is found and
+ * loaded by exec.ts / interp.ts), e_machine EM_AARCH64, 64-bit little-endian,
  * program headers of the Elf64_Phdr size that fit in one 4 KiB page. As execve does first, the
  * file must be a regular file with an execute bit (EACCES otherwise, before anything is read:
  * a fifo or /dev/zero never blocks the tool). Like the kernel, it reads only the fields it uses:
@@ -66,15 +67,23 @@ export interface ElfSegment {
   readonly align: number;
 }
 
-export type ElfKind = 'exec' | 'static-pie';
+/**
+ * 'exec': ET_EXEC; 'static-pie': ET_DYN without an interpreter (also what an interpreter such as
+ * ld.so is); 'pie': ET_DYN with one, loaded at ELF_ET_DYN_BASE.
+ */
+export type ElfKind = 'exec' | 'static-pie' | 'pie';
 
-/** A validated static AArch64 executable. */
+/** PATH_MAX: load_elf_binary refuses a longer PT_INTERP (ENOEXEC). */
+export const PATH_MAX = 4096;
+
+/** A validated AArch64 executable. */
 export interface ElfImage {
   /** The name used in messages (the path given by the user). */
   readonly name: string;
   readonly bytes: Uint8Array;
-  /** ET_EXEC, or ET_DYN without an interpreter. */
   readonly kind: ElfKind;
+  /** The PT_INTERP path (the program interpreter), or null for a static program. */
+  readonly interp: string | null;
   readonly entry: number;
   readonly phoff: number;
   readonly phnum: number;
@@ -240,14 +249,18 @@ export function parseElf(bytes: Uint8Array, name: string): ElfImage {
     });
   }
 
-  const interp = segments.find((s) => s.type === PT_INTERP);
-  if (interp !== undefined) {
-    let path = '';
-    if (interp.offset + interp.filesz <= size) {
-      // One printable line whatever the file holds.
-      path = new TextDecoder().decode(bytes.subarray(interp.offset, interp.offset + Math.min(interp.filesz, 256))).replace(/\0+$/, '').replace(/[^\x20-\x7e]/g, '?');
-    }
-    fail(`dynamically linked (PT_INTERP '${path}'): contpte-lab runs static executables only (link with -static or -static-pie)`);
+  // The first PT_INTERP names the interpreter (load_elf_binary stops at it): a NUL-terminated
+  // path of at most PATH_MAX bytes, or execve fails with ENOEXEC.
+  const interpSeg = segments.find((s) => s.type === PT_INTERP);
+  let interp: string | null = null;
+  if (interpSeg !== undefined) {
+    const label = `segment ${interpSeg.index} (PT_INTERP)`;
+    if (interpSeg.filesz > PATH_MAX || interpSeg.filesz < 2) fail(`${label}: an interpreter path of ${interpSeg.filesz} bytes (Linux takes 2 to ${PATH_MAX}: ENOEXEC)`);
+    if (interpSeg.offset + interpSeg.filesz > size) fail(`truncated: ${label} needs file bytes [${hexn(interpSeg.offset)}, ${hexn(interpSeg.offset + interpSeg.filesz)}) beyond the file's ${size} bytes`);
+    const raw = bytes.subarray(interpSeg.offset, interpSeg.offset + interpSeg.filesz);
+    if (raw[raw.length - 1] !== 0) fail(`${label}: the interpreter path is not NUL-terminated (ENOEXEC)`);
+    const nul = raw.indexOf(0);
+    interp = new TextDecoder().decode(raw.subarray(0, nul));
   }
 
   // load_elf_binary maps them in header order at their own addresses; sorted, the same mappings.
@@ -279,7 +292,8 @@ export function parseElf(bytes: Uint8Array, name: string): ElfImage {
   return {
     name,
     bytes,
-    kind: type === ET_EXEC ? 'exec' : 'static-pie',
+    kind: type === ET_EXEC ? 'exec' : interp === null ? 'static-pie' : 'pie',
+    interp,
     entry,
     phoff,
     phnum,

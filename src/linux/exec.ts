@@ -1,16 +1,21 @@
 /**
- * Loading a static executable into a fresh process: Linux's do_execveat_common + load_elf_binary
+ * Loading an executable into a fresh process: Linux's do_execveat_common + load_elf_binary
  * (fs/exec.c, fs/binfmt_elf.c, v6.9), in the same order so that the same pages fault in the same
  * sequence:
  *
  * 1. the stack VMA, and the argument, environment and program-name strings copied to its top;
  * 2. each PT_LOAD as a MAP_PRIVATE file mapping of the executable with the segment's protections
- *    (elf_load/elf_map): the first with MAP_FIXED_NOREPLACE (ET_EXEC) or placed by mmap
+ *    (elf_load/elf_map): the first with MAP_FIXED_NOREPLACE (ET_EXEC; a PIE, ET_DYN with an
+ *    interpreter, at ELF_ET_DYN_BASE aligned down to its largest p_align) or placed by mmap
  *    (static-pie: load_bias 0, so the mmap region decides), the others MAP_FIXED; the partial
  *    page after p_filesz zeroed through the user-copy path (padzero), the rest of the bss mapped
  *    anonymous (vm_brk_flags);
  * 3. the program break just above the highest segment;
- * 4. create_elf_tables (stack.ts): platform string, AT_RANDOM bytes, argc/argv/envp/auxv.
+ * 4. for a dynamic program, the interpreter (load_elf_interp): its PT_LOADs mapped the same way
+ *    from its own file, the first placed by mmap (top-down below mmap_base) with the span of all
+ *    of them, so ld.so lands just under the stack gap; execution starts at its entry;
+ * 5. create_elf_tables (stack.ts): platform string, AT_RANDOM bytes, argc/argv/envp/auxv, with
+ *    AT_BASE the interpreter's load address and AT_ENTRY the program's own entry.
  *
  * Randomisation is off (as under `setarch -R`), so addresses depend only on the binary and the
  * arguments. Deviations, all from the model's address space (docs/internals.md): the stack is a
@@ -24,6 +29,7 @@ import { UsageError } from '../util/errors.js';
 import { errnoName, isErrorReturn } from '../util/errno.js';
 import { PF_X, segmentProt, type ElfImage, type ElfSegment } from './elf.js';
 import type { RegNode } from './fs.js';
+import type { Interpreter } from './interp.js';
 import type { LinuxProcess } from './process.js';
 import { setExecLayout } from './extras.js';
 import { layoutStack, type StackLayout } from './stack.js';
@@ -51,6 +57,13 @@ export interface ExecOptions {
    * PT_LOAD alignment for static PIE"); v6.9 ignores it.
    */
   readonly staticPieAlign?: boolean;
+  /**
+   * The program's interpreter, found before the point of no return (interp.ts openInterpreter);
+   * required when the image has a PT_INTERP.
+   */
+  readonly interp?: Interpreter;
+  /** The file of the guest's tree the image was read from (execve); default: installed at exePath. */
+  readonly exeNode?: RegNode;
 }
 
 export interface LoadedSegment {
@@ -61,8 +74,15 @@ export interface LoadedSegment {
 }
 
 export interface ExecResult {
-  /** Where execution starts; every register but PC and SP is zero (x0 = 0: no rtld_fini). */
+  /**
+   * Where execution starts (the interpreter's entry for a dynamic program); every register but
+   * PC and SP is zero (x0 = 0: no rtld_fini).
+   */
   readonly entry: number;
+  /** The program's own entry point (AT_ENTRY). */
+  readonly programEntry: number;
+  /** Where the interpreter was loaded (AT_BASE), 0 without one. */
+  readonly interpBase: number;
   readonly sp: number;
   /** Added to every p_vaddr: 0 for ET_EXEC. */
   readonly loadBias: number;
@@ -103,7 +123,8 @@ function load(p: LinuxProcess, image: ElfImage, opts: ExecOptions): ExecResult {
     }
   }
 
-  const exe = p.fs.installExecutable(exePath, image.bytes);
+  if (image.interp !== null && opts.interp === undefined) fail(`dynamically linked (PT_INTERP '${image.interp}'), and no interpreter was given to the loader`);
+  const exe = opts.exeNode !== undefined ? p.fs.setExecutable(opts.exeNode, exePath) : p.fs.installExecutable(exePath, image.bytes);
   const mm = p.mm;
 
   // 1. The stack and the strings (bprm_mm_init, copy_strings).
@@ -146,6 +167,15 @@ function load(p: LinuxProcess, image: ElfImage, opts: ExecOptions): ExecResult {
       flags |= MAP_FIXED;
     } else if (image.kind === 'exec') {
       flags |= MAP_FIXED_NOREPLACE;
+    } else if (image.kind === 'pie') {
+      // A program with an interpreter goes at ELF_ET_DYN_BASE, away from the mmap region where
+      // the interpreter (and, for ld.so run directly, its program) will go.
+      total = totalSize;
+      const alignment = maximumAlignment(image.loads);
+      loadBias = elfEtDynBase(taskSize);
+      if (alignment > 0) loadBias = Math.floor(loadBias / alignment) * alignment;
+      flags |= MAP_FIXED_NOREPLACE;
+      loadBias = pageStart(loadBias - seg.vaddr);
     } else {
       total = totalSize;
       const alignment = maximumAlignment(image.loads);
@@ -161,7 +191,7 @@ function load(p: LinuxProcess, image: ElfImage, opts: ExecOptions): ExecResult {
     const mapped = elfLoad(p, exe, loadBias + seg.vaddr, seg, prot, flags, total, fail);
     if (first) {
       first = false;
-      if (image.kind === 'static-pie') loadBias += mapped - pageStart(loadBias + seg.vaddr);
+      if (image.kind !== 'exec') loadBias += mapped - pageStart(loadBias + seg.vaddr);
     }
     if (seg.offset <= image.phoff && image.phoff < seg.offset + seg.filesz) phdr = image.phoff - seg.offset + seg.vaddr;
     elfBrk = Math.max(elfBrk, seg.vaddr + seg.memsz);
@@ -172,8 +202,17 @@ function load(p: LinuxProcess, image: ElfImage, opts: ExecOptions): ExecResult {
   const brk = pageAlign(elfBrk + loadBias);
   mm.setBrkBase(brk);
 
-  // 4. create_elf_tables, now that the entry point and AT_PHDR are known.
+  // 4. The interpreter.
   const entry = image.entry + loadBias;
+  let interpBase = 0;
+  let start = entry;
+  if (opts.interp !== undefined) {
+    const interp = opts.interp;
+    interpBase = p.telemetry.calls.within('load_elf_interp', () => loadElfInterp(p, interp, loadBias));
+    start = interpBase + interp.image.entry;
+  }
+
+  // 5. create_elf_tables, now that the entry points and AT_PHDR are known.
   const phdrAddr = phdr === 0 ? 0 : phdr + loadBias;
   const finalLayout = p.telemetry.calls.within('create_elf_tables', () => {
     const l = layoutStack({
@@ -188,6 +227,7 @@ function load(p: LinuxProcess, image: ElfImage, opts: ExecOptions): ExecResult {
         phdr: phdrAddr,
         phnum: image.phnum,
         entry,
+        base: interpBase,
         uid: p.ids.uid,
         gid: p.ids.gid,
         rseq: { featureSize: RSEQ_FEATURE_SIZE, align: RSEQ_ALIGN },
@@ -199,7 +239,9 @@ function load(p: LinuxProcess, image: ElfImage, opts: ExecOptions): ExecResult {
 
   recordLayout(p, image.loads, loadBias, finalLayout);
   return {
-    entry,
+    entry: start,
+    programEntry: entry,
+    interpBase,
     sp: finalLayout.sp,
     loadBias,
     brk,
@@ -209,6 +251,47 @@ function load(p: LinuxProcess, image: ElfImage, opts: ExecOptions): ExecResult {
     layout: finalLayout,
     exe,
   };
+}
+
+/**
+ * ELF_ET_DYN_BASE: arm64 puts a PIE two thirds up its 48-bit default address-space window
+ * (0xaaaaaaaaaaaa, so 0xaaaaaaaa0000 with 64 KiB alignment under `setarch -R`); in the model's
+ * 2^40 address space the same fraction is 0xaaaaaaaaaa.
+ */
+export function elfEtDynBase(taskSize: number): number {
+  return Math.floor((2 * taskSize) / 3);
+}
+
+/**
+ * load_elf_interp: maps the interpreter's PT_LOADs from its file and returns its load address
+ * (AT_BASE). An ET_DYN interpreter's first segment is placed by mmap with the span of all of them
+ * (no_base set: the hint is 0 once its p_vaddr is taken off), the others follow it MAP_FIXED; an
+ * ET_EXEC one goes at its own addresses.
+ */
+function loadElfInterp(p: LinuxProcess, interp: Interpreter, noBase: number): number {
+  const image = interp.image;
+  const fail = (what: string): never => {
+    throw new UsageError(`${interp.path} (the program interpreter): ${what}`);
+  };
+  const taskSize = DEFAULT_TASK_SIZE;
+  const dyn = image.kind !== 'exec';
+  let total = image.loads[image.loads.length - 1]!.vaddr + image.loads[image.loads.length - 1]!.memsz - pageStart(image.loads[0]!.vaddr);
+  let loadAddr = 0;
+  let loadAddrSet = false;
+  for (const seg of image.loads) {
+    let flags = MAP_PRIVATE;
+    if (!dyn || loadAddrSet) flags |= MAP_FIXED;
+    else if (noBase !== 0) loadAddr = -seg.vaddr;
+    const mapped = elfLoad(p, interp.node, loadAddr + seg.vaddr, seg, segmentProt(seg.flags), flags, total, fail);
+    total = 0;
+    if (!loadAddrSet && dyn) {
+      loadAddr = mapped - pageStart(seg.vaddr);
+      loadAddrSet = true;
+    }
+    const k = loadAddr + seg.vaddr;
+    if (k >= taskSize || seg.memsz > taskSize || taskSize - seg.memsz < k) fail(`segment ${seg.index} (PT_LOAD) does not fit below TASK_SIZE (ENOMEM)`);
+  }
+  return loadAddr;
 }
 
 /** mm->start_code ... env_end as load_elf_binary computes them, for /proc (extras.ts). */

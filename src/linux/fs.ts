@@ -187,6 +187,8 @@ export interface SynthOpen {
 export interface DynamicEntries {
   lookup(name: string): Node | null;
   names(): readonly string[];
+  /** unlink/rmdir of a name (sysroot.ts: `lookup` must not bring it back); absent: nothing to do. */
+  forget?(name: string): void;
 }
 
 export type Node = DirNode | RegNode | CharNode | SymlinkNode | FifoNode | AnonNode | SynthNode;
@@ -425,26 +427,39 @@ export class FileSystem {
     if (parts.some((x) => x === '.' || x === '..')) throw new Error(`fs: cannot install the executable at ${path}: the path is not normalized`);
     let dir = this.root;
     for (const part of parts.slice(0, -1)) {
-      const next = dir.entries.get(part);
-      if (next === undefined) dir = this.mkdirIn(dir, part, dir.sb, 0o755, 0, 0);
+      // A directory of an arm64 root (sysroot.ts) may be reached through a symbolic link (/bin
+      // -> usr/bin on a merged-/usr system).
+      let next = child(dir, part);
+      if (next !== null && next.kind === 'symlink') {
+        const r = this.lookup(dir, part, true);
+        next = r.kind === 'ok' ? r.node : null;
+      }
+      if (next === null) dir = this.mkdirIn(dir, part, dir.sb, 0o755, 0, 0);
       else if (next.kind === 'dir') dir = next;
       else throw new Error(`fs: cannot install the executable at ${path}: ${part} is not a directory`);
     }
     const name = parts[parts.length - 1]!;
-    const existing = dir.entries.get(name);
-    if (existing !== undefined && existing.kind === 'reg') {
-      // exec of a file already in the tree (a program run twice, one the guest wrote).
-      this.exe = existing;
-      this.exePath = '/' + parts.join('/');
-      return existing;
+    const existing = child(dir, name);
+    if (existing !== null && existing.kind === 'reg') {
+      // exec of a file already in the tree (a program run twice, one the guest wrote, one of the
+      // arm64 root given with --sysroot), unless the root's file of that name is another program:
+      // the one run then takes its place in the tree.
+      const hidden = existing.inode.content !== null && !sameBytes(existing.inode.content, bytes);
+      if (!hidden) return this.setExecutable(existing, '/' + parts.join('/'));
+    } else if (existing !== null) {
+      throw new Error(`fs: ${path} already exists and is not a regular file`);
     }
-    if (existing !== undefined) throw new Error(`fs: ${path} already exists and is not a regular file`);
     if (dir.sb === DEV_SB || dir.sb === PROC_SB) throw new Error(`fs: cannot install the executable in ${dir.sb.name} (${path})`);
     const node = this.newRegular(dir.sb, 0o755, bytes, 0, 0);
     node.nlink = 1;
     this.link(dir, name, node);
+    return this.setExecutable(node, '/' + parts.join('/'));
+  }
+
+  /** Makes a file of the tree the executable (execve of a path the tree has): /proc/self/exe. */
+  setExecutable(node: RegNode, path: string): RegNode {
     this.exe = node;
-    this.exePath = '/' + parts.join('/');
+    this.exePath = path;
     return node;
   }
 
@@ -545,7 +560,7 @@ export class FileSystem {
   }
 
   mkdir(dir: DirNode, name: string, perm: number): number {
-    if (name === '.' || name === '..' || dir.entries.has(name)) return -EEXIST;
+    if (name === '.' || name === '..' || child(dir, name) !== null) return -EEXIST;
     if (!this.permits(dir, 3)) return -EACCES;
     this.mkdirIn(dir, name, dir.sb, perm & ~this.umask & 0o1777, this.creds.uid, this.creds.gid);
     this.touchDir(dir);
@@ -561,6 +576,7 @@ export class FileSystem {
     const denied = this.mayDelete(dir, victim);
     if (denied !== 0) return denied;
     dir.entries.delete(name);
+    dir.dynamic?.forget?.(name);
     victim.nlink--;
     victim.times.ctime = this.now();
     this.touchDir(dir);
@@ -574,10 +590,11 @@ export class FileSystem {
     const victim = child(dir, name);
     if (victim === null) return -ENOENT;
     if (victim.kind !== 'dir') return -ENOTDIR;
-    if (victim.entries.size > 0) return -ENOTEMPTY;
+    if (listDir(victim).length > 0) return -ENOTEMPTY;
     const denied = this.mayDelete(dir, victim);
     if (denied !== 0) return denied;
     dir.entries.delete(name);
+    dir.dynamic?.forget?.(name);
     victim.nlink = 0;
     dir.nlink--;
     this.touchDir(dir);
@@ -662,6 +679,10 @@ export class FileSystem {
     });
     return (backed + cachedBeyond) * 8;
   }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a === b || (a.length === b.length && Buffer.compare(a, b) === 0);
 }
 
 function child(dir: DirNode, name: string): Node | null {

@@ -5,7 +5,9 @@
  */
 export { parseElf, readElfFile, segmentProt, type ElfImage, type ElfSegment, type ElfKind } from './elf.js';
 export * as elf from './elf.js';
-export { loadElfBinary, maximumAlignment, type ExecOptions, type ExecResult, type LoadedSegment } from './exec.js';
+export { loadElfBinary, maximumAlignment, elfEtDynBase, type ExecOptions, type ExecResult, type LoadedSegment } from './exec.js';
+export { openInterpreter, type Interpreter, type InterpreterLookup } from './interp.js';
+export { mountSysroot, guestPathInSysroot } from './sysroot.js';
 export { layoutStack, auxvName, type StackLayout, type StackInput, type AuxValues } from './stack.js';
 export * as auxv from './stack.js';
 export { DEFAULT_HWCAPS, UNICORN_MAX_ID_REGISTERS, ID_REGISTER_ENCODINGS, HWCAP, HWCAP2, elfHwcaps, hwcapNames, type Hwcaps, type IdRegisters } from './hwcap.js';

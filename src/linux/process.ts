@@ -17,6 +17,7 @@ import { FdTable } from './fdtable.js';
 import { OpenFile, O_RDONLY, O_WRONLY, type StdioHooks } from './file.js';
 import { FileSystem, type FsPolicy } from './fs.js';
 import { mountProcfs } from './procfs.js';
+import { mountSysroot } from './sysroot.js';
 import { singleProcessHost, type ProcHost } from './prochost.js';
 import { DEFAULT_HWCAPS, type Hwcaps } from './hwcap.js';
 import { GuestRandom, DEFAULT_RANDOM_SEED } from './random.js';
@@ -103,8 +104,9 @@ export interface LinuxProcessOptions {
   readonly disassemble?: (pc: number) => string | undefined;
   readonly ids?: Partial<ProcessIds>;
   /**
-   * A host directory holding an arm64 root file system: execve resolves a path the guest's tree
-   * does not have under it (a shell's /usr/bin/tr), instead of under the host's own root.
+   * A host directory holding an arm64 root file system, shown under the guest's `/` (sysroot.ts):
+   * a shell's /usr/bin/tr, a dynamic program's interpreter and libraries come from there. Without
+   * one, execve of a path the guest's tree does not have looks on the host.
    */
   readonly sysroot?: string;
   readonly hwcaps?: Hwcaps;
@@ -233,6 +235,7 @@ export class LinuxProcess {
     });
     this.procHost = opts.procHost ?? singleProcessHost(() => this);
     mountProcfs(this.fs, this.procHost);
+    if (this.sysroot !== null) mountSysroot(this.fs, this.sysroot);
     if (opts.cwd !== undefined) {
       const dir = this.fs.lookup(this.fs.root, opts.cwd, true);
       if (!opts.cwd.startsWith('/') || dir.kind !== 'ok' || dir.node.kind !== 'dir') {

@@ -81,6 +81,8 @@ export interface AuxValues {
   readonly phdr: number;
   readonly phnum: number;
   readonly entry: number;
+  /** AT_BASE: where the interpreter was loaded (0, the default, for a static program). */
+  readonly base?: number;
   readonly uid: number;
   readonly gid: number;
   /** struct rseq's feature size and alignment (v6.3+), or null to leave the entries out. */
@@ -173,7 +175,7 @@ export function layoutStack(input: StackInput): StackLayout {
     [AT_PHDR, a.phdr],
     [AT_PHENT, PHENT_SIZE],
     [AT_PHNUM, a.phnum],
-    [AT_BASE, 0],
+    [AT_BASE, a.base ?? 0],
     [AT_FLAGS, 0],
     [AT_ENTRY, a.entry],
     [AT_UID, a.uid],

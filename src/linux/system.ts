@@ -10,6 +10,8 @@
 import type { ProcessMemory } from '../mm/api.js';
 import type { RegisterFile } from '../engine/types.js';
 import type { ElfImage } from './elf.js';
+import type { RegNode } from './fs.js';
+import type { Interpreter } from './interp.js';
 import { FutexTable } from './futex.js';
 import type { LinuxProcess } from './process.js';
 import type { Task } from './task.js';
@@ -61,7 +63,17 @@ export interface TaskHost {
    * image loaded into it (load_elf_binary), the task's registers replaced. Returns 0, or the
    * message of a failure after the old image is gone (the process then dies of SIGSEGV).
    */
-  exec(p: LinuxProcess, image: ElfImage, opts: { argv: readonly string[]; envp: readonly string[]; exePath: string; execfn: string }): string | null;
+  exec(p: LinuxProcess, image: ElfImage, opts: ExecRequest): string | null;
+}
+
+/** What execve hands the loader (exec.ts ExecOptions): its interpreter found, the file it read. */
+export interface ExecRequest {
+  readonly argv: readonly string[];
+  readonly envp: readonly string[];
+  readonly exePath: string;
+  readonly execfn: string;
+  readonly interp?: Interpreter;
+  readonly exeNode?: RegNode;
 }
 
 /** What SIGCHLD (or another exit signal) carries about the child. */

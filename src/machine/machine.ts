@@ -34,7 +34,9 @@ import { execExtras } from '../linux/extras.js';
 import { exceptionSignalMessage, signalForException, type ExceptionSignal } from '../linux/exception-signals.js';
 import { fatalFault, forcedSignal, SIGKILL, type ProcessEnd } from '../linux/signals.js';
 import { syncExceptionOf } from './exceptions.js';
-import { LinuxSystem, type ChildSignalInfo, type ExitInfo, type TaskHost } from '../linux/system.js';
+import { LinuxSystem, type ChildSignalInfo, type ExecRequest, type ExitInfo, type TaskHost } from '../linux/system.js';
+import { openInterpreter, type Interpreter } from '../linux/interp.js';
+import { guestPathInSysroot } from '../linux/sysroot.js';
 import { emptyRegisterFile, type Task } from '../linux/task.js';
 import { StructWriter, putUser } from '../linux/uaccess.js';
 import type { ProcessMemory } from '../mm/api.js';
@@ -75,6 +77,7 @@ import { buildSummary, MarkerCounts, type EndReason, type Summary } from '../rep
 import type { Disassembler } from '../trace/disasm.js';
 import type { FaultKind } from '../trace/events.js';
 import { Telemetry } from '../trace/telemetry.js';
+import { errnoName } from '../util/errno.js';
 import { GuestOutOfMemory, UsageError } from '../util/errors.js';
 import { u64FromBigInt, u64ToBigInt, type U64 } from '../util/u64.js';
 
@@ -148,6 +151,8 @@ export class Machine {
   private readonly syncs: ShadowSync[];
   private readonly meter: ClockMeter;
   private loaded: ExecResult | undefined;
+  /** The program's interpreter (PT_INTERP), found when the machine is made. */
+  private readonly interp: Interpreter | undefined;
   private readonly dis: Disassembler | null;
   private closed = false;
   /** The task on the engine now, and the CPU and ASID the engine's shadow holds. */
@@ -194,6 +199,7 @@ export class Machine {
       this.engine.setAsid(this.process.userAsid);
       this.engineAsid = this.process.userAsid;
       this.linux = this.newLinuxProcess();
+      this.interp = this.findInterpreter();
       this.system = new LinuxSystem(this.taskHost(), this.linux.pid);
       this.linux.system = this.system;
       this.linux.signalHost = this.signalHost();
@@ -212,6 +218,18 @@ export class Machine {
       this.engine.close();
       throw e;
     }
+  }
+
+  /** A dynamic program's interpreter, looked up in the guest's tree (--sysroot) as execve would. */
+  private findInterpreter(): Interpreter | undefined {
+    const image = this.image;
+    if (image.interp === null) return undefined;
+    const r = openInterpreter(this.linux.fs, image);
+    if (r.kind === 'ok') return r.interp;
+    const where = this.opts.sysroot === undefined
+      ? 'the guest has no such file without --sysroot DIR (an arm64 root file system holding it, see the README)'
+      : `${r.why} in the arm64 root ${this.opts.sysroot}`;
+    throw new UsageError(`${image.name}: dynamically linked, and its interpreter ${image.interp} cannot be used (${errnoName(r.errno)}): ${where}`);
   }
 
   private newLinuxProcess(): LinuxProcess {
@@ -290,9 +308,12 @@ export class Machine {
   /** Loads the program: maps it, builds the stack (the exec itself faults, as on Linux). */
   load(): ExecResult {
     if (!this.loaded) {
+      const exePath = this.opts.sysroot !== undefined ? guestPathInSysroot(this.opts.sysroot, this.opts.elf) : null;
       this.loaded = loadElfBinary(this.linux, this.image, {
         argv: [this.opts.argv0 ?? this.opts.elf, ...(this.opts.args ?? [])],
         envp: this.opts.env ?? [],
+        ...(exePath !== null ? { exePath } : {}),
+        ...(this.interp !== undefined ? { interp: this.interp } : {}),
         // "binfmt_elf: Honor PT_LOAD alignment for static PIE" arrived in v6.10.
         staticPieAlign: this.profile !== 'linux-6.9',
       });
@@ -831,7 +852,7 @@ export class Machine {
    * uses it), close-on-exec descriptors close, handled signals reset, and the calling task
    * starts the new image. Its id stays (Linux gives a non-leader the leader's id; not modelled).
    */
-  private execImage(p: LinuxProcess, image: ElfImage, o: { argv: readonly string[]; envp: readonly string[]; exePath: string; execfn: string }): string | null {
+  private execImage(p: LinuxProcess, image: ElfImage, o: ExecRequest): string | null {
     const t = p.current;
     this.system.deThread(t);
     const old = p.mm;
@@ -859,6 +880,8 @@ export class Machine {
         envp: o.envp,
         exePath: o.exePath,
         execfn: o.execfn,
+        ...(o.interp !== undefined ? { interp: o.interp } : {}),
+        ...(o.exeNode !== undefined ? { exeNode: o.exeNode } : {}),
         staticPieAlign: this.profile !== 'linux-6.9',
       });
     } catch (e) {

@@ -41,6 +41,7 @@ export const ENOSYS = 38;
 export const ENOTEMPTY = 39;
 export const ELOOP = 40;
 export const EOVERFLOW = 75;
+export const ELIBBAD = 80;
 export const ENOTSOCK = 88;
 export const EDESTADDRREQ = 89;
 export const EMSGSIZE = 90;

@@ -8,7 +8,7 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -151,6 +151,61 @@ export function busyboxArm64(): string {
   }
   if (!existsSync(bin)) throw new EnvironmentError(`validate: busybox-static:arm64 unpacked without usr/bin/busybox (in ${dir})`);
   return bin;
+}
+
+/**
+ * The Debian arm64 packages of the userland sysroot: the coreutils with every library they need
+ * (libc6 with the dynamic loader /lib/ld-linux-aarch64.so.1, libacl1, libselinux1 ...: the
+ * dependency closure apt-cache gives for the suite at hand), and the two static shells.
+ */
+export const SYSROOT_PACKAGES: readonly string[] = ['coreutils'];
+export const SYSROOT_STATIC_PACKAGES: readonly string[] = ['bash-static', 'zsh-static'];
+
+/** `pkgs` and what they depend on (pre-depends included), arm64 packages only, sorted. */
+function dependencyClosure(pkgs: readonly string[]): string[] {
+  const r = spawnSync('apt-cache', ['depends', '--recurse', '--no-recommends', '--no-suggests', '--no-conflicts', '--no-breaks', '--no-replaces', '--no-enhances', ...pkgs.map((p) => `${p}:arm64`)], { encoding: 'utf8' });
+  const names = (r.stdout ?? '')
+    .split('\n')
+    .filter((l) => /^[a-z0-9][a-z0-9.+-]*:arm64$/.test(l))
+    .map((l) => l.slice(0, -':arm64'.length));
+  if (r.status !== 0 || !pkgs.every((p) => names.includes(p))) {
+    throw new EnvironmentError(`cannot resolve the dependencies of ${pkgs.map((p) => `${p}:arm64`).join(', ')} with apt-cache: it needs 'dpkg --add-architecture arm64', a Debian suite for arm64 in the apt sources, and 'apt-get update' (see the README)`);
+  }
+  return [...new Set(names)].sort();
+}
+
+/**
+ * A Debian arm64 root file system for `run --sysroot` (SYSROOT_PACKAGES with their dependencies
+ * and SYSROOT_STATIC_PACKAGES, fetched with `apt-get download` and unpacked with `dpkg-deb -x`,
+ * once, into the cache). As a merged-/usr system has them, /bin, /sbin and /lib are links into
+ * /usr where the packages did not make them directories, so /lib/ld-linux-aarch64.so.1 (every
+ * program's PT_INTERP) resolves.
+ */
+export function debianSysroot(): string {
+  const dir = join(cacheDir(), 'sysroot-arm64');
+  // The marker lives beside the root, which the guest sees whole.
+  const marker = `${dir}.complete`;
+  const request = [...SYSROOT_PACKAGES, ...SYSROOT_STATIC_PACKAGES].join(' ');
+  if (existsSync(marker) && readFileSync(marker, 'utf8').split('\n')[0] === request) return dir;
+  const packages = [...dependencyClosure(SYSROOT_PACKAGES), ...SYSROOT_STATIC_PACKAGES];
+  const tmp = `${dir}.partial`;
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
+  // One apt-get for every package not downloaded yet (apt's start-up dominates); fetchPackage
+  // then names any that is still missing.
+  const debs = join(cacheDir(), 'debs');
+  mkdirSync(debs, { recursive: true });
+  const have = readdirSync(debs);
+  const missing = packages.filter((pkg) => !have.some((f) => f.startsWith(`${pkg}_`) && f.endsWith('_arm64.deb')));
+  if (missing.length > 0) spawnSync('apt-get', ['download', ...missing.map((pkg) => `${pkg}:arm64`)], { cwd: debs, encoding: 'utf8' });
+  for (const pkg of packages) fetchPackage(pkg, tmp);
+  for (const d of ['bin', 'sbin', 'lib']) {
+    if (!existsSync(join(tmp, d)) && existsSync(join(tmp, 'usr', d))) symlinkSync(`usr/${d}`, join(tmp, d));
+  }
+  rmSync(dir, { recursive: true, force: true });
+  renameSync(tmp, dir);
+  writeFileSync(marker, `${request}\n${packages.join(' ')}\n`);
+  return dir;
 }
 
 /** Builds `source` with `args` into the cache once per source hash; returns the output's path. */

@@ -9,7 +9,7 @@ import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildElf, PT_LOAD } from '../linux/elfbuild.js';
+import { buildElf, PT_INTERP, PT_LOAD } from '../linux/elfbuild.js';
 
 const CLI = 'dist/src/cli/main.js';
 const dir = mkdtempSync(join(tmpdir(), 'contpte-run-'));
@@ -43,6 +43,18 @@ describe('bad input: a clear one-line error and exit code 2', () => {
   writeFileSync(truncated, readFileSync('firmware/bin/hello').subarray(0, 100), { mode: 0o755 });
   const text = join(dir, 'script.sh');
   writeFileSync(text, '#!/bin/sh\necho hi\n', { mode: 0o755 });
+  // A dynamically linked program: its PT_INTERP names the usual arm64 glibc loader.
+  const dynamic = join(dir, 'dynamic');
+  const dyn = buildElf({
+    entry: 0x400100,
+    size: 0x200,
+    phdrs: [
+      { type: PT_INTERP, flags: 4, offset: 0x100, vaddr: 0x400100, filesz: 27, memsz: 27, align: 1 },
+      { type: PT_LOAD, flags: 5, offset: 0, vaddr: 0x400000, filesz: 0x200, memsz: 0x200, align: 0x10000 },
+    ],
+  });
+  dyn.set(new TextEncoder().encode('/lib/ld-linux-aarch64.so.1\0'), 0x100);
+  writeFileSync(dynamic, dyn, { mode: 0o755 });
   const cases: [string, string[], RegExp][] = [
     ['a missing file', ['run', join(dir, 'nope')], /nope.*(no such file|ENOENT|does not exist)/i],
     ['a text file', ['run', text], /not an ELF file/],
@@ -54,6 +66,8 @@ describe('bad input: a clear one-line error and exit code 2', () => {
     ['a malformed --set', ['run', 'firmware/bin/hello', '--set', 'contpte'], /knob=value/],
     ['a bad --timeout', ['run', 'firmware/bin/hello', '--timeout', 'soon'], /--timeout/],
     ['an unknown option', ['run', 'firmware/bin/hello', '--turbo'], /turbo/],
+    ['a dynamic program without --sysroot', ['run', dynamic], /dynamic: dynamically linked, and its interpreter \/lib\/ld-linux-aarch64\.so\.1 cannot be used \(ENOENT\): .*--sysroot DIR/],
+    ['a dynamic program whose --sysroot lacks the interpreter', ['run', '--sysroot', dir, dynamic], /interpreter \/lib\/ld-linux-aarch64\.so\.1 cannot be used \(ENOENT\): cannot open it in the arm64 root /],
   ];
   for (const [what, args, msg] of cases) {
     it(what, () => {

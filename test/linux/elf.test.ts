@@ -101,14 +101,23 @@ describe('ELF validation: each malformed file gets its own message', () => {
     expect(refusal(variant((s) => (s.phoff = 0x3000)))).toBe("prog: truncated: program header 0 ends at byte 12344, beyond the file's 8704 bytes");
   });
 
-  it('dynamically linked programs', () => {
-    const dyn = variant((s) => {
-      s.phdrs.unshift({ type: PT_INTERP, flags: 4, offset: 0x1000, vaddr: 0x401000, filesz: 28, memsz: 28, align: 1 });
-    });
-    new TextEncoder().encodeInto('/lib/ld-linux-aarch64.so.1\0\0', dyn.subarray(0x1000));
-    expect(refusal(dyn)).toBe(
-      "prog: dynamically linked (PT_INTERP '/lib/ld-linux-aarch64.so.1'): contpte-lab runs static executables only (link with -static or -static-pie)",
-    );
+  it('dynamically linked programs: the PT_INTERP path, checked as load_elf_binary checks it', () => {
+    const withInterp = (text: string, filesz: number): Uint8Array => {
+      const f = variant((s) => {
+        s.phdrs.unshift({ type: PT_INTERP, flags: 4, offset: 0x1000, vaddr: 0x401000, filesz, memsz: filesz, align: 1 });
+      });
+      f.fill(0x41, 0x1000, 0x1000 + filesz);
+      new TextEncoder().encodeInto(text, f.subarray(0x1000));
+      return f;
+    };
+    const dyn = parseElf(withInterp('/lib/ld-linux-aarch64.so.1\0\0', 28), 'prog');
+    expect(dyn.interp).toBe('/lib/ld-linux-aarch64.so.1');
+    expect(dyn.kind).toBe('exec');
+    expect(parseElf(buildElf(smallExec()), 'prog').interp).toBeNull();
+    // ENOEXEC cases: no terminating NUL, an empty path, one longer than PATH_MAX.
+    expect(refusal(withInterp('/lib/ld.so', 10))).toBe('prog: segment 0 (PT_INTERP): the interpreter path is not NUL-terminated (ENOEXEC)');
+    expect(refusal(withInterp('\0', 1))).toBe('prog: segment 0 (PT_INTERP): an interpreter path of 1 bytes (Linux takes 2 to 4096: ENOEXEC)');
+    expect(refusal(withInterp('/x\0', 0x1000 + 1))).toBe('prog: segment 0 (PT_INTERP): an interpreter path of 4097 bytes (Linux takes 2 to 4096: ENOEXEC)');
   });
 
   it('segment problems', () => {

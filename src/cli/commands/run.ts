@@ -1,6 +1,6 @@
 /**
- * `contpte-lab run <elf> [-- args]`: run a static arm64 program; its stdout and stderr pass
- * through; then a summary of what the kernel model did (faults, PTE writes, folds, converts,
+ * `contpte-lab run <elf> [-- args]`: run an arm64 program (static, or dynamic with --sysroot);
+ * its stdout and stderr pass through; then a summary of what the kernel model did (faults, PTE writes, folds, converts,
  * TLBIs by operation and call site, DSBs, TLB activity) on stderr, or one JSON document on
  * stdout with `--json` (the guest's stdout then goes to stderr, so stdout holds only the JSON). The exit code is the guest's (128 + signal when Linux would have killed
  * it), 124 when a budget stopped it, 70 when the emulation could not go on.
@@ -45,10 +45,10 @@ export const EXIT_SIGNAL = { SIGINT: 130, SIGTERM: 143 } as const;
 
 export const runCommand: CommandModule<object, RunArgs> = {
   command: 'run <elf> [args..]',
-  describe: 'run a static arm64 ELF and report what the kernel model did to the TLB',
+  describe: 'run an arm64 ELF (static, or dynamic with --sysroot) and report what the kernel model did to the TLB',
   builder: (y: Argv) =>
     y
-      .positional('elf', { type: 'string', demandOption: true, describe: 'a static AArch64 executable (ET_EXEC or static-pie)' })
+      .positional('elf', { type: 'string', demandOption: true, describe: 'an AArch64 executable (ET_EXEC, static-pie, or a dynamic program whose interpreter --sysroot holds)' })
       .positional('args', { type: 'string', array: true, describe: "the program's arguments (put them after --)" })
       .option('profile', { type: 'string', describe: 'kernel profile: linux-6.9, linux-6.12 (default), linux-7.2 (see `contpte-lab profiles`)' })
       .option('set', { type: 'string', describe: 'override a knob, e.g. --set contpte=off (repeatable); cost.<param>=v for the cost model' })
@@ -61,7 +61,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
       .option('trace-limit', { type: 'string', describe: 'cap the trace (e.g. 100MB or 1000000events); a capped file says so at its end' })
       .option('strict', { type: 'boolean', default: false, describe: 'fail on anything suspect: a checker finding (a model bug) exits 70 after the summary; an unimplemented syscall ends the run instead of returning -ENOSYS' })
       .option('seed', { type: 'string', describe: "seed of the guest's getrandom and AT_RANDOM (default fixed)" })
-      .option('sysroot', { type: 'string', describe: 'a host directory holding an arm64 root file system: programs the guest executes are looked up there (a shell running /usr/bin/tr)' })
+      .option('sysroot', { type: 'string', describe: "a host directory holding an arm64 root file system, seen under the guest's /: the programs it executes (a shell running /usr/bin/tr), a dynamic program's interpreter and libraries" })
       .option('uid', { type: 'string', describe: "the guest's user and group id (default 1000; 0: root, as the kernel's selftests expect)" })
       .option('env', { type: 'string', describe: 'NAME=value for the guest environment (repeatable; default empty)' })
       .option('argv0', { type: 'string', describe: "the guest's argv[0] (default: the ELF path as given), like the shell's exec -a" })

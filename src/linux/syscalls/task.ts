@@ -24,9 +24,11 @@ import { SIGCHLD, NSIG, SIGSEGV, forcedSignal } from '../signals.js';
 import { initForkSignals, initThreadSignals } from '../sigsend.js';
 import { inheritExtras } from '../extras.js';
 import { parseElf, type ElfImage } from '../elf.js';
+import type { RegNode } from '../fs.js';
+import { openInterpreter, type Interpreter } from '../interp.js';
 import { filemapRead } from '../../mm/pagecache.js';
 import { readFileSync, statSync } from 'node:fs';
-import { join, normalize } from 'node:path';
+import { normalize } from 'node:path';
 
 // include/uapi/linux/sched.h
 export const CSIGNAL = 0x000000ff;
@@ -249,8 +251,11 @@ function readStringArray(p: LinuxProcess, va: number): string[] | number {
   return -E2BIG;
 }
 
-/** The program at `path`: a file of the guest's tree, else a file of the host (as `run` takes). */
-function openExecutable(p: LinuxProcess, path: string): { bytes: Uint8Array; exePath: string } | number {
+/**
+ * The program at `path`: a file of the guest's tree (with --sysroot, the arm64 root's files are
+ * in it: sysroot.ts), else, without a sysroot, a file of the host (as `run` takes).
+ */
+function openExecutable(p: LinuxProcess, path: string): { bytes: Uint8Array; exePath: string; node: RegNode | null } | number {
   const start = path.startsWith('/') ? p.fs.root : p.fs.cwd;
   const found = p.fs.lookup(start, path, true);
   if (found.kind === 'ok') {
@@ -260,17 +265,15 @@ function openExecutable(p: LinuxProcess, path: string): { bytes: Uint8Array; exe
     if ((node.mode & 0o111) === 0) return -EACCES;
     // The file's own path (through /proc/self/exe, the executable's), as /proc/self/exe shows it.
     const exePath = node === p.fs.exe && p.fs.exePath !== null ? p.fs.exePath : normalize(path.startsWith('/') ? path : `${p.fs.pathOf(p.fs.cwd)}/${path}`);
-    return { bytes: filemapRead(node.inode, 0, node.inode.size), exePath };
+    return { bytes: filemapRead(node.inode, 0, node.inode.size), exePath, node };
   }
-  if (!path.startsWith('/')) return found.errno;
-  // The host's file system, or the arm64 root the user gave (--sysroot), never above it.
-  const hostPath = p.sysroot === null ? path : join(p.sysroot, normalize(path));
+  if (!path.startsWith('/') || p.sysroot !== null) return -found.errno;
   try {
-    const st = statSync(hostPath);
+    const st = statSync(path);
     if (!st.isFile()) return -EACCES;
     if ((st.mode & 0o111) === 0) return -EACCES;
-    const b = readFileSync(hostPath);
-    return { bytes: new Uint8Array(b.buffer, b.byteOffset, b.byteLength), exePath: normalize(path) };
+    const b = readFileSync(path);
+    return { bytes: new Uint8Array(b.buffer, b.byteOffset, b.byteLength), exePath: normalize(path), node: null };
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     return code === 'EACCES' ? -EACCES : code === 'ENOTDIR' ? -ENOTDIR : -ENOENT;
@@ -315,7 +318,22 @@ function execve(p: LinuxProcess, a: readonly U64[]): number | SyscallOutcome {
     } catch {
       return -ENOEXEC;
     }
-    const failed = sys(p).host.exec(p, image, { argv, envp, exePath: f.exePath, execfn: path0 });
+    // The interpreter is opened and checked before the point of no return: its errors are
+    // execve's (ENOENT for a missing one, ELIBBAD for one that is not an arm64 ELF).
+    let interp: Interpreter | undefined;
+    if (image.interp !== null) {
+      const r = openInterpreter(p.fs, image);
+      if (r.kind === 'error') return -r.errno;
+      interp = r.interp;
+    }
+    const failed = sys(p).host.exec(p, image, {
+      argv,
+      envp,
+      exePath: f.exePath,
+      execfn: path0,
+      ...(interp !== undefined ? { interp } : {}),
+      ...(f.node !== null ? { exeNode: f.node } : {}),
+    });
     if (failed !== null) return { kind: 'killed', end: forcedSignal(SIGSEGV, `execve of ${f.exePath} failed after the old image was gone: ${failed}`) };
     return 0;
   }
@@ -642,6 +660,26 @@ function schedSetaffinity(p: LinuxProcess, a: readonly U64[]): number {
   return 0;
 }
 
+/** SCHED_NORMAL: every task of the model is a fair-class task (no real-time policies). */
+const SCHED_NORMAL = 0;
+
+/** sched_getscheduler (kernel/sched/syscalls.c): the policy of a task. */
+function schedGetscheduler(p: LinuxProcess, a: readonly U64[]): number {
+  const pid = argInt(a[0]!);
+  if (pid < 0) return -EINVAL;
+  return findTask(p, pid) === null ? -ESRCH : SCHED_NORMAL;
+}
+
+/** sched_getparam: struct sched_param's one field, sched_priority, 0 outside real-time classes. */
+function schedGetparam(p: LinuxProcess, a: readonly U64[]): number {
+  const pid = argInt(a[0]!);
+  const va = argPtr(a[1]!);
+  if (va === 0 || pid < 0) return -EINVAL;
+  if (findTask(p, pid) === null) return -ESRCH;
+  const r = putUser(p.mm, va, new StructWriter(4).i32(0, 0).bytes);
+  return r < 0 ? r : 0;
+}
+
 function getcpu(p: LinuxProcess, a: readonly U64[]): number {
   const cpu = sys(p).host.currentCpu();
   const cpuVa = argPtr(a[0]!);
@@ -668,5 +706,7 @@ export const taskSyscalls: SyscallHandlers = {
   sched_yield: schedYield,
   sched_getaffinity: schedGetaffinity,
   sched_setaffinity: schedSetaffinity,
+  sched_getscheduler: schedGetscheduler,
+  sched_getparam: schedGetparam,
   getcpu,
 };
