@@ -74,6 +74,7 @@ import { checkerSummary } from '../report/checker-summary.js';
 import { buildSummary, MarkerCounts, type EndReason, type Summary } from '../report/summary.js';
 import type { Disassembler } from '../trace/disasm.js';
 import type { FaultKind } from '../trace/events.js';
+import type { TraceClock } from '../trace/sinks/timeline.js';
 import { Telemetry } from '../trace/telemetry.js';
 import { GuestOutOfMemory, UsageError } from '../util/errors.js';
 import { u64FromBigInt, u64ToBigInt, type U64 } from '../util/u64.js';
@@ -1034,6 +1035,17 @@ export class Machine {
   }
 
   /** The JSON summary of DESIGN.md for a finished run. */
+  /** What a timeline trace stamps each event with: the running CPU, guest pid and tid, and its clock. */
+  traceClock(): TraceClock {
+    return {
+      cpus: this.sched.cpus.length,
+      now: () => {
+        const t = this.running;
+        return { cpu: this.engineCpu, pid: t?.process.pid ?? this.linux.pid, tid: t?.tid ?? this.linux.pid, ns: Number(this.linux.clock.peekMonotonicNs()) };
+      },
+    };
+  }
+
   summary(end: RunEnd): Summary {
     return buildSummary({
       exitCode: end.exitCode,
