@@ -39,6 +39,8 @@ export interface RunOptions extends Omit<MachineOptions, 'telemetry' | 'disassem
    * returns to the event loop until the guest ends.
    */
   interrupted?: () => 'SIGINT' | 'SIGTERM' | null;
+  /** Called between time slices (with `interrupted`): faults so far and virtual ns since boot. */
+  progress?: (p: { faults: number; virtualNs: number }) => void;
 }
 
 export interface RunOutcome {
@@ -94,7 +96,11 @@ export async function runMachine(opts: RunOptions): Promise<RunOutcome> {
       }
       telemetry.tracer.attach(sink, opts.trace.events);
     }
-    const end = opts.interrupted !== undefined ? await machine.runInterruptible(opts.interrupted) : machine.run();
+    const m = machine;
+    const progress = opts.progress;
+    const interrupted = opts.interrupted;
+    const poll = interrupted !== undefined && progress !== undefined ? () => (progress(m.progress()), interrupted()) : interrupted;
+    const end = poll !== undefined ? await machine.runInterruptible(poll) : machine.run();
     endReason = end.reason;
     return { summary: machine.summary(end), end };
   } catch (e) {

@@ -15,6 +15,7 @@ import { measured } from '../../report/summary.js';
 import { renderSummaryText } from '../../report/summary-text.js';
 import { parseTraceEvents, parseTraceLimit, TRACE_FORMATS, TRACE_TIMES, type TraceFormat, type TraceTime } from '../../trace/sinks/options.js';
 import { UsageError } from '../../util/errors.js';
+import { RunProgress, showsProgress } from '../tty.js';
 import { parseUserNumber } from '../../util/num.js';
 
 interface RunArgs {
@@ -90,10 +91,21 @@ export const runCommand: CommandModule<object, RunArgs> = {
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
+    // A progress line on a terminal's stderr for long runs; the guest's output clears it first.
+    const progress = showsProgress(process.stderr) ? new RunProgress(process.stderr) : null;
+    const toStderr = (b: Uint8Array): void => {
+      progress?.clear();
+      process.stderr.write(b);
+    };
+    const toStdout = (b: Uint8Array): void => {
+      progress?.clear();
+      process.stdout.write(b);
+    };
     const { summary, end } = await runMachine({
       interrupted: () => caught,
+      ...(progress !== null ? { progress: (p: { faults: number; virtualNs: number }) => progress.update(p), stderr: toStderr } : {}),
       elf: a.elf,
-      ...(a.json ? { stdout: (b: Uint8Array) => void process.stderr.write(b) } : {}),
+      ...(a.json ? { stdout: toStderr } : progress !== null ? { stdout: toStdout } : {}),
       args: guestArgs,
       ...(a.argv0 !== undefined ? { argv0: a.argv0 } : {}),
       ...(env ? { env } : {}),
@@ -117,6 +129,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
           }
         : {}),
     });
+    progress?.clear();
     if (a.json) {
       const c = summaryCost(summary, costParams);
       process.stdout.write(JSON.stringify({ ...summary, cost: { source: measured(summary).source, ...c } }, null, 2) + '\n');
