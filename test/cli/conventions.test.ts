@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { TtyProgress } from '../../src/cli/commands/compare.js';
+import { profileDetail, profilesListing, wrapWords } from '../../src/cli/commands/profiles.js';
 import { commandLine, etaMs, formatDuration, RunProgress, runProgressText, showsProgress, tableWidth, usesColour, type TermStream } from '../../src/cli/tty.js';
 import { columnBlocks, renderText, type Table } from '../../src/report/table.js';
 import { exec } from './exec.js';
@@ -129,6 +130,15 @@ describe('tables that fit the terminal', () => {
     expect(blocks[1]!.split('\n')[0]).toBe('case              column 4  column 5  column 6  column 7');
     expect(blocks[2]).toBe('a note\n');
     expect(columnBlocks([10, 50, 50], 40)).toEqual([[0, 1], [0, 2]]);
+  });
+
+  it('profiles wraps its descriptions to the terminal (under the row when they do not fit beside it)', () => {
+    for (const out of [profilesListing(false, 100), profileDetail('linux-6.9', [], false, 100)]) {
+      for (const line of out.split('\n')) expect(line.length, line).toBeLessThanOrEqual(100);
+    }
+    expect(profilesListing(false).split('\n').some((l) => l.length > 200)).toBe(true);
+    expect(wrapWords('aa bb cc dd', 5)).toEqual(['aa bb', 'cc dd']);
+    expect(wrapWords('a-very-long-word b', 4)).toEqual(['a-very-long-word', 'b']);
   });
 
   it('are never cut in a pipe or a file', () => {
