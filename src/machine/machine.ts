@@ -1037,7 +1037,6 @@ export class Machine {
     }
   }
 
-  /** The JSON summary of DESIGN.md for a finished run. */
   /** For a progress line: page faults so far, and the virtual time the furthest CPU has reached since boot. */
   progress(): { faults: number; virtualNs: number } {
     let max = this.linux.clock.peekMonotonicNs();
@@ -1056,6 +1055,7 @@ export class Machine {
     };
   }
 
+  /** The JSON summary of DESIGN.md for a finished run. */
   summary(end: RunEnd): Summary {
     return buildSummary({
       exitCode: end.exitCode,
