@@ -90,6 +90,18 @@ describe('--json everywhere results are printed', () => {
     expect(both.err).toBe('contpte-lab: --json and --format csv: give one of them\n');
   }, 60_000);
 
+  it('compare --dry-run --json lists the runs; --emit-jobs --json describes the study', async () => {
+    const dry = await cli('compare', 'firmware/bin/hello', '--matrix', 'contpte=on,off', '--dry-run', '--json');
+    expect(dry.code, dry.err).toBe(0);
+    const runs = (JSON.parse(dry.out) as { runs: { cases: { name: string }[]; argv: string[] }[] }).runs;
+    expect(runs.map((r) => r.cases.map((c) => c.name))).toEqual([['contpte=on'], ['contpte=off']]);
+    expect(runs[0]!.argv.slice(2, 3)).toEqual(['run']);
+    const study = join(dir, 'study');
+    const emit = await cli('compare', 'firmware/bin/hello', '--matrix', 'contpte=on,off', '--emit-jobs', study, '--json');
+    expect(emit.code, emit.err).toBe(0);
+    expect(JSON.parse(emit.out)).toMatchObject({ dir: study, jobs: 2, cases: 2 });
+  }, 60_000);
+
   it('every command that prints results has --json', async () => {
     for (const c of ['run', 'compare', 'collect', 'job', 'profiles', 'ptep', 'walk', 'validate']) {
       const r = await cli(c, '--help');

@@ -20,6 +20,7 @@ interface EmitArgs {
   html?: string;
   timeout?: string;
   'dry-run': boolean;
+  json?: boolean;
 }
 
 /** `compare --emit-jobs DIR`: the study directory of the request, and where to go from there. */
@@ -29,6 +30,10 @@ export function emitStudy(dir: string, req: CompareRequest, title: string, args:
   const timeoutSeconds = args.timeout !== undefined ? parseUserNumber(args.timeout, '--timeout') : undefined;
   const m = emitJobs(req, { dir, title, ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}) });
   const cases = m.jobs.reduce((n, j) => n + j.cases.length, 0);
+  if (args.json === true) {
+    process.stdout.write(JSON.stringify({ study: m.study, dir, jobs: m.jobs.length, cases }, null, 2) + '\n');
+    return;
+  }
   process.stdout.write(
     `wrote study ${m.study}: ${m.jobs.length} job${m.jobs.length === 1 ? '' : 's'} for ${cases} case${cases === 1 ? '' : 's'} in ${dir}\n` +
       `run them with ${dir}/launch/parallel.sh, launch/k8s-job.yaml or launch/slurm.sbatch (or contpte-lab job ${dir} INDEX each), then: contpte-lab collect ${dir}\n`,

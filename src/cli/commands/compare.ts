@@ -192,6 +192,11 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
     if (args['dry-run']) {
       const cli = join(packageRoot(), 'dist/src/cli/main.js');
       const costOf = new Map(resolveCases(req).map((c) => [c.name, c.costSets]));
+      if (format === 'json') {
+        const doc = runs.map((r) => ({ cases: r.cases.map((name) => ({ name, cost_sets: costOf.get(name) ?? [] })), argv: [process.execPath, cli, ...runArgv(r.run)] }));
+        process.stdout.write(JSON.stringify({ runs: doc }, null, 2) + '\n');
+        return;
+      }
       for (const r of runs) {
         for (const name of r.cases) {
           const cost = costOf.get(name) ?? [];
