@@ -72,6 +72,14 @@ describe('Perfetto trace on virtual time', () => {
     expect(tlbis[0]!.ts).toBeGreaterThanOrEqual(convert.ts);
     expect(tlbis[0]!.end).toBeLessThanOrEqual(convert.end);
     expect(allSlices([f]).some((s) => s.cat === 'fold')).toBe(true);
+    // A syscall's slice is its sys_ frame, ended by the syscall's record (name, arguments, return).
+    const syscalls = roots.filter((s) => s.args['end_cat'] === 'syscall');
+    expect(syscalls.map((s) => s.name)).toEqual(expect.arrayContaining(['sys_mmap', 'sys_munmap']));
+    for (const s of syscalls) expect(s.name).toBe(`sys_${String(s.args['name'])}`);
+    // The measured munmap of the file mapping flushes its range: its TLBIs are inside its slice.
+    const munmaps = syscalls.filter((s) => s.name === 'sys_munmap' && s.ts >= reset.ts!);
+    expect(munmaps.length).toBeGreaterThan(0);
+    expect(munmaps.some((m) => allSlices([m]).some((s) => s.cat === 'tlbi'))).toBe(true);
     // The counter of TLBIs ends at the run's total.
     const counts = doc.traceEvents.filter((e) => e.ph === 'C' && e.name === 'TLBIs');
     expect(counts[counts.length - 1]!.args!['cumulative']).toBe(doc.traceEvents.filter((e) => e.cat === 'tlbi').length);
