@@ -216,9 +216,13 @@ describe('progress and colour only on a terminal', () => {
     const plain = onTerminal(cmd, { NO_COLOR: '1' }).out;
     expect(plain).toContain('FAILED');
     expect(plain).not.toContain('\x1b[');
+    // The failure report on stderr too.
+    expect(onTerminal(`node ${CLI} compare firmware/bin/hello --matrix contpte=on --max-insns 100 >/dev/null`).out).toContain('case contpte=on \x1b[31mFAILED\x1b[0m: stopped by a budget');
     const piped = await cli('compare', 'firmware/bin/hello', '--matrix', 'contpte=on', '--max-insns', '100');
     expect(piped.out).toContain('FAILED');
     expect(piped.out).not.toContain('\x1b');
+    expect(piped.err).toContain('case contpte=on FAILED: stopped by a budget');
+    expect(piped.err).not.toContain('\x1b');
   }, 120_000);
 
   it('the report names the command as typed, quoted for a shell', () => {

@@ -14,7 +14,7 @@ import { partitionSets } from '../../report/cost.js';
 import { largeComparisonVerdict, LARGE_COMPARISON, precheckCases, precheckOutputPath } from '../../report/precheck.js';
 import { cliPath, packageRoot, runArgv, runChild, stopChildren, type PoolProgress } from '../../report/runner.js';
 import { emitStudy, jsonFormat } from './collect.js';
-import { commandLine, etaMs, formatDuration, showsProgress, tableWidth, usesColour, type TermStream } from '../tty.js';
+import { commandLine, etaMs, formatDuration, paint, showsProgress, tableWidth, usesColour, type TermStream } from '../tty.js';
 import { OUTPUT_FORMATS, renderComparison, writeHtmlComparison, type OutputFormat } from '../../report/output.js';
 import { UsageError } from '../../util/errors.js';
 import { EXIT_SIGNAL, listOption } from './run.js';
@@ -243,7 +243,9 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
       const failures = failureReport(cmp);
       if (failures.length > 0) {
         const n = cmp.cases.filter((c) => !c.result.ok).length;
-        process.stderr.write(`contpte-lab: ${n} of ${cmp.cases.length} cases failed (their counts are not compared):\n${failures.join('\n')}\n`);
+        const red = usesColour(process.stderr);
+        const lines = failures.map((l) => l.replace(/\bFAILED\b/, paint('FAILED', 'red', red)));
+        process.stderr.write(`contpte-lab: ${n} of ${cmp.cases.length} cases failed (their counts are not compared):\n${lines.join('\n')}\n`);
         process.exitCode = 1;
       }
     } finally {
