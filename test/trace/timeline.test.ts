@@ -97,6 +97,18 @@ describe('Perfetto trace on virtual time', () => {
     expect(new Set(runs.map((e) => e.args!['tid'])).size).toBe(threads.length);
   });
 
+  it.each([
+    ['fork_cow', 2],
+    ['spawn', 2],
+    ['signals', 1],
+    ['pipe_pingpong', 2],
+  ])('%s on two CPUs: valid, one process track per guest process (%i)', async (elf, processes) => {
+    const { doc } = await traced(`${elf}.json`, `firmware/bin/${elf}`, [], ['cpus=2']);
+    expect(traceEventProblems(doc)).toEqual([]);
+    const pids = doc.traceEvents.filter((e) => e.ph === 'M' && e.name === 'process_name' && e.pid !== MACHINE_PID).map((e) => e.pid);
+    expect(new Set(pids).size).toBeGreaterThanOrEqual(processes);
+  });
+
   it('a trace capped in the middle of the kernel model still closes every slice', async () => {
     const { doc } = await traced('capped.json', 'firmware/bin/page_fault3', ['256K', '1'], FOLD_SETS, { limit: { kind: 'bytes', bytes: 48 * 1024 } });
     expect(traceEventProblems(doc)).toEqual([]);
