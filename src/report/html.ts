@@ -20,7 +20,7 @@ code { overflow-wrap: anywhere; }
 table { border-collapse: collapse; margin: 1em 0; }
 th, td { border: 1px solid #ccc; padding: 3px 8px; }
 th { background: #f3f3f3; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
-td.failed { color: #b00; font-weight: bold; } tr.failed td { background: #fbe3e3; }
+td.failed { color: #b00; font-weight: bold; min-width: 24em; } tr.failed td { background: #fbe3e3; }
 .failed-banner { background: #fbe3e3; border-left: 4px solid #b00; padding: 0.5em 1em; color: #700; }
 .notes { color: #555; font-size: 0.92em; overflow-wrap: anywhere; } .estimate { background: #fff6d8; padding: 0.5em 1em; border-left: 4px solid #e0b000; }
 svg.chart { display: block; margin: 1em 0; font: 12px system-ui, sans-serif; max-width: 100%; height: auto; }
