@@ -127,6 +127,20 @@ describe('Perfetto trace on virtual time', () => {
 });
 
 describe('--trace-time', () => {
+  it('picks the axis: virtual by default, cycles or seq when asked', async () => {
+    const base = async (extra: string[]): Promise<string> => {
+      const file = join(dir, `axis-${extra.join('') || 'default'}.json`);
+      const r = await exec('node', ['dist/src/cli/main.js', 'run', 'firmware/bin/hello', '--trace', file, '--trace-format', 'perfetto', ...extra]);
+      expect(r.code, r.err).toBe(0);
+      const doc = JSON.parse(readFileSync(file, 'utf8')) as TraceEventDoc;
+      expect(traceEventProblems(doc)).toEqual([]);
+      return String(doc.otherData!['time_base']);
+    };
+    expect(await base([])).toBe('virtual (CLOCK_MONOTONIC of the modeled CPUs, us)');
+    expect(await base(['--trace-time', 'cycles'])).toBe('cycles (modeled, at 2.6 GHz)');
+    expect(await base(['--trace-time', 'seq'])).toBe('seq (event n at n us)');
+  });
+
   it('is refused, in one line, where there is no time axis', async () => {
     const r = await exec('node', ['dist/src/cli/main.js', 'run', 'firmware/bin/hello', '--trace', join(dir, 'x.jsonl'), '--trace-time', 'cycles']);
     expect(r.code).toBe(2);
