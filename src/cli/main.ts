@@ -5,11 +5,31 @@
  */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { LabError } from '../util/errors.js';
+import { LabError, UsageError } from '../util/errors.js';
 import { loadCommands } from './commands/index.js';
 
-export async function main(argv: string[]): Promise<number> {
+/**
+ * `contpte-lab completion [bash|zsh]`: yargs writes the script for the shell it finds in $SHELL;
+ * a shell named on the command line wins (a bash user can write a zsh script for a zsh machine).
+ */
+function completionShell(argv: readonly string[]): readonly string[] {
+  if (argv[0] !== 'completion' || argv.length < 2) return argv;
+  const shell = argv[1];
+  if (shell !== 'bash' && shell !== 'zsh') throw new UsageError(`completion: '${shell}' is not a shell this can complete (expected bash or zsh)`);
+  process.env['SHELL'] = `/bin/${shell}`;
+  return argv.slice(0, 1);
+}
+
+export async function main(argvIn: string[]): Promise<number> {
   let exitCode = 0;
+  let argv: string[];
+  try {
+    argv = [...completionShell(argvIn)];
+  } catch (e) {
+    if (!(e instanceof LabError)) throw e;
+    process.stderr.write(`contpte-lab: ${e.message}\n`);
+    return e.exitCode;
+  }
   const parser = yargs(argv)
     .scriptName('contpte-lab')
     .usage('$0 <command> [options]\n\nModel what the Linux arm64 page-table code does to the TLB.')
@@ -17,7 +37,9 @@ export async function main(argv: string[]): Promise<number> {
     .demandCommand(1, 'name a command (see --help)')
     .recommendCommands()
     .help()
+    .alias('h', 'help')
     .version()
+    .completion('completion', 'print a bash or zsh completion script (completion [bash|zsh] >> ~/.bashrc)')
     .wrap(Math.min(110, process.stdout.columns || 100))
     .fail((msg, err, y) => {
       if (err) throw err;

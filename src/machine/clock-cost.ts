@@ -14,6 +14,7 @@ import type { TlbiStats, TlbStats } from '../mmu/stats.js';
 import type { FaultStats } from '../mm/stats.js';
 import { COST_PARAMS } from '../report/cost.js';
 import type { SyscallStats } from '../linux/syscalls/dispatch.js';
+import type { TraceRecord } from '../trace/events.js';
 
 const c = (k: keyof typeof COST_PARAMS): number => COST_PARAMS[k].default;
 
@@ -78,4 +79,33 @@ export class ClockMeter {
   contextSwitch(): bigint {
     return BigInt(Math.round(CONTEXT_SWITCH_CYCLES * this.nsPerCycle));
   }
+}
+
+/**
+ * What one traced event costs its CPU's clock, in ns, at the prices `ClockMeter.take` charges (a
+ * DSB apart from its TLBI, so a timeline shows both): a trace's slices then add up to the clock.
+ */
+export function eventNs(cpus: number): (r: TraceRecord) => number {
+  const ns = 1 / c('clock_ghz');
+  const tlbi = (c('tlbi_broadcast') + c('tlbi_broadcast_per_cpu') * (cpus - 1)) * ns;
+  const fault = c('fault_entry_exit') * ns;
+  const syscall = c('syscall') * ns;
+  const dsb = c('dsb') * ns;
+  const level = c('walk_level') * ns;
+  return (r) => {
+    switch (r.kind) {
+      case 'fault':
+        return fault;
+      case 'syscall':
+        return syscall;
+      case 'tlbi':
+        return tlbi;
+      case 'dsb':
+        return dsb;
+      case 'walk':
+        return r.levels * level;
+      default:
+        return 0;
+    }
+  };
 }

@@ -76,6 +76,7 @@ import { checkerSummary } from '../report/checker-summary.js';
 import { buildSummary, MarkerCounts, type EndReason, type Summary } from '../report/summary.js';
 import type { Disassembler } from '../trace/disasm.js';
 import type { FaultKind } from '../trace/events.js';
+import type { TraceClock } from '../trace/sinks/timeline.js';
 import { Telemetry } from '../trace/telemetry.js';
 import { errnoName } from '../util/errno.js';
 import { GuestOutOfMemory, UsageError } from '../util/errors.js';
@@ -158,6 +159,8 @@ export class Machine {
   /** The task on the engine now, and the CPU and ASID the engine's shadow holds. */
   private running: Task | null = null;
   private engineCpu = 0;
+  /** The clocks' value when the machine started (progress reports time since). */
+  private bootNs = 0n;
   private engineAsid = -1;
   /** A hook's request to stop the slice after the current event (yield, block, exit, wake-up). */
   private yieldRequested = false;
@@ -204,7 +207,8 @@ export class Machine {
       this.linux.system = this.system;
       this.linux.signalHost = this.signalHost();
       this.system.addProcess(this.linux);
-      this.sched = new Scheduler(mmu.cpus.length, this.linux.clock.peekMonotonicNs());
+      this.bootNs = this.linux.clock.peekMonotonicNs();
+      this.sched = new Scheduler(mmu.cpus.length, this.bootNs);
       this.meter = new ClockMeter({
         faults: this.kernel.faultStats,
         syscalls: this.linux.dispatcher.stats,
@@ -1059,6 +1063,24 @@ export class Machine {
       case 'quantum':
         return { exitCode: null, reason: 'crash', message: `the engine stopped for the scheduler (${stop.kind}) outside a run` };
     }
+  }
+
+  /** For a progress line: page faults so far, and the virtual time the furthest CPU has reached since boot. */
+  progress(): { faults: number; virtualNs: number } {
+    let max = this.linux.clock.peekMonotonicNs();
+    for (const c of this.sched.cpus) if (c.clockNs > max) max = c.clockNs;
+    return { faults: this.kernel.faultStats.total, virtualNs: Number(max - this.bootNs) };
+  }
+
+  /** What a timeline trace stamps each event with: the running CPU, guest pid and tid, and its clock. */
+  traceClock(): TraceClock {
+    return {
+      cpus: this.sched.cpus.length,
+      now: () => {
+        const t = this.running;
+        return { cpu: this.engineCpu, pid: t?.process.pid ?? this.linux.pid, tid: t?.tid ?? this.linux.pid, ns: Number(this.linux.clock.peekMonotonicNs()) };
+      },
+    };
   }
 
   /** The JSON summary of DESIGN.md for a finished run. */

@@ -10,7 +10,10 @@
 import type { Summary } from '../report/summary.js';
 import { Disassembler } from '../trace/disasm.js';
 import type { EventKind } from '../trace/events.js';
-import { openTraceSink, type TraceFormat, type TraceLimit } from '../trace/sinks/index.js';
+import { defaultCostParams, eventCycles } from '../report/cost.js';
+import { openTraceSink, type TraceFormat, type TraceLimit, type TraceTime } from '../trace/sinks/index.js';
+import { TimelineSink } from '../trace/sinks/timeline.js';
+import { eventNs } from './clock-cost.js';
 import type { FileTraceSink } from '../trace/sinks/sink.js';
 import { Telemetry } from '../trace/telemetry.js';
 import { Machine, type MachineOptions, type RunEnd } from './machine.js';
@@ -21,6 +24,11 @@ export interface TraceRequest {
   /** Event kinds to record (all when omitted). */
   events?: readonly EventKind[];
   limit?: TraceLimit;
+  /**
+   * The Perfetto time axis: `virtual` (default) the modeled CPUs' clocks with kernel frames as
+   * slices; `cycles` one clock advanced by each event's modeled cycles; `seq` event n at n µs.
+   */
+  time?: TraceTime;
 }
 
 export interface RunOptions extends Omit<MachineOptions, 'telemetry' | 'disassembler'> {
@@ -31,6 +39,8 @@ export interface RunOptions extends Omit<MachineOptions, 'telemetry' | 'disassem
    * returns to the event loop until the guest ends.
    */
   interrupted?: () => 'SIGINT' | 'SIGTERM' | null;
+  /** Called between time slices (with `interrupted`): faults so far and virtual ns since boot. */
+  progress?: (p: { faults: number; virtualNs: number }) => void;
 }
 
 export interface RunOutcome {
@@ -62,17 +72,35 @@ export async function runMachine(opts: RunOptions): Promise<RunOutcome> {
   try {
     machine = new Machine({ ...opts, ...(opts.interrupted !== undefined ? { sliceMs: opts.sliceMs ?? 100 } : {}), telemetry, disassembler: dis });
     if (opts.trace) {
-      sink = openTraceSink({
-        file: opts.trace.file,
-        format: opts.trace.format ?? 'jsonl',
+      const format = opts.trace.format ?? 'jsonl';
+      const time = opts.trace.time ?? 'virtual';
+      const common = {
         ...(opts.trace.events !== undefined ? { kinds: opts.trace.events } : {}),
         ...(opts.trace.limit !== undefined ? { limit: opts.trace.limit } : {}),
         processName: opts.elf,
         exitHook: true,
-      });
+      };
+      if (format === 'perfetto' && time === 'virtual') {
+        const clock = machine.traceClock();
+        const timeline = new TimelineSink(opts.trace.file, { ...common, clock, nsOf: eventNs(clock.cpus) });
+        telemetry.calls.observer = timeline;
+        sink = timeline;
+      } else {
+        const p = defaultCostParams();
+        sink = openTraceSink({
+          file: opts.trace.file,
+          format,
+          ...common,
+          ...(format === 'perfetto' && time === 'cycles' ? { timeBase: { kind: 'cycles' as const, cyclesOf: eventCycles(p), clockGhz: p.clock_ghz } } : {}),
+        });
+      }
       telemetry.tracer.attach(sink, opts.trace.events);
     }
-    const end = opts.interrupted !== undefined ? await machine.runInterruptible(opts.interrupted) : machine.run();
+    const m = machine;
+    const progress = opts.progress;
+    const interrupted = opts.interrupted;
+    const poll = interrupted !== undefined && progress !== undefined ? () => (progress(m.progress()), interrupted()) : interrupted;
+    const end = poll !== undefined ? await machine.runInterruptible(poll) : machine.run();
     endReason = end.reason;
     return { summary: machine.summary(end), end };
   } catch (e) {
@@ -80,6 +108,7 @@ export async function runMachine(opts: RunOptions): Promise<RunOutcome> {
     throw e;
   } finally {
     machine?.close();
+    telemetry.calls.observer = null;
     // Whatever happened, the trace file is left complete and says why it ended.
     telemetry.tracer.close(endReason);
   }

@@ -5,29 +5,36 @@
  * ops/s per case (or modeled cycles when the guest counted no ops), and for a single run a chart
  * of events over time.
  */
-import { ratioToBaseline, type Comparison } from './compare.js';
-import { barChartSvg, escapeXml, lineChartSvg, type BarChart } from './svg.js';
+import { ratioToBaseline, type CaseOutcome, type Comparison } from './compare.js';
+import type { Counts } from './summary.js';
+import { barChartSvg, colourOf, escapeXml, lineChartSvg, type BarChart } from './svg.js';
 import { formatCell, type Table } from './table.js';
 import { timelineChart, type Timeline } from './timeline.js';
 
 const STYLE = `
-body { font: 14px/1.4 system-ui, sans-serif; margin: 2em; color: #222; }
-h1 { font-size: 1.4em; } h2 { font-size: 1.15em; margin-top: 2em; }
+body { font: 14px/1.4 system-ui, sans-serif; margin: 1em auto; padding: 0 1em; max-width: 1100px; color: #222; }
+h1 { font-size: 1.4em; overflow-wrap: anywhere; } h2 { font-size: 1.15em; margin-top: 2em; }
+code { overflow-wrap: anywhere; }
+.meta { color: #444; } .meta code { background: #f3f3f3; padding: 1px 4px; }
+.scroll { overflow-x: auto; max-width: 100%; }
 table { border-collapse: collapse; margin: 1em 0; }
 th, td { border: 1px solid #ccc; padding: 3px 8px; }
 th { background: #f3f3f3; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
-td.failed { color: #b00; }
-.notes { color: #555; font-size: 0.92em; } .estimate { background: #fff6d8; padding: 0.5em 1em; border-left: 4px solid #e0b000; }
-svg.chart { display: block; margin: 1em 0; font: 12px system-ui, sans-serif; }
+td.failed { color: #b00; font-weight: bold; min-width: 24em; } tr.failed td { background: #fbe3e3; }
+.failed-banner { background: #fbe3e3; border-left: 4px solid #b00; padding: 0.5em 1em; color: #700; }
+.notes { color: #555; font-size: 0.92em; overflow-wrap: anywhere; } .estimate { background: #fff6d8; padding: 0.5em 1em; border-left: 4px solid #e0b000; }
+svg.chart { display: block; margin: 1em 0; font: 12px system-ui, sans-serif; max-width: 100%; height: auto; }
 svg .chart-title { font-weight: bold; font-size: 13px; } svg .grid { stroke: #e4e4e4; }
 svg .tick, svg .unit, svg .legend { fill: #555; } svg .value { fill: #222; }
+@media (max-width: 820px) { body { font-size: 13px; padding: 0 0.5em; } th, td { padding: 2px 4px; } }
 `;
 
 function tableHtml(t: Table): string {
   const head = '<tr>' + t.columns.map((c) => `<th>${escapeXml(c.title)}</th>`).join('') + '</tr>';
+  const errorCol = t.columns.findIndex((c) => c.key === 'error');
   const rows = t.rows.map(
     (r) =>
-      '<tr>' +
+      (errorCol >= 0 && r[errorCol] !== null && r[errorCol] !== '' ? '<tr class="failed">' : '<tr>') +
       r
         .map((c, i) => {
           const col = t.columns[i]!;
@@ -38,17 +45,58 @@ function tableHtml(t: Table): string {
         .join('') +
       '</tr>',
   );
-  return `<table>\n<thead>${head}</thead>\n<tbody>\n${rows.join('\n')}\n</tbody>\n</table>`;
+  return `<div class="scroll"><table>\n<thead>${head}</thead>\n<tbody>\n${rows.join('\n')}\n</tbody>\n</table></div>`;
 }
 
-/** TLBIs per case, stacked by operation. */
-export function tlbiChart(cmp: Comparison): BarChart {
-  const ops = [...new Set(cmp.cases.flatMap((c) => Object.keys(c.counts?.tlbi.by_op ?? {})))].sort();
+/** Which counts a chart draws: the measured region (the last dump, else the run), or reset-to-end. */
+export type CountsScope = 'measured' | 'to-end';
+
+function countsOf(c: CaseOutcome, scope: CountsScope): Counts | undefined {
+  if (c.counts === undefined) return undefined;
+  return scope === 'measured' ? c.counts : c.result.ok ? c.result.summary.counts : undefined;
+}
+
+const SCOPE_UNIT: Record<CountsScope, string> = {
+  measured: 'TLBI instructions in the measured region (the last dump, else the whole run)',
+  'to-end': "TLBI instructions from the guest's last reset to the end of the run",
+};
+
+/** TLBIs per case, stacked by operation (each operation always in its own colour). */
+export function tlbiChart(cmp: Comparison, scope: CountsScope = 'measured'): BarChart {
+  const ops = [...new Set(cmp.cases.flatMap((c) => Object.keys(countsOf(c, scope)?.tlbi.by_op ?? {})))].sort();
   return {
-    title: 'TLBIs per case, by operation',
-    unit: 'TLBI instructions (measured region)',
+    title: scope === 'measured' ? 'TLBIs per case, by operation (measured region)' : 'TLBIs per case, by operation (last reset to the end of the run)',
+    unit: SCOPE_UNIT[scope],
     categories: cmp.cases.map((c) => c.name),
-    series: ops.length === 0 ? [{ name: 'TLBI', values: cmp.cases.map((c) => (c.counts === undefined ? null : 0)) }] : ops.map((op) => ({ name: op, values: cmp.cases.map((c) => (c.counts === undefined ? null : (c.counts.tlbi.by_op[op] ?? 0))) })),
+    series:
+      ops.length === 0
+        ? [{ name: 'TLBI', values: cmp.cases.map((c) => (countsOf(c, scope) === undefined ? null : 0)) }]
+        : ops.map((op) => ({ name: op, colour: colourOf(op), values: cmp.cases.map((c) => { const k = countsOf(c, scope); return k === undefined ? null : (k.tlbi.by_op[op] ?? 0); }) })),
+  };
+}
+
+/** At most this many call sites get their own bar segment; the rest are summed as "other sites". */
+export const MAX_SITES = 8;
+
+/**
+ * TLBIs per case by the kernel function that issued them (`counts.tlbi.by_site`): the sites with
+ * the most TLBIs over all cases, the rest together.
+ */
+export function siteChart(cmp: Comparison): BarChart {
+  const total = new Map<string, number>();
+  for (const c of cmp.cases) for (const [site, n] of Object.entries(c.counts?.tlbi.by_site ?? {})) total.set(site, (total.get(site) ?? 0) + n);
+  const ranked = [...total].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([s]) => s);
+  const shown = ranked.length > MAX_SITES ? ranked.slice(0, MAX_SITES - 1) : ranked;
+  const rest = ranked.slice(shown.length);
+  const series = shown.map((site) => ({ name: site, colour: colourOf(site), values: cmp.cases.map((c) => (c.counts === undefined ? null : (c.counts.tlbi.by_site[site] ?? 0))) }));
+  if (rest.length > 0) {
+    series.push({ name: `other sites (${rest.length})`, colour: '#bab0ac', values: cmp.cases.map((c) => (c.counts === undefined ? null : rest.reduce((a, s) => a + (c.counts!.tlbi.by_site[s] ?? 0), 0))) });
+  }
+  return {
+    title: 'TLBIs per case, by kernel call site (measured region)',
+    unit: 'TLBI instructions, charged to the kernel function that issued them',
+    categories: cmp.cases.map((c) => c.name),
+    series: series.length > 0 ? series : [{ name: 'TLBI', values: cmp.cases.map((c) => (c.counts === undefined ? null : 0)) }],
   };
 }
 
@@ -97,7 +145,7 @@ export function cpuTableHtml(cmp: Comparison): string {
     if (x === undefined) return [];
     return [`<p class="notes">${escapeXml(c.name)}, EXTRAPOLATED (not simulated): ${x.simulated_busy_cpus} simulated busy CPUs stand for ${x.modeled_busy_cpus} of ${x.modeled_cpus}; per busy CPU ${x.per_busy_cpu.tlbi_received.toFixed(0)} broadcasts received, the machine ${x.tlbi_received.toFixed(0)}.</p>`];
   });
-  return `<table>\n<thead><tr>${head}</tr></thead>\n<tbody>\n${rows.join('\n')}\n</tbody>\n</table>${extra.length > 0 ? '\n' + extra.join('\n') : ''}`;
+  return `<div class="scroll"><table>\n<thead><tr>${head}</tr></thead>\n<tbody>\n${rows.join('\n')}\n</tbody>\n</table></div>${extra.length > 0 ? '\n' + extra.join('\n') : ''}`;
 }
 
 export interface HtmlReportInput {
@@ -108,6 +156,9 @@ export interface HtmlReportInput {
   timeline?: Timeline | null;
   /** When the report was made (left out when undefined, so tests get stable output). */
   generated?: string;
+  /** contpte-lab's version, and the command that made the report. */
+  version?: string;
+  command?: string;
 }
 
 export function renderHtmlReport(r: HtmlReportInput): string {
@@ -122,6 +173,15 @@ export function renderHtmlReport(r: HtmlReportInput): string {
   parts.push('</head>');
   parts.push('<body>');
   parts.push(`<h1>${escapeXml(r.title)}</h1>`);
+  if (r.version !== undefined || r.command !== undefined) {
+    parts.push(`<p class="meta">Made by contpte-lab ${escapeXml(r.version ?? '')}${r.command !== undefined ? ` with <code>${escapeXml(r.command)}</code>` : ''}.</p>`);
+  }
+  const failed = cmp.cases.filter((c) => !c.result.ok);
+  if (failed.length > 0) {
+    parts.push(`<div class="failed-banner" role="alert"><p><strong>${failed.length} of ${cmp.cases.length} case${cmp.cases.length === 1 ? '' : 's'} FAILED</strong>: their counts are not compared.</p><ul>`);
+    for (const c of failed) parts.push(`<li><strong>${escapeXml(c.name)}</strong>: ${escapeXml(c.result.ok ? '' : c.result.error)}</li>`);
+    parts.push('</ul></div>');
+  }
   const base = cmp.cases.find((c) => c.name === cmp.baseline);
   const summaryLine = cmp.cases
     .map((c) => {
@@ -139,8 +199,13 @@ export function renderHtmlReport(r: HtmlReportInput): string {
   parts.push('<div class="notes">');
   for (const n of r.table.notes) parts.push(`<p>${escapeXml(n)}</p>`);
   parts.push('</div>');
-  parts.push('<h2>TLBIs</h2>');
-  parts.push(barChartSvg(tlbiChart(cmp), 'chart-tlbi'));
+  parts.push('<h2>TLBIs by kernel call site</h2>');
+  parts.push('<p>Each TLBI is charged to the kernel function that issued it (the innermost frame that is not a TLB-flush helper); <code>run --json</code> has the whole call chains (<code>counts.tlbi.by_chain</code>).</p>');
+  parts.push(barChartSvg(siteChart(cmp), 'chart-tlbi-site'));
+  parts.push('<h2>TLBIs by operation</h2>');
+  parts.push(barChartSvg(tlbiChart(cmp, 'measured'), 'chart-tlbi'));
+  // Counts of different regions are never drawn on one axis: the run to its end gets its own chart.
+  if (cmp.cases.some((c) => c.source !== undefined && c.source !== 'whole run')) parts.push(barChartSvg(tlbiChart(cmp, 'to-end'), 'chart-tlbi-to-end'));
   parts.push('<h2>TLBIs by CPU</h2>');
   parts.push('<p>Every broadcast TLBI (the …IS forms) reaches all the other CPUs of the machine (the <code>cpus</code> knob); the JSON has each CPU\'s counts (<code>counts.cpus</code>).</p>');
   parts.push(cpuTableHtml(cmp));

@@ -4,6 +4,7 @@
  * bytes for the same outcomes.
  */
 import { existsSync, writeFileSync } from 'node:fs';
+import { packageVersion } from './jobs.js';
 import { UsageError } from '../util/errors.js';
 import { comparisonJson, type Comparison } from './compare.js';
 import { renderHtmlReport } from './html.js';
@@ -14,10 +15,13 @@ export const OUTPUT_FORMATS = ['text', 'markdown', 'csv', 'json'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
 /** The stdout document of a comparison in `format`. */
-export function renderComparison(cmp: Comparison, table: Table, format: OutputFormat): string {
+/** `width`: the terminal's, for the text table (blocks of columns that fit); `colour`: FAILED in red. */
+export function renderComparison(cmp: Comparison, table: Table, format: OutputFormat, term: { width?: number; colour?: boolean } = {}): string {
   switch (format) {
-    case 'text':
-      return renderText(table);
+    case 'text': {
+      const text = renderText(table, term.width ?? Infinity);
+      return term.colour === true ? text.replace(/\bFAILED\b/g, '\x1b[31mFAILED\x1b[0m') : text;
+    }
     case 'markdown':
       return renderMarkdown(table);
     case 'csv':
@@ -38,6 +42,8 @@ export interface HtmlOutput {
   table: Table;
   /** A JSONL trace of the only run, for its chart of events over time; else the dumps make one. */
   traceFile?: string | null;
+  /** The command that made the report, as typed. */
+  command?: string;
 }
 
 /** Writes the HTML report; an unwritable file is a one-line usage error. */
@@ -46,7 +52,15 @@ export async function writeHtmlComparison(out: HtmlOutput): Promise<void> {
   const only = out.cmp.cases.length === 1 ? out.cmp.cases[0] : undefined;
   if (out.traceFile != null && existsSync(out.traceFile)) timeline = await timelineFromJsonl(out.traceFile);
   else if (only !== undefined && only.result.ok) timeline = timelineFromDumps(only.result.summary);
-  const html = renderHtmlReport({ title: out.title, comparison: out.cmp, table: out.table, timeline, generated: new Date().toISOString() });
+  const html = renderHtmlReport({
+    title: out.title,
+    comparison: out.cmp,
+    table: out.table,
+    timeline,
+    generated: new Date().toISOString(),
+    version: packageVersion(),
+    ...(out.command !== undefined ? { command: out.command } : {}),
+  });
   try {
     writeFileSync(out.file, html);
   } catch (e) {

@@ -10,6 +10,21 @@ export function colour(i: number): string {
   return PALETTE[i % PALETTE.length]!;
 }
 
+/**
+ * TLBI operations in a fixed order, so an operation has the same colour in every chart and every
+ * report (broadcast forms first, then their local forms).
+ */
+const KNOWN_OPS = ['RVALE1IS', 'VALE1IS', 'RVAE1IS', 'VAE1IS', 'ASIDE1IS', 'VMALLE1IS', 'RVALE1', 'VALE1', 'RVAE1', 'VAE1', 'ASIDE1', 'VMALLE1'];
+
+/** A colour that depends only on the name: the known TLBI operations' own, else a hash of the name. */
+export function colourOf(name: string): string {
+  const known = KNOWN_OPS.indexOf(name);
+  if (known >= 0) return PALETTE[known % PALETTE.length]!;
+  let h = 2166136261;
+  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 16777619) >>> 0;
+  return PALETTE[h % PALETTE.length]!;
+}
+
 /** Text and attribute values for XML and HTML. */
 export function escapeXml(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
@@ -38,6 +53,8 @@ function num(n: number): string {
 
 export interface BarSeries {
   name: string;
+  /** Its colour (default: by position); charts of named things pass colourOf(name). */
+  colour?: string;
   /** One value per category (null: nothing to draw, e.g. a failed case). */
   values: (number | null)[];
 }
@@ -74,8 +91,8 @@ export function barChartSvg(c: BarChart, id: string): string {
     c.series.forEach((s, i) => {
       const lx = labelW + (i % 4) * 130;
       const ly = 30 + Math.floor(i / 4) * 22;
-      parts.push(`<rect x="${lx}" y="${ly}" width="12" height="12" fill="${colour(i)}"/>`);
-      parts.push(`<text x="${lx + 16}" y="${ly + 11}" class="legend">${escapeXml(s.name)}</text>`);
+      parts.push(`<rect x="${lx}" y="${ly}" width="12" height="12" fill="${s.colour ?? colour(i)}"/>`);
+      parts.push(`<text x="${lx + 16}" y="${ly + 11}" class="legend">${escapeXml(s.name.length > 17 ? s.name.slice(0, 16) + '…' : s.name)}</text>`);
     });
   }
   const axisY = top + rowH * c.categories.length;
@@ -97,11 +114,16 @@ export function barChartSvg(c: BarChart, id: string): string {
       const x0 = x(acc);
       acc += v;
       parts.push(
-        `<rect x="${num(x0)}" y="${y + 4}" width="${num(Math.max(0.5, x(acc) - x0))}" height="${rowH - 8}" fill="${colour(j)}"><title>${escapeXml(`${cat}: ${s.name} ${v.toLocaleString('en-US')}`)}</title></rect>`,
+        `<rect x="${num(x0)}" y="${y + 4}" width="${num(Math.max(0.5, x(acc) - x0))}" height="${rowH - 8}" fill="${s.colour ?? colour(j)}"><title>${escapeXml(`${cat}: ${s.name} ${v.toLocaleString('en-US')}`)}</title></rect>`,
       );
     });
-    const label = any ? totals[i]!.toLocaleString('en-US', { maximumFractionDigits: 0 }) : 'failed';
-    parts.push(`<text x="${num(x(acc) + 6)}" y="${y + 17}" class="value">${escapeXml(label)}</text>`);
+    if (any) {
+      parts.push(`<text x="${num(x(acc) + 6)}" y="${y + 17}" class="value">${escapeXml(totals[i]!.toLocaleString('en-US', { maximumFractionDigits: 0 }))}</text>`);
+    } else {
+      // A failed case: a struck-through red band across the plot, never an empty bar that reads as zero.
+      parts.push(`<rect x="${labelW}" y="${y + 4}" width="${plotW}" height="${rowH - 8}" class="failed-band" fill="#fbe3e3" stroke="#b00" stroke-dasharray="4 3"/>`);
+      parts.push(`<text x="${labelW + 8}" y="${y + 17}" class="failed" fill="#b00" font-weight="bold">FAILED (no counts)</text>`);
+    }
   });
   parts.push('</svg>');
   return parts.join('\n');

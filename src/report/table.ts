@@ -46,18 +46,49 @@ function rightAligned(kind: ColumnKind): boolean {
   return kind !== 'text';
 }
 
-/** Aligned columns separated by two spaces; a dashed rule under the titles; notes after a blank line. */
-export function renderText(t: Table): string {
+/**
+ * Aligned columns separated by two spaces; a dashed rule under the titles; notes after a blank
+ * line. A table wider than `maxWidth` (a terminal's) is cut into blocks of columns that fit, one
+ * under the other, each starting with the first column so its rows stay named.
+ */
+export function renderText(t: Table, maxWidth = Infinity): string {
   const cells = t.rows.map((r) => r.map((c, i) => formatCell(c, t.columns[i]!.kind).replace(/\s*\n\s*/g, ' ')));
   const widths = t.columns.map((col, i) => Math.max(col.title.length, ...cells.map((r) => r[i]!.length)));
-  const line = (vals: string[]): string =>
-    vals
-      .map((v, i) => (rightAligned(t.columns[i]!.kind) ? v.padStart(widths[i]!) : v.padEnd(widths[i]!)))
-      .join('  ')
-      .trimEnd();
-  const out = [line(t.columns.map((c) => c.title)), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.map(line)];
+  const blocks = columnBlocks(widths, maxWidth);
+  const out: string[] = [];
+  for (const cols of blocks) {
+    const line = (vals: string[]): string =>
+      cols
+        .map((i) => (rightAligned(t.columns[i]!.kind) ? vals[i]!.padStart(widths[i]!) : vals[i]!.padEnd(widths[i]!)))
+        .join('  ')
+        .trimEnd();
+    if (out.length > 0) out.push('');
+    out.push(line(t.columns.map((c) => c.title)), cols.map((i) => '-'.repeat(widths[i]!)).join('  '), ...cells.map(line));
+  }
   if (t.notes.length > 0) out.push('', ...t.notes);
   return out.join('\n') + '\n';
+}
+
+/** Column indices per block: as many columns as fit in `maxWidth` after the first one (at least one each). */
+export function columnBlocks(widths: readonly number[], maxWidth: number): number[][] {
+  if (widths.length === 0) return [[]];
+  const total = widths.reduce((a, w) => a + w, 0) + 2 * (widths.length - 1);
+  if (total <= maxWidth) return [widths.map((_, i) => i)];
+  const blocks: number[][] = [];
+  let cur = [0];
+  let used = widths[0]!;
+  for (let i = 1; i < widths.length; i++) {
+    const w = widths[i]! + 2;
+    if (cur.length > 1 && used + w > maxWidth) {
+      blocks.push(cur);
+      cur = [0];
+      used = widths[0]!;
+    }
+    cur.push(i);
+    used += w;
+  }
+  blocks.push(cur);
+  return blocks;
 }
 
 function mdEscape(s: string): string {

@@ -41,7 +41,15 @@ class Frame {
   }
 }
 
+/** Told of every frame entered and left (a timeline draws them as nested slices). */
+export interface CallObserver {
+  enterFrame(name: string): void;
+  leaveFrame(): void;
+}
+
 export class CallStack {
+  /** Set by a trace sink that draws frames; null keeps enter/leave to a pointer step. */
+  observer: CallObserver | null = null;
   /** The empty stack: the tree's root, with no name of its own. */
   private readonly bottom = new Frame('', null);
   private top = this.bottom;
@@ -58,11 +66,15 @@ export class CallStack {
       top.children.set(frame, next);
     }
     this.top = next;
+    if (this.observer !== null) this.observer.enterFrame(frame);
   }
 
   /** Leaves the innermost frame (nothing happens outside any frame). */
   leave(): void {
-    this.top = this.top.parent ?? this.bottom;
+    const parent = this.top.parent;
+    if (parent === null) return;
+    this.top = parent;
+    if (this.observer !== null) this.observer.leaveFrame();
   }
 
   /** Runs `fn` inside `frame`; the frame is left even if `fn` throws. */

@@ -46,8 +46,9 @@ function withoutSeconds(json: string): string {
   return json.replace(/"seconds": [0-9.e+-]+/g, '"seconds": 0');
 }
 
+/** The report without what differs by nature: the time it was made, and the command that made it. */
 function withoutGenerated(html: string): string {
-  return html.replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z/g, 'TIME');
+  return html.replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z/g, 'TIME').replace(/(<p class="meta">Made by contpte-lab [^ ]+ with <code>)[^<]*(<\/code>)/, '$1COMMAND$2');
 }
 
 function readJson(path: string): Record<string, unknown> {

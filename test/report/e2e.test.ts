@@ -78,9 +78,9 @@ describe('traces of a firmware run agree with its summary', () => {
     expect(typeof loopFault['pc']).toBe('number');
   });
 
-  it('Perfetto: one JSON document with the trace-event fields, tracks, counters, and as many TLBIs as counted', () => {
+  it('Perfetto (--trace-time seq): one JSON document with the trace-event fields, a track per component, counters, and as many TLBIs as counted', () => {
     const file = join(dir, 'pf3.json');
-    const s = runJson(PF3, '--trace', file, '--trace-format', 'perfetto', '--', '2M', '1');
+    const s = runJson(PF3, '--trace', file, '--trace-format', 'perfetto', '--trace-time', 'seq', '--', '2M', '1');
     const doc = JSON.parse(readFileSync(file, 'utf8')) as { traceEvents: Rec[]; otherData: Rec };
     const ev = doc.traceEvents;
     for (const e of ev) {

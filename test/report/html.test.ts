@@ -13,7 +13,16 @@ import { comparisonTable, runComparison, type CompareRequest } from '../../src/r
 import { renderHtmlReport } from '../../src/report/html.js';
 import type { RunResult, RunSpec } from '../../src/report/runner.js';
 import { buildSummary, MarkerCounts } from '../../src/report/summary.js';
-import { barChartSvg, escapeXml, lineChartSvg, niceStep } from '../../src/report/svg.js';
+import { barChartSvg, colourOf, escapeXml, lineChartSvg, niceStep } from '../../src/report/svg.js';
+
+/** TLBIs by call site of the cases that ran: each fold's contpte_convert, and the unmap's flushes. */
+const SITE_BARS: [string, string][] = [
+  ['on: contpte_convert 8', colourOf('contpte_convert')],
+  ['on: unmap_region 2', colourOf('unmap_region')],
+  ['off: unmap_region 2', colourOf('unmap_region')],
+  ['no ranges <&>: contpte_convert 128', colourOf('contpte_convert')],
+  ['no ranges <&>: unmap_region 128', colourOf('unmap_region')],
+];
 import { timelineFromDumps, timelineFromJsonl } from '../../src/report/timeline.js';
 import { JsonlSink } from '../../src/trace/sinks/index.js';
 import { Pf3Workload } from '../trace/workload.js';
@@ -117,11 +126,19 @@ describe('the HTML report', () => {
     const cases = parseCasesText('on: contpte=on\noff: contpte=off\nno ranges <&>: tlbi_range=off\nbroken: mode=fail', 'c');
     const cmp = await runComparison(req(cases), { jobs: 2, runner: run });
     const table = comparisonTable(cmp);
-    const html = renderHtmlReport({ title: 'contpte-lab: "page_fault3" <test>', comparison: cmp, table });
+    const html = renderHtmlReport({ title: 'contpte-lab: "page_fault3" <test>', comparison: cmp, table, version: '0.1.0', command: "contpte-lab compare x --cases 'c <&>'" });
     const doc = parseStrict(html);
     expect(doc.children.map((e) => e.name)).toEqual(['html']);
     expect(html).not.toMatch(/<script|<link|<img|<iframe|\bsrc=|\bhref=|@import|url\(/i);
-    expect(html.match(/https?:\/\/[^"]*/g)).toEqual(['http://www.w3.org/2000/svg', 'http://www.w3.org/2000/svg']);
+    expect(html.match(/https?:\/\/[^"]*/g)).toEqual(Array(4).fill('http://www.w3.org/2000/svg'));
+    // The version and the exact command; the failed case named at the top and its row marked.
+    const meta = all(doc, 'p').find((p) => p.attrs['class'] === 'meta')!;
+    expect(meta.text).toMatch(/^Made by contpte-lab 0\.1\.0 with/);
+    expect(unescape(textOf(all(meta, 'code')[0]!))).toBe("contpte-lab compare x --cases 'c <&>'");
+    const banner = all(doc, 'div').find((d) => d.attrs['class'] === 'failed-banner')!;
+    expect(banner.attrs['role']).toBe('alert');
+    expect(unescape(textOf(all(banner, 'strong')[0]!))).toBe('1 of 4 cases FAILED');
+    expect(all(banner, 'li').map((li) => unescape(textOf(li)))).toEqual([': exit code 2: <bad> & "worse"broken']);
     expect(unescape(textOf(all(doc, 'title')[0]!))).toBe('contpte-lab: "page_fault3" <test>');
 
     const [tbl] = all(doc, 'table');
@@ -135,19 +152,36 @@ describe('the HTML report', () => {
       ['broken', '', '', '', '', '', ''],
     ]);
     expect(rows[3]![14]).toBe('FAILED: exit code 2: <bad> & "worse"');
+    expect(all(tbl!, 'tr').slice(1).map((tr) => tr.attrs['class'] ?? '')).toEqual(['', '', '', 'failed']);
 
     const svgs = all(doc, 'svg');
-    expect(svgs.map((s) => s.attrs['id'])).toEqual(['chart-tlbi', 'chart-speed']);
-    const tlbi = svgs[0]!;
+    // Measured-region counts and reset-to-end counts never share an axis: each has its chart.
+    expect(svgs.map((s) => s.attrs['id'])).toEqual(['chart-tlbi-site', 'chart-tlbi', 'chart-tlbi-to-end', 'chart-speed']);
+    for (const svg of svgs) expect(svg.attrs['viewBox']).toMatch(/^0 0 \d+ \d+$/);
+    const site = svgs[0]!;
+    expect(textOf(all(site, 'title')[0]!)).toBe('TLBIs per case, by kernel call site (measured region)');
+    const siteBars = all(site, 'rect').filter((r) => all(r, 'title').length === 1).map((r) => [unescape(textOf(all(r, 'title')[0]!)), r.attrs['fill']]);
+    expect(siteBars).toEqual(SITE_BARS);
+    // A failed case is a red band saying so, in every bar chart, never an empty bar.
+    for (const svg of [svgs[0]!, svgs[1]!, svgs[2]!, svgs[3]!]) expect(all(svg, 'text').filter((t) => t.attrs['class'] === 'failed').map(textOf)).toEqual(['FAILED (no counts)']);
+    const tlbi = svgs[1]!;
     // Stacked by operation: a legend entry per op, one rect per (case, op) with a count.
     expect(all(tlbi, 'text').filter((t) => t.attrs['class'] === 'legend').map(textOf)).toEqual(['RVALE1IS', 'VALE1IS']);
     const bars = all(tlbi, 'rect').filter((r) => all(r, 'title').length === 1).map((r) => unescape(textOf(all(r, 'title')[0]!)));
     expect(bars).toEqual(['on: RVALE1IS 10', 'off: RVALE1IS 2', 'no ranges <&>: VALE1IS 256']);
-    expect(all(tlbi, 'text').filter((t) => t.attrs['class'] === 'value').map(textOf)).toEqual(['10', '2', '256', 'failed']);
-    const speed = svgs[1]!;
+    expect(all(tlbi, 'text').filter((t) => t.attrs['class'] === 'value').map(textOf)).toEqual(['10', '2', '256']);
+    // Each operation keeps its colour whatever the other operations of the report.
+    const fills = Object.fromEntries(all(tlbi, 'rect').filter((r) => all(r, 'title').length === 1).map((r) => [/: (\S+) \d+$/.exec(unescape(textOf(all(r, 'title')[0]!)))![1], r.attrs['fill']]));
+    expect(fills).toEqual({ RVALE1IS: colourOf('RVALE1IS'), VALE1IS: colourOf('VALE1IS') });
+    expect(colourOf('RVALE1IS')).not.toBe(colourOf('VALE1IS'));
+    const speed = svgs[3]!;
     expect(textOf(all(speed, 'title')[0]!)).toBe('Modeled ops per second per case (estimate)');
     expect(all(speed, 'rect').filter((r) => all(r, 'title').length === 1)).toHaveLength(3);
     expect(html).toContain('an estimate whose value is the ordering and rough ratios of the cases');
+    // At 800 px: charts scale down to the page (their viewBox keeps them whole), wide tables scroll in their own box.
+    expect(html).toMatch(/svg\.chart \{[^}]*max-width: 100%; height: auto;/);
+    expect(html).toMatch(/\.scroll \{ overflow-x: auto;/);
+    expect(all(doc, 'table').length).toBe(all(doc, 'div').filter((d) => d.attrs['class'] === 'scroll').length);
   });
 
   it('for a single run, adds the chart of events over time from its trace', async () => {
@@ -175,8 +209,8 @@ describe('the HTML report', () => {
     const html = renderHtmlReport({ title: 'one run', comparison: cmp, table: comparisonTable(cmp), timeline, generated: '2025-01-01T00:00:00Z' });
     const doc = parseStrict(html);
     const svgs = all(doc, 'svg');
-    expect(svgs.map((s) => s.attrs['id'])).toEqual(['chart-tlbi', 'chart-speed', 'chart-timeline']);
-    const lines = all(svgs[2]!, 'polyline');
+    expect(svgs.map((s) => s.attrs['id'])).toEqual(['chart-tlbi-site', 'chart-tlbi', 'chart-tlbi-to-end', 'chart-speed', 'chart-timeline']);
+    const lines = all(svgs[4]!, 'polyline');
     expect(lines).toHaveLength(8);
     expect(lines[0]!.attrs['points']!.split(' ')).toHaveLength(timeline.xLabels.length);
     expect(html).toContain('generated 2025-01-01T00:00:00Z');
@@ -207,7 +241,8 @@ describe('svg helpers', () => {
   it('draws a plain bar chart of one series as well-formed SVG', () => {
     const svg = barChartSvg({ title: 'T', unit: 'u', categories: ['a', 'b'], series: [{ name: 's', values: [3, null] }] }, 'c');
     const root = parseStrict(svg);
-    expect(all(root, 'rect')).toHaveLength(1);
-    expect(all(root, 'text').filter((t) => t.attrs['class'] === 'value').map(textOf)).toEqual(['3', 'failed']);
+    expect(all(root, 'rect').filter((r) => r.attrs['class'] !== 'failed-band')).toHaveLength(1);
+    expect(all(root, 'text').filter((t) => t.attrs['class'] === 'value').map(textOf)).toEqual(['3']);
+    expect(all(root, 'text').filter((t) => t.attrs['class'] === 'failed').map(textOf)).toEqual(['FAILED (no counts)']);
   });
 });

@@ -306,8 +306,8 @@ describe('trace options', () => {
 
   it('parseTraceCli picks the format from the file name unless told, and rejects options without --trace', () => {
     expect(parseTraceCli({})).toBeNull();
-    expect(parseTraceCli({ trace: 't.json' })).toEqual({ file: 't.json', format: 'perfetto', kinds: [...EVENT_KINDS], limit: { kind: 'none' }, time: 'seq' });
-    expect(parseTraceCli({ trace: 't.jsonl', 'trace-events': 'tlbi', 'trace-limit': '10' })).toEqual({ file: 't.jsonl', format: 'jsonl', kinds: ['tlbi'], limit: { kind: 'events', events: 10 }, time: 'seq' });
+    expect(parseTraceCli({ trace: 't.json' })).toEqual({ file: 't.json', format: 'perfetto', kinds: [...EVENT_KINDS], limit: { kind: 'none' }, time: 'virtual' });
+    expect(parseTraceCli({ trace: 't.jsonl', 'trace-events': 'tlbi', 'trace-limit': '10' })).toEqual({ file: 't.jsonl', format: 'jsonl', kinds: ['tlbi'], limit: { kind: 'events', events: 10 }, time: 'virtual' });
     expect(parseTraceCli({ trace: 'x', 'trace-format': 'perfetto', 'trace-time': 'cycles' })?.time).toBe('cycles');
     expect(() => parseTraceCli({ 'trace-limit': '10' })).toThrow('--trace-limit: give --trace FILE too');
     expect(() => parseTraceCli({ trace: 'x.jsonl', 'trace-time': 'cycles' })).toThrow('--trace-time cycles: only the perfetto format has a time axis');

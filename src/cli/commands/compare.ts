@@ -13,7 +13,8 @@ import { comparisonTable, distinctRuns, failureReport, resolveCases, runComparis
 import { partitionSets } from '../../report/cost.js';
 import { largeComparisonVerdict, LARGE_COMPARISON, precheckCases, precheckOutputPath } from '../../report/precheck.js';
 import { cliPath, packageRoot, runArgv, runChild, stopChildren, type PoolProgress } from '../../report/runner.js';
-import { emitStudy } from './collect.js';
+import { emitStudy, jsonFormat } from './collect.js';
+import { commandLine, etaMs, formatDuration, paint, showsProgress, tableWidth, usesColour, type TermStream } from '../tty.js';
 import { OUTPUT_FORMATS, renderComparison, writeHtmlComparison, type OutputFormat } from '../../report/output.js';
 import { UsageError } from '../../util/errors.js';
 import { EXIT_SIGNAL, listOption } from './run.js';
@@ -29,6 +30,7 @@ interface CompareArgs {
   set?: string | string[];
   baseline?: string;
   format: string;
+  json: boolean;
   html?: string;
   jobs?: string;
   'max-insns'?: string;
@@ -40,16 +42,21 @@ interface CompareArgs {
 
 const FORMATS = OUTPUT_FORMATS;
 
-/** A progress bar on stderr, redrawn in place; only when stderr is a terminal. */
-class TtyProgress implements PoolProgress {
+/** A progress bar on stderr, redrawn in place, with an ETA once a run has finished; only on a terminal. */
+export class TtyProgress implements PoolProgress {
   private done = 0;
   private failed = 0;
   private readonly running = new Set<number>();
+  private readonly start: number;
 
   constructor(
     private readonly names: readonly string[],
-    private readonly out: NodeJS.WriteStream,
-  ) {}
+    private readonly out: TermStream,
+    private readonly jobs: number,
+    private readonly clock: () => number = Date.now,
+  ) {
+    this.start = clock();
+  }
 
   started(i: number): void {
     this.running.add(i);
@@ -64,15 +71,20 @@ class TtyProgress implements PoolProgress {
     if (this.done === this.names.length) this.out.write('\r\x1b[2K');
   }
 
-  private draw(): void {
+  /** The line as drawn now. */
+  text(): string {
     const total = this.names.length;
     const width = 24;
     const filled = Math.round((this.done / total) * width);
     const bar = '#'.repeat(filled) + '.'.repeat(width - filled);
     const now = [...this.running].map((i) => this.names[i]).join(', ');
-    const cols = this.out.columns || 100;
-    const text = `[${bar}] ${this.done}/${total}${this.failed > 0 ? ` (${this.failed} failed)` : ''}${now !== '' ? `  running: ${now}` : ''}`;
-    this.out.write('\r\x1b[2K' + text.slice(0, cols - 1));
+    const eta = etaMs(this.done, total, this.clock() - this.start, this.jobs);
+    return `[${bar}] ${this.done}/${total}${this.failed > 0 ? ` (${this.failed} failed)` : ''}${eta !== null && this.done < total ? `  ETA ${formatDuration(eta)}` : ''}${now !== '' ? `  running: ${now}` : ''}`;
+  }
+
+  private draw(): void {
+    const cols = this.out.columns !== undefined && this.out.columns > 0 ? this.out.columns : 100;
+    this.out.write('\r\x1b[2K' + this.text().slice(0, cols - 1));
   }
 }
 
@@ -151,6 +163,7 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
       .option('set', { type: 'string', describe: 'knob=value for every case (repeatable); cost.<param>=value sets the cost model' })
       .option('baseline', { type: 'string', describe: 'the case the ratio column compares with [default: the first case]' })
       .option('format', { type: 'string', choices: FORMATS, default: 'text', describe: 'table format on stdout' })
+      .option('json', { type: 'boolean', default: false, describe: 'the same as --format json' })
       .option('html', { type: 'string', describe: 'also write a self-contained HTML report (table and charts) to FILE' })
       .option('jobs', { type: 'string', describe: 'runs in parallel [default: min(CPUs, runs)]' })
       .option('max-insns', { type: 'string', describe: 'instruction budget of each run (passed to run)' })
@@ -161,6 +174,7 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
       .example("$0 compare firmware/bin/page_fault3 --matrix 'contpte=on,off' -- 16M 2", 'contpte on and off')
       .example('$0 compare --preset page_fault3-regression --html report.html', "the thread's four configurations") as unknown as Argv<CompareArgs>,
   handler: async (args) => {
+    const format = jsonFormat(args);
     const { req, title } = buildRequest(args);
     if (args['emit-jobs'] !== undefined) {
       emitStudy(args['emit-jobs'], req, title, args);
@@ -178,6 +192,11 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
     if (args['dry-run']) {
       const cli = join(packageRoot(), 'dist/src/cli/main.js');
       const costOf = new Map(resolveCases(req).map((c) => [c.name, c.costSets]));
+      if (format === 'json') {
+        const doc = runs.map((r) => ({ cases: r.cases.map((name) => ({ name, cost_sets: costOf.get(name) ?? [] })), argv: [process.execPath, cli, ...runArgv(r.run)] }));
+        process.stdout.write(JSON.stringify({ runs: doc }, null, 2) + '\n');
+        return;
+      }
       for (const r of runs) {
         for (const name of r.cases) {
           const cost = costOf.get(name) ?? [];
@@ -211,20 +230,22 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
       req.extra = [...(req.extra ?? []), '--trace', traceFile, '--trace-format', 'jsonl', '--trace-limit', '256MB'];
     }
     try {
-      const progress = process.stderr.isTTY ? new TtyProgress(runs.map((r) => r.cases.join(', ')), process.stderr) : undefined;
+      const progress = showsProgress(process.stderr) ? new TtyProgress(runs.map((r) => r.cases.join(', ')), process.stderr, jobs) : undefined;
       const cmp = await runComparison(req, {
         jobs,
         runner: (r) => runChild(r, { cli, ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}) }),
         ...(progress !== undefined ? { progress } : {}),
       });
       const table = comparisonTable(cmp);
-      process.stdout.write(renderComparison(cmp, table, args.format as OutputFormat));
-      if (args.html !== undefined) await writeHtmlComparison({ file: args.html, title, cmp, table, traceFile });
+      process.stdout.write(renderComparison(cmp, table, format, { width: tableWidth(process.stdout), colour: usesColour(process.stdout) }));
+      if (args.html !== undefined) await writeHtmlComparison({ file: args.html, title, cmp, table, traceFile, command: commandLine() });
       // A failed case is never a good row: name it, say why, quote its stderr, and exit 1.
       const failures = failureReport(cmp);
       if (failures.length > 0) {
         const n = cmp.cases.filter((c) => !c.result.ok).length;
-        process.stderr.write(`contpte-lab: ${n} of ${cmp.cases.length} cases failed (their counts are not compared):\n${failures.join('\n')}\n`);
+        const red = usesColour(process.stderr);
+        const lines = failures.map((l) => l.replace(/\bFAILED\b/, paint('FAILED', 'red', red)));
+        process.stderr.write(`contpte-lab: ${n} of ${cmp.cases.length} cases failed (their counts are not compared):\n${lines.join('\n')}\n`);
         process.exitCode = 1;
       }
     } finally {

@@ -14,6 +14,7 @@ import {
   resolvePolicy,
   type KnobName,
 } from '../../mm/index.js';
+import { tableWidth } from '../tty.js';
 
 interface ProfilesArgs {
   profile?: string;
@@ -21,15 +22,44 @@ interface ProfilesArgs {
   json: boolean;
 }
 
-/** Pads a table of rows of cells into aligned columns (the last column is left ragged). */
-function table(rows: string[][]): string {
+/**
+ * Pads a table of rows of cells into aligned columns. The last column is left ragged and, when a
+ * line would pass `width` (a terminal's), wrapped at spaces under its own column.
+ */
+export function table(rows: string[][], width = Infinity): string {
   const widths: number[] = [];
   for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n');
+  return rows
+    .map((r) => {
+      const lead = r.slice(0, -1).map((c, i) => c.padEnd(widths[i]!) + '  ').join('');
+      const last = r[r.length - 1] ?? '';
+      if (lead.length + last.length <= width) return lead + last;
+      // Too narrow for the last column beside the others: it goes under them, indented.
+      if (width - lead.length < 30) return [lead.trimEnd(), ...wrapWords(last, Math.max(20, width - 6)).map((l) => '      ' + l)].join('\n');
+      return lead + wrapWords(last, width - lead.length).join('\n' + ' '.repeat(lead.length));
+    })
+    .join('\n');
+}
+
+/** `text` in lines of at most `width` characters, broken at spaces (a longer word stands alone). */
+export function wrapWords(text: string, width: number): string[] {
+  if (text.length <= width) return [text];
+  const lines: string[] = [];
+  let cur = '';
+  for (const w of text.split(' ')) {
+    if (cur !== '' && cur.length + 1 + w.length > width) {
+      lines.push(cur);
+      cur = w;
+    } else {
+      cur = cur === '' ? w : `${cur} ${w}`;
+    }
+  }
+  lines.push(cur);
+  return lines;
 }
 
 /** Every profile and knob (the default listing). */
-export function profilesListing(json: boolean): string {
+export function profilesListing(json: boolean, width = Infinity): string {
   if (json) {
     return JSON.stringify(
       {
@@ -49,17 +79,17 @@ export function profilesListing(json: boolean): string {
   const rows = KNOBS.map((k) => [k.name, ...PROFILES.map((p) => profileValueText(p, k.name)), k.reader, k.description]);
   const lines = [
     `Profiles (default ${DEFAULT_PROFILE}):`,
-    ...PROFILES.map((p) => `  ${p.name.padEnd(11)} ${p.summary}`),
+    ...PROFILES.map((p) => `  ${p.name.padEnd(11)} ${wrapWords(p.summary, Math.max(20, width - 14)).join('\n' + ' '.repeat(14))}`),
     '',
-    table([head, ...rows]),
+    table([head, ...rows], width),
     '',
-    "Override any knob with --set knob=value; 'contpte-lab profiles --profile NAME' shows the reason for each value.",
+    ...wrapWords("Override any knob with --set knob=value; 'contpte-lab profiles --profile NAME' shows the reason for each value.", width),
   ];
   return lines.join('\n');
 }
 
 /** One profile resolved with overrides. */
-export function profileDetail(name: string, sets: readonly string[], json: boolean): string {
+export function profileDetail(name: string, sets: readonly string[], json: boolean, width = Infinity): string {
   const r = resolvePolicy(name, sets);
   const p = PROFILES.find((x) => x.name === r.profile)!;
   const value = (k: KnobName): string => formatKnobValue(KNOBS.find((d) => d.name === k)!, r.policy[k]);
@@ -78,7 +108,7 @@ export function profileDetail(name: string, sets: readonly string[], json: boole
     const over = r.overridden.has(k.name);
     return [k.name, value(k.name), over ? `set (profile: ${profileValueText(p, k.name)})` : p.values[k.name].reason];
   });
-  return [`${r.profile}: ${p.summary}`, '', table([['knob', 'value', 'why'], ...rows])].join('\n');
+  return [...wrapWords(`${r.profile}: ${p.summary}`, width), '', table([['knob', 'value', 'why'], ...rows], width)].join('\n');
 }
 
 export const profilesCommand: CommandModule<object, ProfilesArgs> = {
@@ -93,7 +123,8 @@ export const profilesCommand: CommandModule<object, ProfilesArgs> = {
       .example('$0 profiles --profile linux-6.9 --set finish_fault=folio', 'one profile with an override') as unknown as Argv<ProfilesArgs>,
   handler: (args) => {
     const sets = args.set ?? [];
-    const out = args.profile !== undefined || sets.length > 0 ? profileDetail(args.profile ?? DEFAULT_PROFILE, sets, args.json) : profilesListing(args.json);
+    const width = tableWidth(process.stdout);
+    const out = args.profile !== undefined || sets.length > 0 ? profileDetail(args.profile ?? DEFAULT_PROFILE, sets, args.json, width) : profilesListing(args.json, width);
     process.stdout.write(out + '\n');
   },
 };

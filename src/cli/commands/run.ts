@@ -13,8 +13,9 @@ import { checkCostParams, costParamsWith, partitionSets, summaryCost } from '../
 import { EXIT_CHECKER, findingsText } from '../../report/findings.js';
 import { measured } from '../../report/summary.js';
 import { renderSummaryText } from '../../report/summary-text.js';
-import { parseTraceEvents, parseTraceLimit, TRACE_FORMATS, type TraceFormat } from '../../trace/sinks/options.js';
+import { parseTraceEvents, parseTraceLimit, TRACE_FORMATS, TRACE_TIMES, type TraceFormat, type TraceTime } from '../../trace/sinks/options.js';
 import { UsageError } from '../../util/errors.js';
+import { RunProgress, showsProgress } from '../tty.js';
 import { parseUserNumber } from '../../util/num.js';
 
 interface RunArgs {
@@ -29,6 +30,7 @@ interface RunArgs {
   'trace-format': string;
   'trace-events'?: string;
   'trace-limit'?: string;
+  'trace-time'?: string;
   strict: boolean;
   seed?: string;
   uid?: string;
@@ -58,6 +60,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
       .option('trace', { type: 'string', describe: 'write every event to this file' })
       .option('trace-format', { type: 'string', default: 'jsonl', choices: [...TRACE_FORMATS], describe: 'jsonl, or perfetto (Chrome trace-event JSON for ui.perfetto.dev)' })
       .option('trace-events', { type: 'string', describe: 'only these event kinds, comma separated (e.g. fault,tlbi,contpte_convert)' })
+      .option('trace-time', { type: 'string', choices: [...TRACE_TIMES], describe: "perfetto time axis: virtual (the modeled CPUs' clocks; kernel frames as nested slices, a track per guest thread; default), cycles (one clock of cost-model cycles), seq (event n at n µs)" })
       .option('trace-limit', { type: 'string', describe: 'cap the trace (e.g. 100MB or 1000000events); a capped file says so at its end' })
       .option('strict', { type: 'boolean', default: false, describe: 'fail on anything suspect: a checker finding (a model bug) exits 70 after the summary; an unimplemented syscall ends the run instead of returning -ENOSYS' })
       .option('seed', { type: 'string', describe: "seed of the guest's getrandom and AT_RANDOM (default fixed)" })
@@ -75,8 +78,9 @@ export const runCommand: CommandModule<object, RunArgs> = {
     const guestArgs = [...(a.args ?? []), ...(a['--'] ?? [])].map(String);
     for (const e of env ?? []) if (!/^[^=]+=/.test(e)) throw new UsageError(`--env: '${e}' is not NAME=value`);
     if (a.trace === undefined) {
-      for (const o of ['trace-events', 'trace-limit'] as const) if (a[o] !== undefined) throw new UsageError(`--${o} needs --trace FILE (there is no trace to ${o === 'trace-limit' ? 'cap' : 'filter'})`);
+      for (const o of ['trace-events', 'trace-limit', 'trace-time'] as const) if (a[o] !== undefined) throw new UsageError(`--${o} needs --trace FILE (there is no trace to ${o === 'trace-limit' ? 'cap' : o === 'trace-time' ? 'time' : 'filter'})`);
     }
+    if (a['trace-time'] !== undefined && a['trace-format'] !== 'perfetto') throw new UsageError(`--trace-time ${a['trace-time']}: only the perfetto format has a time axis (add --trace-format perfetto)`);
     // SIGINT/SIGTERM: the guest stops at the next slice, the summary so far is printed (marked
     // interrupted), the trace is closed validly, and the exit status is 130/143. A second one
     // ends the tool at once.
@@ -87,10 +91,21 @@ export const runCommand: CommandModule<object, RunArgs> = {
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
+    // A progress line on a terminal's stderr for long runs; the guest's output clears it first.
+    const progress = showsProgress(process.stderr) ? new RunProgress(process.stderr) : null;
+    const toStderr = (b: Uint8Array): void => {
+      progress?.clear();
+      process.stderr.write(b);
+    };
+    const toStdout = (b: Uint8Array): void => {
+      progress?.clear();
+      process.stdout.write(b);
+    };
     const { summary, end } = await runMachine({
       interrupted: () => caught,
+      ...(progress !== null ? { progress: (p: { faults: number; virtualNs: number }) => progress.update(p), stderr: toStderr } : {}),
       elf: a.elf,
-      ...(a.json ? { stdout: (b: Uint8Array) => void process.stderr.write(b) } : {}),
+      ...(a.json ? { stdout: toStderr } : progress !== null ? { stdout: toStdout } : {}),
       args: guestArgs,
       ...(a.argv0 !== undefined ? { argv0: a.argv0 } : {}),
       ...(env ? { env } : {}),
@@ -109,10 +124,12 @@ export const runCommand: CommandModule<object, RunArgs> = {
               format: a['trace-format'] as TraceFormat,
               ...(a['trace-events'] !== undefined ? { events: parseTraceEvents(a['trace-events']) } : {}),
               ...(a['trace-limit'] !== undefined ? { limit: parseTraceLimit(a['trace-limit']) } : {}),
+              ...(a['trace-time'] !== undefined ? { time: a['trace-time'] as TraceTime } : {}),
             },
           }
         : {}),
     });
+    progress?.clear();
     if (a.json) {
       const c = summaryCost(summary, costParams);
       process.stdout.write(JSON.stringify({ ...summary, cost: { source: measured(summary).source, ...c } }, null, 2) + '\n');

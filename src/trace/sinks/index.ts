@@ -14,6 +14,7 @@ export * from './options.js';
 export * from './sink.js';
 export * from './jsonl.js';
 export * from './perfetto.js';
+export * from './timeline.js';
 export { TraceFile, TRACE_BUFFER_BYTES } from './file.js';
 export { eventName, trackOf, TRACKS, type Track } from './format.js';
 

@@ -28,6 +28,10 @@ export type TraceEndReason = 'exit' | 'signal' | 'crash' | 'budget' | 'interrupt
  * `cycles` advances a virtual clock by the cost model's cycles for each event, shown in µs at the
  * model's nominal clock.
  */
+/** `--trace-time`: the machine's virtual clocks (default), cost-model cycles, or the event sequence. */
+export type TraceTime = 'virtual' | 'cycles' | 'seq';
+export const TRACE_TIMES: readonly TraceTime[] = ['virtual', 'cycles', 'seq'];
+
 export type TimeBase = { kind: 'seq' } | { kind: 'cycles'; cyclesOf: (r: TraceRecord) => number; clockGhz: number };
 
 const BYTE_UNITS: Record<string, number> = { b: 1, kb: 2 ** 10, kib: 2 ** 10, mb: 2 ** 20, mib: 2 ** 20, gb: 2 ** 30, gib: 2 ** 30 };
@@ -90,7 +94,7 @@ export const TRACE_CLI_OPTIONS = {
   'trace-format': { type: 'string', choices: ['jsonl', 'perfetto'], describe: 'jsonl (one JSON object per line) or perfetto (Chrome trace-event JSON for ui.perfetto.dev) [default: perfetto for *.json, else jsonl]' },
   'trace-events': { type: 'string', describe: `event kinds to write, comma-separated (default all): ${EVENT_KINDS.join(',')}` },
   'trace-limit': { type: 'string', describe: 'cap the trace: a size (100MB, 64KiB) or a number of events (500000, 2M); the last record says it was truncated' },
-  'trace-time': { type: 'string', choices: ['seq', 'cycles'], default: 'seq', describe: 'perfetto time axis: event sequence, or modeled cycles (cost model)' },
+  'trace-time': { type: 'string', choices: ['virtual', 'cycles', 'seq'], describe: 'perfetto time axis: the modeled CPUs\' virtual clocks with kernel frames as slices (default), one clock of cost-model cycles, or the event sequence' },
 } as const;
 
 export interface TraceCliArgs {
@@ -107,7 +111,7 @@ export interface TraceChoice {
   format: TraceFormat;
   kinds: EventKind[];
   limit: TraceLimit;
-  time: 'seq' | 'cycles';
+  time: TraceTime;
 }
 
 export function parseTraceCli(a: TraceCliArgs): TraceChoice | null {
@@ -118,9 +122,10 @@ export function parseTraceCli(a: TraceCliArgs): TraceChoice | null {
   }
   if (a.trace === '') throw new UsageError('--trace: empty file name');
   const format = a['trace-format'] !== undefined ? parseTraceFormat(a['trace-format']) : a.trace.endsWith('.json') ? 'perfetto' : 'jsonl';
-  const time = a['trace-time'] ?? 'seq';
-  if (time !== 'seq' && time !== 'cycles') throw new UsageError(`--trace-time: '${time}' (expected seq or cycles)`);
-  if (time === 'cycles' && format !== 'perfetto') throw new UsageError('--trace-time cycles: only the perfetto format has a time axis (add --trace-format perfetto)');
+  const given = a['trace-time'];
+  if (given !== undefined && !(TRACE_TIMES as readonly string[]).includes(given)) throw new UsageError(`--trace-time: '${given}' (expected ${TRACE_TIMES.join(', ')})`);
+  if (given !== undefined && format !== 'perfetto') throw new UsageError(`--trace-time ${given}: only the perfetto format has a time axis (add --trace-format perfetto)`);
+  const time = (given ?? 'virtual') as TraceTime;
   return {
     file: a.trace,
     format,

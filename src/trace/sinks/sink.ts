@@ -113,8 +113,9 @@ export abstract class FileTraceSink implements TraceSink {
       return;
     }
     const text = this.format(r, this.eventsWritten === 0);
-    if (this.limit.kind === 'bytes' && this.file.bytes + text.length > this.limit.bytes - TRACE_END_RESERVE) {
+    if (this.limit.kind === 'bytes' && this.file.bytes + text.length > this.limit.bytes - TRACE_END_RESERVE - this.closingReserve()) {
       this.eventsDropped++;
+      this.refused();
       return;
     }
     try {
@@ -124,6 +125,37 @@ export abstract class FileTraceSink implements TraceSink {
       throw e;
     }
     this.eventsWritten++;
+  }
+
+  /**
+   * Bytes the footer needs beyond TRACE_END_RESERVE (a timeline's open slices, closed there), kept
+   * free under a byte cap.
+   */
+  protected closingReserve(): number {
+    return 0;
+  }
+
+  /** The text `format` just returned was not written (the cap): a sink keeping state may undo. */
+  protected refused(): void {}
+
+  /**
+   * Text that is no record of its own (a slice's begin or end), under the same cap as records: once
+   * the cap refuses it, the trace is truncated from there on. Returns whether it was written.
+   */
+  protected writeRaw(text: string): boolean {
+    if (this.closedWith !== null || this.failed || this.eventsDropped > 0) return false;
+    if (!this.started) this.start();
+    if (this.limit.kind === 'bytes' && this.file.bytes + text.length > this.limit.bytes - TRACE_END_RESERVE - this.closingReserve()) {
+      this.eventsDropped++;
+      return false;
+    }
+    try {
+      this.file.append(text);
+    } catch (e) {
+      this.failed = true;
+      throw e;
+    }
+    return true;
   }
 
   /** Writes the end record and closes the file. Later calls do nothing. */
