@@ -396,19 +396,21 @@ export function pagemapEntry(mm: MmInspect, pte: PteInfo, showPfn: boolean): big
 }
 
 /**
- * /proc/<pid>/mem (mem_rw): the address space at the file position, through the same user-copy
- * path as the process's own syscalls. Linux goes through access_remote_vm with FOLL_FORCE, which
- * also writes read-only private mappings (breaking COW); the model's mm has no forced access, so
- * such a write is EIO here until ProcessMemory offers a forced access.
+ * /proc/<pid>/mem (mem_rw, fs/proc/base.c v6.12): the address space at the file position, through
+ * access_remote_vm with FOLL_FORCE, so a write reaches a read-only private mapping by breaking
+ * copy-on-write. A transfer stops at the first page that cannot be had; none at all is EIO.
  */
 function memOpen(p: LinuxProcess): SynthOpen {
+  const mm = p.mm;
   return {
     read(pos: number, len: number): Uint8Array | number {
-      const got = getUserPartial(p.mm, pos, len);
+      const got = mm.accessRemote !== undefined ? mm.accessRemote(pos, len, null) : getUserPartial(mm, pos, len);
+      if (typeof got === 'number') return got;
       return got.length === 0 && len > 0 ? -EIO : got;
     },
     write(pos: number, data: Uint8Array): number {
-      const n = putUserPartial(p.mm, pos, data);
+      const r = mm.accessRemote !== undefined ? mm.accessRemote(pos, data.length, data) : putUserPartial(mm, pos, data);
+      const n = typeof r === 'number' ? r : r.length;
       return n === 0 && data.length > 0 ? -EIO : n;
     },
   };

@@ -108,6 +108,15 @@ export interface ProcessMemory {
   /** A NUL-terminated string of at most `max` bytes, or null on a fault or no terminator. */
   strncpyFromUser(va: number, max: number): string | null;
 
+  /**
+   * access_remote_vm (mm/memory.c) with FOLL_FORCE, as /proc/<pid>/mem uses it: through
+   * get_user_pages, not the MMU, so the process need not be the one running, and a write reaches
+   * a read-only private mapping by breaking copy-on-write (mm/gup.ts). A read returns the bytes
+   * got (fewer than `len` where a page could not be had); a write returns how many of `data` went in.
+   * Test doubles may leave it out.
+   */
+  accessRemote?(va: number, len: number, data: Uint8Array | null): Uint8Array | number;
+
   /** exit_mmap: tear the address space down (a fullmm gather), freeing everything. */
   exitMmap(): void;
 

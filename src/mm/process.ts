@@ -29,6 +29,7 @@ import type { MmContext } from '../pgtable/policy.js';
 import { GuestOutOfMemory } from '../util/errors.js';
 import { doPageFault } from './fault.js';
 import { dupMmap } from './fork.js';
+import { accessRemoteVm, FOLL_FORCE, FOLL_WRITE } from './gup.js';
 import { populateRange } from './populate.js';
 import { doMincore } from './mincore.js';
 import { doMlock, doMlock2, doMlockall } from './mlock.js';
@@ -226,6 +227,13 @@ export class Process implements ProcessMemory, MmContext {
       a += n;
     }
     return null;
+  }
+
+  accessRemote(va: number, len: number, data: Uint8Array | null): Uint8Array | number {
+    this.live('accessRemote');
+    const flags = FOLL_FORCE | (data !== null ? FOLL_WRITE : 0);
+    const r = accessRemoteVm(this, va, data !== null ? data.length : len, data, flags);
+    return data !== null ? r.done : r.bytes;
   }
 
   // ---------------------------------------------------------------------------------------------
