@@ -19,7 +19,7 @@ import {
 import { DEFAULT_TASK_SIZE } from '../mm/vma.js';
 import { EINVAL, EIO, ESRCH } from '../util/errno.js';
 import { DEFAULT_BOOT_NS, NSEC_PER_SEC } from './clock.js';
-import { execLayout, processFlags, setTaskComm, taskComm } from './extras.js';
+import { capabilities, CAP_FULL_SET, execLayout, processFlags, setTaskComm, taskComm } from './extras.js';
 import {
   PROC_SB, type Creds, type DirNode, type DynamicEntries, type FileSystem, type Node, type SynthContent, type SynthOpen,
 } from './fs.js';
@@ -37,7 +37,7 @@ const PAGE_SIZE = 4096;
 /** USER_HZ: clock ticks of /proc/<pid>/stat and /proc/stat. */
 export const USER_HZ = 100n;
 /** CAP_LAST_CAP in 6.12 (CAP_CHECKPOINT_RESTORE): 41 capabilities. */
-export const CAP_FULL_SET = (1n << 41n) - 1n;
+export { CAP_FULL_SET } from './extras.js';
 
 const enc = new TextEncoder();
 
@@ -500,7 +500,7 @@ function statusText(host: ProcHost, p: LinuxProcess, t: Task): string {
   const sz = vm?.sizes ?? emptySize();
   const rss = sz.rssAnon + sz.rssFile + sz.rssShmem;
   const sets = signalSets(p);
-  const caps = ids.uid === 0 ? CAP_FULL_SET : 0n;
+  const caps = capabilities(p);
   const flags = processFlags(p);
   const line = (label: string, bytes: number): string => `${label}:\t${dec(kb(bytes), 8)} kB\n`;
   let s = '';
@@ -527,7 +527,7 @@ function statusText(host: ProcHost, p: LinuxProcess, t: Task): string {
   s += `SigQ:\t0/${p.limits.curNumber(RLIMIT_SIGPENDING)}\n`;
   s += `SigPnd:\t${hex16b(t.pending.set)}\nShdPnd:\t${hex16b(p.signals.shared.set)}\n`;
   s += `SigBlk:\t${hex16b(t.blocked)}\nSigIgn:\t${hex16b(sets.ign)}\nSigCgt:\t${hex16b(sets.cgt)}\n`;
-  s += `CapInh:\t${hex16b(0n)}\nCapPrm:\t${hex16b(caps)}\nCapEff:\t${hex16b(caps)}\nCapBnd:\t${hex16b(CAP_FULL_SET)}\nCapAmb:\t${hex16b(0n)}\n`;
+  s += `CapInh:\t${hex16b(caps.inh)}\nCapPrm:\t${hex16b(caps.prm)}\nCapEff:\t${hex16b(caps.eff)}\nCapBnd:\t${hex16b(CAP_FULL_SET)}\nCapAmb:\t${hex16b(0n)}\n`;
   s += `NoNewPrivs:\t${flags.noNewPrivs ? 1 : 0}\nSeccomp:\t0\nSeccomp_filters:\t0\n`;
   s += `Speculation_Store_Bypass:\tthread vulnerable\nSpeculationIndirectBranch:\tunknown\n`;
   const mask = cpusAllowed(host, t);

@@ -89,6 +89,11 @@ export interface ProcessMemory {
   munlock(start: number, len: number): number;
   mlockall(flags: number): number;
   munlockall(): number;
+  /**
+   * RLIMIT_MEMLOCK and CAP_IPC_LOCK of the calling task, which the process layer sets before
+   * mmap, brk, mremap and the mlock calls (mm/mlock.ts); test doubles may leave it out.
+   */
+  memlock?: { readonly limit: number; readonly capIpcLock: boolean };
   /** mincore(2)'s vector (one byte per page), or -errno before anything is written. */
   mincore(start: number, len: number): Uint8Array | number;
 
