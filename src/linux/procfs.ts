@@ -20,6 +20,7 @@ import { DEFAULT_TASK_SIZE } from '../mm/vma.js';
 import { EINVAL, EIO, ESRCH } from '../util/errno.js';
 import { DEFAULT_BOOT_NS, NSEC_PER_SEC } from './clock.js';
 import { capabilities, CAP_FULL_SET, execLayout, processFlags, setTaskComm, taskComm } from './extras.js';
+import { existingShmNamespace, shmId } from './sysvshm.js';
 import {
   PROC_SB, type Creds, type DirNode, type DynamicEntries, type FileSystem, type Node, type SynthContent, type SynthOpen,
 } from './fs.js';
@@ -925,8 +926,25 @@ export function mountProcfs(fs: FileSystem, host: ProcHost): void {
     return `0.00 0.00 0.00 1/${threads} ${Math.max(...procs.map((q) => q.pid))}\n`;
   });
   machine('version', () => `Linux version ${host.current().utsname.release} (contpte-lab) ${host.current().utsname.version}\n`);
+  const sysvipc = fs.newPseudoDir(proc, PROC_SB, 0o555, 0, 0, 'sysvipc');
+  fs.newSynth(PROC_SB, 0o444, textFile(() => sysvipcShmText(host)), sysvipc, 'shm');
   mountSysctl(fs, host);
   mountSysfs(fs, host);
+}
+
+const pad = (v: number | string, w: number): string => String(v).padStart(w);
+
+/** /proc/sysvipc/shm (sysvipc_shm_proc_show, 64-bit field widths), one row per segment by index. */
+function sysvipcShmText(host: ProcHost): string {
+  let s = '       key      shmid perms                  size  cpid  lpid nattch   uid   gid  cuid  cgid      atime      dtime      ctime                   rss                  swap\n';
+  const n = existingShmNamespace(host);
+  if (n === null) return s;
+  for (const g of n.segments()) {
+    s += `${pad(g.key, 10)} ${pad(shmId(g), 10)}  ${pad(g.mode.toString(8), 4)} ${pad(g.segsz, 21)} ${pad(g.cpid, 5)} ${pad(g.lpid, 5)}  `;
+    s += `${pad(n.nattch(g), 5)} ${pad(g.uid, 5)} ${pad(g.gid, 5)} ${pad(g.cuid, 5)} ${pad(g.cgid, 5)} ${pad(g.atime, 10)} ${pad(g.dtime, 10)} ${pad(g.ctime, 10)} `;
+    s += `${pad(g.file.mapping.nrpages * 4096, 21)} ${pad(0, 21)}\n`;
+  }
+  return s;
 }
 
 export { statusText, statText, smapsText, mapsText, meminfoText, cpuinfoText };

@@ -122,6 +122,9 @@ export interface ProcessMemory {
    */
   accessRemote?(va: number, len: number, data: Uint8Array | null): Uint8Array | number;
 
+  /** do_munmap from inside the kernel (shmdt's do_vma_munmap): not counted as a munmap call. */
+  unmapRange?(start: number, len: number): void;
+
   /** exit_mmap: tear the address space down (a fullmm gather), freeing everything. */
   exitMmap(): void;
 

@@ -36,7 +36,7 @@ function mdweDenies(p: LinuxProcess, prot: number, oldExec: boolean): boolean {
  * The mm with the caller's RLIMIT_MEMLOCK and CAP_IPC_LOCK in place, for the calls that may lock
  * memory (can_do_mlock and mlock_future_ok read them from `current`).
  */
-function lockingMm(p: LinuxProcess): ProcessMemory {
+export function lockingMm(p: LinuxProcess): ProcessMemory {
   const mm = p.mm;
   mm.memlock = { limit: p.limits.curNumber(RLIMIT_MEMLOCK), capIpcLock: capable(p, CAP_IPC_LOCK) };
   return mm;
