@@ -402,14 +402,18 @@ export function pagemapEntry(mm: MmInspect, pte: PteInfo, showPfn: boolean): big
  * copy-on-write. A transfer stops at the first page that cannot be had; none at all is EIO.
  */
 function memOpen(p: LinuxProcess): SynthOpen {
+  // The mm of the process at open time: after an exec (or an exit, see accessRemote) transfers are empty.
   const mm = p.mm;
+  const gone = (): boolean => p.mm !== mm;
   return {
     read(pos: number, len: number): Uint8Array | number {
+      if (gone()) return new Uint8Array(0);
       const got = mm.accessRemote !== undefined ? mm.accessRemote(pos, len, null) : getUserPartial(mm, pos, len);
       if (typeof got === 'number') return got;
       return got.length === 0 && len > 0 ? -EIO : got;
     },
     write(pos: number, data: Uint8Array): number {
+      if (gone()) return 0;
       const r = mm.accessRemote !== undefined ? mm.accessRemote(pos, data.length, data) : putUserPartial(mm, pos, data);
       const n = typeof r === 'number' ? r : r.length;
       return n === 0 && data.length > 0 ? -EIO : n;

@@ -236,7 +236,8 @@ export class Process implements ProcessMemory, MmContext {
   }
 
   accessRemote(va: number, len: number, data: Uint8Array | null): Uint8Array | number {
-    this.live('accessRemote');
+    // mmget_not_zero failed: the address space is gone, nothing is transferred.
+    if (this.exited) return data !== null ? 0 : new Uint8Array(0);
     const flags = FOLL_FORCE | (data !== null ? FOLL_WRITE : 0);
     const r = accessRemoteVm(this, va, data !== null ? data.length : len, data, flags);
     return data !== null ? r.done : r.bytes;

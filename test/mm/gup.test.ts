@@ -100,5 +100,9 @@ describe('access_remote_vm with FOLL_FORCE', () => {
     const a = other.mmap({ addr: 0, len: PAGE, prot: PROT_READ, flags: MAP_PRIVATE | MAP_ANONYMOUS, file: null, pgoff: 0 });
     expect(other.accessRemote(a, 2, Uint8Array.of(0xab, 0xcd))).toBe(2);
     expect(other.accessRemote(a, 2, null)).toEqual(Uint8Array.of(0xab, 0xcd));
+    // After exit_mmap (mmget_not_zero fails) nothing is transferred.
+    other.exitMmap();
+    expect(other.accessRemote(a, 2, null)).toEqual(new Uint8Array(0));
+    expect(other.accessRemote(a, 2, Uint8Array.of(1, 2))).toBe(0);
   });
 });
