@@ -52,8 +52,8 @@ function checkVmaFlags(vma: Vma, gupFlags: number): number {
 
 /**
  * can_follow_write_pte: may a write go to this PTE's page? A forced write into a read-only
- * private VMA goes only to an anonymous page this mm owns (COW broken); soft-dirty and uffd-wp
- * are not modelled.
+ * private VMA goes only to an anonymous page this mm owns (COW broken). arm64 has no soft-dirty
+ * tracking, and uffd-wp is not modelled.
  */
 function canFollowWritePte(mm: Process, vma: Vma, writable: boolean, pfn: number, normalPage: boolean, gupFlags: number): boolean {
   if (writable) return true;
