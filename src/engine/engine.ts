@@ -576,6 +576,13 @@ export class Engine {
       this.sliceYield = true;
     }
     if (this.stopReason) {
+      if (this.pendingPc !== undefined && this.sliceYield) {
+        // A slice that ends right after a hook moved the PC (a signal handler's entry): QEMU must
+        // stop with that PC, or the resumed run re-executes the interrupted instruction with the
+        // handler's registers.
+        this.uc.regWrite(UC_ARM64_REG_PC, this.pendingPc);
+        this.pendingPc = undefined;
+      }
       this.uc.emuStop();
       return;
     }

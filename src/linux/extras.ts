@@ -5,7 +5,10 @@
  * - per thread (task_struct): comm (PR_SET_NAME, /proc/<pid>/task/<tid>/comm), pdeath_signal;
  * - per process (mm and signal_struct flags): MMF_DISABLE_THP (PR_SET_THP_DISABLE), the
  *   memory-deny-write-execute flags (PR_SET_MDWE), no_new_privs, dumpable, child_subreaper;
- * - what exec left in the mm (start_code ... env_end, start_stack) for /proc/<pid>/stat and maps.
+ * - what exec left in the mm (start_code ... env_end, start_stack) for /proc/<pid>/stat and maps;
+ * - the capability sets (effective, permitted, inheritable): root's are full and anyone else's
+ *   empty, until capset drops some; fork copies them, exec recomputes them from the uid
+ *   (cap_bprm_creds_from_file for a file with no capabilities: root regains everything).
  *
  * fork copies the thread's comm and the process flags, with pdeath_signal 0 in the child; the new
  * mm of fork and of exec keeps MMF_DISABLE_THP and the MDWE bits unless PR_MDWE_NO_INHERIT was
@@ -54,6 +57,38 @@ interface TaskExtras {
 const tasks = new WeakMap<Task, TaskExtras>();
 const processes = new WeakMap<LinuxProcess, ProcessFlags>();
 const layouts = new WeakMap<LinuxProcess, ExecLayout>();
+const capSets = new WeakMap<LinuxProcess, CapSets>();
+
+/** CAP_LAST_CAP is 40 (v6.12): bits 0..40. */
+export const CAP_FULL_SET = (1n << 41n) - 1n;
+export const CAP_IPC_LOCK = 14;
+export const CAP_SYS_RESOURCE = 24;
+
+export interface CapSets {
+  eff: bigint;
+  prm: bigint;
+  inh: bigint;
+}
+
+function initialCaps(p: LinuxProcess): CapSets {
+  const all = p.ids.uid === 0 ? CAP_FULL_SET : 0n;
+  return { eff: all, prm: all, inh: 0n };
+}
+
+/** The process's capability sets (one set for all its threads in this model). */
+export function capabilities(p: LinuxProcess): CapSets {
+  let c = capSets.get(p);
+  if (c === undefined) {
+    c = initialCaps(p);
+    capSets.set(p, c);
+  }
+  return c;
+}
+
+/** capable(cap): the bit is in the effective set. */
+export function capable(p: LinuxProcess, cap: number): boolean {
+  return (capabilities(p).eff & (1n << BigInt(cap))) !== 0n;
+}
 
 function taskExtras(t: Task): TaskExtras {
   let e = tasks.get(t);
@@ -122,6 +157,7 @@ export function inheritExtras(parentTask: Task, childTask: Task, newProcess: boo
   cf.dumpable = pf.dumpable;
   const layout = layouts.get(parentTask.process);
   if (layout !== undefined) layouts.set(childTask.process, layout);
+  capSets.set(childTask.process, { ...capabilities(parentTask.process) });
 }
 
 /** exec (begin_new_exec, mm_init): comm from the new file name; MDWE dropped under NO_INHERIT. */
@@ -129,4 +165,5 @@ export function execExtras(t: Task): void {
   taskExtras(t).comm = null;
   const f = processFlags(t.process);
   if ((f.mdwe & PR_MDWE_NO_INHERIT) !== 0) f.mdwe = 0;
+  capSets.set(t.process, initialCaps(t.process));
 }

@@ -19,7 +19,8 @@ import {
 import { DEFAULT_TASK_SIZE } from '../mm/vma.js';
 import { EINVAL, EIO, ESRCH } from '../util/errno.js';
 import { DEFAULT_BOOT_NS, NSEC_PER_SEC } from './clock.js';
-import { execLayout, processFlags, setTaskComm, taskComm } from './extras.js';
+import { capabilities, CAP_FULL_SET, execLayout, processFlags, setTaskComm, taskComm } from './extras.js';
+import { existingShmNamespace, shmId } from './sysvshm.js';
 import {
   PROC_SB, type Creds, type DirNode, type DynamicEntries, type FileSystem, type Node, type SynthContent, type SynthOpen,
 } from './fs.js';
@@ -37,7 +38,7 @@ const PAGE_SIZE = 4096;
 /** USER_HZ: clock ticks of /proc/<pid>/stat and /proc/stat. */
 export const USER_HZ = 100n;
 /** CAP_LAST_CAP in 6.12 (CAP_CHECKPOINT_RESTORE): 41 capabilities. */
-export const CAP_FULL_SET = (1n << 41n) - 1n;
+export { CAP_FULL_SET } from './extras.js';
 
 const enc = new TextEncoder();
 
@@ -396,19 +397,25 @@ export function pagemapEntry(mm: MmInspect, pte: PteInfo, showPfn: boolean): big
 }
 
 /**
- * /proc/<pid>/mem (mem_rw): the address space at the file position, through the same user-copy
- * path as the process's own syscalls. Linux goes through access_remote_vm with FOLL_FORCE, which
- * also writes read-only private mappings (breaking COW); the model's mm has no forced access, so
- * such a write is EIO here until ProcessMemory offers a forced access.
+ * /proc/<pid>/mem (mem_rw, fs/proc/base.c v6.12): the address space at the file position, through
+ * access_remote_vm with FOLL_FORCE, so a write reaches a read-only private mapping by breaking
+ * copy-on-write. A transfer stops at the first page that cannot be had; none at all is EIO.
  */
 function memOpen(p: LinuxProcess): SynthOpen {
+  // The mm of the process at open time: after an exec (or an exit, see accessRemote) transfers are empty.
+  const mm = p.mm;
+  const gone = (): boolean => p.mm !== mm;
   return {
     read(pos: number, len: number): Uint8Array | number {
-      const got = getUserPartial(p.mm, pos, len);
+      if (gone()) return new Uint8Array(0);
+      const got = mm.accessRemote !== undefined ? mm.accessRemote(pos, len, null) : getUserPartial(mm, pos, len);
+      if (typeof got === 'number') return got;
       return got.length === 0 && len > 0 ? -EIO : got;
     },
     write(pos: number, data: Uint8Array): number {
-      const n = putUserPartial(p.mm, pos, data);
+      if (gone()) return 0;
+      const r = mm.accessRemote !== undefined ? mm.accessRemote(pos, data.length, data) : putUserPartial(mm, pos, data);
+      const n = typeof r === 'number' ? r : r.length;
       return n === 0 && data.length > 0 ? -EIO : n;
     },
   };
@@ -498,7 +505,7 @@ function statusText(host: ProcHost, p: LinuxProcess, t: Task): string {
   const sz = vm?.sizes ?? emptySize();
   const rss = sz.rssAnon + sz.rssFile + sz.rssShmem;
   const sets = signalSets(p);
-  const caps = ids.uid === 0 ? CAP_FULL_SET : 0n;
+  const caps = capabilities(p);
   const flags = processFlags(p);
   const line = (label: string, bytes: number): string => `${label}:\t${dec(kb(bytes), 8)} kB\n`;
   let s = '';
@@ -525,7 +532,7 @@ function statusText(host: ProcHost, p: LinuxProcess, t: Task): string {
   s += `SigQ:\t0/${p.limits.curNumber(RLIMIT_SIGPENDING)}\n`;
   s += `SigPnd:\t${hex16b(t.pending.set)}\nShdPnd:\t${hex16b(p.signals.shared.set)}\n`;
   s += `SigBlk:\t${hex16b(t.blocked)}\nSigIgn:\t${hex16b(sets.ign)}\nSigCgt:\t${hex16b(sets.cgt)}\n`;
-  s += `CapInh:\t${hex16b(0n)}\nCapPrm:\t${hex16b(caps)}\nCapEff:\t${hex16b(caps)}\nCapBnd:\t${hex16b(CAP_FULL_SET)}\nCapAmb:\t${hex16b(0n)}\n`;
+  s += `CapInh:\t${hex16b(caps.inh)}\nCapPrm:\t${hex16b(caps.prm)}\nCapEff:\t${hex16b(caps.eff)}\nCapBnd:\t${hex16b(CAP_FULL_SET)}\nCapAmb:\t${hex16b(0n)}\n`;
   s += `NoNewPrivs:\t${flags.noNewPrivs ? 1 : 0}\nSeccomp:\t0\nSeccomp_filters:\t0\n`;
   s += `Speculation_Store_Bypass:\tthread vulnerable\nSpeculationIndirectBranch:\tunknown\n`;
   const mask = cpusAllowed(host, t);
@@ -923,8 +930,25 @@ export function mountProcfs(fs: FileSystem, host: ProcHost): void {
     return `0.00 0.00 0.00 1/${threads} ${Math.max(...procs.map((q) => q.pid))}\n`;
   });
   machine('version', () => `Linux version ${host.current().utsname.release} (contpte-lab) ${host.current().utsname.version}\n`);
+  const sysvipc = fs.newPseudoDir(proc, PROC_SB, 0o555, 0, 0, 'sysvipc');
+  fs.newSynth(PROC_SB, 0o444, textFile(() => sysvipcShmText(host)), sysvipc, 'shm');
   mountSysctl(fs, host);
   mountSysfs(fs, host);
+}
+
+const pad = (v: number | string, w: number): string => String(v).padStart(w);
+
+/** /proc/sysvipc/shm (sysvipc_shm_proc_show, 64-bit field widths), one row per segment by index. */
+function sysvipcShmText(host: ProcHost): string {
+  let s = '       key      shmid perms                  size  cpid  lpid nattch   uid   gid  cuid  cgid      atime      dtime      ctime                   rss                  swap\n';
+  const n = existingShmNamespace(host);
+  if (n === null) return s;
+  for (const g of n.segments()) {
+    s += `${pad(g.key, 10)} ${pad(shmId(g), 10)}  ${pad(g.mode.toString(8), 4)} ${pad(g.segsz, 21)} ${pad(g.cpid, 5)} ${pad(g.lpid, 5)}  `;
+    s += `${pad(n.nattch(g), 5)} ${pad(g.uid, 5)} ${pad(g.gid, 5)} ${pad(g.cuid, 5)} ${pad(g.cgid, 5)} ${pad(g.atime, 10)} ${pad(g.dtime, 10)} ${pad(g.ctime, 10)} `;
+    s += `${pad(g.file.mapping.nrpages * 4096, 21)} ${pad(0, 21)}\n`;
+  }
+  return s;
 }
 
 export { statusText, statText, smapsText, mapsText, meminfoText, cpuinfoText };

@@ -89,6 +89,11 @@ export interface ProcessMemory {
   munlock(start: number, len: number): number;
   mlockall(flags: number): number;
   munlockall(): number;
+  /**
+   * RLIMIT_MEMLOCK and CAP_IPC_LOCK of the calling task, which the process layer sets before
+   * mmap, brk, mremap and the mlock calls (mm/mlock.ts); test doubles may leave it out.
+   */
+  memlock?: { readonly limit: number; readonly capIpcLock: boolean };
   /** mincore(2)'s vector (one byte per page), or -errno before anything is written. */
   mincore(start: number, len: number): Uint8Array | number;
 
@@ -107,6 +112,18 @@ export interface ProcessMemory {
   copyFromUser(va: number, len: number): Uint8Array | null;
   /** A NUL-terminated string of at most `max` bytes, or null on a fault or no terminator. */
   strncpyFromUser(va: number, max: number): string | null;
+
+  /**
+   * access_remote_vm (mm/memory.c) with FOLL_FORCE, as /proc/<pid>/mem uses it: through
+   * get_user_pages, not the MMU, so the process need not be the one running, and a write reaches
+   * a read-only private mapping by breaking copy-on-write (mm/gup.ts). A read returns the bytes
+   * got (fewer than `len` where a page could not be had); a write returns how many of `data` went in.
+   * Test doubles may leave it out.
+   */
+  accessRemote?(va: number, len: number, data: Uint8Array | null): Uint8Array | number;
+
+  /** do_munmap from inside the kernel (shmdt's do_vma_munmap): not counted as a munmap call. */
+  unmapRange?(start: number, len: number): void;
 
   /** exit_mmap: tear the address space down (a fullmm gather), freeing everything. */
   exitMmap(): void;

@@ -30,8 +30,9 @@ import { doWpPage } from './wp.js';
 /** handle_mm_fault passes one abort may take before the model calls it a livelock. */
 const MAX_PASSES = 4;
 
-function signal(k: MmKernel, sig: 'SIGSEGV' | 'SIGBUS', code: 'SEGV_MAPERR' | 'SEGV_ACCERR' | 'BUS_ADRERR' | 'BUS_ADRALN', reason: string): FaultOutcome {
-  bump(k.faultStats.signals, `${sig}/${code}`);
+function signal(k: MmKernel, sig: 'SIGSEGV' | 'SIGBUS', code: 'SEGV_MAPERR' | 'SEGV_ACCERR' | 'BUS_ADRERR' | 'BUS_ADRALN', reason: string, delivered = true): FaultOutcome {
+  // A fault get_user_pages takes ends in -EFAULT for its caller, not in a signal.
+  if (delivered) bump(k.faultStats.signals, `${sig}/${code}`);
   bump(k.faultStats.by_path, sig);
   return { kind: 'signal', signal: sig, code, reason };
 }
@@ -82,33 +83,58 @@ export function doPageFault(k: MmKernel, mm: Process, va: number, access: Access
     if ((vma.flags & requiredFlags(access)) === 0) {
       return signal(k, 'SIGSEGV', 'SEGV_ACCERR', `${access} at 0x${va.toString(16)} is not allowed by the mapping [0x${vma.start.toString(16)}, 0x${vma.end.toString(16)})`);
     }
-    let tried = false;
-    for (let pass = 1; pass <= MAX_PASSES; pass++) {
-      const r = handleMmFault(k, mm, vma, va, access, tried);
-      switch (r.kind) {
-        case 'done':
-          bump(stats.by_path, r.path);
-          return handled(r.path);
-        case 'retry':
-          stats.fault_retries++;
-          // The first pass runs under the per-VMA lock: only a major fault retries with TRIED;
-          // later passes (under mmap_lock) always do.
-          tried = pass === 1 ? tried || r.major : true;
-          break;
-        case 'error':
-          return r.signal === 'SIGBUS'
-            ? signal(k, 'SIGBUS', 'BUS_ADRERR', r.reason)
-            : signal(k, 'SIGSEGV', 'SEGV_ACCERR', r.reason);
-        default: {
-          const never: never = r;
-          throw new Error(`unexpected ${String(never)}`);
-        }
-      }
-    }
-    throw new LabError(`model bug: the fault at 0x${va.toString(16)} (${access}) was retried ${MAX_PASSES} times without being resolved`);
+    return faultLoop(k, mm, vma, va, access, false);
   } finally {
     calls.leave();
   }
+}
+
+/**
+ * A fault get_user_pages takes for a kernel access to user memory (faultin_page, mm/gup.c
+ * v6.12): handle_mm_fault without the architecture's VMA permission check, which GUP has made
+ * (check_vma_flags, where FOLL_FORCE lets a write into a read-only private mapping). It counts as
+ * a fault (PGFAULT and the task's min_flt do; perf's page-fault event does not) and in `gup`.
+ */
+export function faultinPage(k: MmKernel, mm: Process, vma: Vma, va: number, write: boolean): FaultOutcome {
+  const stats = k.faultStats;
+  stats.total++;
+  stats.gup++;
+  const calls = k.telemetry.calls;
+  calls.enter('faultin_page');
+  try {
+    return faultLoop(k, mm, vma, va, write ? 'write' : 'read', true);
+  } finally {
+    calls.leave();
+  }
+}
+
+/** handle_mm_fault until it stops asking for a retry. */
+function faultLoop(k: MmKernel, mm: Process, vma: Vma, va: number, access: Access, gup: boolean): FaultOutcome {
+  const stats = k.faultStats;
+  let tried = false;
+  for (let pass = 1; pass <= MAX_PASSES; pass++) {
+    const r = handleMmFault(k, mm, vma, va, access, tried);
+    switch (r.kind) {
+      case 'done':
+        bump(stats.by_path, r.path);
+        return handled(r.path);
+      case 'retry':
+        stats.fault_retries++;
+        // The first pass runs under the per-VMA lock: only a major fault retries with TRIED;
+        // later passes (under mmap_lock) always do.
+        tried = pass === 1 ? tried || r.major : true;
+        break;
+      case 'error':
+        return r.signal === 'SIGBUS'
+          ? signal(k, 'SIGBUS', 'BUS_ADRERR', r.reason, !gup)
+          : signal(k, 'SIGSEGV', 'SEGV_ACCERR', r.reason, !gup);
+      default: {
+        const never: never = r;
+        throw new Error(`unexpected ${String(never)}`);
+      }
+    }
+  }
+  throw new LabError(`model bug: the fault at 0x${va.toString(16)} (${access}) was retried ${MAX_PASSES} times without being resolved`);
 }
 
 /** handle_mm_fault: page tables down to the PTE table, then handle_pte_fault. */

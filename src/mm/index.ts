@@ -34,3 +34,4 @@ export { MREMAP_DONTUNMAP, MREMAP_FIXED, MREMAP_MAYMOVE } from './mremap.js';
 export { MS_ASYNC, MS_INVALIDATE, MS_SYNC, fsyncRange } from './msync.js';
 export { MCL_CURRENT, MCL_FUTURE, MCL_ONFAULT, MLOCK_ONFAULT } from './mlock.js';
 export { populateRange } from './populate.js';
+export { accessRemoteVm, getUserPageRemote, FOLL_FORCE, FOLL_WRITE, type GupPage } from './gup.js';

@@ -71,6 +71,7 @@ export class MmKernel {
   private nextIno = 1 << 30;
   private readonly processes = new Set<Process>();
   private readonly anonShmem = new WeakSet<Inode>();
+  private readonly vmaCloseHooks = new Map<Inode, () => void>();
   private readonly ra = new WeakMap<Inode, RaContext>();
 
   constructor(opts: MmKernelOptions = {}) {
@@ -200,10 +201,30 @@ export class MmKernel {
     return inode;
   }
 
+  /**
+   * Files whose mappings the process layer counts (SysV shm segments: shm_close): the hook runs
+   * after each VMA that mapped the file is gone (munmap, exit, exec). null removes it.
+   */
+  onVmaClose(inode: Inode, hook: (() => void) | null): void {
+    if (hook === null) this.vmaCloseHooks.delete(inode);
+    else this.vmaCloseHooks.set(inode, hook);
+  }
+
+  /** VMAs of live processes that map `inode`. */
+  mappingCount(inode: Inode): number {
+    let n = 0;
+    for (const p of this.processes) {
+      if (p.hasExited) continue;
+      for (const v of p.vmas.all()) if (v.file === inode) n++;
+    }
+    return n;
+  }
+
   /** After an unmap: an anonymous shmem file no VMA maps any more is freed with its pages. */
   releaseAnonShmem(removed: readonly Vma[]): void {
     for (const vma of removed) {
       const f = vma.file;
+      if (f !== null) this.vmaCloseHooks.get(f)?.();
       if (f === null || !this.anonShmem.has(f)) continue;
       let used = false;
       for (const p of this.processes) {

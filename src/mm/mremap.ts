@@ -16,7 +16,8 @@
  * touched, so nothing unfolds. The 6.3+ alignment of extents down to a PMD boundary when the
  * neighbourhood is free (can_align_down) is not modelled.
  */
-import { EFAULT, EINVAL, ENOMEM } from './api.js';
+import { EAGAIN, EFAULT, EINVAL, ENOMEM } from './api.js';
+import { mlockFutureOk } from './mlock.js';
 import { PAGE_SIZE } from '../mmu/physmem.js';
 import { PMD_SIZE, pteNone, ptePfn, ptePresent, pteSpecial } from '../pgtable/pte.js';
 import { LabError } from '../util/errors.js';
@@ -44,6 +45,7 @@ function vmaToResize(mm: Process, addr: number, oldLen: number, newLen: number, 
   if (oldLen > vma.end - addr) return -EFAULT;
   if (newLen === oldLen) return vma;
   if (vma.flags & (VM_DONTEXPAND | VM_PFNMAP)) return -EFAULT;
+  if (newLen > oldLen && !mlockFutureOk(mm, vma.flags, newLen - oldLen)) return -EAGAIN;
   return vma;
 }
 

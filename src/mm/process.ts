@@ -10,6 +10,7 @@
  */
 import {
   EACCES,
+  EAGAIN,
   EEXIST,
   EINVAL,
   ENOMEM,
@@ -30,9 +31,10 @@ import { GuestOutOfMemory } from '../util/errors.js';
 import { AsidAllocator } from './asid.js';
 import { doPageFault } from './fault.js';
 import { dupMmap } from './fork.js';
+import { accessRemoteVm, FOLL_FORCE, FOLL_WRITE } from './gup.js';
 import { populateRange } from './populate.js';
 import { doMincore } from './mincore.js';
-import { doMlock, doMlock2, doMlockall } from './mlock.js';
+import { canDoMlock, doMlock, doMlock2, doMlockall, MEMLOCK_UNLIMITED, mlockFutureOk, type MemlockLimits } from './mlock.js';
 import { doMremap } from './mremap.js';
 import { doMsync } from './msync.js';
 import type { Inode } from './inode.js';
@@ -98,6 +100,11 @@ export class Process implements ProcessMemory, MmContext {
   tlbFlushPending = 0;
   /** mm->def_flags: vm_flags every new mapping gets (mlockall(MCL_FUTURE) puts VM_LOCKED here). */
   defFlags = 0;
+  /**
+   * RLIMIT_MEMLOCK and CAP_IPC_LOCK of the task making the call (the process layer sets them
+   * before mmap, brk, mremap and the mlock calls); unlimited by default.
+   */
+  memlock: MemlockLimits = MEMLOCK_UNLIMITED;
   readonly vmas: VmaSet;
   /** mm->start_brk and mm->brk. */
   private startBrk = 0;
@@ -234,6 +241,14 @@ export class Process implements ProcessMemory, MmContext {
     return null;
   }
 
+  accessRemote(va: number, len: number, data: Uint8Array | null): Uint8Array | number {
+    // mmget_not_zero failed: the address space is gone, nothing is transferred.
+    if (this.exited) return data !== null ? 0 : new Uint8Array(0);
+    const flags = FOLL_FORCE | (data !== null ? FOLL_WRITE : 0);
+    const r = accessRemoteVm(this, va, data !== null ? data.length : len, data, flags);
+    return data !== null ? r.done : r.bytes;
+  }
+
   // ---------------------------------------------------------------------------------------------
   // mmap
 
@@ -290,6 +305,8 @@ export class Process implements ProcessMemory, MmContext {
     if (area.kind !== 'ok') return -{ ENOMEM, EINVAL, EPERM }[area.errno];
     const addr = area.addr;
     if (flags & MAP_FIXED_NOREPLACE && this.vmas.findVmaIntersection(addr, addr + len) !== null) return -EEXIST;
+    if (flags & MAP_LOCKED && !canDoMlock(this.memlock)) return -EPERM;
+    if (!mlockFutureOk(this, vmFlags, len)) return -EAGAIN;
     if (file === null && !shared) pgoff = addr / PAGE_SIZE;
     if (flags & MAP_NORESERVE) vmFlags |= VM_NORESERVE;
     // accountable_mapping: private writable memory is charged to the commit limit.
@@ -554,6 +571,8 @@ export class Process implements ProcessMemory, MmContext {
     }
     if (this.vmas.findVmaIntersection(oldBrk, newBrk) !== null) return orig;
     // do_brk_flags: grow the brk VMA or start one (VM_DATA_DEFAULT_FLAGS, accountable).
+    // check_brk_limits: a heap that mlockall(MCL_FUTURE) would lock must fit RLIMIT_MEMLOCK.
+    if (!mlockFutureOk(this, this.defFlags, newBrk - oldBrk)) return orig;
     if (!this.vmEnoughMemory((newBrk - oldBrk) / PAGE_SIZE)) return orig;
     const flags = VM_READ | VM_WRITE | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC | VM_ACCOUNT | this.defFlags;
     const r = this.vmas.mapRange({ start: oldBrk, end: newBrk, flags, pgoff: oldBrk / PAGE_SIZE, file: null });

@@ -20,6 +20,8 @@ export interface FaultStats {
   major: number;
   /** Signals delivered, by signal and code. */
   signals: Tally;
+  /** Of `total`, faults get_user_pages took for the kernel (FOLL_FORCE /proc/<pid>/mem): no abort. */
+  gup: number;
 }
 
 export interface MmStats {
@@ -77,7 +79,7 @@ export interface MmStats {
 }
 
 export function registerFaultStats(stats: StatsRegistry): FaultStats {
-  return stats.register<FaultStats>('fault', { total: 0, by_path: {}, by_hw_kind: {}, fault_retries: 0, major: 0, signals: {} });
+  return stats.register<FaultStats>('fault', { total: 0, by_path: {}, by_hw_kind: {}, fault_retries: 0, major: 0, signals: {}, gup: 0 });
 }
 
 export function registerMmStats(stats: StatsRegistry): MmStats {

@@ -40,6 +40,7 @@ export const ENAMETOOLONG = 36;
 export const ENOSYS = 38;
 export const ENOTEMPTY = 39;
 export const ELOOP = 40;
+export const EIDRM = 43;
 export const EOVERFLOW = 75;
 export const ELIBBAD = 80;
 export const ENOTSOCK = 88;

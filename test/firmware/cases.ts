@@ -34,7 +34,7 @@ export type FirmwareProgram = (typeof FIRMWARE_PROGRAMS)[number];
  * MULTITASK. Their expected stdout lives in firmware/expected/ and multitask-qemu.test.ts checks
  * it against qemu-aarch64; the cases above stay single-task.
  */
-export const MULTITASK_PROGRAMS = ['wis_harness', 'fork_cow', 'signals', 'pipe_pingpong', 'threads', 'spawn', 'fork_churn'] as const;
+export const MULTITASK_PROGRAMS = ['wis_harness', 'fork_cow', 'signals', 'pipe_pingpong', 'threads', 'spawn', 'fork_churn', 'procmem', 'memlock', 'sysvshm'] as const;
 /** Multi-task programs that execute arm64 programs, which qemu-user cannot: Linux is their reference. */
 export const LINUX_REFERENCE_PROGRAMS: readonly MultitaskProgram[] = ['spawn'];
 export type MultitaskProgram = (typeof MULTITASK_PROGRAMS)[number];
@@ -461,4 +461,7 @@ export const MULTITASK_CASES: readonly MultitaskCase[] = [
   { name: 'threads', program: 'threads', args: [], exitCode: 0 },
   { name: 'threads-16', program: 'threads', args: ['16'], exitCode: 0 },
   { name: 'fork_churn', program: 'fork_churn', args: [], exitCode: 0 },
+  { name: 'procmem', program: 'procmem', args: [], exitCode: 0 },
+  { name: 'memlock', program: 'memlock', args: [], exitCode: 0 },
+  { name: 'sysvshm', program: 'sysvshm', args: [], exitCode: 0 },
 ];

@@ -268,9 +268,10 @@ describe('/proc/<pid>/status and stat', () => {
 });
 
 describe('/proc/<pid>/mem and clear_refs', () => {
-  it('reads and writes the address space at the file position; a read-only page is EIO (no FOLL_FORCE)', () => {
+  it('reads and writes the address space at the file position; FOLL_FORCE writes a read-only private page, not a shared one', () => {
     const s = setup();
     const ro = s.call('mmap', 0, 4096, 1, 0x22, -1, 0);
+    const roShared = s.call('mmap', 0, 4096, 1, 0x21, -1, 0);
     const fd = s.open('/proc/self/mem', 2);
     expect(fd).toBeGreaterThan(2);
     s.str('secret', 500);
@@ -279,7 +280,9 @@ describe('/proc/<pid>/mem and clear_refs', () => {
     s.str('XY', 700);
     expect(s.call('pwrite64', fd, s.scratch + 700, 2, s.scratch + 500)).toBe(2);
     expect(dec.decode(s.mm.copyFromUser(s.scratch + 500, 6)!)).toBe('XYcret');
-    expect(s.call('pwrite64', fd, s.scratch + 700, 2, ro)).toBe(-5);
+    expect(s.call('pwrite64', fd, s.scratch + 700, 2, ro)).toBe(2);
+    expect(dec.decode(s.mm.copyFromUser(ro, 2)!)).toBe('XY');
+    expect(s.call('pwrite64', fd, s.scratch + 700, 2, roShared)).toBe(-5);
     expect(s.call('pread64', fd, s.scratch + 600, 8, 0x1000)).toBe(-5);
     expect(s.writeTo('/proc/self/clear_refs', '4\n')).toBe(2);
     expect(s.writeTo('/proc/self/clear_refs', '9')).toBe(-EINVAL);

@@ -19,6 +19,8 @@ import { argLong } from './args.js';
 import { fadviseSyscalls } from './fadvise.js';
 import { fileSyscalls } from './file.js';
 import { ipcSyscalls } from './ipc.js';
+import { shmSyscalls } from './shm.js';
+import { fallocateSyscalls } from './fallocate.js';
 import { markerSyscall } from './markers.js';
 import { memorySyscalls } from './memory.js';
 import { processSyscalls } from './process.js';
@@ -56,7 +58,7 @@ export class SyscallDispatcher {
     this.stats =
       (telemetry.stats.group('syscalls') as SyscallStats | undefined) ??
       telemetry.stats.register<SyscallStats>('syscalls', { calls: 0, by_name: {}, errors: 0, unimplemented: {} });
-    for (const group of [fileSyscalls, fadviseSyscalls, ipcSyscalls, memorySyscalls, processSyscalls, signalSyscalls, sysSyscalls, taskSyscalls, timeSyscalls, timerSyscalls]) {
+    for (const group of [fileSyscalls, fadviseSyscalls, fallocateSyscalls, ipcSyscalls, shmSyscalls, memorySyscalls, processSyscalls, signalSyscalls, sysSyscalls, taskSyscalls, timeSyscalls, timerSyscalls]) {
       for (const [name, handler] of Object.entries(group)) {
         const nr = syscallNumber(name);
         if (this.handlers.has(nr)) throw new Error(`syscall ${name} has two handlers`);

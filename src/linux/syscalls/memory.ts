@@ -6,9 +6,10 @@
  * lookup and its access-mode checks of ksys_mmap_pgoff/do_mmap, and /dev/zero, whose private
  * mappings are anonymous memory and whose shared ones are shared anonymous memory (mmap_zero).
  */
-import { PROT_EXEC, PROT_WRITE } from '../../mm/api.js';
+import { PROT_EXEC, PROT_WRITE, type ProcessMemory } from '../../mm/api.js';
 import { MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, VM_EXEC } from '../../mm/vma.js';
-import { PR_MDWE_REFUSE_EXEC_GAIN, processFlags } from '../extras.js';
+import { capable, CAP_IPC_LOCK, PR_MDWE_REFUSE_EXEC_GAIN, processFlags } from '../extras.js';
+import { RLIMIT_MEMLOCK } from '../rlimit.js';
 import type { U64 } from '../../util/u64.js';
 import { EACCES, EBADF, EFAULT, EINVAL, ENODEV } from '../../util/errno.js';
 import { O_APPEND } from '../file.js';
@@ -31,6 +32,16 @@ function mdweDenies(p: LinuxProcess, prot: number, oldExec: boolean): boolean {
   return !oldExec;
 }
 
+/**
+ * The mm with the caller's RLIMIT_MEMLOCK and CAP_IPC_LOCK in place, for the calls that may lock
+ * memory (can_do_mlock and mlock_future_ok read them from `current`).
+ */
+export function lockingMm(p: LinuxProcess): ProcessMemory {
+  const mm = p.mm;
+  mm.memlock = { limit: p.limits.curNumber(RLIMIT_MEMLOCK), capIpcLock: capable(p, CAP_IPC_LOCK) };
+  return mm;
+}
+
 function mmap(p: LinuxProcess, a: readonly U64[]): number {
   const addr = argUlong(a[0]!);
   const len = argUlong(a[1]!);
@@ -42,7 +53,7 @@ function mmap(p: LinuxProcess, a: readonly U64[]): number {
   const off = argUlong(a[5]!);
   if (off % PAGE_SIZE !== 0) return -EINVAL;
   const pgoff = off / PAGE_SIZE;
-  if ((flags & MAP_ANONYMOUS) !== 0) return p.mm.mmap({ addr, len, prot, flags, file: null, pgoff });
+  if ((flags & MAP_ANONYMOUS) !== 0) return lockingMm(p).mmap({ addr, len, prot, flags, file: null, pgoff });
 
   const entry = p.fds.get(argUint(a[4]!));
   if (entry === null) return -EBADF;
@@ -51,7 +62,7 @@ function mmap(p: LinuxProcess, a: readonly U64[]): number {
   const node = f.node;
   if (node.kind === 'chr' && node.device === 'zero') {
     flags |= MAP_ANONYMOUS;
-    return p.mm.mmap({ addr, len, prot, flags, file: null, pgoff: (flags & MAP_TYPE) === MAP_PRIVATE ? pgoff : 0 });
+    return lockingMm(p).mmap({ addr, len, prot, flags, file: null, pgoff: (flags & MAP_TYPE) === MAP_PRIVATE ? pgoff : 0 });
   }
   if (node.kind !== 'reg') return -ENODEV;
   // do_mmap's file checks, for the map types it knows; others fail in the mm with EINVAL.
@@ -63,7 +74,7 @@ function mmap(p: LinuxProcess, a: readonly U64[]): number {
       if ((f.flags & O_APPEND) !== 0) return -EACCES;
     }
   }
-  return p.mm.mmap({ addr, len, prot, flags, file: node.inode, fileWritable: f.writable, pgoff, fileNlink: node.nlink });
+  return lockingMm(p).mmap({ addr, len, prot, flags, file: node.inode, fileWritable: f.writable, pgoff, fileNlink: node.nlink });
 }
 
 function munmap(p: LinuxProcess, a: readonly U64[]): number {
@@ -91,11 +102,11 @@ function madvise(p: LinuxProcess, a: readonly U64[]): number {
 }
 
 function brk(p: LinuxProcess, a: readonly U64[]): number {
-  return p.mm.brk(argUlong(a[0]!));
+  return lockingMm(p).brk(argUlong(a[0]!));
 }
 
 function mremap(p: LinuxProcess, a: readonly U64[]): number {
-  return p.mm.mremap(argUlong(a[0]!), argUlong(a[1]!), argUlong(a[2]!), argUlong(a[3]!), argUlong(a[4]!));
+  return lockingMm(p).mremap(argUlong(a[0]!), argUlong(a[1]!), argUlong(a[2]!), argUlong(a[3]!), argUlong(a[4]!));
 }
 
 function msync(p: LinuxProcess, a: readonly U64[]): number {
@@ -103,23 +114,23 @@ function msync(p: LinuxProcess, a: readonly U64[]): number {
 }
 
 function mlock(p: LinuxProcess, a: readonly U64[]): number {
-  return p.mm.mlock(argUlong(a[0]!), argUlong(a[1]!));
+  return lockingMm(p).mlock(argUlong(a[0]!), argUlong(a[1]!));
 }
 
 function mlock2(p: LinuxProcess, a: readonly U64[]): number {
-  return p.mm.mlock2(argUlong(a[0]!), argUlong(a[1]!), argInt(a[2]!));
+  return lockingMm(p).mlock2(argUlong(a[0]!), argUlong(a[1]!), argInt(a[2]!));
 }
 
 function munlock(p: LinuxProcess, a: readonly U64[]): number {
-  return p.mm.munlock(argUlong(a[0]!), argUlong(a[1]!));
+  return lockingMm(p).munlock(argUlong(a[0]!), argUlong(a[1]!));
 }
 
 function mlockall(p: LinuxProcess, a: readonly U64[]): number {
-  return p.mm.mlockall(argInt(a[0]!));
+  return lockingMm(p).mlockall(argInt(a[0]!));
 }
 
 function munlockall(p: LinuxProcess): number {
-  return p.mm.munlockall();
+  return lockingMm(p).munlockall();
 }
 
 /** mincore: the vector must lie below TASK_SIZE (access_ok, EFAULT) before the walk. */

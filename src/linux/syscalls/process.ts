@@ -8,6 +8,7 @@ import type { U64 } from '../../util/u64.js';
 import { EBUSY, EFAULT, EINVAL, EPERM, ESRCH } from '../../util/errno.js';
 import type { LinuxProcess } from '../process.js';
 import { RLIM_NLIMITS, type Rlimit } from '../rlimit.js';
+import { capable, CAP_SYS_RESOURCE } from '../extras.js';
 import { forcedSignal, SIGSEGV } from '../signals.js';
 import { StructReader, StructWriter, accessOk, getUser, putUser, putUserPartial } from '../uaccess.js';
 import { argInt, argPtr, argUint, argUlong } from './args.js';
@@ -89,7 +90,7 @@ function prlimit64(p: LinuxProcess, a: readonly U64[]): number {
   if (pid !== 0 && pid !== p.pid) return -ESRCH;
   const old = p.limits.get(resource);
   if (next !== null) {
-    const r = p.limits.set(resource, next, p.ids.uid === 0);
+    const r = p.limits.set(resource, next, capable(p, CAP_SYS_RESOURCE));
     if (r !== 0) return r;
   }
   if (oldVa !== 0) return putUser(p.mm, oldVa, encodeRlimit(old));
@@ -107,7 +108,7 @@ function setrlimit(p: LinuxProcess, a: readonly U64[]): number {
   if (resource >= RLIM_NLIMITS) return -EINVAL;
   const next = readRlimit(p, argPtr(a[1]!));
   if (next === null) return -EFAULT;
-  return p.limits.set(resource, next, p.ids.uid === 0);
+  return p.limits.set(resource, next, capable(p, CAP_SYS_RESOURCE));
 }
 
 /** getrandom: the seeded generator never blocks, so GRND_NONBLOCK changes nothing. */

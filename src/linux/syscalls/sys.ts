@@ -13,7 +13,8 @@ import {
   PR_MDWE_NO_INHERIT, PR_MDWE_REFUSE_EXEC_GAIN, TASK_COMM_LEN, pdeathSignal, processFlags, setPdeathSignal, setTaskComm, taskComm,
 } from '../extras.js';
 import type { LinuxProcess } from '../process.js';
-import { CAP_FULL_SET, rssBytes } from '../procfs.js';
+import { rssBytes } from '../procfs.js';
+import { capabilities, CAP_FULL_SET } from '../extras.js';
 import { NSIG } from '../signals.js';
 import { StructReader, StructWriter, getUser, putUser } from '../uaccess.js';
 import { argInt, argPtr, argUlong } from './args.js';
@@ -176,12 +177,6 @@ function capWords(p: LinuxProcess, hdrVa: number): { words: number; pid: number 
   }
 }
 
-/** The process's capability sets: everything for root, nothing for anyone else. */
-function capSets(p: LinuxProcess): { eff: bigint; prm: bigint; inh: bigint } {
-  const all = p.ids.uid === 0 ? CAP_FULL_SET : 0n;
-  return { eff: all, prm: all, inh: 0n };
-}
-
 function capget(p: LinuxProcess, a: readonly U64[]): number {
   const hdr = argPtr(a[0]!);
   const data = argPtr(a[1]!);
@@ -190,7 +185,7 @@ function capget(p: LinuxProcess, a: readonly U64[]): number {
   if (data === 0) return 0;
   if (v.pid < 0) return -EINVAL;
   if (v.pid !== 0 && v.pid !== p.pid) return -ESRCH;
-  const s = capSets(p);
+  const s = capabilities(p);
   const w = new StructWriter(12 * v.words);
   for (let i = 0; i < v.words; i++) {
     const shift = BigInt(32 * i);
@@ -201,7 +196,11 @@ function capget(p: LinuxProcess, a: readonly U64[]): number {
   return putUser(p.mm, data, w.bytes);
 }
 
-/** capset: a process may only keep or drop what it has (nothing is stored: the sets stay). */
+/**
+ * capset (kernel/capability.c, security/commoncap.c cap_capset, v6.12): the new permitted set
+ * within the old, effective within the new permitted, inheritable within old inheritable plus
+ * permitted (CAP_SETPCAP and the bounding set are not modelled: the bounding set is full).
+ */
 function capset(p: LinuxProcess, a: readonly U64[]): number {
   const v = capWords(p, argPtr(a[0]!));
   if (typeof v === 'number') return v;
@@ -218,8 +217,11 @@ function capset(p: LinuxProcess, a: readonly U64[]): number {
     prm |= BigInt(r.u32(i * 12 + 4)) << shift;
     inh |= BigInt(r.u32(i * 12 + 8)) << shift;
   }
-  const have = capSets(p);
-  if ((prm & ~have.prm) !== 0n || (eff & ~prm) !== 0n || (inh & ~have.prm) !== 0n) return -EPERM;
+  const have = capabilities(p);
+  if ((prm & ~have.prm) !== 0n || (eff & ~prm) !== 0n || (inh & ~(have.inh | have.prm)) !== 0n) return -EPERM;
+  have.eff = eff & CAP_FULL_SET;
+  have.prm = prm & CAP_FULL_SET;
+  have.inh = inh & CAP_FULL_SET;
   return 0;
 }
 
