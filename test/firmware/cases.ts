@@ -34,7 +34,7 @@ export type FirmwareProgram = (typeof FIRMWARE_PROGRAMS)[number];
  * MULTITASK. Their expected stdout lives in firmware/expected/ and multitask-qemu.test.ts checks
  * it against qemu-aarch64; the cases above stay single-task.
  */
-export const MULTITASK_PROGRAMS = ['wis_harness', 'fork_cow', 'signals', 'pipe_pingpong', 'threads', 'spawn'] as const;
+export const MULTITASK_PROGRAMS = ['wis_harness', 'fork_cow', 'signals', 'pipe_pingpong', 'threads', 'spawn', 'tagged_ptr', 'musl_libc'] as const;
 /** Multi-task programs that execute arm64 programs, which qemu-user cannot: Linux is their reference. */
 export const LINUX_REFERENCE_PROGRAMS: readonly MultitaskProgram[] = ['spawn'];
 export type MultitaskProgram = (typeof MULTITASK_PROGRAMS)[number];
@@ -460,4 +460,6 @@ export const MULTITASK_CASES: readonly MultitaskCase[] = [
   { name: 'pipe_pingpong', program: 'pipe_pingpong', args: [], exitCode: 0 },
   { name: 'threads', program: 'threads', args: [], exitCode: 0 },
   { name: 'threads-16', program: 'threads', args: ['16'], exitCode: 0 },
+  { name: 'tagged_ptr', program: 'tagged_ptr', args: [], exitCode: 0 },
+  { name: 'musl_libc', program: 'musl_libc', args: [], exitCode: 0 },
 ];
