@@ -438,25 +438,30 @@ export class Engine {
     b.write();
     if (inHook) {
       this.pendingPc = Number(r.pc);
-      this.pendingRegs = b.slots.slice();
+      this.regsLoadedInHook = true;
     } else {
       this.pendingPc = undefined;
     }
   }
 
   /**
-   * The register file a hook wrote, kept until the guest runs on from it. When the hook then
-   * stops the emulation (a slice ends at that exception, or the machine yields), Unicorn 2.0.1
-   * does not always keep what was written during a data abort: a signal handler entered from a
-   * fault found x1 (its siginfo pointer) overwritten. It is written again once uc_emu_start has
-   * returned (restoreHookRegisters).
+   * A hook loaded a register file (a signal handler's entry, another task's registers). When the
+   * same hook also stops the emulation (a slice ends at that exception, or the machine yields),
+   * Unicorn 2.0.1 does not always keep what was written during a data abort: a SIGSEGV handler
+   * entered from a fault found x1 (its siginfo pointer) overwritten. So the registers as the
+   * hook left them are read when it stops (pendingRegs) and written again once uc_emu_start has
+   * returned (restoreHookRegisters); the PC is left to the pending-PC logic.
    */
+  private regsLoadedInHook = false;
   private pendingRegs: Uint8Array | undefined;
 
   private restoreHookRegisters(): void {
     if (this.pendingRegs === undefined) return;
     const b = this.contextBatch();
+    b.read();
+    const pc = b.slots.slice(16 * CTX_PC, 16 * CTX_PC + 16);
     b.slots.set(this.pendingRegs);
+    b.slots.set(pc, 16 * CTX_PC);
     b.write();
     this.pendingRegs = undefined;
   }
@@ -574,6 +579,7 @@ export class Engine {
     const hooks = this.activeHooks;
     if (!hooks) throw new Error(`exception ${intno} outside a run`);
     this.inHook = true;
+    this.regsLoadedInHook = false;
     try {
       switch (intno) {
         case EXCP_SWI:
@@ -602,12 +608,15 @@ export class Engine {
       this.sliceYield = true;
     }
     if (this.stopReason) {
+      if (this.regsLoadedInHook) {
+        const b = this.contextBatch();
+        b.read();
+        this.pendingRegs = b.slots.slice();
+      }
       this.uc.emuStop();
       return;
     }
     this.shadow.flush();
-    // The guest runs on from what the hook wrote: nothing to restore.
-    this.pendingRegs = undefined;
     if (this.pendingPc !== undefined) {
       const pc = this.pendingPc;
       this.pendingPc = undefined;
@@ -736,8 +745,6 @@ export class Engine {
       return hooks.onAbort(info, this);
     } finally {
       this.inHook = false;
-      // Not inside uc_emu_start: the registers written stand as they are.
-      this.pendingRegs = undefined;
       if (this.pendingPc !== undefined) {
         this.uc.regWrite(UC_ARM64_REG_PC, this.pendingPc);
         this.pendingPc = undefined;
