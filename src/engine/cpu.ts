@@ -32,11 +32,14 @@ export const MT_NORMAL = 0;
 /**
  * TCR_EL1: T0SZ = 16 (48-bit VA, walks start at level 0), 4K granule (TG0 = 0), walks
  * inner/outer write-back cacheable, inner shareable; TTBR1 walks disabled (EPD1, T1SZ = 16,
- * TG1 = 4K); IPS = 44 bits (the CPU's PARange); AS = 16-bit ASIDs. TBI0 stays 0: a tagged
- * pointer would fail Unicorn's memory-map check before translation anyway.
+ * TG1 = 4K); IPS = 44 bits (the CPU's PARange); AS = 16-bit ASIDs; TBI0 = 1, as Linux sets it
+ * for user space: EL0 may use pointers with a tag in bits 63:56 (the kernel's
+ * Documentation/arch/arm64/tagged-address-abi.rst), which QEMU's table walk then ignores. TBID0
+ * stays 0 as in Linux, so a branch to a tagged address lands on the untagged one. Unicorn 2.0.1
+ * still checks the tagged address against its memory map first: see Engine.mapTagWindow.
  */
 export const TCR_EL1_VALUE =
-  16n | (1n << 8n) | (1n << 10n) | (3n << 12n) | (16n << 16n) | BIT(23) | (2n << 30n) | (4n << 32n) | BIT(36);
+  16n | (1n << 8n) | (1n << 10n) | (3n << 12n) | (16n << 16n) | BIT(23) | (2n << 30n) | (4n << 32n) | BIT(36) | BIT(37);
 
 /**
  * SCTLR_EL1 bits set on top of the reset value: C and I (no effect in QEMU, set as Linux does),

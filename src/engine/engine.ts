@@ -154,6 +154,8 @@ export class Engine {
   private inHook = false;
   private running = false;
   private unmapped: { type: number; address: bigint; size: number } | undefined;
+  /** Pointer tags whose memory-map window is mapped (mapTagWindow). */
+  private readonly tagWindows = new Set<number>();
   private readonly watchdog: Watchdog | undefined;
   private closed = false;
   private currentAsid: number;
@@ -240,7 +242,9 @@ export class Engine {
       // so a hook over all addresses made each guest store cost ~80 ns there.
       this.uc.hookMemEvent(UC_HOOK_MEM_UNMAPPED, (type, address, size) => {
         // The address as the guest's 64-bit register held it (koffi may hand it over signed).
-        this.unmapped = { type, address: BigInt.asUintN(64, BigInt(address)), size };
+        const at = BigInt.asUintN(64, BigInt(address));
+        if (type !== UC_MEM_FETCH_UNMAPPED && this.mapTagWindow(at)) return true;
+        this.unmapped = { type, address: at, size };
         return false;
       }, PHYS_BASE + poolBytes, 0xffff_ffff_ffff_ffffn);
 
@@ -432,8 +436,34 @@ export class Engine {
     const inHook = this.inHook;
     put(CTX_PC, inHook ? this.uc.regRead(UC_ARM64_REG_PC) : r.pc);
     b.write();
-    if (inHook) this.pendingPc = Number(r.pc);
-    else this.pendingPc = undefined;
+    if (inHook) {
+      this.pendingPc = Number(r.pc);
+      this.regsLoadedInHook = true;
+    } else {
+      this.pendingPc = undefined;
+    }
+  }
+
+  /**
+   * A hook loaded a register file (a signal handler's entry, another task's registers). When the
+   * same hook also stops the emulation (a slice ends at that exception, or the machine yields),
+   * Unicorn 2.0.1 does not always keep what was written during a data abort: a SIGSEGV handler
+   * entered from a fault found x1 (its siginfo pointer) overwritten. So the registers as the
+   * hook left them are read when it stops (pendingRegs) and written again once uc_emu_start has
+   * returned (restoreHookRegisters); the PC is left to the pending-PC logic.
+   */
+  private regsLoadedInHook = false;
+  private pendingRegs: Uint8Array | undefined;
+
+  private restoreHookRegisters(): void {
+    if (this.pendingRegs === undefined) return;
+    const b = this.contextBatch();
+    b.read();
+    const pc = b.slots.slice(16 * CTX_PC, 16 * CTX_PC + 16);
+    b.slots.set(this.pendingRegs);
+    b.slots.set(pc, 16 * CTX_PC);
+    b.write();
+    this.pendingRegs = undefined;
   }
 
   private ctxBatch: { slots: Uint8Array; read(): void; write(): void } | undefined;
@@ -500,6 +530,7 @@ export class Engine {
         } finally {
           if (deadline) timedOut = this.watchdog!.disarm();
         }
+        this.restoreHookRegisters();
         if (this.pendingPc !== undefined) {
           this.uc.regWrite(UC_ARM64_REG_PC, this.pendingPc);
           this.pendingPc = undefined;
@@ -548,6 +579,7 @@ export class Engine {
     const hooks = this.activeHooks;
     if (!hooks) throw new Error(`exception ${intno} outside a run`);
     this.inHook = true;
+    this.regsLoadedInHook = false;
     try {
       switch (intno) {
         case EXCP_SWI:
@@ -583,6 +615,11 @@ export class Engine {
         this.uc.regWrite(UC_ARM64_REG_PC, this.pendingPc);
         this.pendingPc = undefined;
       }
+      if (this.regsLoadedInHook) {
+        const b = this.contextBatch();
+        b.read();
+        this.pendingRegs = b.slots.slice();
+      }
       this.uc.emuStop();
       return;
     }
@@ -592,6 +629,26 @@ export class Engine {
       this.pendingPc = undefined;
       this.uc.regWrite(UC_ARM64_REG_PC, pc);
     }
+  }
+
+  /**
+   * A data access through a tagged user pointer (bits 63:56 not zero, bit 55 clear, the rest
+   * below VA_LIMIT). Unicorn 2.0.1 checks the address against its memory map *with* the tag,
+   * before QEMU's walk (which ignores the tag: TCR_EL1.TBI0), so each tag gets its own window
+   * over the same never-touched reservation as the untagged VAs, mapped at its first use (this is
+   * Unicorn's on-demand mapping: the hook maps and says handled). The access then goes through
+   * the shadow tables like an untagged one. QEMU's TLB keeps such entries under the tagged
+   * address; a TLBI by VA still removes them, because every shadow page is a large page to
+   * QEMU's 1 KiB target pages and it then flushes the whole TLB of that regime (README.md of
+   * this directory). Returns false for any other address.
+   */
+  private mapTagWindow(address: bigint): boolean {
+    const tag = Number(address >> 56n);
+    if (tag === 0 || ((address >> 55n) & 1n) === 1n || (address & ((1n << 56n) - 1n)) >= BigInt(VA_LIMIT)) return false;
+    if (this.tagWindows.has(tag)) return false;
+    this.uc.memMapPtr(BigInt(tag) << 56n, VA_LIMIT, UC_PROT_ALL, this.vaRegion.ptr);
+    this.tagWindows.add(tag);
+    return true;
   }
 
   private settle(r: AbortResponse): void {
@@ -628,25 +685,27 @@ export class Engine {
     if (d.accesses.length === 0) {
       return { kind: 'error', message: `data abort at pc 0x${pc.toString(16)} on ${d.form} (${insnHex(word)}), which accesses no memory`, pc };
     }
-    const faults = this.refusedPieces(d.accesses);
+    const accesses = d.accesses.some((a) => a.vaBig !== undefined) ? d.accesses.map(withoutTag) : d.accesses;
+    const faults = this.refusedPieces(accesses);
     const cause = faults.length > 0 ? faults[0]!.reason : 'alignment';
     if (cause === 'alignment') this.stats.alignment_aborts++;
-    return { kind: 'data', pc, insnWord: word, form: d.form, accesses: d.accesses, faults, cause };
+    return { kind: 'data', pc, insnWord: word, form: d.form, accesses, faults, cause };
   }
 
   /** The page pieces of `accesses` the shadow refuses, in the order the CPU makes them. */
-  private refusedPieces(accesses: readonly MemAccess[]): PageFault[] {
+  private refusedPieces(accesses: readonly TaggedAccess[]): PageFault[] {
     const first = accesses[0]!;
     if (accesses.length === 1 && withinPage(first)) {
       // The common case (one access, one page), built without growing an array.
       const c = this.shadow.check(first.va, first.kind);
-      return c === 'ok' ? [] : [{ va: first.va, kind: first.kind, reason: c }];
+      if (c === 'ok') return [];
+      return [first.tag === undefined ? { va: first.va, kind: first.kind, reason: c } : { va: first.va, kind: first.kind, reason: c, tag: first.tag }];
     }
     const faults: PageFault[] = [];
     for (const a of accesses) {
       for (const piece of withinPage(a) ? [a] : splitByPage(a, PAGE_SIZE)) {
         const c = this.shadow.check(piece.va, piece.kind);
-        if (c !== 'ok') faults.push({ va: piece.va, kind: piece.kind, reason: c });
+        if (c !== 'ok') faults.push(a.tag === undefined ? { va: piece.va, kind: piece.kind, reason: c } : { va: piece.va, kind: piece.kind, reason: c, tag: a.tag });
       }
     }
     return faults;
@@ -761,6 +820,24 @@ export class Engine {
     for (const k of Object.keys(this.stats)) this.stats[k] = 0;
     for (const k of Object.keys(this.shadow.stats)) if (k !== 'tables_live') this.shadow.stats[k] = 0;
   }
+}
+
+/** A decoded access with the pointer tag it was made through (GuestAccess.tag). */
+type TaggedAccess = MemAccess & { readonly tag?: number };
+
+/**
+ * The access as the MMU sees it with TCR_EL1.TBI0 = 1: bits 63:56 of an EL0 data address are
+ * ignored, so a user address (bit 55 clear) with a tag is translated as the address without it
+ * (ARM ARM D8.8, "Address tagging"); the tag is kept for the fault report. An address with bit 55
+ * set is an upper-half (kernel) address whatever its top byte, and is left as it is.
+ */
+function withoutTag(a: MemAccess): TaggedAccess {
+  const big = a.vaBig;
+  if (big === undefined || ((big >> 55n) & 1n) === 1n) return a;
+  const tag = Number(big >> 56n);
+  const va = big & ((1n << 56n) - 1n);
+  if (tag === 0) return a;
+  return va < 2n ** 53n ? { va: Number(va), size: a.size, kind: a.kind, tag } : { va: Number(va), size: a.size, kind: a.kind, vaBig: va, tag };
 }
 
 /**

@@ -13,6 +13,11 @@ export interface GuestAccess {
   readonly size: number;
   readonly kind: GuestAccessKind;
   readonly vaBig?: bigint;
+  /**
+   * The top byte (bits 63:56) of the address the instruction formed, when it was not zero: a
+   * tagged pointer (TCR_EL1.TBI0). `va` is then the address the MMU translates, without it.
+   */
+  readonly tag?: number;
 }
 
 /**
@@ -24,6 +29,8 @@ export interface PageFault {
   readonly va: number;
   readonly kind: GuestAccessKind;
   readonly reason: 'translation' | 'permission';
+  /** The access's pointer tag (GuestAccess.tag), for reports that name the address as the guest wrote it. */
+  readonly tag?: number;
 }
 
 /**

@@ -157,6 +157,12 @@ export interface FatalFault {
   readonly code: FaultSiCode;
   /** The faulting data address (or the PC for an instruction fetch). */
   readonly addr: number;
+  /**
+   * The top byte of the pointer the guest used, when not zero (TBI: the MMU ignored it). The
+   * report names the address as the guest wrote it; si_addr is `addr`, without the tag, as Linux
+   * gives it to a handler that did not ask for SA_EXPOSE_TAGBITS.
+   */
+  readonly tag?: number;
   readonly access: 'read' | 'write' | 'exec';
   readonly pc: number;
   /** The disassembled instruction at the PC, when the machine has it. */
@@ -185,6 +191,8 @@ export const waitStatusStopped = (sig: number): number => ((sig & 0xff) << 8) | 
 export const WAIT_STATUS_CONTINUED = 0xffff;
 
 const hex = (n: number): string => '0x' + n.toString(16);
+/** A tagged pointer, all 64 bits, and the address the MMU translated. */
+const taggedHex = (addr: number, tag: number): string => `0x${((BigInt(tag) << 56n) | BigInt(addr)).toString(16)} (top byte 0x${tag.toString(16)} ignored: ${hex(addr)})`;
 
 /**
  * The message of a process killed by a fault (force_sig_fault with no handler to run; Linux
@@ -194,7 +202,7 @@ const hex = (n: number): string => '0x' + n.toString(16);
 export function fatalFault(f: FatalFault, state?: { hasHandler(sig: number): boolean }): ProcessEnd {
   const sig = signalNumber(f.signal);
   const what = f.access === 'exec' ? 'instruction fetch' : f.access;
-  let message = `guest killed by ${f.signal} (${f.code}: ${SI_CODE_TEXT[f.code]}) at address ${hex(f.addr)}: ${what} by the instruction at pc ${hex(f.pc)}`;
+  let message = `guest killed by ${f.signal} (${f.code}: ${SI_CODE_TEXT[f.code]}) at address ${f.tag === undefined ? hex(f.addr) : taggedHex(f.addr, f.tag)}: ${what} by the instruction at pc ${hex(f.pc)}`;
   if (f.insn !== undefined && f.insn !== '') message += ` (${f.insn})`;
   if (f.reason !== undefined && f.reason !== '') message += `; ${f.reason}`;
   if (state?.hasHandler(sig)) message += `; the guest's ${f.signal} handler was not run: contpte-lab does not deliver signals`;

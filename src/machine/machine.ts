@@ -995,7 +995,7 @@ export class Machine {
         const out = mm.handleFault(f.va, f.kind, t.kind);
         this.traceFault(f.va, f.kind, t.kind, t.level, info.pc, out.kind === 'handled' ? out.path : `${out.signal} ${out.code}`);
         if (out.kind === 'signal') {
-          return this.fatal({ signal: out.signal, code: out.code, addr: f.va, access: f.kind, pc: info.pc, reason: out.reason }, userAbortEsr(f.kind, t.kind, t.level));
+          return this.fatal({ signal: out.signal, code: out.code, addr: f.va, ...(f.tag !== undefined ? { tag: f.tag } : {}), access: f.kind, pc: info.pc, reason: out.reason }, userAbortEsr(f.kind, t.kind, t.level));
         }
         if (attempt >= 16) {
           return { kind: 'error', pc: info.pc, message: `the memory manager handled a ${t.kind} fault at 0x${f.va.toString(16)} 16 times without the translation succeeding (a model bug)` };

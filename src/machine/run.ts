@@ -1,11 +1,7 @@
 /**
- * `run`: the library form of `contpte-lab run`. Runs a static arm64 ELF on a new machine and
- * returns the JSON summary's object (DESIGN.md), so experiments can be scripted in TypeScript:
- *
- *   import { run } from 'contpte-lab';
- *   const s = await run({ elf: 'firmware/bin/page_fault3', args: ['16M', '2'], profile: 'linux-6.9',
- *                         sets: ['file_large_folios=on'] });
- *   console.log(s.counts.tlbi.by_op, s.counts.contpte_convert);
+ * `runMachine`: `contpte-lab run` on the calling thread. Runs a static arm64 ELF on a new machine
+ * and returns the summary's object with how the run ended. The CLI and the library's worker
+ * (src/library) call it; the package exports it for scripts that need the Machine (onMarker).
  */
 import type { Summary } from '../report/summary.js';
 import { Disassembler } from '../trace/disasm.js';

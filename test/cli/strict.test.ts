@@ -45,6 +45,20 @@ describe('checker findings', () => {
     expect(r.code).toBe(0);
   });
 
+  // Issue 15: a static musl program (firmware/bin/musl_libc: mallocng, threads, fork, stdio) has
+  // no checker finding and ends as under qemu-aarch64 (firmware/expected/musl_libc.out).
+  it('a static musl program is clean under --strict', () => {
+    const r = run(firmwareBinary('musl_libc'), '--strict', '--json');
+    const s = JSON.parse(r.out) as { exit_code: number; checker: { total: number; first: { chain: string }[] }; counts: { syscalls: { by_name: Record<string, number> } } };
+    expect(s.checker.first[0]?.chain).toBeUndefined();
+    expect(s.checker.total).toBe(0);
+    expect(r.err).not.toContain('CHECKER');
+    expect(r.code).toBe(0);
+    // musl's own paths, not glibc's: writev for stdio, clone for both the threads and fork.
+    expect(s.counts.syscalls.by_name['writev']).toBeGreaterThan(0);
+    expect(s.counts.syscalls.by_name['clone']).toBe(3);
+  });
+
   it('a run with findings prints them after the summary and --strict exits 70; without --strict the guest status stands', () => {
     const elf = cGuest(HELLO_C, ['-static-pie']);
     const plain = run(elf, '--json');

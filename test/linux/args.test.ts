@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { argBig, argInt, argLong, argsFrom, argUint, argUlong, returnRegister, syscallNumberFromX8 } from '../../src/linux/syscalls/args.js';
+import { argBig, argInt, argLong, argsFrom, argUint, argUlong, argUntagged, returnRegister, syscallNumberFromX8 } from '../../src/linux/syscalls/args.js';
 import { EBADF, EINVAL } from '../../src/util/errno.js';
 import { syscallNumber } from '../../src/linux/syscalls/table.js';
 import { makeRig } from './harness.js';
@@ -76,5 +76,15 @@ describe('handlers apply the conversions', () => {
     const fd = rig.call('openat', -100, rig.str('/tmp/f'), 0o102, 0o600);
     expect(rig.call('lseek', fd, -1, 0)).toBe(-EINVAL);
     expect(rig.call('lseek', fd, 0xffffffff, 0)).toBe(0xffffffff);
+  });
+});
+
+describe('untagged_addr for the address-space calls', () => {
+  it('drops the top byte of a user address, keeps a kernel address, clamps what stays too large', () => {
+    expect(argUntagged({ hi: 0x5a000000, lo: 0x00400000 })).toBe(0x400000);
+    expect(argUntagged({ hi: 0xff0000ff, lo: 0xf7fe3000 })).toBe(0xfff7fe3000);
+    // Bit 55 set: an upper-half address, which untagged_addr sign-extends and leaves huge.
+    expect(argUntagged({ hi: 0x5a800000, lo: 0 })).toBe(argUlong({ hi: 0x5a800000, lo: 0 }));
+    expect(argUntagged({ hi: 0, lo: 0x1000 })).toBe(0x1000);
   });
 });

@@ -112,6 +112,11 @@ export class PtepScript {
 
   constructor(private readonly file: string) {}
 
+  /** The rig the script ran on (its memory holds the page tables); undefined before any statement needed one. */
+  get workbench(): Workbench | undefined {
+    return this.wb;
+  }
+
   private bench(): Workbench {
     if (!this.wb) {
       this.wb = new Workbench({ policy: this.policy });

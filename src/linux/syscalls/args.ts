@@ -43,6 +43,18 @@ export function argLong(v: U64): number {
   return -(negHi * TWO32 + negLo);
 }
 
+/**
+ * A user address whose top byte is a pointer tag: the kernel's untagged_addr (arm64
+ * asm/uaccess.h), bits 63:56 cleared when bit 55 is clear (a user address; a kernel one keeps
+ * them), then as argUlong. The address-space calls (munmap, mprotect, madvise, mremap's old
+ * address, msync, mlock, munlock, mincore) untag their start this way whether or not the task
+ * enabled the tagged address ABI; mmap, brk and mremap's new address do not
+ * (Documentation/arch/arm64/tagged-address-abi.rst, v6.12).
+ */
+export function argUntagged(v: U64): number {
+  return argUlong((v.hi & 0x00800000) === 0 ? { lo: v.lo, hi: v.hi & 0x00ffffff } : v);
+}
+
 /** A pointer argument: the address, and whether it is NULL. */
 export function argPtr(v: U64): number {
   return argUlong(v);

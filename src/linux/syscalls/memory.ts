@@ -14,7 +14,7 @@ import type { U64 } from '../../util/u64.js';
 import { EACCES, EBADF, EFAULT, EINVAL, ENODEV } from '../../util/errno.js';
 import { O_APPEND } from '../file.js';
 import type { LinuxProcess } from '../process.js';
-import { argInt, argUint, argUlong } from './args.js';
+import { argInt, argUint, argUlong, argUntagged } from './args.js';
 import type { SyscallHandlers } from './outcome.js';
 
 const PAGE_SIZE = 4096;
@@ -78,14 +78,14 @@ function mmap(p: LinuxProcess, a: readonly U64[]): number {
 }
 
 function munmap(p: LinuxProcess, a: readonly U64[]): number {
-  return p.mm.munmap(argUlong(a[0]!), argUlong(a[1]!));
+  return p.mm.munmap(argUntagged(a[0]!), argUlong(a[1]!));
 }
 
 function mprotect(p: LinuxProcess, a: readonly U64[]): number {
   // Bits above the defined PROT_* values (all in the low half) are refused by the mm.
   const prot = a[2]!.hi !== 0 ? -1 >>> 0 : a[2]!.lo >>> 0;
   if (mdweDenies(p, prot, true)) return -EACCES;
-  const start = argUlong(a[0]!);
+  const start = argUntagged(a[0]!);
   const end = start + argUlong(a[1]!);
   // Gaining PROT_EXEC: checked on every VMA of the range before any changes (the kernel stops at
   // the first VMA that may not, having changed those before it).
@@ -94,11 +94,11 @@ function mprotect(p: LinuxProcess, a: readonly U64[]): number {
     if (v.end <= start || v.start >= end) continue;
     if (mdweDenies(p, prot, (v.flags & VM_EXEC) !== 0)) return -EACCES;
   }
-  return p.mm.mprotect(argUlong(a[0]!), argUlong(a[1]!), prot);
+  return p.mm.mprotect(start, argUlong(a[1]!), prot);
 }
 
 function madvise(p: LinuxProcess, a: readonly U64[]): number {
-  return p.mm.madvise(argUlong(a[0]!), argUlong(a[1]!), argInt(a[2]!));
+  return p.mm.madvise(argUntagged(a[0]!), argUlong(a[1]!), argInt(a[2]!));
 }
 
 function brk(p: LinuxProcess, a: readonly U64[]): number {
@@ -106,23 +106,23 @@ function brk(p: LinuxProcess, a: readonly U64[]): number {
 }
 
 function mremap(p: LinuxProcess, a: readonly U64[]): number {
-  return lockingMm(p).mremap(argUlong(a[0]!), argUlong(a[1]!), argUlong(a[2]!), argUlong(a[3]!), argUlong(a[4]!));
+  return lockingMm(p).mremap(argUntagged(a[0]!), argUlong(a[1]!), argUlong(a[2]!), argUlong(a[3]!), argUlong(a[4]!));
 }
 
 function msync(p: LinuxProcess, a: readonly U64[]): number {
-  return p.mm.msync(argUlong(a[0]!), argUlong(a[1]!), argInt(a[2]!));
+  return p.mm.msync(argUntagged(a[0]!), argUlong(a[1]!), argInt(a[2]!));
 }
 
 function mlock(p: LinuxProcess, a: readonly U64[]): number {
-  return lockingMm(p).mlock(argUlong(a[0]!), argUlong(a[1]!));
+  return lockingMm(p).mlock(argUntagged(a[0]!), argUlong(a[1]!));
 }
 
 function mlock2(p: LinuxProcess, a: readonly U64[]): number {
-  return lockingMm(p).mlock2(argUlong(a[0]!), argUlong(a[1]!), argInt(a[2]!));
+  return lockingMm(p).mlock2(argUntagged(a[0]!), argUlong(a[1]!), argInt(a[2]!));
 }
 
 function munlock(p: LinuxProcess, a: readonly U64[]): number {
-  return lockingMm(p).munlock(argUlong(a[0]!), argUlong(a[1]!));
+  return lockingMm(p).munlock(argUntagged(a[0]!), argUlong(a[1]!));
 }
 
 function mlockall(p: LinuxProcess, a: readonly U64[]): number {
@@ -135,7 +135,7 @@ function munlockall(p: LinuxProcess): number {
 
 /** mincore: the vector must lie below TASK_SIZE (access_ok, EFAULT) before the walk. */
 function mincore(p: LinuxProcess, a: readonly U64[]): number {
-  const start = argUlong(a[0]!);
+  const start = argUntagged(a[0]!);
   const len = argUlong(a[1]!);
   const vec = argUlong(a[2]!);
   if (start % PAGE_SIZE !== 0) return -EINVAL;

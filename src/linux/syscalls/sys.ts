@@ -4,7 +4,8 @@
  *
  * PR_SET_VMA (anonymous VMA names) answers as a kernel built without CONFIG_ANON_VMA_NAME does:
  * EINVAL, because naming part of a VMA needs the memory manager to split VMAs by name. Arm64's
- * SVE, SME, pointer-authentication and tagged-address controls answer as on a CPU without them.
+ * SVE, SME and pointer-authentication controls answer as on a CPU without them; the tagged address
+ * ABI as on a kernel with abi.tagged_addr_disabled = 1.
  */
 import type { U64 } from '../../util/u64.js';
 import { EFAULT, EINVAL, EPERM, ESRCH } from '../../util/errno.js';
@@ -119,7 +120,10 @@ function prctl(p: LinuxProcess, a: readonly U64[]): number {
     case PR_GET_TAGGED_ADDR_CTRL:
       return arg2 === 0 && restZero ? 0 : -EINVAL;
     case PR_SET_TAGGED_ADDR_CTRL:
-      // Only "untagged", which is what every task already has.
+      // Only "untagged", which is what every task already has: tagged pointers work for loads
+      // and stores (TBI0) and address-space calls, but system calls that access user memory do
+      // not take them (EFAULT), as on a kernel booted with abi.tagged_addr_disabled = 1, whose
+      // prctl refuses PR_TAGGED_ADDR_ENABLE with EINVAL.
       return arg2 === 0 && restZero ? 0 : -EINVAL;
     case PR_SET_MDWE: {
       if (!restZero) return -EINVAL;
