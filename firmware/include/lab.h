@@ -2,7 +2,7 @@
  * lab.h: guest markers for contpte-lab (like gem5's m5ops or valgrind's client requests).
  *
  * A guest program includes this header to talk to the tool through the marker syscall of
- * DESIGN.md: `svc #0` with x8 = 0x4C4142 ("LAB"), x0 = operation, x1 = argument.
+ * docs/design.md: `svc #0` with x8 = 0x4C4142 ("LAB"), x0 = operation, x1 = argument.
  *
  *   lab_mark("name")        put a named marker in the trace
  *   lab_reset_stats()       zero the counts: what follows is the region of interest

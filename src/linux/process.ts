@@ -30,7 +30,7 @@ import { LinuxSystem, type ExitInfo } from './system.js';
 import type { WaitQueue } from './wait.js';
 import { SyscallDispatcher, type SyscallOutcome } from './syscalls/dispatch.js';
 
-/** The guest marker calls (DESIGN.md "Guest markers"), implemented by the machine. */
+/** The guest marker calls (docs/design.md "Guest markers"), implemented by the machine. */
 export interface Markers {
   mark(name: string): void;
   reset(): void;

@@ -4,7 +4,7 @@
  * decided by the mmu model (one TLB and walk cache per CPU) and every page table kept by the
  * memory-manager model.
  *
- * The joins (DESIGN.md, data flow):
+ * The joins (docs/design.md, data flow):
  * - the engine's guest-physical pool is the kernel model's PhysMem, so what the model writes
  *   (page cache, zeroed anonymous pages) is what the guest reads;
  * - the model TLB announces fills and removals to `ShadowSync`, which keeps the engine's shadow
@@ -1083,7 +1083,7 @@ export class Machine {
     };
   }
 
-  /** The JSON summary of DESIGN.md for a finished run. */
+  /** The JSON summary of docs/design.md for a finished run. */
   summary(end: RunEnd): Summary {
     return buildSummary({
       exitCode: end.exitCode,

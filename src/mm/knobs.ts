@@ -1,7 +1,7 @@
 /**
  * The kernel knobs: every policy value a profile sets and `--set knob=value` overrides, as one
  * typed table (name, value syntax, allowed values, what it means, which component reads it).
- * Names and value syntax of the DESIGN.md knobs are kept exactly; the others are the ones
+ * Names and value syntax of the docs/design.md knobs are kept exactly; the others are the ones
  * docs/kernel-notes.md §0.3 and §9 propose, plus the few the lead's page-table switches need.
  *
  * A resolved set of values is an `MmPolicy` (snake_case keys, the knob names). Parsing a value

@@ -1,6 +1,6 @@
 /**
  * The counter groups the mmu owns (src/trace/stats.ts registers them): `tlb`, `tlbi`, `dsb` and
- * `checker`. Names are the JSON summary's (DESIGN.md); new counters are one line here.
+ * `checker`. Names are the JSON summary's (docs/design.md); new counters are one line here.
  */
 import type { Tally } from '../trace/stats.js';
 

@@ -1,6 +1,6 @@
 /**
  * The page-table layer's switches. The memory manager's kernel profiles set them (knob names in
- * DESIGN.md are in brackets).
+ * docs/design.md are in brackets).
  */
 
 /**

@@ -1,6 +1,6 @@
 /**
- * The JSON summary of a run (DESIGN.md "Interfaces users rely on"), built from stats snapshots:
- * the keys DESIGN.md promises, then the detail users need to explain them (fold attempts, TLBIs
+ * The JSON summary of a run (docs/design.md "Interfaces other programs rely on"), built from stats snapshots:
+ * the keys docs/design.md promises, then the detail users need to explain them (fold attempts, TLBIs
  * by call chain, DSBs by domain, fault paths and retries, folios by order, syscalls by name, the
  * ops counted by the guest's markers and one entry per dump).
  *
@@ -154,7 +154,7 @@ function sumTally(t: Tally): number {
   return s;
 }
 
-/** The hardware fault kinds tally is spread into `faults`, as DESIGN.md's `{ total, <kind> }`. */
+/** The hardware fault kinds tally is spread into `faults`, as docs/design.md's `{ total, <kind> }`. */
 const FAULT_KIND_TALLY = 'by_hw_kind';
 
 function faultCounts(g: Group | undefined): Pick<Counts, 'faults' | 'fault_detail' | 'fault_retries'> {
@@ -231,7 +231,7 @@ export function countsFromSnapshot(s: StatsSnapshot, ncpus = 0): Counts {
 }
 
 /**
- * The guest markers' effect on counting (DESIGN.md): reset zeroes every counter and the ops,
+ * The guest markers' effect on counting (docs/design.md): reset zeroes every counter and the ops,
  * dump records the counts since the last reset, ops adds to the op count. The machine calls these
  * from its marker syscall and hands `dumps` and `ops` to `buildSummary`.
  */

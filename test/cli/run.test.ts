@@ -2,7 +2,7 @@
  * `contpte-lab run` as a user meets it: bad input gets one clear line and exit code 2; a guest
  * that crashes ends as Linux would end it (128 + signal, with the address, PC and instruction); a
  * runaway guest stops at its budget; unimplemented syscalls are named; results are deterministic;
- * `--json` is one JSON document with the DESIGN.md keys.
+ * `--json` is one JSON document with the docs/design.md keys.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
@@ -138,7 +138,7 @@ describe('how a guest run can end', () => {
 });
 
 describe('the summary', () => {
-  it('--json is one JSON document with the keys DESIGN.md promises, and the guest stdout goes to stderr', () => {
+  it('--json is one JSON document with the keys docs/design.md promises, and the guest stdout goes to stderr', () => {
     const r = cli(['run', 'firmware/bin/hello', '--json', '--', 'x']);
     expect(r.status).toBe(0);
     const s = JSON.parse(r.stdout);

@@ -45,7 +45,7 @@ export function firmwareBinary(program: FirmwareProgram | MultitaskProgram): str
   return path.join(FIRMWARE_DIR, 'bin', program);
 }
 
-/** The marker syscall of DESIGN.md, as firmware/include/lab.h issues it. */
+/** The marker syscall of docs/design.md, as firmware/include/lab.h issues it. */
 export const LAB_SYSCALL_NR = 0x4c4142;
 
 /** One marker call, in the order the guest makes them (x0 = 1 mark, 2 reset, 3 dump, 4 ops). */

@@ -29,7 +29,7 @@ const ONE_PASS = {
 };
 
 describe('buildSummary', () => {
-  it('has every key of DESIGN.md with the exact counts of a run', () => {
+  it('has every key of docs/design.md with the exact counts of a run', () => {
     const w = new Pf3Workload([5, 5]);
     w.pass();
     const s = buildSummary({ exitCode: 0, end: { reason: 'exit' }, profile: 'linux-6.9', policy: POLICY, snapshot: w.telemetry.stats.snapshot() });

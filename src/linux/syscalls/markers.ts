@@ -1,5 +1,5 @@
 /**
- * The guest marker call (DESIGN.md "Guest markers", firmware/include/lab.h): x8 = 0x4C4142,
+ * The guest marker call (docs/design.md "Guest markers", firmware/include/lab.h): x8 = 0x4C4142,
  * x0 = operation, x1 = argument. Dispatched to the machine's `Markers`; returns 0. A marker name
  * is read through the model like any string a syscall reads (it lives in the guest's .rodata).
  * A name that cannot be read gives -EFAULT and an unknown operation -EINVAL; guests ignore the

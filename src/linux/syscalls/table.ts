@@ -6,7 +6,7 @@
  * named in its message.
  */
 
-/** The guest marker call of DESIGN.md ("LAB"): far above every real syscall number. */
+/** The guest marker call of docs/design.md ("LAB"): far above every real syscall number. */
 export const LAB_MARKER_NR = 0x4c4142;
 
 const ENTRIES: readonly (readonly [number, string])[] = [
