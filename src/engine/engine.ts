@@ -25,7 +25,7 @@ import { bringUp, ttbr0Value } from './cpu.js';
 import { HostRegion } from './hostmem.js';
 import { DEFAULT_MEM_MB, DEFAULT_SHADOW_BYTES, MAX_MEM_MB, PAGE_SIZE, PA_BITS, PHYS_BASE, VA_LIMIT, shadowBaseFor } from './layout.js';
 import { runStartupProbe, PROBE_PAGES } from './probe.js';
-import { ShadowTables } from './shadow.js';
+import { ShadowTables, type QemuTlbi } from './shadow.js';
 import { TLBI_VALE1, TLBI_VMALLE1, TTBR0_EL1 } from './sysregs.js';
 import type { AbortInfo, AbortResponse, EngineHooks, ExceptionInfo, GuestAccess, PageFault, RegisterFile, StopReason } from './types.js';
 import {
@@ -116,7 +116,6 @@ export class Engine {
   readonly uc: Unicorn;
   /** The guest-physical pool, [PHYS_BASE, PHYS_BASE + memMb MiB): the model allocates from it. */
   readonly phys: PhysMem;
-  readonly shadow: ShadowTables;
   readonly memMb: number;
   /** Physical address of the engine's own region (shadow tables, stub, probe pages). */
   readonly regionBase: number;
@@ -157,6 +156,8 @@ export class Engine {
   private readonly watchdog: Watchdog | undefined;
   private closed = false;
   private currentAsid: number;
+  /** The shadow tables TTBR0_EL1 points at (selectShadow switches between trees). */
+  private curShadow: ShadowTables;
 
   constructor(options: EngineOptions = {}) {
     const memMb = options.memMb ?? DEFAULT_MEM_MB;
@@ -208,12 +209,9 @@ export class Engine {
       this.uc.memMapPtr(this.regionBase, shadowBytes, UC_PROT_ALL, this.engineRegion.ptr);
       this.engineU32 = new Uint32Array(this.engineRegion.view());
 
-      this.shadow = new ShadowTables(
+      this.curShadow = new ShadowTables(
         { u32: this.engineU32, base: this.regionBase, firstPage: PROBE_PAGES.firstTablePage, endPage: shadowBytes / PAGE_SIZE },
-        (op) => {
-          if (op.kind === 'all') this.uc.cpRegWriteHalves(TLBI_VMALLE1, 0, 0);
-          else this.uc.cpRegWriteHalves(TLBI_VALE1, (op.va / PAGE_SIZE) >>> 0, Math.floor(op.va / PAGE_SIZE / 2 ** 32) | (this.currentAsid << 16));
-        },
+        this.invalidateQemuTlb,
       );
 
       const cpu = bringUp(this.uc, {
@@ -271,6 +269,40 @@ export class Engine {
 
   setHooks(hooks: EngineHooks): void {
     this.hooks = hooks;
+  }
+
+  /** The shadow tables the guest translates through now. */
+  get shadow(): ShadowTables {
+    return this.curShadow;
+  }
+
+  /** What a shadow flush does to QEMU's TLB (only the current tree is ever flushed). */
+  private readonly invalidateQemuTlb = (op: QemuTlbi): void => {
+    if (op.kind === 'all') this.uc.cpRegWriteHalves(TLBI_VMALLE1, 0, 0);
+    else this.uc.cpRegWriteHalves(TLBI_VALE1, (op.va / PAGE_SIZE) >>> 0, Math.floor(op.va / PAGE_SIZE / 2 ** 32) | (this.currentAsid << 16));
+  };
+
+  /**
+   * A new, empty tree of shadow tables in the engine's region (its pages and counters shared
+   * with the others), for `selectShadow`.
+   */
+  newShadowTables(): ShadowTables {
+    return new ShadowTables(this.curShadow.pagePool, this.invalidateQemuTlb);
+  }
+
+  /**
+   * Points TTBR0_EL1 at another tree of shadow tables, with `asid`, and empties QEMU's TLB (a
+   * context switch that keeps each CPU's and address space's shadow instead of rebuilding one).
+   * Invalidations either tree still owed QEMU are covered by that.
+   */
+  selectShadow(tables: ShadowTables, asid: number): void {
+    if (!Number.isInteger(asid) || asid < 0 || asid > 0xffff) throw new RangeError(`ASID ${asid} is not 0..65535`);
+    this.curShadow.discardStale();
+    this.curShadow = tables;
+    this.currentAsid = asid;
+    this.uc.cpRegWrite(TTBR0_EL1, ttbr0Value(tables.rootPa, asid));
+    this.uc.cpRegWriteHalves(TLBI_VMALLE1, 0, 0);
+    tables.discardStale();
   }
 
   /** The ASID in TTBR0_EL1. */

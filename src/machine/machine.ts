@@ -7,8 +7,8 @@
  * The joins (DESIGN.md, data flow):
  * - the engine's guest-physical pool is the kernel model's PhysMem, so what the model writes
  *   (page cache, zeroed anonymous pages) is what the guest reads;
- * - the model TLB announces fills and removals to `ShadowSync`, which keeps the engine's shadow
- *   tables (what QEMU walks) equal to it, so no guest access can bypass the model;
+ * - the model TLB announces fills and removals to the engine's `ShadowForest`, which keeps the
+ *   shadow tables (what QEMU walks) equal to it, so no guest access can bypass the model;
  * - a guest access the shadow refuses arrives as an abort: the machine asks the mmu to translate
  *   it (a TLB hit, or a walk and a fill), hands a translation fault to the memory manager's
  *   fault handler, and retries the instruction;
@@ -16,13 +16,13 @@
  * - the task layer (linux/system.ts) asks the machine, its TaskHost, for address spaces,
  *   registers and scheduling; a syscall that blocks parks its task and runs again on wake-up;
  * - a context switch saves the task's registers, selects its CPU in the mmu (TLB, walk cache,
- *   TTBR0/ASID) and makes the shadow equal that CPU's TLB, so QEMU never sees another CPU's
- *   entries. Each CPU's TLB has its own ShadowSync; only the running CPU's is active.
+ *   TTBR0/ASID) and points the engine at the shadow tree of that CPU and ASID (each kept equal
+ *   to its part of that CPU's TLB), so QEMU never sees another CPU's entries.
  *
  * The run ends when the first process has exited; processes still running then are killed (as
  * the tool's end would end them), their teardown counted.
  */
-import { Engine, ShadowSync, type AbortInfo, type EngineHooks, type RegisterFile, type StopReason } from '../engine/index.js';
+import { Engine, ShadowForest, type AbortInfo, type EngineHooks, type RegisterFile, type StopReason } from '../engine/index.js';
 import { readElfFile, type ElfImage } from '../linux/elf.js';
 import { loadElfBinary, type ExecResult } from '../linux/exec.js';
 import { LinuxProcess, releaseForProfile, type Markers } from '../linux/process.js';
@@ -45,8 +45,8 @@ import { ClockMeter } from './clock-cost.js';
 import { QUANTUM_INSNS, Scheduler, SLACK_NS, TIMESLICE_NS, type SchedCpu } from './scheduler.js';
 
 /**
- * The `sched` stats group: switches of task (and of modeled CPU, which reloads the shadow from
- * that CPU's TLB), instruction quanta that ran out, sleepers woken by their deadline. (Not the
+ * The `sched` stats group: switches of task (and of modeled CPU, which selects that CPU's
+ * shadow tables), instruction quanta that ran out, sleepers woken by their deadline. (Not the
  * engine's slices: the CLI's wall-clock slices would make that count differ between runs.)
  */
 export interface SchedStats {
@@ -145,7 +145,7 @@ export class Machine {
   readonly markers: MarkerCounts;
   readonly system: LinuxSystem;
   readonly sched: Scheduler;
-  private readonly syncs: ShadowSync[];
+  private readonly shadows: ShadowForest;
   private readonly meter: ClockMeter;
   private loaded: ExecResult | undefined;
   private readonly dis: Disassembler | null;
@@ -183,15 +183,13 @@ export class Machine {
     try {
       const mmu = new Mmu(this.engine.phys, this.telemetry, mmuOptionsFrom(this.policy));
       this.kernel = new MmKernel({ policy: this.policy, profile: this.profile, telemetry: this.telemetry, mem: this.engine.phys, mmu });
-      this.syncs = mmu.cpus.map((c, i) => {
-        const sync = new ShadowSync(this.engine);
-        sync.active = i === 0;
-        c.tlb.observer = sync;
-        return sync;
+      this.shadows = new ShadowForest(this.engine, mmu.cpus.length);
+      mmu.cpus.forEach((c, i) => {
+        c.tlb.observer = this.shadows.observer(i);
       });
       this.process = this.kernel.newProcess();
       this.kernel.switchTo(this.process);
-      this.engine.setAsid(this.process.userAsid);
+      this.shadows.select(0, this.process.userAsid, () => mmu.tlb.residentEntries());
       this.engineAsid = this.process.userAsid;
       this.linux = this.newLinuxProcess();
       this.system = new LinuxSystem(this.taskHost(), this.linux.pid);
@@ -493,8 +491,8 @@ export class Machine {
   }
 
   /**
-   * Puts `t` on the engine: its CPU (TLB, walk cache, registers of the mmu; the shadow rebuilt
-   * from that TLB), its address space (TTBR0/ASID), its registers, and the CPU's clock.
+   * Puts `t` on the engine: its CPU (TLB, walk cache, registers of the mmu; that CPU's shadow
+   * tree for the address space), its address space (TTBR0/ASID), its registers, and the CPU's clock.
    */
   private switchTo(t: Task): void {
     const prev = this.running;
@@ -509,17 +507,13 @@ export class Machine {
     this.schedStats.context_switches++;
     if (cpuChanged) {
       this.schedStats.cpu_switches++;
-      this.syncs[this.engineCpu]!.active = false;
       this.engineCpu = t.cpu;
       mmu.selectCpu(t.cpu);
     }
     this.kernel.switchTo(mm);
     if (cpuChanged || this.engineAsid !== mm.userAsid) {
-      this.engine.setAsid(mm.userAsid);
       this.engineAsid = mm.userAsid;
-      const sync = this.syncs[t.cpu]!;
-      sync.active = true;
-      sync.resync(mmu.tlb.residentEntries());
+      this.shadows.select(t.cpu, mm.userAsid, () => mmu.tlb.residentEntries());
     }
     this.running = t;
     t.process.current = t;
@@ -844,9 +838,8 @@ export class Machine {
     t.rseq = null;
     t.clearChildTid = 0;
     this.kernel.switchTo(mm);
-    this.engine.setAsid(mm.userAsid);
     this.engineAsid = mm.userAsid;
-    this.syncs[this.engineCpu]!.resync(this.kernel.mmu.tlb.residentEntries());
+    this.shadows.select(this.engineCpu, mm.userAsid, () => this.kernel.mmu.tlb.residentEntries());
     let loaded: ExecResult;
     try {
       loaded = loadElfBinary(p, image, {
