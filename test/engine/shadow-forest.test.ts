@@ -32,9 +32,9 @@ function cpuTlb(forest: ShadowForest, cpu: number): { tlb: Tlb; live: Set<TlbEnt
       live.add(e);
       o.onFill(e);
     },
-    onRemove: (e, r) => {
+    onRemove: (e, r, vaBase, span, asid) => {
       live.delete(e);
-      o.onRemove(e, r);
+      o.onRemove(e, r, vaBase, span, asid);
     },
   };
   return { tlb, live };
