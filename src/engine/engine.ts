@@ -19,12 +19,14 @@
 import { Telemetry } from '../trace/telemetry.js';
 import { PhysMem } from '../mmu/physmem.js';
 import { UsageError } from '../util/errors.js';
+import type { U64 } from '../util/u64.js';
 import { type DecodeContext, type DecodeResult, type MemAccess, type RegisterReader, decodeAccess, insnHex, splitByPage } from './a64-access.js';
 import { AbortRegisters } from './abort-regs.js';
 import { bringUp, ttbr0Value } from './cpu.js';
 import { HostRegion } from './hostmem.js';
 import { DEFAULT_MEM_MB, DEFAULT_SHADOW_BYTES, MAX_MEM_MB, PAGE_SIZE, PA_BITS, PHYS_BASE, VA_LIMIT, shadowBaseFor } from './layout.js';
 import { runStartupProbe, PROBE_PAGES } from './probe.js';
+import { CTX_FPCR, CTX_FPSR, CTX_NZCV, CTX_PC, CTX_SLOTS, CTX_SP, CTX_TPIDR, CTX_V, SavedRegisters } from './saved-regs.js';
 import { ShadowTables, type QemuTlbi } from './shadow.js';
 import { TLBI_VALE1, TLBI_VMALLE1, TTBR0_EL1 } from './sysregs.js';
 import type { AbortInfo, AbortResponse, EngineHooks, ExceptionInfo, GuestAccess, PageFault, RegisterFile, StopReason } from './types.js';
@@ -93,14 +95,6 @@ export interface EngineStats {
  */
 const CODE_SCRATCH_VA = PHYS_BASE;
 
-/** Slots of the context-switch batch (contextBatch): x0..x30 are 0..30. */
-const CTX_SP = 31;
-const CTX_PC = 32;
-const CTX_NZCV = 33;
-const CTX_TPIDR = 34;
-const CTX_FPCR = 35;
-const CTX_FPSR = 36;
-const CTX_V = 37;
 
 /** An `until` address no guest reaches: TTBR1 space, beyond Unicorn's memory map. */
 const UNTIL_NEVER = 0xffff_ffff_ffff_fffcn;
@@ -343,6 +337,22 @@ export class Engine {
     return this.pendingPc ?? this.uc.regReadNumber(UC_ARM64_REG_PC);
   }
 
+  /**
+   * What an `svc` hands the kernel: x0..x5, x8 and the PC, in one batched read (a syscall's
+   * arguments read one by one cost seven native calls and seven BigInts).
+   */
+  svcRegisters(): { args: U64[]; x8: U64; pc: number } {
+    this.svcBatch ??= this.uc.batchReader([...[0, 1, 2, 3, 4, 5, 8].map(ucArm64RegX), UC_ARM64_REG_PC]);
+    const r = this.svcBatch();
+    const args: U64[] = new Array<U64>(6);
+    for (let n = 0; n < 6; n++) args[n] = { lo: r[4 * n]!, hi: r[4 * n + 1]! };
+    const pc = this.pendingPc ?? r[29]! * 2 ** 32 + r[28]!;
+    if (this.pendingPc === undefined && r[29]! >= 0x200000) throw new RangeError(`the PC 0x${r[29]!.toString(16)}${r[28]!.toString(16).padStart(8, '0')} is not below 2^53`);
+    return { args, x8: { lo: r[24]!, hi: r[25]! }, pc };
+  }
+
+  private svcBatch: (() => Uint32Array) | undefined;
+
   /** Sets the PC. Inside a hook the guest continues there (or, if the hook stops, the next run does). */
   setPc(pc: number): void {
     if (this.inHook) {
@@ -420,28 +430,19 @@ export class Engine {
 
   /**
    * The user-visible register file, for a task going off the CPU: x0..x30, SP, PC, NZCV,
-   * TPIDR_EL0, FPCR, FPSR and v0..v31 in one batched read.
+   * TPIDR_EL0, FPCR, FPSR and v0..v31 in one batched read, kept as its bytes until something
+   * reads a field (saved-regs.ts).
    */
   saveRegisters(): RegisterFile {
     const b = this.contextBatch();
     b.read();
-    const dv = new DataView(b.slots.buffer, b.slots.byteOffset, b.slots.byteLength);
-    const u64 = (i: number): bigint => dv.getBigUint64(16 * i, true);
-    const x: bigint[] = new Array<bigint>(31);
-    for (let n = 0; n <= 30; n++) x[n] = u64(n);
-    const v: Uint8Array[] = new Array<Uint8Array>(32);
-    for (let n = 0; n < 32; n++) v[n] = b.slots.slice(16 * (CTX_V + n), 16 * (CTX_V + n) + 16);
-    return {
-      x,
-      sp: u64(CTX_SP),
-      // The full 64 bits: a branch to a kernel address leaves a PC above 2^53.
-      pc: this.pendingPc !== undefined ? BigInt(this.pendingPc) : u64(CTX_PC),
-      nzcv: Number(u64(CTX_NZCV) & 0xffffffffn),
-      tpidr: u64(CTX_TPIDR),
-      v,
-      fpcr: Number(u64(CTX_FPCR) & 0xffffffffn),
-      fpsr: Number(u64(CTX_FPSR) & 0xffffffffn),
-    };
+    const bytes = b.slots.slice(0, 16 * CTX_SLOTS);
+    if (this.pendingPc !== undefined) {
+      const dv = new DataView(bytes.buffer);
+      dv.setUint32(16 * CTX_PC, this.pendingPc >>> 0, true);
+      dv.setUint32(16 * CTX_PC + 4, Math.floor(this.pendingPc / 2 ** 32), true);
+    }
+    return new SavedRegisters(bytes);
   }
 
   /** Loads a task's register file (its PC included) onto the CPU, in one batched write. */
@@ -452,19 +453,29 @@ export class Engine {
       dv.setBigUint64(16 * i, BigInt.asUintN(64, v), true);
       dv.setBigUint64(16 * i + 8, 0n, true);
     };
-    for (let n = 0; n <= 30; n++) put(n, r.x[n]!);
-    put(CTX_SP, r.sp);
-    put(CTX_NZCV, BigInt(r.nzcv >>> 0));
-    put(CTX_TPIDR, r.tpidr);
-    put(CTX_FPCR, BigInt(r.fpcr >>> 0));
-    put(CTX_FPSR, BigInt(r.fpsr >>> 0));
-    for (let n = 0; n < 32; n++) b.slots.set(r.v[n]!, 16 * (CTX_V + n));
+    const raw = r instanceof SavedRegisters ? r.raw : null;
+    let pc: number;
+    if (raw !== null) {
+      // Saved and untouched since: the bytes go back as they came.
+      b.slots.set(raw);
+      pc = dv.getUint32(16 * CTX_PC + 4, true) * 2 ** 32 + dv.getUint32(16 * CTX_PC, true);
+    } else {
+      for (let n = 0; n <= 30; n++) put(n, r.x[n]!);
+      put(CTX_SP, r.sp);
+      put(CTX_NZCV, BigInt(r.nzcv >>> 0));
+      put(CTX_TPIDR, r.tpidr);
+      put(CTX_FPCR, BigInt(r.fpcr >>> 0));
+      put(CTX_FPSR, BigInt(r.fpsr >>> 0));
+      for (let n = 0; n < 32; n++) b.slots.set(r.v[n]!, 16 * (CTX_V + n));
+      put(CTX_PC, r.pc);
+      pc = Number(r.pc);
+    }
     // Inside a hook the new PC takes effect when the hook returns (setPc); the batch then writes
     // the PC the CPU has now, which the pending one replaces.
     const inHook = this.inHook;
-    put(CTX_PC, inHook ? this.uc.regRead(UC_ARM64_REG_PC) : r.pc);
+    if (inHook) put(CTX_PC, this.uc.regRead(UC_ARM64_REG_PC));
     b.write();
-    if (inHook) this.pendingPc = Number(r.pc);
+    if (inHook) this.pendingPc = pc;
     else this.pendingPc = undefined;
   }
 

@@ -880,9 +880,8 @@ export class Machine {
     return {
       onSvc: (e) => {
         const t = this.running!;
-        const args = [0, 1, 2, 3, 4, 5].map((n) => u64FromBigInt(e.getX(n)));
-        const nr = syscallNumberFromX8(u64FromBigInt(e.getX(8)));
-        const pc = e.getPc();
+        const { args, x8, pc } = e.svcRegisters();
+        const nr = syscallNumberFromX8(x8);
         t.userRegs = this.liveRegs;
         const out = t.process.syscall(nr, args, pc);
         t.userRegs = null;
