@@ -126,6 +126,8 @@ export class Engine {
   private maxSeconds: number;
   /** When the current run's time budget runs out (ms since the epoch); 0 without one. */
   private deadline = 0;
+  /** The deadline the watchdog is armed for (0: disarmed). */
+  private armedFor = 0;
   /** The next run resumes one that yielded. */
   private resuming = false;
   /** When the current slice ends (Date.now() ms; 0: no slices), and whether a stop ended one. */
@@ -524,6 +526,12 @@ export class Engine {
       if (!this.resuming) this.deadline = slice?.deadlineMs ?? (this.maxSeconds > 0 ? Date.now() + this.maxSeconds * 1000 : 0);
       this.resuming = false;
       const deadline = this.deadline;
+      if (deadline !== this.armedFor) {
+        // One arming per deadline, kept across slices and resumed runs (watchdog.ts).
+        if (this.armedFor !== 0) this.watchdog!.disarm();
+        if (deadline) this.watchdog!.arm(deadline - Date.now());
+        this.armedFor = deadline;
+      }
       // Wall-clock slices would move the scheduler's instruction quanta: not with a count.
       const sliceMs = slice?.count !== undefined ? 0 : this.sliceMs;
       this.sliceEnd = sliceMs > 0 ? Date.now() + sliceMs : 0;
@@ -532,8 +540,12 @@ export class Engine {
         this.sliceYield = false;
         this.unmapped = undefined;
         this.shadow.flush();
-        const armMs = deadline ? deadline - Date.now() : 0;
-        if (deadline) this.watchdog!.arm(armMs);
+        if (deadline && this.watchdog!.fired()) {
+          // The deadline passed between slices.
+          this.watchdog!.disarm();
+          this.armedFor = 0;
+          return this.endedWithoutRequest(true);
+        }
         let err: number;
         let timedOut = false;
         const quantum = slice?.count ?? 0;
@@ -541,7 +553,10 @@ export class Engine {
         try {
           err = this.uc.emuStart(pc, UNTIL_NEVER, 0, count);
         } finally {
-          if (deadline) timedOut = this.watchdog!.disarm();
+          if (deadline && this.watchdog!.fired()) {
+            timedOut = this.watchdog!.disarm();
+            this.armedFor = 0;
+          }
         }
         if (this.pendingPc !== undefined) {
           this.uc.regWrite(UC_ARM64_REG_PC, this.pendingPc);
