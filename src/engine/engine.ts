@@ -200,6 +200,8 @@ export class Engine {
       regions.push(this.poolRegion);
       this.uc.memMapPtr(PHYS_BASE, poolBytes, UC_PROT_ALL, this.poolRegion.ptr);
       this.phys = new PhysMem(this.poolRegion.view(), PHYS_BASE);
+      const pool = this.poolRegion;
+      this.phys.setBacker((offset, len) => pool.populate(offset, len));
       this.engineRegion = HostRegion.reserve(shadowBytes, 'rw');
       regions.push(this.engineRegion);
       this.uc.memMapPtr(this.regionBase, shadowBytes, UC_PROT_ALL, this.engineRegion.ptr);
