@@ -950,8 +950,8 @@ export class Machine {
     const mm = this.running!.process.mm as Process;
     for (const f of info.faults) {
       for (let attempt = 0; ; attempt++) {
-        const t = mmu.translate(f.va, f.kind, 0);
-        if (t.ok) break;
+        const t = mmu.resolve(f.va, f.kind, 0);
+        if (t === null) break;
         const out = mm.handleFault(f.va, f.kind, t.kind);
         this.traceFault(f.va, f.kind, t.kind, t.level, info.pc, out.kind === 'handled' ? out.path : `${out.signal} ${out.code}`);
         if (out.kind === 'signal') {
