@@ -63,7 +63,7 @@ const UNBOUNDED_SLICE = 2 ** 52;
 /** Syscall returns that mean "restart me, or EINTR if a handler ran" (sigdeliver.ts). */
 const RESTART_CODES = new Set([-ERESTARTSYS, -ERESTARTNOINTR, -ERESTARTNOHAND, -ERESTART_RESTARTBLOCK]);
 import type { WakeReason } from '../linux/wait.js';
-import { syscallNumberFromX8, returnRegister } from '../linux/syscalls/args.js';
+import { syscallNumberFromX8 } from '../linux/syscalls/args.js';
 import type { SyscallOutcome } from '../linux/syscalls/dispatch.js';
 import { syscallName } from '../linux/syscalls/table.js';
 import { MmKernel, type MmPolicy, type Process } from '../mm/index.js';
@@ -600,7 +600,7 @@ export class Machine {
     }
     this.chargeRunning();
     const r = this.settleSyscall(t, out, b.nr, b.args, b.pc);
-    if (r === 'continue' && this.returnToUser(t, out.kind === 'return' ? u64ToBigInt(b.args[0]!) : null, out.kind === 'return' ? out.value : null) === 'continue') {
+    if (r === 'continue' && this.returnToUser(t, out.kind === 'return' ? b.args[0]! : null, out.kind === 'return' ? out.value : null) === 'continue') {
       // The engine holds the task's registers now; the slice that follows saves them.
       this.saveCpuClock();
       return true;
@@ -615,12 +615,13 @@ export class Machine {
   /**
    * The return to user space (ret_to_user): due timers fire, then pending signals are delivered
    * (a handler's frame, a stop, or the process's end) and an interrupted syscall is restarted or
-   * fails with EINTR. `origX0` is the syscall's first argument when returning from one.
+   * fails with EINTR. `origX0` is the syscall's first argument when returning from one (made a
+   * BigInt only when a signal needs it).
    */
-  private returnToUser(t: Task, origX0: bigint | null, ret: number | null): 'continue' | 'stop' {
+  private returnToUser(t: Task, origX0: U64 | null, ret: number | null): 'continue' | 'stop' {
     this.fireProcessTimers(this.linux.clock.peekMonotonicNs());
     if (!signalPending(t) && (ret === null || !RESTART_CODES.has(ret))) return 'continue';
-    const d = deliverSignals(t, this.engine.saveRegisters(), origX0 !== null ? { origX0 } : null);
+    const d = deliverSignals(t, this.engine.saveRegisters(), origX0 !== null ? { origX0: u64ToBigInt(origX0) } : null);
     switch (d.kind) {
       case 'run':
         this.engine.loadRegisters(d.regs);
@@ -706,7 +707,8 @@ export class Machine {
   private settleSyscall(t: Task, out: SyscallOutcome, nr: number, args: readonly U64[], pc: number): 'continue' | 'stop' | StopReason {
     switch (out.kind) {
       case 'return':
-        this.engine.setX(0, u64ToBigInt(returnRegister(out.value)));
+        // A number goes to the register as its two's complement (returnRegister's U64).
+        this.engine.setX(0, out.value);
         t.blockState = null;
         t.wakeReason = null;
         return 'continue';
@@ -889,7 +891,7 @@ export class Machine {
         if (r === 'stop' || this.regsReplaced) return { kind: 'yield' };
         if (r !== 'continue') return r;
         const ret = out.kind === 'return' ? out.value : null;
-        if (this.returnToUser(t, out.kind === 'return' ? u64ToBigInt(args[0]!) : null, ret) === 'stop') return { kind: 'yield' };
+        if (this.returnToUser(t, out.kind === 'return' ? args[0]! : null, ret) === 'stop') return { kind: 'yield' };
         if (this.initEnd !== null || this.mustStop()) return { kind: 'yield' };
         return;
       },
