@@ -19,13 +19,15 @@
 import { Telemetry } from '../trace/telemetry.js';
 import { PhysMem } from '../mmu/physmem.js';
 import { UsageError } from '../util/errors.js';
+import type { U64 } from '../util/u64.js';
 import { type DecodeContext, type DecodeResult, type MemAccess, type RegisterReader, decodeAccess, insnHex, splitByPage } from './a64-access.js';
 import { AbortRegisters } from './abort-regs.js';
 import { bringUp, ttbr0Value } from './cpu.js';
 import { HostRegion } from './hostmem.js';
 import { DEFAULT_MEM_MB, DEFAULT_SHADOW_BYTES, MAX_MEM_MB, PAGE_SIZE, PA_BITS, PHYS_BASE, VA_LIMIT, shadowBaseFor } from './layout.js';
 import { runStartupProbe, PROBE_PAGES } from './probe.js';
-import { ShadowTables } from './shadow.js';
+import { CTX_FPCR, CTX_FPSR, CTX_NZCV, CTX_PC, CTX_SLOTS, CTX_SP, CTX_TPIDR, CTX_V, SavedRegisters } from './saved-regs.js';
+import { ShadowTables, type QemuTlbi } from './shadow.js';
 import { TLBI_VALE1, TLBI_VMALLE1, TTBR0_EL1 } from './sysregs.js';
 import type { AbortInfo, AbortResponse, EngineHooks, ExceptionInfo, GuestAccess, PageFault, RegisterFile, StopReason } from './types.js';
 import {
@@ -93,14 +95,6 @@ export interface EngineStats {
  */
 const CODE_SCRATCH_VA = PHYS_BASE;
 
-/** Slots of the context-switch batch (contextBatch): x0..x30 are 0..30. */
-const CTX_SP = 31;
-const CTX_PC = 32;
-const CTX_NZCV = 33;
-const CTX_TPIDR = 34;
-const CTX_FPCR = 35;
-const CTX_FPSR = 36;
-const CTX_V = 37;
 
 /** An `until` address no guest reaches: TTBR1 space, beyond Unicorn's memory map. */
 const UNTIL_NEVER = 0xffff_ffff_ffff_fffcn;
@@ -116,7 +110,6 @@ export class Engine {
   readonly uc: Unicorn;
   /** The guest-physical pool, [PHYS_BASE, PHYS_BASE + memMb MiB): the model allocates from it. */
   readonly phys: PhysMem;
-  readonly shadow: ShadowTables;
   readonly memMb: number;
   /** Physical address of the engine's own region (shadow tables, stub, probe pages). */
   readonly regionBase: number;
@@ -133,6 +126,8 @@ export class Engine {
   private maxSeconds: number;
   /** When the current run's time budget runs out (ms since the epoch); 0 without one. */
   private deadline = 0;
+  /** The deadline the watchdog is armed for (0: disarmed). */
+  private armedFor = 0;
   /** The next run resumes one that yielded. */
   private resuming = false;
   /** When the current slice ends (Date.now() ms; 0: no slices), and whether a stop ended one. */
@@ -159,6 +154,8 @@ export class Engine {
   private readonly watchdog: Watchdog | undefined;
   private closed = false;
   private currentAsid: number;
+  /** The shadow tables TTBR0_EL1 points at (selectShadow switches between trees). */
+  private curShadow: ShadowTables;
 
   constructor(options: EngineOptions = {}) {
     const memMb = options.memMb ?? DEFAULT_MEM_MB;
@@ -205,17 +202,16 @@ export class Engine {
       regions.push(this.poolRegion);
       this.uc.memMapPtr(PHYS_BASE, poolBytes, UC_PROT_ALL, this.poolRegion.ptr);
       this.phys = new PhysMem(this.poolRegion.view(), PHYS_BASE);
+      const pool = this.poolRegion;
+      this.phys.setBacker((offset, len) => pool.populate(offset, len));
       this.engineRegion = HostRegion.reserve(shadowBytes, 'rw');
       regions.push(this.engineRegion);
       this.uc.memMapPtr(this.regionBase, shadowBytes, UC_PROT_ALL, this.engineRegion.ptr);
       this.engineU32 = new Uint32Array(this.engineRegion.view());
 
-      this.shadow = new ShadowTables(
+      this.curShadow = new ShadowTables(
         { u32: this.engineU32, base: this.regionBase, firstPage: PROBE_PAGES.firstTablePage, endPage: shadowBytes / PAGE_SIZE },
-        (op) => {
-          if (op.kind === 'all') this.uc.cpRegWriteHalves(TLBI_VMALLE1, 0, 0);
-          else this.uc.cpRegWriteHalves(TLBI_VALE1, (op.va / PAGE_SIZE) >>> 0, Math.floor(op.va / PAGE_SIZE / 2 ** 32) | (this.currentAsid << 16));
-        },
+        this.invalidateQemuTlb,
       );
 
       const cpu = bringUp(this.uc, {
@@ -277,6 +273,40 @@ export class Engine {
     this.hooks = hooks;
   }
 
+  /** The shadow tables the guest translates through now. */
+  get shadow(): ShadowTables {
+    return this.curShadow;
+  }
+
+  /** What a shadow flush does to QEMU's TLB (only the current tree is ever flushed). */
+  private readonly invalidateQemuTlb = (op: QemuTlbi): void => {
+    if (op.kind === 'all') this.uc.cpRegWriteHalves(TLBI_VMALLE1, 0, 0);
+    else this.uc.cpRegWriteHalves(TLBI_VALE1, (op.va / PAGE_SIZE) >>> 0, Math.floor(op.va / PAGE_SIZE / 2 ** 32) | (this.currentAsid << 16));
+  };
+
+  /**
+   * A new, empty tree of shadow tables in the engine's region (its pages and counters shared
+   * with the others), for `selectShadow`.
+   */
+  newShadowTables(): ShadowTables {
+    return new ShadowTables(this.curShadow.pagePool, this.invalidateQemuTlb);
+  }
+
+  /**
+   * Points TTBR0_EL1 at another tree of shadow tables, with `asid`, and empties QEMU's TLB (a
+   * context switch that keeps each CPU's and address space's shadow instead of rebuilding one).
+   * Invalidations either tree still owed QEMU are covered by that.
+   */
+  selectShadow(tables: ShadowTables, asid: number): void {
+    if (!Number.isInteger(asid) || asid < 0 || asid > 0xffff) throw new RangeError(`ASID ${asid} is not 0..65535`);
+    this.curShadow.discardStale();
+    this.curShadow = tables;
+    this.currentAsid = asid;
+    this.uc.cpRegWrite(TTBR0_EL1, ttbr0Value(tables.rootPa, asid));
+    this.uc.cpRegWriteHalves(TLBI_VMALLE1, 0, 0);
+    tables.discardStale();
+  }
+
   /** The ASID in TTBR0_EL1. */
   get asid(): number {
     return this.currentAsid;
@@ -314,6 +344,22 @@ export class Engine {
   getPc(): number {
     return this.pendingPc ?? this.uc.regReadNumber(UC_ARM64_REG_PC);
   }
+
+  /**
+   * What an `svc` hands the kernel: x0..x5, x8 and the PC, in one batched read (a syscall's
+   * arguments read one by one cost seven native calls and seven BigInts).
+   */
+  svcRegisters(): { args: U64[]; x8: U64; pc: number } {
+    this.svcBatch ??= this.uc.batchReader([...[0, 1, 2, 3, 4, 5, 8].map(ucArm64RegX), UC_ARM64_REG_PC]);
+    const r = this.svcBatch();
+    const args: U64[] = new Array<U64>(6);
+    for (let n = 0; n < 6; n++) args[n] = { lo: r[4 * n]!, hi: r[4 * n + 1]! };
+    const pc = this.pendingPc ?? r[29]! * 2 ** 32 + r[28]!;
+    if (this.pendingPc === undefined && r[29]! >= 0x200000) throw new RangeError(`the PC 0x${r[29]!.toString(16)}${r[28]!.toString(16).padStart(8, '0')} is not below 2^53`);
+    return { args, x8: { lo: r[24]!, hi: r[25]! }, pc };
+  }
+
+  private svcBatch: (() => Uint32Array) | undefined;
 
   /** Sets the PC. Inside a hook the guest continues there (or, if the hook stops, the next run does). */
   setPc(pc: number): void {
@@ -392,28 +438,19 @@ export class Engine {
 
   /**
    * The user-visible register file, for a task going off the CPU: x0..x30, SP, PC, NZCV,
-   * TPIDR_EL0, FPCR, FPSR and v0..v31 in one batched read.
+   * TPIDR_EL0, FPCR, FPSR and v0..v31 in one batched read, kept as its bytes until something
+   * reads a field (saved-regs.ts).
    */
   saveRegisters(): RegisterFile {
     const b = this.contextBatch();
     b.read();
-    const dv = new DataView(b.slots.buffer, b.slots.byteOffset, b.slots.byteLength);
-    const u64 = (i: number): bigint => dv.getBigUint64(16 * i, true);
-    const x: bigint[] = new Array<bigint>(31);
-    for (let n = 0; n <= 30; n++) x[n] = u64(n);
-    const v: Uint8Array[] = new Array<Uint8Array>(32);
-    for (let n = 0; n < 32; n++) v[n] = b.slots.slice(16 * (CTX_V + n), 16 * (CTX_V + n) + 16);
-    return {
-      x,
-      sp: u64(CTX_SP),
-      // The full 64 bits: a branch to a kernel address leaves a PC above 2^53.
-      pc: this.pendingPc !== undefined ? BigInt(this.pendingPc) : u64(CTX_PC),
-      nzcv: Number(u64(CTX_NZCV) & 0xffffffffn),
-      tpidr: u64(CTX_TPIDR),
-      v,
-      fpcr: Number(u64(CTX_FPCR) & 0xffffffffn),
-      fpsr: Number(u64(CTX_FPSR) & 0xffffffffn),
-    };
+    const bytes = b.slots.slice(0, 16 * CTX_SLOTS);
+    if (this.pendingPc !== undefined) {
+      const dv = new DataView(bytes.buffer);
+      dv.setUint32(16 * CTX_PC, this.pendingPc >>> 0, true);
+      dv.setUint32(16 * CTX_PC + 4, Math.floor(this.pendingPc / 2 ** 32), true);
+    }
+    return new SavedRegisters(bytes);
   }
 
   /** Loads a task's register file (its PC included) onto the CPU, in one batched write. */
@@ -424,20 +461,30 @@ export class Engine {
       dv.setBigUint64(16 * i, BigInt.asUintN(64, v), true);
       dv.setBigUint64(16 * i + 8, 0n, true);
     };
-    for (let n = 0; n <= 30; n++) put(n, r.x[n]!);
-    put(CTX_SP, r.sp);
-    put(CTX_NZCV, BigInt(r.nzcv >>> 0));
-    put(CTX_TPIDR, r.tpidr);
-    put(CTX_FPCR, BigInt(r.fpcr >>> 0));
-    put(CTX_FPSR, BigInt(r.fpsr >>> 0));
-    for (let n = 0; n < 32; n++) b.slots.set(r.v[n]!, 16 * (CTX_V + n));
+    const raw = r instanceof SavedRegisters ? r.raw : null;
+    let pc: number;
+    if (raw !== null) {
+      // Saved and untouched since: the bytes go back as they came.
+      b.slots.set(raw);
+      pc = dv.getUint32(16 * CTX_PC + 4, true) * 2 ** 32 + dv.getUint32(16 * CTX_PC, true);
+    } else {
+      for (let n = 0; n <= 30; n++) put(n, r.x[n]!);
+      put(CTX_SP, r.sp);
+      put(CTX_NZCV, BigInt(r.nzcv >>> 0));
+      put(CTX_TPIDR, r.tpidr);
+      put(CTX_FPCR, BigInt(r.fpcr >>> 0));
+      put(CTX_FPSR, BigInt(r.fpsr >>> 0));
+      for (let n = 0; n < 32; n++) b.slots.set(r.v[n]!, 16 * (CTX_V + n));
+      put(CTX_PC, r.pc);
+      pc = Number(r.pc);
+    }
     // Inside a hook the new PC takes effect when the hook returns (setPc); the batch then writes
     // the PC the CPU has now, which the pending one replaces.
     const inHook = this.inHook;
-    put(CTX_PC, inHook ? this.uc.regRead(UC_ARM64_REG_PC) : r.pc);
+    if (inHook) put(CTX_PC, this.uc.regRead(UC_ARM64_REG_PC));
     b.write();
     if (inHook) {
-      this.pendingPc = Number(r.pc);
+      this.pendingPc = pc;
       this.regsLoadedInHook = true;
     } else {
       this.pendingPc = undefined;
@@ -511,6 +558,12 @@ export class Engine {
       if (!this.resuming) this.deadline = slice?.deadlineMs ?? (this.maxSeconds > 0 ? Date.now() + this.maxSeconds * 1000 : 0);
       this.resuming = false;
       const deadline = this.deadline;
+      if (deadline !== this.armedFor) {
+        // One arming per deadline, kept across slices and resumed runs (watchdog.ts).
+        if (this.armedFor !== 0) this.watchdog!.disarm();
+        if (deadline) this.watchdog!.arm(deadline - Date.now());
+        this.armedFor = deadline;
+      }
       // Wall-clock slices would move the scheduler's instruction quanta: not with a count.
       const sliceMs = slice?.count !== undefined ? 0 : this.sliceMs;
       this.sliceEnd = sliceMs > 0 ? Date.now() + sliceMs : 0;
@@ -519,8 +572,12 @@ export class Engine {
         this.sliceYield = false;
         this.unmapped = undefined;
         this.shadow.flush();
-        const armMs = deadline ? deadline - Date.now() : 0;
-        if (deadline) this.watchdog!.arm(armMs);
+        if (deadline && this.watchdog!.fired()) {
+          // The deadline passed between slices.
+          this.watchdog!.disarm();
+          this.armedFor = 0;
+          return this.endedWithoutRequest(true);
+        }
         let err: number;
         let timedOut = false;
         const quantum = slice?.count ?? 0;
@@ -528,7 +585,10 @@ export class Engine {
         try {
           err = this.uc.emuStart(pc, UNTIL_NEVER, 0, count);
         } finally {
-          if (deadline) timedOut = this.watchdog!.disarm();
+          if (deadline && this.watchdog!.fired()) {
+            timedOut = this.watchdog!.disarm();
+            this.armedFor = 0;
+          }
         }
         this.restoreHookRegisters();
         if (this.pendingPc !== undefined) {

@@ -16,6 +16,7 @@ const MAP_PRIVATE = 0x02;
 const MAP_ANONYMOUS = 0x20;
 const MAP_NORESERVE = 0x4000;
 const MADV_DONTNEED = 4;
+const MADV_POPULATE_WRITE = 23;
 /** mmap's MAP_FAILED, (void *)-1, as koffi 3 returns pointers (BigInt). */
 const MAP_FAILED = 0xffff_ffff_ffff_ffffn;
 
@@ -80,6 +81,17 @@ export class HostRegion {
       throw new EnvironmentError(`cannot view ${this.size} bytes of host memory as one buffer: this Node.js allows ${bufferConstants.MAX_LENGTH} (use a smaller mem_mb)`);
     }
     return koffi.view(this.ptr, this.size);
+  }
+
+  /**
+   * Backs [offset, offset + len) with zeroed host pages now, in one call (madvise
+   * MADV_POPULATE_WRITE, Linux 5.14), instead of one host page fault per page at first touch.
+   * Returns false, having done nothing, where the host does not support it.
+   */
+  populate(offset: number, len: number): boolean {
+    this.assertLive();
+    if (offset < 0 || len < 0 || offset + len > this.size) throw new RangeError(`populate [${offset}, +${len}) outside a region of ${this.size} bytes`);
+    return loadLibc().madvise(this.ptr + BigInt(offset), len, MADV_POPULATE_WRITE) === 0;
   }
 
   /** Gives [offset, offset + len) back to the OS; it reads as zeros afterwards. */

@@ -173,21 +173,63 @@ interface Live extends ShadowEntry {
   readonly attrHi: number;
 }
 
-export class ShadowTables {
+/**
+ * The table pages of a shadow region and their bookkeeping, shared by every tree of shadow tables
+ * built in it (one per CPU and address space, shadow-forest.ts): each tree takes and returns
+ * whole pages, and all of them count into one `stats`.
+ */
+export class ShadowPagePool {
   readonly stats: ShadowStats = {
     maps: 0, unmaps: 0, descriptor_writes: 0, overlaps: 0, qemu_tlbi: 0,
     tables_allocated: 0, tables_freed: 0, tables_live: 0,
   };
+  readonly u32: Uint32Array;
+  readonly base: number;
+  /** Valid descriptors per table page, to free empty tables. */
+  readonly validCount: Uint16Array;
+  private readonly endPage: number;
+  private readonly freePages: number[] = [];
+  private nextPage: number;
+
+  constructor(mem: ShadowMemory) {
+    this.u32 = mem.u32;
+    this.base = mem.base;
+    this.endPage = mem.endPage;
+    this.validCount = new Uint16Array(mem.endPage);
+    this.nextPage = mem.firstPage;
+  }
+
+  /** A zeroed table page (pages come back zeroed: a table is freed only once empty). */
+  alloc(): number {
+    const page = this.freePages.pop() ?? this.nextPage++;
+    if (page >= this.endPage) {
+      throw new Error(`shadow tables: region exhausted (${this.endPage} pages); start the engine with a larger shadow region`);
+    }
+    this.stats.tables_allocated++;
+    this.stats.tables_live++;
+    return page;
+  }
+
+  /** Returns an empty (all-zero) table page. */
+  free(page: number): void {
+    this.validCount[page] = 0;
+    this.freePages.push(page);
+    this.stats.tables_freed++;
+    this.stats.tables_live--;
+  }
+}
+
+export class ShadowTables {
+  readonly stats: ShadowStats;
   /** Physical address of the level-0 table (TTBR0_EL1's BADDR). */
   readonly rootPa: number;
 
+  private readonly pool: ShadowPagePool;
   private readonly u32: Uint32Array;
   private readonly base: number;
-  private readonly endPage: number;
-  /** Valid descriptors per table page, to free empty tables. */
+  /** Valid descriptors per table page, to free empty tables (the pool's). */
   private readonly validCount: Uint16Array;
-  private readonly freePages: number[] = [];
-  private nextPage: number;
+  private released = false;
   /**
    * The live entries held as objects, by entryKey: those larger than 4 KiB, and in overlap mode
    * every entry. Without overlaps a 4 KiB entry is just its descriptor (HI_SW_PAGE marks it as
@@ -220,17 +262,64 @@ export class ShadowTables {
   private memoL2Table2 = -1;
 
   constructor(
-    mem: ShadowMemory,
+    /** The region's memory, or the page pool of a region other trees use too. */
+    mem: ShadowMemory | ShadowPagePool,
     /** Invalidates QEMU's TLB (a TLBI through CP_REG): everything, or what maps one VA. */
     private readonly invalidateQemuTlb: (op: QemuTlbi) => void,
   ) {
-    this.u32 = mem.u32;
-    this.base = mem.base;
-    this.endPage = mem.endPage;
-    this.validCount = new Uint16Array(mem.endPage);
-    this.nextPage = mem.firstPage;
+    this.pool = mem instanceof ShadowPagePool ? mem : new ShadowPagePool(mem);
+    this.stats = this.pool.stats;
+    this.u32 = this.pool.u32;
+    this.base = this.pool.base;
+    this.validCount = this.pool.validCount;
     const root = this.allocTable();
     this.rootPa = this.pageToPa(root);
+  }
+
+  /** The page pool this tree takes its tables from (for building sibling trees). */
+  get pagePool(): ShadowPagePool {
+    return this.pool;
+  }
+
+  /**
+   * Gives every table page of this tree, root included, back to the pool, zeroed; the tree is
+   * unusable afterwards. Its entries vanish without unmaps: only a tree QEMU is not walking (TTBR0
+   * points elsewhere, and QEMU's TLB was emptied when it moved) may be released.
+   */
+  release(): void {
+    if (this.released) return;
+    const pages: number[] = [];
+    const visit = (tablePa: number, level: number): void => {
+      const t = (tablePa - this.base) / 4;
+      if (level < 3) {
+        for (let k = 0; k < ENTRIES; k++) {
+          const lo = this.u32[t + 2 * k]!;
+          if ((lo & DESC_VALID) !== 0 && (lo & DESC_TABLE_OR_PAGE) !== 0) visit(this.descOa(t + 2 * k), level + 1);
+        }
+      }
+      pages.push(this.paToPage(tablePa));
+    };
+    visit(this.rootPa, 0);
+    for (const page of pages) {
+      this.u32.fill(0, page * 1024, page * 1024 + 1024);
+      this.pool.free(page);
+    }
+    this.released = true;
+    this.live.clear();
+    this.byRegion = undefined;
+    this.implicitPages = 0;
+    this.memoRegion = this.memoRegion2 = -1;
+    this.discardStale();
+  }
+
+  /**
+   * Forgets the pending QEMU invalidation: the caller has just emptied QEMU's whole TLB (TTBR0
+   * moved to this tree, or away from it).
+   */
+  discardStale(): void {
+    this.stale = false;
+    this.staleExec = false;
+    this.staleVaCount = 0;
   }
 
   // ---- the entry-level API the model's TLB notifications drive ----
@@ -716,21 +805,14 @@ export class ShadowTables {
       this.u32[parent] = 0;
       this.u32[parent + 1] = 0;
       this.validCount[this.slotPage(parent)]!--;
-      this.freePages.push(page);
-      this.stats.tables_freed++;
-      this.stats.tables_live--;
+      this.pool.free(page);
       pa = this.pageToPa(this.slotPage(parent));
     }
   }
 
   private allocTable(): number {
-    const page = this.freePages.pop() ?? this.nextPage++;
-    if (page >= this.endPage) {
-      throw new Error(`shadow tables: region exhausted (${this.endPage} pages); start the engine with a larger shadow region`);
-    }
-    this.stats.tables_allocated++;
-    this.stats.tables_live++;
-    return page;
+    if (this.released) throw new Error('shadow tables: used after release()');
+    return this.pool.alloc();
   }
 
   /** Calls `fn` for every valid leaf descriptor (page or block): its VA, size and u32 index. */

@@ -24,7 +24,8 @@ export function shadowPermsOf(perms: number): ShadowPerms {
 /** The sixteen attribute sets an entry can have (AttrIndx 0..7, nG), shared: fills allocate none. */
 const ATTRS: readonly ShadowAttrs[] = Array.from({ length: 16 }, (_, k) => Object.freeze({ attrIndx: k >> 1, nG: (k & 1) === 1 }));
 
-function shadowAttrsOf(attrIndx: number, nG: boolean): ShadowAttrs {
+/** The shared ShadowAttrs object for an entry's AttrIndx and nG. */
+export function shadowAttrsOf(attrIndx: number, nG: boolean): ShadowAttrs {
   // Anything but 0..7 is passed through for the shadow to reject.
   return attrIndx >>> 0 === attrIndx && attrIndx < 8 ? ATTRS[(attrIndx << 1) | (nG ? 1 : 0)]! : { attrIndx, nG };
 }

@@ -59,6 +59,7 @@ interface UcApi {
   uc_reg_write_batch(uc: Ptr, regs: Int32Array, vals: BigUint64Array, count: number): number;
   /** The same function with both arrays given as host addresses: koffi converts nothing. */
   uc_reg_read_batch_raw(uc: Ptr, regs: Ptr, vals: Ptr, count: number): number;
+  uc_reg_write_batch_raw(uc: Ptr, regs: Ptr, vals: Ptr, count: number): number;
   /** uc_reg_write/uc_reg_read with the value's host address (the CP_REG scratch). */
   uc_reg_write_raw(uc: Ptr, regid: number, value: Ptr): number;
   uc_reg_read_raw(uc: Ptr, regid: number, value: Ptr): number;
@@ -111,6 +112,7 @@ export function loadUnicorn(): Binding {
     uc_reg_read_batch: f('int uc_reg_read_batch(void *uc, int *regs, void **vals, int count)'),
     uc_reg_write_batch: f('int uc_reg_write_batch(void *uc, int *regs, void **vals, int count)'),
     uc_reg_read_batch_raw: f('int uc_reg_read_batch(void *uc, void *regs, void *vals, int count)'),
+    uc_reg_write_batch_raw: f('int uc_reg_write_batch(void *uc, void *regs, void *vals, int count)'),
     uc_reg_write_raw: f('int uc_reg_write(void *uc, int regid, void *value)'),
     uc_reg_read_raw: f('int uc_reg_read(void *uc, int regid, void *value)'),
     uc_mem_write: f('int uc_mem_write(void *uc, uint64_t address, const void *bytes, size_t size)'),
@@ -359,46 +361,45 @@ export class Unicorn {
    * at word 4i + 1 (16 bytes per register, so vector registers fit), valid until the next call.
    */
   batchReader(regids: readonly number[]): () => Uint32Array {
-    this.assertOpen();
-    const n = regids.length;
-    if (n === 0 || n > 256) throw new RangeError(`batchReader: ${n} registers (1..256)`);
-    const page = HostRegion.reserve(4096, 'rw');
-    this.batchPages.push(page);
-    const ids = Int32Array.from(regids);
-    const ptrs = new BigUint64Array(n);
-    for (let i = 0; i < n; i++) ptrs[i] = page.ptr + BigInt(16 * i);
-    const raw = new Uint32Array(page.view());
+    const b = this.batchAccess(regids);
+    const raw = new Uint32Array(b.slots.buffer, b.slots.byteOffset, b.slots.byteLength / 4);
     return () => {
-      const err = this.api.uc_reg_read_batch(this.handle, ids, ptrs, n);
-      if (err !== UC_ERR_OK) this.check('uc_reg_read_batch', err);
+      b.read();
       return raw;
     };
   }
 
   /**
    * Several registers read and written in one call each (uc_reg_read_batch / uc_reg_write_batch),
-   * through one host page of 16-byte slots (vector registers fit): `slots` is that page, slot i
-   * at bytes 16i..16i+15; `read()` fills it, `write()` stores it into the CPU. For a context
-   * switch, which moves the whole register file.
+   * through 16-byte slots in host memory (vector registers fit): `slots` holds slot i at bytes
+   * 16i..16i+15; `read()` fills them, `write()` stores them into the CPU. For a context switch,
+   * which moves the whole register file. The register ids and the slot pointers lie in host
+   * memory beside the slots, so a call converts nothing (about half the cost of passing arrays).
    */
   batchAccess(regids: readonly number[]): { slots: Uint8Array; read(): void; write(): void } {
     this.assertOpen();
     const n = regids.length;
     if (n === 0 || n > 256) throw new RangeError(`batchAccess: ${n} registers (1..256)`);
-    const page = HostRegion.reserve(4096, 'rw');
-    this.batchPages.push(page);
-    const ids = Int32Array.from(regids);
-    const ptrs = new BigUint64Array(n);
-    for (let i = 0; i < n; i++) ptrs[i] = page.ptr + BigInt(16 * i);
-    const slots = new Uint8Array(page.view());
+    // [slots: 16n][ids: 4n, padded to 8][pointers: 8n]
+    const idsAt = 16 * n;
+    const ptrsAt = idsAt + 8 * Math.ceil(n / 2);
+    const region = HostRegion.reserve(Math.ceil((ptrsAt + 8 * n) / 4096) * 4096, 'rw');
+    this.batchPages.push(region);
+    const buf = region.view();
+    new Int32Array(buf, idsAt, n).set(regids);
+    const ptrs = new BigUint64Array(buf, ptrsAt, n);
+    for (let i = 0; i < n; i++) ptrs[i] = region.ptr + BigInt(16 * i);
+    const slots = new Uint8Array(buf, 0, 16 * n);
+    const ids = region.ptr + BigInt(idsAt);
+    const vals = region.ptr + BigInt(ptrsAt);
     return {
       slots,
       read: () => {
-        const err = this.api.uc_reg_read_batch(this.handle, ids, ptrs, n);
+        const err = this.api.uc_reg_read_batch_raw(this.handle, ids, vals, n);
         if (err !== UC_ERR_OK) this.check('uc_reg_read_batch', err);
       },
       write: () => {
-        const err = this.api.uc_reg_write_batch(this.handle, ids, ptrs, n);
+        const err = this.api.uc_reg_write_batch_raw(this.handle, ids, vals, n);
         if (err !== UC_ERR_OK) this.check('uc_reg_write_batch', err);
       },
     };

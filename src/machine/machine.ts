@@ -7,8 +7,8 @@
  * The joins (docs/design.md, data flow):
  * - the engine's guest-physical pool is the kernel model's PhysMem, so what the model writes
  *   (page cache, zeroed anonymous pages) is what the guest reads;
- * - the model TLB announces fills and removals to `ShadowSync`, which keeps the engine's shadow
- *   tables (what QEMU walks) equal to it, so no guest access can bypass the model;
+ * - the model TLB announces fills and removals to the engine's `ShadowForest`, which keeps the
+ *   shadow tables (what QEMU walks) equal to it, so no guest access can bypass the model;
  * - a guest access the shadow refuses arrives as an abort: the machine asks the mmu to translate
  *   it (a TLB hit, or a walk and a fill), hands a translation fault to the memory manager's
  *   fault handler, and retries the instruction;
@@ -16,13 +16,13 @@
  * - the task layer (linux/system.ts) asks the machine, its TaskHost, for address spaces,
  *   registers and scheduling; a syscall that blocks parks its task and runs again on wake-up;
  * - a context switch saves the task's registers, selects its CPU in the mmu (TLB, walk cache,
- *   TTBR0/ASID) and makes the shadow equal that CPU's TLB, so QEMU never sees another CPU's
- *   entries. Each CPU's TLB has its own ShadowSync; only the running CPU's is active.
+ *   TTBR0/ASID) and points the engine at the shadow tree of that CPU and ASID (each kept equal
+ *   to its part of that CPU's TLB), so QEMU never sees another CPU's entries.
  *
  * The run ends when the first process has exited; processes still running then are killed (as
  * the tool's end would end them), their teardown counted.
  */
-import { Engine, ShadowSync, type AbortInfo, type EngineHooks, type RegisterFile, type StopReason } from '../engine/index.js';
+import { Engine, ShadowForest, type AbortInfo, type EngineHooks, type RegisterFile, type StopReason } from '../engine/index.js';
 import { readElfFile, type ElfImage } from '../linux/elf.js';
 import { loadElfBinary, type ExecResult } from '../linux/exec.js';
 import { LinuxProcess, releaseForProfile, type Markers } from '../linux/process.js';
@@ -47,8 +47,8 @@ import { ClockMeter } from './clock-cost.js';
 import { QUANTUM_INSNS, Scheduler, SLACK_NS, TIMESLICE_NS, type SchedCpu } from './scheduler.js';
 
 /**
- * The `sched` stats group: switches of task (and of modeled CPU, which reloads the shadow from
- * that CPU's TLB), instruction quanta that ran out, sleepers woken by their deadline. (Not the
+ * The `sched` stats group: switches of task (and of modeled CPU, which selects that CPU's
+ * shadow tables), instruction quanta that ran out, sleepers woken by their deadline. (Not the
  * engine's slices: the CLI's wall-clock slices would make that count differ between runs.)
  */
 export interface SchedStats {
@@ -65,7 +65,7 @@ const UNBOUNDED_SLICE = 2 ** 52;
 /** Syscall returns that mean "restart me, or EINTR if a handler ran" (sigdeliver.ts). */
 const RESTART_CODES = new Set([-ERESTARTSYS, -ERESTARTNOINTR, -ERESTARTNOHAND, -ERESTART_RESTARTBLOCK]);
 import type { WakeReason } from '../linux/wait.js';
-import { syscallNumberFromX8, returnRegister } from '../linux/syscalls/args.js';
+import { syscallNumberFromX8 } from '../linux/syscalls/args.js';
 import type { SyscallOutcome } from '../linux/syscalls/dispatch.js';
 import { syscallName } from '../linux/syscalls/table.js';
 import { MmKernel, type MmPolicy, type Process } from '../mm/index.js';
@@ -149,7 +149,7 @@ export class Machine {
   readonly markers: MarkerCounts;
   readonly system: LinuxSystem;
   readonly sched: Scheduler;
-  private readonly syncs: ShadowSync[];
+  private readonly shadows: ShadowForest;
   private readonly meter: ClockMeter;
   private loaded: ExecResult | undefined;
   /** The program's interpreter (PT_INTERP), found when the machine is made. */
@@ -191,15 +191,13 @@ export class Machine {
     try {
       const mmu = new Mmu(this.engine.phys, this.telemetry, mmuOptionsFrom(this.policy));
       this.kernel = new MmKernel({ policy: this.policy, profile: this.profile, telemetry: this.telemetry, mem: this.engine.phys, mmu });
-      this.syncs = mmu.cpus.map((c, i) => {
-        const sync = new ShadowSync(this.engine);
-        sync.active = i === 0;
-        c.tlbObserver = sync;
-        return sync;
+      this.shadows = new ShadowForest(this.engine, mmu.cpus.length);
+      mmu.cpus.forEach((c, i) => {
+        c.tlbObserver = this.shadows.observer(i);
       });
       this.process = this.kernel.newProcess();
       this.kernel.switchTo(this.process);
-      this.engine.setAsid(this.process.userAsid);
+      this.shadows.select(0, this.process.userAsid, () => mmu.tlb.residentEntries());
       this.engineAsid = this.process.userAsid;
       this.linux = this.newLinuxProcess();
       this.interp = this.findInterpreter();
@@ -518,8 +516,8 @@ export class Machine {
   }
 
   /**
-   * Puts `t` on the engine: its CPU (TLB, walk cache, registers of the mmu; the shadow rebuilt
-   * from that TLB), its address space (TTBR0/ASID), its registers, and the CPU's clock.
+   * Puts `t` on the engine: its CPU (TLB, walk cache, registers of the mmu; that CPU's shadow
+   * tree for the address space), its address space (TTBR0/ASID), its registers, and the CPU's clock.
    */
   private switchTo(t: Task): void {
     const prev = this.running;
@@ -534,17 +532,13 @@ export class Machine {
     this.schedStats.context_switches++;
     if (cpuChanged) {
       this.schedStats.cpu_switches++;
-      this.syncs[this.engineCpu]!.active = false;
       this.engineCpu = t.cpu;
       mmu.selectCpu(t.cpu);
     }
     this.kernel.switchTo(mm);
     if (cpuChanged || this.engineAsid !== mm.userAsid) {
-      this.engine.setAsid(mm.userAsid);
       this.engineAsid = mm.userAsid;
-      const sync = this.syncs[t.cpu]!;
-      sync.active = true;
-      sync.resync(mmu.tlb.residentEntries());
+      this.shadows.select(t.cpu, mm.userAsid, () => mmu.tlb.residentEntries());
     }
     this.running = t;
     t.process.current = t;
@@ -631,7 +625,7 @@ export class Machine {
     }
     this.chargeRunning();
     const r = this.settleSyscall(t, out, b.nr, b.args, b.pc);
-    if (r === 'continue' && this.returnToUser(t, out.kind === 'return' ? u64ToBigInt(b.args[0]!) : null, out.kind === 'return' ? out.value : null) === 'continue') {
+    if (r === 'continue' && this.returnToUser(t, out.kind === 'return' ? b.args[0]! : null, out.kind === 'return' ? out.value : null) === 'continue') {
       // The engine holds the task's registers now; the slice that follows saves them.
       this.saveCpuClock();
       return true;
@@ -646,12 +640,13 @@ export class Machine {
   /**
    * The return to user space (ret_to_user): due timers fire, then pending signals are delivered
    * (a handler's frame, a stop, or the process's end) and an interrupted syscall is restarted or
-   * fails with EINTR. `origX0` is the syscall's first argument when returning from one.
+   * fails with EINTR. `origX0` is the syscall's first argument when returning from one (made a
+   * BigInt only when a signal needs it).
    */
-  private returnToUser(t: Task, origX0: bigint | null, ret: number | null): 'continue' | 'stop' {
+  private returnToUser(t: Task, origX0: U64 | null, ret: number | null): 'continue' | 'stop' {
     this.fireProcessTimers(this.linux.clock.peekMonotonicNs());
     if (!signalPending(t) && (ret === null || !RESTART_CODES.has(ret))) return 'continue';
-    const d = deliverSignals(t, this.engine.saveRegisters(), origX0 !== null ? { origX0 } : null);
+    const d = deliverSignals(t, this.engine.saveRegisters(), origX0 !== null ? { origX0: u64ToBigInt(origX0) } : null);
     switch (d.kind) {
       case 'run':
         this.engine.loadRegisters(d.regs);
@@ -737,7 +732,8 @@ export class Machine {
   private settleSyscall(t: Task, out: SyscallOutcome, nr: number, args: readonly U64[], pc: number): 'continue' | 'stop' | StopReason {
     switch (out.kind) {
       case 'return':
-        this.engine.setX(0, u64ToBigInt(returnRegister(out.value)));
+        // A number goes to the register as its two's complement (returnRegister's U64).
+        this.engine.setX(0, out.value);
         t.blockState = null;
         t.wakeReason = null;
         return 'continue';
@@ -874,9 +870,8 @@ export class Machine {
     t.rseq = null;
     t.clearChildTid = 0;
     this.kernel.switchTo(mm);
-    this.engine.setAsid(mm.userAsid);
     this.engineAsid = mm.userAsid;
-    this.syncs[this.engineCpu]!.resync(this.kernel.mmu.tlb.residentEntries());
+    this.shadows.select(this.engineCpu, mm.userAsid, () => this.kernel.mmu.tlb.residentEntries());
     let loaded: ExecResult;
     try {
       loaded = loadElfBinary(p, image, {
@@ -919,9 +914,8 @@ export class Machine {
     return {
       onSvc: (e) => {
         const t = this.running!;
-        const args = [0, 1, 2, 3, 4, 5].map((n) => u64FromBigInt(e.getX(n)));
-        const nr = syscallNumberFromX8(u64FromBigInt(e.getX(8)));
-        const pc = e.getPc();
+        const { args, x8, pc } = e.svcRegisters();
+        const nr = syscallNumberFromX8(x8);
         t.userRegs = this.liveRegs;
         const out = t.process.syscall(nr, args, pc);
         t.userRegs = null;
@@ -929,7 +923,7 @@ export class Machine {
         if (r === 'stop' || this.regsReplaced) return { kind: 'yield' };
         if (r !== 'continue') return r;
         const ret = out.kind === 'return' ? out.value : null;
-        if (this.returnToUser(t, out.kind === 'return' ? u64ToBigInt(args[0]!) : null, ret) === 'stop') return { kind: 'yield' };
+        if (this.returnToUser(t, out.kind === 'return' ? args[0]! : null, ret) === 'stop') return { kind: 'yield' };
         if (this.initEnd !== null || this.mustStop()) return { kind: 'yield' };
         return;
       },
@@ -990,8 +984,8 @@ export class Machine {
     const mm = this.running!.process.mm as Process;
     for (const f of info.faults) {
       for (let attempt = 0; ; attempt++) {
-        const t = mmu.translate(f.va, f.kind, 0);
-        if (t.ok) break;
+        const t = mmu.resolve(f.va, f.kind, 0);
+        if (t === null) break;
         const out = mm.handleFault(f.va, f.kind, t.kind);
         this.traceFault(f.va, f.kind, t.kind, t.level, info.pc, out.kind === 'handled' ? out.path : `${out.signal} ${out.code}`);
         if (out.kind === 'signal') {

@@ -14,7 +14,7 @@ import { DEFAULT_PA_BITS, type TranslationRegs } from './regs.js';
 import { newCheckerStats, newDsbStats, newTlbiStats, newTlbStats, type DsbStats, type TlbiStats, type TlbStats } from './stats.js';
 import { Tlb, TLB_DEFAULT_ENTRIES, TLB_DEFAULT_WAYS, type TlbEntry, type TlbObserver, type TlbReplacement } from './tlb.js';
 import { decodeTlbiOperand, describeTlbi, type DecodedTlbi, type TlbiOp } from './tlbi.js';
-import { HW_UPDATED_AF, HW_UPDATED_DIRTY, walk, type Translation, type WalkFault, type WalkResult } from './walker.js';
+import { HW_UPDATED_AF, HW_UPDATED_DIRTY, walk, type Translation, type WalkFault, type WalkOptions, type WalkResult } from './walker.js';
 import { WalkCache, WALK_CACHE_DEFAULT_ENTRIES, WALK_CACHE_DEFAULT_WAYS } from './walkcache.js';
 
 export type DsbDomain = 'ishst' | 'ish' | 'nshst' | 'nsh' | 'sy';
@@ -153,6 +153,7 @@ export class Mmu {
     const checkerStats = stats.register('checker', newCheckerStats());
     this.cpuStats = stats.register<CpuTlbStats>('cpus', { tlbi_issued: {}, tlbi_received: {}, invalidated_entries: {} });
     this.tlbContig = opts.tlbContig ?? true;
+    this.walkOpts.tlbContig = this.walkOptsInto.tlbContig = this.tlbContig;
     this.ds = opts.ds ?? false;
     const ncpus = opts.cpus ?? 1;
     if (!Number.isInteger(ncpus) || ncpus < 1) throw new RangeError(`cpus: ${ncpus} is not a positive whole number`);
@@ -228,10 +229,42 @@ export class Mmu {
     return this.walkAndFill(va, access, el);
   }
 
+  /**
+   * `translate` for a caller that only needs to know whether the access translates (a guest
+   * abort: the machine retries the instruction): null when it does, else the fault. The same
+   * lookup, walk, fill and counts, without building a Translation on success.
+   */
+  resolve(va: number, access: Access, el: 0 | 1): WalkFault | null {
+    const asid = this.regs.asid;
+    const e = this.tlb.lookup(va, asid);
+    if (e !== null) {
+      if ((e.perms & permFor(access, el)) !== 0) return null;
+      if (!(access === 'write' && e.dirtyOnWrite)) {
+        this.tlbStats.permission_faults_from_tlb++;
+        return { ok: false, kind: 'permission', level: e.level, va, levelsRead: 0 };
+      }
+    }
+    const t = this.walkAndFill(va, access, el, this.scratch);
+    return t.ok ? null : t;
+  }
+
+  /** Mmu.resolve's walk result, overwritten by each walk (the TLB entry keeps nothing of it but `desc`, immutable). */
+  private readonly scratch: Translation = {
+    ok: true, va: 0, pa: 0, level: 3, size: 0, contiguous: false, spanVa: 0, spanSize: 0, spanPa: 0, global: false,
+    perms: 0, attrIndx: 0, sh: 0, descPa: 0, desc: { lo: 0, hi: 0 }, levelsRead: 0, dirtyOnWrite: false, hwUpdates: 0,
+  };
+
+  private readonly walkOpts: WalkOptions = { tlbContig: true, walkCache: null };
+  private readonly walkOptsInto: WalkOptions = { tlbContig: true, walkCache: null, into: this.scratch };
+
   /** A walk that bypasses the TLB lookup (still filling the TLB on success). */
-  walkAndFill(va: number, access: Access, el: 0 | 1): WalkResult {
+  walkAndFill(va: number, access: Access, el: 0 | 1, into?: Translation): WalkResult {
     const wcHitsBefore = this.walkCache.stats.hits;
-    const t = walk(this.mem, this.regs, va, access, el, { tlbContig: this.tlbContig, walkCache: this.walkCache });
+    // Reused options (one allocation less per walk): the walk reads them before returning.
+    const o = into !== undefined ? this.walkOptsInto : this.walkOpts;
+    o.walkCache = this.walkCache;
+    if (into !== undefined) o.into = into;
+    const t = walk(this.mem, this.regs, va, access, el, o);
     const s = this.tlbStats;
     s.walks++;
     s.walk_levels_read += t.levelsRead;

@@ -102,6 +102,11 @@ export interface WalkOptions {
   steps?: WalkStep[];
   /** Consulted first and filled with the table descriptors read. */
   walkCache?: WalkCache | null;
+  /**
+   * A successful walk writes its result into this object and returns it, allocating none (for a
+   * caller that does not keep the result: Mmu.resolve).
+   */
+  into?: Translation;
 }
 
 const TWO32 = POW2[32]!;
@@ -220,6 +225,27 @@ export function walk(
     const spanSize = contiguous && opts?.tlbContig !== false ? size * CONT_ENTRIES : size;
     // Floor, not `%`: a remainder of an address above 2^31 is a slow floating-point operation.
     const spanVa = Math.floor(va / spanSize) * spanSize;
+    const into = opts?.into;
+    if (into !== undefined) {
+      into.va = va;
+      into.pa = oa + (va - Math.floor(va / size) * size);
+      into.level = level as LeafLevel;
+      into.size = size;
+      into.contiguous = contiguous;
+      into.spanVa = spanVa;
+      into.spanSize = spanSize;
+      into.spanPa = Math.floor(oa / spanSize) * spanSize;
+      into.global = (newLo & NG_LO) === 0;
+      into.perms = perms;
+      into.attrIndx = (newLo >>> 2) & 7;
+      into.sh = (newLo >>> 8) & 3;
+      into.descPa = descPa;
+      into.desc = u64(newLo, hi);
+      into.levelsRead = levelsRead;
+      into.dirtyOnWrite = hd && (newLo & AP2_LO) !== 0;
+      into.hwUpdates = (newLo & ~lo & AF_LO ? HW_UPDATED_AF : 0) | (lo & ~newLo & AP2_LO ? HW_UPDATED_DIRTY : 0);
+      return into;
+    }
     return {
       ok: true,
       va,

@@ -11,6 +11,8 @@
  */
 class Frame {
   readonly children = new Map<string, Frame>();
+  /** The child entered last (a one-entry cache in front of `children`). */
+  lastChild: Frame | null = null;
   readonly depth: number;
   /** The outermost frame's name: the public API or syscall that started it all. */
   readonly root: string;
@@ -60,10 +62,16 @@ export class CallStack {
 
   enter(frame: string): void {
     const top = this.top;
-    let next = top.children.get(frame);
-    if (next === undefined) {
-      next = new Frame(frame, top);
-      top.children.set(frame, next);
+    // Most entries repeat the last one made from this frame (a fault path, a syscall loop):
+    // one string comparison (usually of the same interned string) instead of a Map lookup.
+    let next = top.lastChild;
+    if (next === null || next.name !== frame) {
+      next = top.children.get(frame) ?? null;
+      if (next === null) {
+        next = new Frame(frame, top);
+        top.children.set(frame, next);
+      }
+      top.lastChild = next;
     }
     this.top = next;
     if (this.observer !== null) this.observer.enterFrame(frame);

@@ -160,3 +160,29 @@ describe('Mmu.tlbi and Mmu.dsb: counting, attribution, trace', () => {
     expect(mmu.checker.stats.bbm_violations).toBe(0);
   });
 });
+
+describe('Mmu.resolve', () => {
+  it('does what translate does (lookups, walks, fills, faults, counts) and answers null for a translation', () => {
+    const ops: [number, 'read' | 'write' | 'exec'][] = [
+      [0x40_0010, 'read'], [0x40_0ff0, 'write'], [0x10_0000, 'read'], [0x10_3008, 'read'], [0x5000, 'read'], [0x40_0010, 'exec'], [0x7000, 'read'],
+    ];
+    const build = () => {
+      const s = setup();
+      s.tb.set(0x40_0000, 3, pageDescriptor(0x9000, USER_RW));
+      for (let i = 0; i < 16; i++) s.tb.set(0x10_0000 + i * 4096, 3, pageDescriptor(0x20_0000 + i * 4096, { ...USER_RW, contiguous: true }));
+      s.tb.set(0x5000, 3, pageDescriptor(0x5000, { ...USER_RW, AF: false }));
+      return s;
+    };
+    const a = build();
+    const b = build();
+    for (const [va, access] of ops) {
+      const t = a.mmu.translate(va, access, 0);
+      const r = b.mmu.resolve(va, access, 0);
+      if (t.ok) expect(r).toBeNull();
+      else expect(r).toEqual(t);
+    }
+    expect(b.stats()).toEqual(a.stats());
+    const entries = (m: typeof a.mmu): TlbEntry[] => [...m.tlb.residentEntries()];
+    expect(entries(b.mmu)).toEqual(entries(a.mmu));
+  });
+});
