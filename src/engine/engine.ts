@@ -483,34 +483,7 @@ export class Engine {
     const inHook = this.inHook;
     if (inHook) put(CTX_PC, this.uc.regRead(UC_ARM64_REG_PC));
     b.write();
-    if (inHook) {
-      this.pendingPc = pc;
-      this.regsLoadedInHook = true;
-    } else {
-      this.pendingPc = undefined;
-    }
-  }
-
-  /**
-   * A hook loaded a register file (a signal handler's entry, another task's registers). When the
-   * same hook also stops the emulation (a slice ends at that exception, or the machine yields),
-   * Unicorn 2.0.1 does not always keep what was written during a data abort: a SIGSEGV handler
-   * entered from a fault found x1 (its siginfo pointer) overwritten. So the registers as the
-   * hook left them are read when it stops (pendingRegs) and written again once uc_emu_start has
-   * returned (restoreHookRegisters); the PC is left to the pending-PC logic.
-   */
-  private regsLoadedInHook = false;
-  private pendingRegs: Uint8Array | undefined;
-
-  private restoreHookRegisters(): void {
-    if (this.pendingRegs === undefined) return;
-    const b = this.contextBatch();
-    b.read();
-    const pc = b.slots.slice(16 * CTX_PC, 16 * CTX_PC + 16);
-    b.slots.set(this.pendingRegs);
-    b.slots.set(pc, 16 * CTX_PC);
-    b.write();
-    this.pendingRegs = undefined;
+    this.pendingPc = inHook ? pc : undefined;
   }
 
   private ctxBatch: { slots: Uint8Array; read(): void; write(): void } | undefined;
@@ -590,7 +563,6 @@ export class Engine {
             this.armedFor = 0;
           }
         }
-        this.restoreHookRegisters();
         if (this.pendingPc !== undefined) {
           this.uc.regWrite(UC_ARM64_REG_PC, this.pendingPc);
           this.pendingPc = undefined;
@@ -639,7 +611,6 @@ export class Engine {
     const hooks = this.activeHooks;
     if (!hooks) throw new Error(`exception ${intno} outside a run`);
     this.inHook = true;
-    this.regsLoadedInHook = false;
     try {
       switch (intno) {
         case EXCP_SWI:
@@ -674,11 +645,6 @@ export class Engine {
         // handler's registers.
         this.uc.regWrite(UC_ARM64_REG_PC, this.pendingPc);
         this.pendingPc = undefined;
-      }
-      if (this.regsLoadedInHook) {
-        const b = this.contextBatch();
-        b.read();
-        this.pendingRegs = b.slots.slice();
       }
       this.uc.emuStop();
       return;

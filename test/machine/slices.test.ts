@@ -18,4 +18,12 @@ describe('a slice ending at every exception', () => {
     expect(r.stdout).toBe(expected('procmem'));
     expect(r.end.exitCode, r.end.message).toBe(0);
   }, 180_000);
+
+  it('tagged_ptr and signals: handlers entered from faults and signals, with their siginfo, after each slice', async () => {
+    const tagged = await runCaptured({ elf: firmwareBinary('tagged_ptr'), interrupted: () => null, sliceMs: Number.MIN_VALUE, maxSeconds: 120 });
+    expect(tagged.stdout).toBe(expected('tagged_ptr'));
+    const signals = await runCaptured({ elf: firmwareBinary('signals'), interrupted: () => null, sliceMs: Number.MIN_VALUE, maxSeconds: 120 });
+    expect(signals.stdout).toBe(expected('signals'));
+    expect(signals.end.exitCode, signals.end.message).toBe(0);
+  }, 180_000);
 });
