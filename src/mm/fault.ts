@@ -19,7 +19,10 @@ import { bump } from '../trace/stats.js';
 import { PAGE_SIZE } from '../mmu/physmem.js';
 import { pteMkdirty, pteMkyoung, pteNone, pteWrite } from '../pgtable/pte.js';
 import { LabError } from '../util/errors.js';
+import { PMD_SIZE } from '../pgtable/pte.js';
+import { pmdTransHuge } from '../pgtable/pmd.js';
 import { doAnonymousPage } from './anon-fault.js';
+import { doHugePmdAnonymousPage, hugePmdSetAccessed, pmdFaultAllowed, wpHugePmd, type HugeFault } from './huge-memory.js';
 import { doFault } from './file-fault.js';
 import type { MmKernel } from './kernel.js';
 import type { Process } from './process.js';
@@ -111,12 +114,21 @@ export function doPageFault(k: MmKernel, mm: Process, va: number, access: Access
   }
 }
 
-/** handle_mm_fault: page tables down to the PTE table, then handle_pte_fault. */
+/**
+ * handle_mm_fault: page tables down to the PMD; a none PMD may become a huge one
+ * (create_huge_pmd), a huge PMD is handled at its level (huge-memory.ts); otherwise the PTE
+ * table, then handle_pte_fault.
+ */
 export function handleMmFault(k: MmKernel, mm: Process, vma: Vma, va: number, access: Access, tried: boolean): VmFaultResult {
   const calls = k.telemetry.calls;
   calls.enter('handle_mm_fault');
   try {
     const address = va - (va % PAGE_SIZE);
+    // A PTE table found under this PMD before is still there (tables go only in free_pgtables).
+    if (mm.cachedPtep(address) < 0) {
+      const r = handlePmdLevel(k, mm, vma, address, access);
+      if (r !== null) return r;
+    }
     const ptep = mm.pteAlloc(address);
     const vmf: VmFault = {
       k,
@@ -135,6 +147,18 @@ export function handleMmFault(k: MmKernel, mm: Process, vma: Vma, va: number, ac
   } finally {
     calls.leave();
   }
+}
+
+/** The PMD half of __handle_mm_fault: a result, or null to carry on at the PTE level (VM_FAULT_FALLBACK). */
+function handlePmdLevel(k: MmKernel, mm: Process, vma: Vma, address: number, access: Access): VmFaultResult | null {
+  const pmdp = mm.pmdAlloc(address);
+  const origPmd = k.pgtable.pmd.pmdpGet(pmdp);
+  const write = access === 'write';
+  const f: HugeFault = { k, mm, vma, address, haddr: address - (address % PMD_SIZE), write, pmdp, origPmd };
+  if (pteNone(origPmd)) return pmdFaultAllowed(k, vma) ? doHugePmdAnonymousPage(f) : null;
+  if (!pmdTransHuge(origPmd)) return null;
+  if (write && !pteWrite(origPmd)) return wpHugePmd(f);
+  return hugePmdSetAccessed(f);
 }
 
 function handlePteFault(vmf: VmFault): VmFaultResult {

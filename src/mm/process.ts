@@ -28,6 +28,7 @@ import { PMD_SIZE } from '../pgtable/pte.js';
 import type { MmContext } from '../pgtable/policy.js';
 import { GuestOutOfMemory } from '../util/errors.js';
 import { doPageFault } from './fault.js';
+import { splitHugePmdIfNeeded } from './huge-memory.js';
 import { dupMmap } from './fork.js';
 import { populateRange } from './populate.js';
 import { doMincore } from './mincore.js';
@@ -118,6 +119,7 @@ export class Process implements ProcessMemory, MmContext {
     this.pgd = kernel.pgtable.tables.pgdAlloc();
     this.mmId = kernel.allocMmId();
     this.vmas = new VmaSet({ ...(opts.taskSize !== undefined ? { taskSize: opts.taskSize } : {}), anonThpAlign: kernel.policy.anon_thp_align });
+    this.vmas.adjustTransHuge = (vma, addr) => splitHugePmdIfNeeded(this, vma, addr);
   }
 
   get hasExited(): boolean {
@@ -167,6 +169,20 @@ export class Process implements ProcessMemory, MmContext {
     }
     this.lastPmd = pmd;
     this.lastPteTable = p - ((address / PAGE_SIZE) & 511) * 8;
+    return p;
+  }
+
+  /** The PTE table pteAlloc found last covers address: its PTE's address, or -1 (the PMD must be looked at). */
+  cachedPtep(address: number): number {
+    return Math.floor(address / PMD_SIZE) === this.lastPmd ? this.lastPteTable + ((address / PAGE_SIZE) & 511) * 8 : -1;
+  }
+
+  /** pud_alloc + pmd_alloc: the PMD entry's address for addr, allocating upper tables on the way. */
+  pmdAlloc(address: number): number {
+    const p = this.kernel.pgtable.tables.pmdAlloc(this, address);
+    if (p === undefined) {
+      throw new GuestOutOfMemory(`out of guest physical memory allocating page tables for 0x${address.toString(16)}; raise --set mem_mb (now ${this.kernel.policy.mem_mb})`);
+    }
     return p;
   }
 

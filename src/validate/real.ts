@@ -84,12 +84,13 @@ const MTHP_ORDERS = [2, 3, 4, 5, 6, 7, 8, 9];
 
 function sysfsLines(p: MmPolicy): string[] {
   const thp = '/sys/kernel/mm/transparent_hugepage';
-  const lines = [`w ${thp}/enabled ${p.thp_pmd ? 'always' : 'never'}`, `w ${thp}/shmem_enabled never`];
+  const lines = [`w ${thp}/enabled ${p.thp_pmd}`, `w ${thp}/shmem_enabled never`];
   for (const order of MTHP_ORDERS) {
     const dir = `${thp}/hugepages-${4 << order}kB`;
-    const anon = order === 9 ? p.thp_pmd : p.anon_mthp.includes(order);
+    // The PMD size inherits the top-level mode (thp_pmd), so madvise stays madvise.
+    const anon = order === 9 ? 'inherit' : p.anon_mthp.includes(order) ? 'always' : 'never';
     const shmem = order !== 9 && p.shmem_mthp.includes(order);
-    lines.push(`w ${dir}/enabled ${anon ? 'always' : 'never'}`, `w ${dir}/shmem_enabled ${shmem ? 'always' : 'never'}`);
+    lines.push(`w ${dir}/enabled ${anon}`, `w ${dir}/shmem_enabled ${shmem ? 'always' : 'never'}`);
   }
   return lines;
 }
