@@ -32,10 +32,13 @@ import { GuestOutOfMemory } from '../util/errors.js';
 import type { Folio } from './folio.js';
 import type { MmKernel } from './kernel.js';
 import type { ThpPmdMode } from './knobs.js';
+import { doFaultNoPte, doPageMkwrite } from './file-fault.js';
+import { faultAroundWindow, updateMmapMiss } from './filemap.js';
 import { pteNeedsFlush } from './mprotect.js';
+import { faultAroundPages } from './profiles.js';
+import { hasPageMkwrite, vmaIsShared, vmaIsShmem, vmaPageProt } from './prot.js';
 import type { Process } from './process.js';
-import { vmaPageProt } from './prot.js';
-import { DONE, type VmFaultResult } from './vmfault.js';
+import { DONE, type VmFault, type VmFaultResult } from './vmfault.js';
 import { VM_HUGEPAGE, VM_NOHUGEPAGE, VM_WRITE, type Vma } from './vma.js';
 import type { ZapGather } from './zap.js';
 
@@ -419,6 +422,91 @@ export function changeHugePmd(g: ZapGather, vma: Vma, pmdp: number, addr: number
   } finally {
     calls.leave();
   }
+}
+
+/**
+ * do_set_pmd (mm/memory.c, the same in 6.12 and 7.2): an order-9 file folio mapped by one PMD,
+ * whatever the THP sysfs setting (only VM_NOHUGEPAGE refuses), when the VMA holds the aligned
+ * 2 MiB at a matching file offset. No deposit: arm64 does not need one for file PMDs. The
+ * mapping takes one folio reference. False: VM_FAULT_FALLBACK.
+ */
+export function doSetPmd(f: HugeFault, folio: Folio): boolean {
+  const { k, mm, vma, haddr } = f;
+  if (vma.flags & VM_NOHUGEPAGE) return false;
+  if (!thpVmaSuitablePmd(vma, haddr)) return false;
+  if (folio.order !== HPAGE_PMD_ORDER) return false;
+  return k.telemetry.calls.within('do_set_pmd', () => {
+    const pmdOps = k.pgtable.pmd;
+    if (!pmdNone(pmdOps.pmdpGet(f.pmdp))) return true;
+    let entry = pmdMkhuge(pfnPte(folio.firstPfn, vmaPageProt(vma)));
+    if (f.write) {
+      entry = pteMkdirty(entry);
+      if (vma.flags & VM_WRITE) entry = pteMkwrite(entry);
+    }
+    k.memmap.folioAddRmapPmd(folio, mm.mmId);
+    k.memmap.folioRefAdd(folio, 1);
+    pmdOps.setPmdAt(mm, haddr, f.pmdp, entry);
+    k.mmStats.thp_file_mapped++;
+    return true;
+  });
+}
+
+/** What the PMD-level file fault came to: done, carry on with PTEs (with the folio ->fault gave, if any). */
+export type FilePmdResult = VmFaultResult | { readonly kind: 'prefetched'; readonly folio: Folio; readonly major: boolean } | null;
+
+/**
+ * A file fault while the PMD is none, up to where the kernel installs a PTE table
+ * (do_read_fault / do_shared_fault with filemap_map_pmd and finish_fault's do_set_pmd):
+ * - a read with fault-around: the first uptodate, non-marker folio of the window (within i_size,
+ *   or shmem) is PMD-mapped if it is order 9 (filemap_map_pmd); any other first folio means PTEs;
+ * - otherwise ->fault runs here (with no PTE table yet, as in the kernel: a retry leaves the PMD
+ *   none), and finish_fault's do_set_pmd maps an order-9 folio unless the i_size rule wants one
+ *   PTE. A private write is a copy-on-write of one page: always PTEs.
+ */
+export function filePmdFault(f: HugeFault, vmf: VmFault): FilePmdResult {
+  const { k, vma } = f;
+  if (vma.flags & VM_NOHUGEPAGE || !thpVmaSuitablePmd(vma, f.haddr)) return null;
+  const shared = vmaIsShared(vma);
+  if (f.write && !shared) return null;
+  const inode = vma.file!;
+  const shmem = vmaIsShmem(vma);
+  const lastPage = Math.ceil(inode.size / PAGE_SIZE) - 1;
+  const nr = faultAroundPages(k.policy);
+  if (!f.write && nr > 1) {
+    const w = faultAroundWindow(vmf, nr);
+    let first: Folio | null = null;
+    inode.mapping.forEachFolio(w.start, Math.min(w.end, lastPage) + 1, (folio) => {
+      if (first === null && folio.uptodate && !folio.readahead) first = folio;
+    });
+    if (first !== null) {
+      const folio: Folio = first;
+      const canMapLarge = shmem || lastPage >= folio.index + folio.nrPages;
+      if (!(canMapLarge && doSetPmd(f, folio))) return null;
+      return k.telemetry.calls.within('do_read_fault', () =>
+        k.telemetry.calls.within('do_fault_around', () =>
+          k.telemetry.calls.within('filemap_map_pages', () => {
+            updateMmapMiss(vmf, inode, 0, true);
+            return DONE('do_read_fault');
+          }),
+        ),
+      );
+    }
+  }
+  const path = f.write ? 'do_shared_fault' : 'do_read_fault';
+  return k.telemetry.calls.within(path, (): FilePmdResult => {
+    const r = doFaultNoPte(vmf);
+    if (r.kind === 'retry') return { kind: 'retry', major: r.major };
+    if (r.kind === 'sigbus') return { kind: 'error', signal: 'SIGBUS', reason: r.reason };
+    const folio = r.folio;
+    // finish_fault's i_size rule: a non-shmem folio reaching past EOF is mapped by one PTE.
+    const needsFallback = k.policy.finish_fault_isize_fallback && !shmem && folio.index + folio.nrPages > lastPage + 1;
+    if (needsFallback || !k.telemetry.calls.within('finish_fault', () => doSetPmd(f, folio))) return { kind: 'prefetched', folio, major: r.major };
+    if (f.write) {
+      if (hasPageMkwrite(inode)) doPageMkwrite(vmf, folio);
+      folio.dirty = true;
+    }
+    return DONE(path);
+  });
 }
 
 /**

@@ -34,6 +34,14 @@ export type TmpFs = 'tmpfs' | 'ext4';
 export type ThpPmdMode = 'never' | 'madvise' | 'always';
 export const THP_PMD_MODES: readonly ThpPmdMode[] = ['never', 'madvise', 'always'];
 
+/** The huge= option /tmp's tmpfs is mounted with (mm/shmem.c SHMEM_HUGE_*). */
+export type TmpfsHuge = 'never' | 'always' | 'within_size' | 'advise';
+export const TMPFS_HUGES: readonly TmpfsHuge[] = ['never', 'always', 'within_size', 'advise'];
+
+/** Folio orders a huge= tmpfs file may get: the PMD order only (6.12) or any order 1..9 (6.14+). */
+export type TmpfsHugeOrders = 'pmd' | 'any';
+export const TMPFS_HUGE_ORDERS: readonly TmpfsHugeOrders[] = ['pmd', 'any'];
+
 /** What do_huge_pmd_wp_page does with the huge zero PMD. */
 export type HugeZeroWp = 'split' | 'alloc';
 export const HUGE_ZERO_WPS: readonly HugeZeroWp[] = ['split', 'alloc'];
@@ -87,6 +95,8 @@ export interface MmPolicy {
   flush_range_rules: FlushRangeRules;
   /** The PMD-size THP mode for anonymous memory (order 9's effective sysfs setting). */
   thp_pmd: ThpPmdMode;
+  tmpfs_huge: TmpfsHuge;
+  tmpfs_huge_orders: TmpfsHugeOrders;
   /** transparent_hugepage/use_zero_page: read faults map the huge zero folio. */
   thp_zero_page: boolean;
   /** A write to the huge zero PMD: split it (<= 6.14) or map a new THP in its place (6.15+). */
@@ -176,6 +186,8 @@ export const KNOBS: readonly KnobDef[] = [
     description:
       "PMD-size THP for private anonymous memory (hugepages-2048kB/enabled, inherit = transparent_hugepage/enabled): always, madvise (only VM_HUGEPAGE VMAs) or never; a fault in a 2 MiB-aligned range inside the VMA maps one order-9 folio with a PMD (do_huge_pmd_anonymous_page)",
   },
+  { name: 'tmpfs_huge', type: { kind: 'enum', values: TMPFS_HUGES }, reader: 'mm/shmem', description: "tmpfs mount option huge= for /tmp: never, always, within_size (the large folio lies inside i_size) or advise (VM_HUGEPAGE); reaches mappings of linked tmpfs files (not vma_is_anon_shmem), whose order-9 folios are then mapped by a PMD (do_set_pmd)" },
+  { name: 'tmpfs_huge_orders', type: { kind: 'enum', values: TMPFS_HUGE_ORDERS }, reader: 'mm/shmem', description: 'orders a huge= tmpfs file may allocate: pmd (6.12: order 9 only, else order 0) or any (7.2: every file order up to 9, highest that fits first)' },
   { name: 'thp_zero_page', type: BOOL, reader: 'mm', description: 'transparent_hugepage/use_zero_page: a read fault in a PMD-THP range maps the huge zero folio with a read-only PMD' },
   { name: 'huge_zero_wp', type: { kind: 'enum', values: HUGE_ZERO_WPS }, reader: 'mm', description: 'a write to the huge zero PMD: split (split into 512 zero-page PTEs, then copy one page; 6.12) or alloc (do_huge_zero_wp_pmd maps a new THP; 7.2)' },
   { name: 'anon_thp_align', type: { kind: 'enum', values: ANON_THP_ALIGNS }, reader: 'mm/placement', description: 'which private anonymous mmaps are 2 MiB-aligned: none (<6.7), any_size (6.7-6.11), pmd_multiple (6.12), pmd_multiple_no_hint (6.13+)' },

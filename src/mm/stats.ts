@@ -73,8 +73,8 @@ export interface MmStats {
   thp_split_pmd: number;
   thp_pmds_zapped: number;
   thp_pmds_copied: number;
-  /** Folios that a PMD would map in the real kernel but the model maps with PTEs. */
-  pmd_maps_not_modelled: number;
+  /** File folios mapped by a PMD (do_set_pmd; THP_FILE_MAPPED). */
+  thp_file_mapped: number;
   /** Syscall-level operations. */
   mmap_calls: number;
   munmap_calls: number;
@@ -120,7 +120,7 @@ export function registerMmStats(stats: StatsRegistry): MmStats {
     thp_split_pmd: 0,
     thp_pmds_zapped: 0,
     thp_pmds_copied: 0,
-    pmd_maps_not_modelled: 0,
+    thp_file_mapped: 0,
     mmap_calls: 0,
     munmap_calls: 0,
     mprotect_calls: 0,

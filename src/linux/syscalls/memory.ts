@@ -10,7 +10,7 @@ import { PROT_EXEC, PROT_WRITE } from '../../mm/api.js';
 import { MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, VM_EXEC } from '../../mm/vma.js';
 import { PR_MDWE_REFUSE_EXEC_GAIN, processFlags } from '../extras.js';
 import type { U64 } from '../../util/u64.js';
-import { EACCES, EBADF, EFAULT, EINVAL, ENODEV } from '../../util/errno.js';
+import { EACCES, EBADF, EFAULT, EINVAL, ENODEV, ENOMEM } from '../../util/errno.js';
 import { O_APPEND } from '../file.js';
 import type { LinuxProcess } from '../process.js';
 import { argInt, argUint, argUlong } from './args.js';
@@ -31,6 +31,9 @@ function mdweDenies(p: LinuxProcess, prot: number, oldExec: boolean): boolean {
   return !oldExec;
 }
 
+/** MAP_HUGETLB (include/uapi/asm-generic/mman-common.h). */
+const MAP_HUGETLB = 0x40000;
+
 function mmap(p: LinuxProcess, a: readonly U64[]): number {
   const addr = argUlong(a[0]!);
   const len = argUlong(a[1]!);
@@ -42,6 +45,12 @@ function mmap(p: LinuxProcess, a: readonly U64[]): number {
   const off = argUlong(a[5]!);
   if (off % PAGE_SIZE !== 0) return -EINVAL;
   const pgoff = off / PAGE_SIZE;
+  if ((flags & MAP_HUGETLB) !== 0) {
+    // ksys_mmap_pgoff: anonymous hugetlb memory needs reserved huge pages, and the model's
+    // hugetlb pools are empty (nr_hugepages accepts only 0): hugetlb_reserve_pages fails with
+    // ENOMEM. A file not on hugetlbfs refuses the flag.
+    return (flags & MAP_ANONYMOUS) !== 0 ? -ENOMEM : -EINVAL;
+  }
   if ((flags & MAP_ANONYMOUS) !== 0) return p.mm.mmap({ addr, len, prot, flags, file: null, pgoff });
 
   const entry = p.fds.get(argUint(a[4]!));
