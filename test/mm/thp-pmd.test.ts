@@ -7,7 +7,7 @@ import { MADV_HUGEPAGE } from '../../src/mm/api.js';
 import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE, type Process } from '../../src/mm/index.js';
 import { pmdTransHuge } from '../../src/pgtable/pmd.js';
 import { pteCont } from '../../src/pgtable/pte.js';
-import { alignedHint, asProcess, machine, measure, MiB, PAGE, readPages, writePages, type Machine } from './helpers.js';
+import { alignedHint, asProcess, folioRuns, machine, measure, MiB, mmapShared, PAGE, readPages, sparseFile, writePages, type Machine } from './helpers.js';
 
 function anon(m: Machine, len: number): number {
   const a = m.p.mmap({ addr: alignedHint(m, len), len, prot: PROT_READ | PROT_WRITE, flags: MAP_PRIVATE | MAP_ANONYMOUS, file: null, pgoff: 0 });
@@ -210,5 +210,68 @@ describe('defaults stay PTE-mapped', () => {
       const a = anon(m, 2 * MiB);
       expect(measure(m, () => writePages(m, a, PAGE)).byPath).toEqual({ do_anonymous_page: 1 });
     }
+  });
+});
+
+describe('file PMDs (do_set_pmd): tmpfs huge=', () => {
+  for (const profile of PROFILES) {
+    it(`${profile}: huge=always gives a linked tmpfs file order-9 folios mapped by one PMD each, with THP "never"`, () => {
+      const m = machine(profile, ['tmpfs_huge=always']);
+      expect(m.k.policy.thp_pmd).toBe('never');
+      const f = sparseFile(m, 'tmpfs', 4 * MiB);
+      const a = mmapShared(m, f, 4 * MiB, alignedHint(m, 4 * MiB), true);
+      const w = measure(m, () => writePages(m, a, 2 * MiB));
+      expect(w.byPath).toEqual({ do_shared_fault: 1 });
+      expect(w.pteWrites).toBe(0);
+      expect(pmdWrites(m)).toBe(1);
+      expect(mmStat(m, 'thp_file_mapped')).toBe(1);
+      expect(folioRuns(f, 0, 512)).toBe('o9x1');
+      const r = measure(m, () => readPages(m, a + 2 * MiB, 2 * MiB));
+      expect(r.byPath).toEqual({ do_read_fault: 1 });
+      expect(pmdWrites(m)).toBe(1);
+      // Both PMDs go in one zap; no deposit to free for a file PMD on arm64.
+      const z = measure(m, () => expect(m.p.munmap(a, 4 * MiB)).toBe(0));
+      expect(mmStat(m, 'thp_pmds_zapped')).toBe(2);
+      expect(z.tlbi).toEqual({ RVALE1IS: 1 });
+      expect(z.bbm).toBe(0);
+      // The page cache keeps the folios; the mapping's references are gone.
+      expect(f.mapping.lookup(0)!.mapcount).toBe(0);
+    });
+
+    it(`${profile}: huge=never (the default) keeps tmpfs at order 0 and PTEs`, () => {
+      const m = machine(profile);
+      const f = sparseFile(m, 'tmpfs', 2 * MiB);
+      const a = mmapShared(m, f, 2 * MiB, alignedHint(m, 2 * MiB), true);
+      const w = measure(m, () => writePages(m, a, 4 * PAGE));
+      expect(w.faults).toBe(4);
+      expect(pmdWrites(m)).toBe(0);
+    });
+  }
+
+  it('6.12 gives a tmpfs file only the PMD order; 7.2 any order that fits (tmpfs_huge_orders)', () => {
+    for (const [profile, runs] of [['linux-6.12', 'o0x1'], ['linux-7.2', 'o8x1']] as const) {
+      const m = machine(profile, ['tmpfs_huge=always']);
+      const f = sparseFile(m, 'tmpfs', MiB);
+      const a = mmapShared(m, f, MiB, alignedHint(m, MiB), true);
+      writePages(m, a, PAGE);
+      expect(folioRuns(f, 0, 1)).toBe(runs);
+    }
+  });
+
+  it('a partial munmap of a file PMD clears it (pmdp_huge_clear_flush); the rest refaults with PTEs', () => {
+    const m = machine('linux-6.12', ['tmpfs_huge=always']);
+    const f = sparseFile(m, 'tmpfs', 2 * MiB);
+    const a = mmapShared(m, f, 2 * MiB, alignedHint(m, 2 * MiB), true);
+    writePages(m, a, PAGE);
+    const c = measure(m, () => expect(m.p.munmap(a + MiB, MiB)).toBe(0));
+    expect(mmStat(m, 'thp_split_pmd')).toBe(1);
+    expect(c.tlbiBySite['flush_pmd_tlb_range']).toBe(1);
+    expect(mmStat(m, 'ptes_zapped')).toBe(0);
+    const r = measure(m, () => writePages(m, a, PAGE));
+    // do_set_pmd refuses (the VMA no longer holds the 2 MiB): a PTE table and one PTE (a shmem
+    // folio of a linked file: finish_fault maps the faulting page only on 6.12).
+    expect(r.byPath).toEqual({ do_shared_fault: 1 });
+    expect(pmdWrites(m)).toBe(0);
+    expect(r.pteWrites).toBe(1);
   });
 });
