@@ -172,7 +172,7 @@ function handlePmdLevel(k: MmKernel, mm: Process, vma: Vma, va: number, address:
 
 /** create_huge_pmd for anonymous memory, or the file's do_set_pmd attempts. */
 function noneLevel(f: HugeFault, va: number, access: Access, tried: boolean): FilePmdResult {
-  if (f.vma.isAnonymous) return pmdFaultAllowed(f.k, f.vma) ? doHugePmdAnonymousPage(f) : null;
+  if (f.vma.isAnonymous) return pmdFaultAllowed(f.k, f.mm, f.vma) ? doHugePmdAnonymousPage(f) : null;
   if (f.vma.file === null) return null;
   // A VmFault for the file paths, without a PTE: nothing on this path reads ptep.
   const vmf: VmFault = { k: f.k, mm: f.mm, vma: f.vma, address: f.address, realAddress: va, pgoff: f.vma.pgoffOf(f.address), write: f.write, exec: access === 'exec', tried, ptep: Number.NaN, origPte: PTE_NONE };

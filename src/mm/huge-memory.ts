@@ -130,8 +130,12 @@ export function hugePmdAt(k: MmKernel, mm: Process, addr: number): { pmdp: numbe
  * private anonymous VMAs reach create_huge_pmd with an effect (file VMAs have no huge_fault
  * outside DAX). Suitability is do_huge_pmd_anonymous_page's own first check.
  */
-export function pmdFaultAllowed(k: MmKernel, vma: Vma): boolean {
-  return vma.isAnonymous && thpPmdAllowed(k.policy.thp_pmd, vma.flags);
+export function pmdFaultAllowed(k: MmKernel, mm: Process, vma: Vma): boolean {
+  if (!vma.isAnonymous || !thpPmdAllowed(k.policy.thp_pmd, vma.flags)) return false;
+  // The model's stack is a fixed 8 MiB VMA ending at TASK_SIZE (docs/internals.md) in place of
+  // the kernel's VM_GROWSDOWN one, which spans only the pages faulted so far and so never holds
+  // the aligned 2 MiB around a new stack fault: no huge PMD there.
+  return vma.end !== mm.vmas.taskSize;
 }
 
 /** do_huge_pmd_anonymous_page. */

@@ -392,6 +392,49 @@ describe('THP and sysctl knobs', () => {
   });
 });
 
+describe('PMD-size THP through sysfs and proc', () => {
+  it('root writes of "always" and "madvise" to enabled set thp_pmd; hugepages-2048kB overrides it unless inherit', () => {
+    const s = setup({ uid: 0, sets: [] });
+    const base = '/sys/kernel/mm/transparent_hugepage';
+    expect(s.writeTo(`${base}/enabled`, 'always\0')).toBe(7);
+    expect(s.k.policy.thp_pmd).toBe('always');
+    expect(s.readAll(`${base}/enabled`)).toBe('[always] madvise never\n');
+    expect(s.writeTo(`${base}/hugepages-2048kB/enabled`, 'never')).toBe(5);
+    expect(s.k.policy.thp_pmd).toBe('never');
+    expect(s.readAll(`${base}/enabled`)).toBe('[always] madvise never\n');
+    expect(s.writeTo(`${base}/hugepages-2048kB/enabled`, 'inherit')).toBe(7);
+    expect(s.k.policy.thp_pmd).toBe('always');
+    expect(s.writeTo(`${base}/enabled`, 'madvise')).toBe(7);
+    expect(s.k.policy.thp_pmd).toBe('madvise');
+    expect(s.writeTo(`${base}/enabled`, 'sometimes')).toBe(-EINVAL);
+    expect(s.writeTo(`${base}/use_zero_page`, '0')).toBe(1);
+    expect(s.k.policy.thp_zero_page).toBe(false);
+    expect(s.readAll(`${base}/use_zero_page`)).toBe('0\n');
+  });
+
+  it('smaps and meminfo report AnonHugePages, pagemap the PMD-mapped pages', () => {
+    const s = setup({ uid: 0, sets: ['thp_pmd=always'] });
+    const a = s.call('mmap', 0, 4 << 20, 3, 0x22, -1, 0);
+    expect(a % (2 << 20)).toBe(0);
+    s.mm.copyToUser(a + 4096, new Uint8Array(8).fill(1));
+    const smaps = s.readAll('/proc/self/smaps');
+    const block = smaps.slice(smaps.indexOf(a.toString(16).padStart(8, '0') + '-'));
+    expect(/AnonHugePages:\s+(\d+) kB/.exec(block)![1]).toBe('2048');
+    expect(/Rss:\s+(\d+) kB/.exec(block)![1]).toBe('2048');
+    expect(/AnonHugePages:\s+(\d+) kB/.exec(s.readAll('/proc/meminfo'))![1]).toBe('2048');
+    const fd = s.open('/proc/self/pagemap');
+    const entry = (va: number): bigint => {
+      expect(s.call('pread64', fd, s.scratch + 8192, 8, (va / 4096) * 8)).toBe(8);
+      return new DataView(s.mm.copyFromUser(s.scratch + 8192, 8)!.buffer).getBigUint64(0, true);
+    };
+    const first = entry(a);
+    // Present, exclusive, and consecutive frames across the 2 MiB.
+    expect(first >> 56n).toBe((1n << 7n) | 1n);
+    expect(entry(a + (2 << 20) - 4096) - first).toBe(511n);
+    expect(entry(a + (2 << 20))).toBe(0n);
+  });
+});
+
 describe('prctl, capget, sysinfo, getrusage', () => {
   it('PR_SET_MDWE refuses W+X mappings and gaining exec, and cannot be undone', () => {
     const s = setup();
