@@ -21,6 +21,7 @@ import {
   type FaultOutcome,
   type MmapRequest,
   type ProcessMemory,
+  type UserPageRef,
 } from './api.js';
 import type { Access, FaultKind } from '../trace/events.js';
 import { PAGE_SIZE } from '../mmu/physmem.js';
@@ -192,6 +193,26 @@ export class Process implements ProcessMemory, MmContext {
    */
   invalidatePteCache(): void {
     this.lastPmd = -1;
+  }
+
+  getUserPage(va: number): UserPageRef | null {
+    this.live('getUserPage');
+    const t = accessUser(this, va, 'read');
+    if (!t.ok) return null;
+    const k = this.kernel;
+    const pa = t.pa - (t.pa % PAGE_SIZE);
+    // The zero page has no folio (vm_normal_page): nothing to hold.
+    const folio = k.memmap.folioOfPfn(pa / PAGE_SIZE);
+    if (folio !== undefined) k.memmap.folioGet(folio);
+    const off = k.mem.offset(pa, PAGE_SIZE);
+    let held = folio !== undefined;
+    return {
+      page: k.mem.u8.subarray(off, off + PAGE_SIZE),
+      release: () => {
+        if (held) k.memmap.folioPut(folio!);
+        held = false;
+      },
+    };
   }
 
   copyToUser(va: number, bytes: Uint8Array): number {
