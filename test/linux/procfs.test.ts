@@ -12,7 +12,7 @@ import { singleProcessHost } from '../../src/linux/prochost.js';
 import { argsFrom } from '../../src/linux/syscalls/args.js';
 import { syscallNumber } from '../../src/linux/syscalls/table.js';
 import { MmKernel } from '../../src/mm/index.js';
-import { EACCES, EINVAL, EPERM } from '../../src/util/errno.js';
+import { EACCES, EBADF, EINVAL, EPERM } from '../../src/util/errno.js';
 import { firmwareBinary } from '../firmware/cases.js';
 
 const enc = new TextEncoder();
@@ -432,6 +432,39 @@ describe('PMD-size THP through sysfs and proc', () => {
     expect(first >> 56n).toBe((1n << 7n) | 1n);
     expect(entry(a + (2 << 20) - 4096) - first).toBe(511n);
     expect(entry(a + (2 << 20))).toBe(0n);
+  });
+});
+
+describe('vmsplice into a pipe', () => {
+  it('references the user page: the reader sees what it holds when read, and the owner copies on write once the page is shared', () => {
+    const s = setup({ sets: [] });
+    const a = s.call('mmap', 0, 4096, 3, 0x22, -1, 0);
+    s.mm.copyToUser(a, new Uint8Array(4096).fill(0x41));
+    expect(s.call('pipe2', s.scratch + 512, 0)).toBe(0);
+    const [rfd, wfd] = new Int32Array(s.mm.copyFromUser(s.scratch + 512, 8)!.buffer);
+    const iov = s.scratch + 1024;
+    s.mm.copyToUser(iov, new Uint8Array(new BigUint64Array([BigInt(a), 4096n]).buffer));
+    const folio = () => s.k.memmap.folioOfPfn(s.mm.inspect().pte(a)!.pfn)!;
+    const first = folio();
+    expect(s.call('vmsplice', wfd!, iov, 1, 0)).toBe(4096);
+    expect(first.refcount).toBe(2);
+    // The PTE is writable: the owner writes in place, and the pipe shows it (no copy was made).
+    s.mm.copyToUser(a, new Uint8Array(4096).fill(0x42));
+    expect(s.call('read', rfd!, s.scratch + 8192, 4096)).toBe(4096);
+    expect(s.mm.copyFromUser(s.scratch + 8192, 4096)).toEqual(new Uint8Array(4096).fill(0x42));
+    expect(first.refcount).toBe(1);
+    // Shared by a fork whose child is gone: not exclusive any more. With the pipe's reference the
+    // next write copies (wp_can_reuse_anon_folio sees 2 references), so the pipe keeps 0x42.
+    const child = s.mm.fork();
+    child.exitMmap();
+    s.k.switchTo(s.mm);
+    expect(s.call('vmsplice', wfd!, iov, 1, 0)).toBe(4096);
+    s.mm.copyToUser(a, new Uint8Array(4096).fill(0x43));
+    expect(folio()).not.toBe(first);
+    expect(s.call('read', rfd!, s.scratch + 8192, 4096)).toBe(4096);
+    expect(s.mm.copyFromUser(s.scratch + 8192, 4096)).toEqual(new Uint8Array(4096).fill(0x42));
+    expect(s.call('vmsplice', s.open('/proc/self/maps'), iov, 1, 0)).toBe(-EBADF);
+    expect(s.call('vmsplice', wfd!, iov, 1, 0x10)).toBe(-EINVAL);
   });
 });
 
