@@ -12,7 +12,7 @@ import { singleProcessHost } from '../../src/linux/prochost.js';
 import { argsFrom } from '../../src/linux/syscalls/args.js';
 import { syscallNumber } from '../../src/linux/syscalls/table.js';
 import { MmKernel } from '../../src/mm/index.js';
-import { EACCES, EBADF, EINVAL, EPERM } from '../../src/util/errno.js';
+import { EACCES, EBADF, EINVAL, EOPNOTSUPP, EPERM } from '../../src/util/errno.js';
 import { firmwareBinary } from '../firmware/cases.js';
 
 const enc = new TextEncoder();
@@ -465,6 +465,23 @@ describe('vmsplice into a pipe', () => {
     expect(s.mm.copyFromUser(s.scratch + 8192, 4096)).toEqual(new Uint8Array(4096).fill(0x42));
     expect(s.call('vmsplice', s.open('/proc/self/maps'), iov, 1, 0)).toBe(-EBADF);
     expect(s.call('vmsplice', wfd!, iov, 1, 0x10)).toBe(-EINVAL);
+  });
+});
+
+describe('fallocate', () => {
+  it('grows i_size to the end of the range unless KEEP_SIZE; other modes and bad files are refused', () => {
+    const s = setup({ sets: [] });
+    const fd = s.call('openat', -100, s.str('/tmp/falloc'), 0o102, 0o600);
+    expect(fd).toBeGreaterThan(2);
+    expect(s.call('fallocate', fd, 0, 0, 8192)).toBe(0);
+    expect(s.call('lseek', fd, 0, 2)).toBe(8192);
+    expect(s.call('fallocate', fd, 1, 0, 65536)).toBe(0);
+    expect(s.call('lseek', fd, 0, 2)).toBe(8192);
+    expect(s.call('fallocate', fd, 0, 4096, 4096)).toBe(0);
+    expect(s.call('lseek', fd, 0, 2)).toBe(8192);
+    expect(s.call('fallocate', fd, 3, 0, 4096)).toBe(-EOPNOTSUPP);
+    expect(s.call('fallocate', fd, 0, 0, 0)).toBe(-EINVAL);
+    expect(s.call('fallocate', 99, 0, 0, 4096)).toBe(-EBADF);
   });
 });
 

@@ -8,7 +8,7 @@
  */
 import type { U64 } from '../../util/u64.js';
 import {
-  EACCES, EAGAIN, EBADF, EEXIST, EFAULT, EINVAL, EISDIR, ELOOP, ENOENT, ENOSYS, ENOTDIR, ENOTTY, ENXIO, EPIPE, ERANGE, ESPIPE,
+  EACCES, EAGAIN, EBADF, EEXIST, EFAULT, EFBIG, EINVAL, EISDIR, ELOOP, ENODEV, ENOENT, ENOSYS, ENOTDIR, ENOTTY, ENXIO, EOPNOTSUPP, EPIPE, ERANGE, ESPIPE,
 } from '../../util/errno.js';
 import {
   FASYNC, MAX_RW_COUNT, O_ACCMODE, O_APPEND, O_CLOEXEC, O_CREAT, O_DIRECT, O_DIRECTORY, O_DSYNC, O_EXCL, O_LARGEFILE,
@@ -507,6 +507,31 @@ function ftruncate(p: LinuxProcess, a: readonly U64[]): number {
   return p.fs.truncate(f.node, length);
 }
 
+/** FALLOC_FL_KEEP_SIZE (include/uapi/linux/falloc.h). */
+const FALLOC_FL_KEEP_SIZE = 0x01;
+
+/**
+ * fallocate(2) (vfs_fallocate, 6.12) for the default mode and FALLOC_FL_KEEP_SIZE: the range is
+ * reserved, and i_size grows to its end unless KEEP_SIZE. The model allocates no blocks or
+ * page-cache folios ahead (shmem_fallocate would): the first fault on a page finds none and
+ * allocates it then. Punching holes, zeroing, collapsing and inserting ranges: EOPNOTSUPP.
+ */
+function fallocate(p: LinuxProcess, a: readonly U64[]): number {
+  const mode = argInt(a[1]!);
+  const offset = argLong(a[2]!);
+  const len = argLong(a[3]!);
+  if (offset < 0 || len <= 0) return -EINVAL;
+  if ((mode & ~FALLOC_FL_KEEP_SIZE) !== 0) return -EOPNOTSUPP;
+  const f = fileOf(p, argUint(a[0]!));
+  if (f === null || f.pathOnly || !f.writable) return -EBADF;
+  if (f.node.kind === 'fifo') return -ESPIPE;
+  if (f.node.kind === 'dir') return -EISDIR;
+  if (f.node.kind !== 'reg') return -ENODEV;
+  if (offset + len > Number.MAX_SAFE_INTEGER) return -EFBIG;
+  if ((mode & FALLOC_FL_KEEP_SIZE) !== 0 || offset + len <= f.node.inode.size) return 0;
+  return p.fs.truncate(f.node, offset + len);
+}
+
 function truncate(p: LinuxProcess, a: readonly U64[]): number {
   const length = argLong(a[1]!);
   if (length < 0) return -EINVAL;
@@ -893,6 +918,7 @@ export const fileSyscalls: SyscallHandlers = {
   newfstatat,
   statx,
   ftruncate,
+  fallocate,
   truncate,
   unlinkat,
   mkdirat,
