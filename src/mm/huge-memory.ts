@@ -24,9 +24,12 @@
  * - change_huge_pmd (mprotect of a whole PMD): pmdp_invalidate, the new entry, and a PMD-level
  *   range in the gather when the change needs a flush.
  * - VMA boundaries inside a huge PMD split it first (vma_adjust_trans_huge).
+ * - File PMDs (do_set_pmd): an order-9 page-cache folio (tmpfs huge=, 7.2 ext4 readahead) is
+ *   mapped by one PMD on a none-PMD fault, whatever the THP setting; no deposit on arm64.
+ * docs/kernel-notes.md §12 has the details and what the real kernels showed.
  */
 import { PAGE_SIZE } from '../mmu/physmem.js';
-import { HPAGE_PMD_NR, HPAGE_PMD_ORDER, pmdMkhuge, pmdTable, pmdTransHuge, type Pmd } from '../pgtable/pmd.js';
+import { HPAGE_PMD_NR, HPAGE_PMD_ORDER, pmdMkhuge, pmdTransHuge, type Pmd } from '../pgtable/pmd.js';
 import { PMD_SIZE, pfnPte, pteDirty, pteMkdirty, pteMkold, pteMkspecial, pteMkwrite, pteMkyoung, pteModify, ptePfn, pteWrite, pteWrprotect, pteYoung, type Pgprot } from '../pgtable/pte.js';
 import { GuestOutOfMemory } from '../util/errors.js';
 import type { Folio } from './folio.js';
@@ -536,6 +539,3 @@ export function moveHugePmd(mm: Process, oldAddr: number, newAddr: number, oldPm
     return true;
   });
 }
-
-/** Whether the entry at a PMD slot is a table (the PTE walkers' case), for callers that branch. */
-export { pmdTable, pmdTransHuge };
