@@ -21,6 +21,8 @@ describe('PMD THP under contpte-lab run', () => {
       expect(c.fault_detail['by_path']).toEqual({ do_huge_pmd_anonymous_page: 16 });
       expect(c.mm['thp_fault_alloc']).toBe(16);
       expect(c.pte_writes).toBe(0);
+      // One set_pmd_at per fault, one pmdp_huge_get_and_clear per huge PMD at munmap.
+      expect(c.pmd_writes).toBe(32);
       // munmap: zap_huge_pmd x 8, one VMA-end flush of 16 MiB at PMD stride (a range op), twice.
       expect(c.tlbi.by_op).toEqual({ RVALE1IS: 2 });
       expect(c.bbm_violations).toBe(0);
