@@ -35,6 +35,11 @@ interface PipeBuffer {
   len: number;
   /** PIPE_BUF_FLAG_PACKET: written in packet mode; never merged into. */
   readonly packet: boolean;
+  /**
+   * A user page vmsplice put here (user_page_pipe_buf_ops): `page` is the page itself, read when
+   * the reader asks, never merged into; `release` drops the reference when the buffer goes.
+   */
+  readonly release?: () => void;
 }
 
 export class Pipe {
@@ -57,6 +62,11 @@ export class Pipe {
 
   get full(): boolean {
     return this.bufs.length >= this.maxUsage;
+  }
+
+  /** Buffers that can still be filled. */
+  get freeSlots(): number {
+    return Math.max(0, this.maxUsage - this.bufs.length);
   }
 
   /** Bytes waiting to be read (FIONREAD). */
@@ -87,7 +97,10 @@ export class Pipe {
         buf.len = 0;
         want = chars;
       }
-      if (buf.len === 0) this.bufs.shift();
+      if (buf.len === 0) {
+        this.bufs.shift();
+        buf.release?.();
+      }
       want -= chars;
     }
     if (wasFull && !this.full) this.wrWait.wake();
@@ -107,7 +120,7 @@ export class Pipe {
     const chars = data.length & (PAGE_SIZE - 1);
     if (!continuing && chars !== 0 && !wasEmpty) {
       const last = this.bufs[this.bufs.length - 1]!;
-      if (!last.packet && last.offset + last.len + chars <= PAGE_SIZE) {
+      if (!last.packet && last.release === undefined && last.offset + last.len + chars <= PAGE_SIZE) {
         last.page.set(data.subarray(0, chars), last.offset + last.len);
         last.len += chars;
         done = chars;
@@ -123,6 +136,23 @@ export class Pipe {
     if (done > 0) this.rdWait.wake();
     if (done === 0) return { kind: 'wait', on: [this.wrWait] };
     return { kind: 'ok', written: done };
+  }
+
+  /**
+   * vmsplice_to_pipe / iter_to_pipe: user pages as buffers, one per page piece, as many as there
+   * are free slots; returns the pieces taken (0 with the pipe full: the caller waits). The
+   * caller has already referenced every piece; the pieces not taken are the caller's to release.
+   */
+  spliceUserPages(pieces: readonly { readonly page: Uint8Array; readonly offset: number; readonly len: number; readonly release: () => void }[]): number | OpsWrite {
+    if (this.readers === 0) return { kind: 'error', errno: EPIPE, sigpipe: true };
+    let n = 0;
+    while (n < pieces.length && !this.full) {
+      const x = pieces[n]!;
+      this.bufs.push({ page: x.page, offset: x.offset, len: x.len, packet: false, release: x.release });
+      n++;
+    }
+    if (n > 0) this.rdWait.wake();
+    return n;
   }
 
   /** EPOLL bits for a file that reads and/or writes this pipe (pipe_poll). */
@@ -161,6 +191,8 @@ export class Pipe {
   release(readable: boolean, writable: boolean): void {
     if (readable) this.readers--;
     if (writable) this.writers--;
+    // free_pipe_info: the last end gone, every buffer (and the pages vmsplice referenced) goes.
+    if (this.readers === 0 && this.writers === 0) for (const b of this.bufs.splice(0)) b.release?.();
     // Wake everyone: readers see EOF, writers EPIPE.
     if (this.readers === 0 || this.writers === 0) {
       this.rdWait.wake();

@@ -17,6 +17,7 @@ import {
   VM_MAYWRITE, VM_MIXEDMAP, VM_NOHUGEPAGE, VM_NORESERVE, VM_PFNMAP, VM_READ, VM_SHARED, VM_WRITE, type Vma,
 } from '../mm/vma.js';
 import { DEFAULT_TASK_SIZE } from '../mm/vma.js';
+import { thpPmdAllowed } from '../mm/huge-memory.js';
 import { EINVAL, EIO, ESRCH } from '../util/errno.js';
 import { DEFAULT_BOOT_NS, NSEC_PER_SEC } from './clock.js';
 import { capabilities, CAP_FULL_SET, execLayout, processFlags, setTaskComm, taskComm } from './extras.js';
@@ -174,12 +175,14 @@ interface MemSize {
   pssFile: number;
   pssShmem: number;
   pssLocked: number;
+  /** Anonymous memory mapped by huge PMDs (smaps_pmd_entry's anonymous_thp). */
+  anonHuge: number;
 }
 
 function emptySize(): MemSize {
   return {
     rss: 0, pss: 0, pssDirty: 0, sharedClean: 0, sharedDirty: 0, privateClean: 0, privateDirty: 0, referenced: 0, anonymous: 0,
-    rssAnon: 0, rssFile: 0, rssShmem: 0, pssAnon: 0, pssFile: 0, pssShmem: 0, pssLocked: 0,
+    rssAnon: 0, rssFile: 0, rssShmem: 0, pssAnon: 0, pssFile: 0, pssShmem: 0, pssLocked: 0, anonHuge: 0,
   };
 }
 
@@ -193,6 +196,7 @@ function accountVma(mm: MmInspect, v: Vma, into: MemSize, isShmem: boolean): voi
     if (page.anon) {
       into.anonymous += size;
       into.rssAnon += size;
+      if (pte.pmd === true) into.anonHuge += size;
     } else if (isShmem) into.rssShmem += size;
     else into.rssFile += size;
     if (pte.young) into.referenced += size;
@@ -244,7 +248,7 @@ function thpEligible(host: ProcHost, p: LinuxProcess, v: Vma): boolean {
   const k = host.kernel;
   if (k === null || processFlags(p).thpDisable || (v.flags & VM_NOHUGEPAGE) !== 0) return false;
   let orders: readonly number[];
-  if (v.file === null) orders = k.policy.thp_pmd ? [...k.policy.anon_mthp, 9] : k.policy.anon_mthp;
+  if (v.file === null) orders = thpPmdAllowed(k.policy.thp_pmd, v.flags) ? [...k.policy.anon_mthp, 9] : k.policy.anon_mthp;
   else if (v.file.fsType === 'tmpfs') orders = k.policy.shmem_mthp;
   else return false;
   return orders.some((order) => {
@@ -277,7 +281,7 @@ function smapLines(m: MemSize, rollup: boolean): string {
     `Anonymous:      ${dec(kb(m.anonymous), 8)} kB\n` +
     `KSM:            ${dec(0, 8)} kB\n` +
     `LazyFree:       ${dec(0, 8)} kB\n` +
-    `AnonHugePages:  ${dec(0, 8)} kB\n` +
+    `AnonHugePages:  ${dec(kb(m.anonHuge), 8)} kB\n` +
     `ShmemPmdMapped: ${dec(0, 8)} kB\n` +
     `FilePmdMapped:  ${dec(0, 8)} kB\n` +
     `Shared_Hugetlb: ${dec(0, 8)} kB\n` +
@@ -649,17 +653,20 @@ interface MemCounts {
   anonKb: number;
   mappedKb: number;
   pageTablesKb: number;
+  /** NR_ANON_THPS: anonymous folios mapped by a PMD somewhere. */
+  anonHugeKb: number;
 }
 
 function memCounts(host: ProcHost): MemCounts {
   const k = host.kernel;
-  if (k === null) return { totalKb: 0, freeKb: 0, cachedKb: 0, anonKb: 0, mappedKb: 0, pageTablesKb: 0 };
+  if (k === null) return { totalKb: 0, freeKb: 0, cachedKb: 0, anonKb: 0, mappedKb: 0, pageTablesKb: 0, anonHugeKb: 0 };
   const mm = k.memmap;
   const total = k.buddy.poolPages;
   let cached = 0;
   let anon = 0;
   let mapped = 0;
   let tables = 0;
+  let anonHuge = 0;
   for (let off = 0; off < total; ) {
     const pfn = mm.spanBase + off;
     const folio = mm.folioOfPfn(pfn);
@@ -671,10 +678,13 @@ function memCounts(host: ProcHost): MemCounts {
     if (folio.owner.kind === 'file') {
       cached += folio.nrPages;
       if (folio.mapcount > 0) mapped += folio.nrPages;
-    } else if (folio.owner.kind === 'anon' && folio.mapcount > 0) anon += folio.nrPages;
+    } else if (folio.owner.kind === 'anon' && folio.mapcount > 0) {
+      anon += folio.nrPages;
+      if (folio.entireMapcount > 0) anonHuge += folio.nrPages;
+    }
     off = folio.firstPfn - mm.spanBase + folio.nrPages;
   }
-  return { totalKb: total * 4, freeKb: k.buddy.freePages * 4, cachedKb: cached * 4, anonKb: anon * 4, mappedKb: mapped * 4, pageTablesKb: tables * 4 };
+  return { totalKb: total * 4, freeKb: k.buddy.freePages * 4, cachedKb: cached * 4, anonKb: anon * 4, mappedKb: mapped * 4, pageTablesKb: tables * 4, anonHugeKb: anonHuge * 4 };
 }
 
 /** meminfo_proc_show (6.12 order), values from the memory manager. */
@@ -691,7 +701,7 @@ function meminfoText(host: ProcHost): string {
   s += line('SReclaimable', 0) + line('SUnreclaim', 0) + line('KernelStack', 0) + line('PageTables', m.pageTablesKb) + line('SecPageTables', 0);
   s += line('NFS_Unstable', 0) + line('Bounce', 0) + line('WritebackTmp', 0) + line('CommitLimit', Math.floor(m.totalKb / 2));
   s += line('Committed_AS', m.anonKb) + line('VmallocTotal', 133141626880) + line('VmallocUsed', 0) + line('VmallocChunk', 0) + line('Percpu', 0);
-  s += `HardwareCorrupted: ${dec(0, 5)} kB\n` + line('AnonHugePages', 0) + line('ShmemHugePages', 0) + line('ShmemPmdMapped', 0);
+  s += `HardwareCorrupted: ${dec(0, 5)} kB\n` + line('AnonHugePages', m.anonHugeKb) + line('ShmemHugePages', 0) + line('ShmemPmdMapped', 0);
   s += line('FileHugePages', 0) + line('FilePmdMapped', 0) + line('CmaTotal', 0) + line('CmaFree', 0);
   s += `HugePages_Total:   ${dec(0, 5)}\nHugePages_Free:    ${dec(0, 5)}\nHugePages_Rsvd:    ${dec(0, 5)}\nHugePages_Surp:    ${dec(0, 5)}\n`;
   s += line('Hugepagesize', 2048) + line('Hugetlb', 0);

@@ -9,13 +9,15 @@
  *   block/sda/queue/read_ahead_kb
  *
  * The THP files report the profile's knobs: a size is "[always]" when its order is in anon_mthp
- * (enabled) or shmem_mthp (shmem_enabled), "[never]" otherwise; PMD-sized THP (2048kB, the
- * top-level "enabled") follows thp_pmd. Writing one, as root, asks the machine to change the knob
- * (ProcHost.setKnob) and reads back what it now is. The model has no "madvise" or "within_size"
- * modes: writing them is EINVAL rather than a silent approximation. read_ahead_kb is ra_kb.
+ * (enabled) or shmem_mthp (shmem_enabled), "[never]" otherwise. PMD-sized THP is thp_pmd: the
+ * top-level "enabled" and hugepages-2048kB/enabled (inherit by default, as in the kernel) are
+ * kept as written, and thp_pmd becomes what order 9 resolves to (inherit takes the top level).
+ * Writing one, as root, asks the machine to change the knob (ProcHost.setKnob) and reads back
+ * what it now is. The model has no "madvise" mode for the mTHP sizes and no "within_size": writing
+ * them is EINVAL rather than a silent approximation. read_ahead_kb is ra_kb.
  */
-import type { KnobName } from '../mm/knobs.js';
-import { sizeName } from '../mm/knobs.js';
+import type { KnobName, ThpPmdMode } from '../mm/knobs.js';
+import { sizeName, THP_PMD_MODES } from '../mm/knobs.js';
 import { EINVAL } from '../util/errno.js';
 import { SYSFS_SB, type DirNode, type FileSystem, type SynthContent } from './fs.js';
 import type { ProcHost } from './prochost.js';
@@ -118,9 +120,24 @@ export function mountSysfs(fs: FileSystem, host: ProcHost): void {
   // ---- transparent hugepages ----
   const mmDir = dir(fs, dir(fs, sys, 'kernel', 0o755), 'mm', 0o755);
   const thp = dir(fs, mmDir, 'transparent_hugepage', 0o755);
-  const policy = (): { anon: readonly number[]; shmem: readonly number[]; pmd: boolean } => {
+  const policy = (): { anon: readonly number[]; shmem: readonly number[]; pmd: ThpPmdMode } => {
     const k = host.kernel;
-    return k === null ? { anon: [], shmem: [], pmd: false } : { anon: k.policy.anon_mthp, shmem: k.policy.shmem_mthp, pmd: k.policy.thp_pmd };
+    return k === null ? { anon: [], shmem: [], pmd: 'never' } : { anon: k.policy.anon_mthp, shmem: k.policy.shmem_mthp, pmd: k.policy.thp_pmd };
+  };
+  const thpModes: readonly string[] = THP_PMD_MODES;
+  /** hugepages-2048kB/enabled as written (inherit until someone writes it). */
+  const pmdSetting = (): string => host.sysctl.get('thp/pmd/enabled') ?? 'inherit';
+  /** The top-level mode: as written, else what thp_pmd says while order 9 inherits it. */
+  const topMode = (): ThpPmdMode => {
+    const w = host.sysctl.get('thp/enabled');
+    if (w !== undefined) return w as ThpPmdMode;
+    return pmdSetting() === 'inherit' ? policy().pmd : 'never';
+  };
+  /** thp_pmd follows the two files (hugepage_global_enabled and huge_anon_orders_*, v6.12). */
+  const applyPmd = (top: ThpPmdMode, pmd: string): number => {
+    host.sysctl.set('thp/enabled', top);
+    host.sysctl.set('thp/pmd/enabled', pmd);
+    return host.setKnob('thp_pmd', pmd === 'inherit' ? top : pmd);
   };
   const setOrders = (knob: KnobName, orders: readonly number[], order: number, on: boolean): number => {
     const next = new Set(orders);
@@ -129,10 +146,9 @@ export function mountSysfs(fs: FileSystem, host: ProcHost): void {
     const list = [...next].sort((a, b) => a - b);
     return host.setKnob(knob, list.length === 0 ? 'none' : list.map(sizeName).join(','));
   };
-  rw(thp, 'enabled', () => choices(['always', 'madvise', 'never'], policy().pmd ? 'always' : 'never'), (w) => {
-    if (w === 'always') return host.setKnob('thp_pmd', 'on');
-    if (w === 'never') return host.setKnob('thp_pmd', 'off');
-    return -EINVAL;
+  rw(thp, 'enabled', () => choices(['always', 'madvise', 'never'], topMode()), (w) => {
+    if (!thpModes.includes(w)) return -EINVAL;
+    return applyPmd(w as ThpPmdMode, pmdSetting());
   });
   const defragModes = ['always', 'defer', 'defer+madvise', 'madvise', 'never'];
   rw(thp, 'defrag', () => choices(defragModes, host.sysctl.get('thp/defrag') ?? 'madvise'), (w) => {
@@ -147,7 +163,10 @@ export function mountSysfs(fs: FileSystem, host: ProcHost): void {
     host.sysctl.set('thp/shmem_enabled', w);
     return 0;
   });
-  setting(thp, 'use_zero_page', 'thp/use_zero_page', '1', (w) => w === '0' || w === '1');
+  rw(thp, 'use_zero_page', () => ((host.kernel?.policy.thp_zero_page ?? true) ? '1\n' : '0\n'), (w) => {
+    if (w !== '0' && w !== '1') return -EINVAL;
+    return host.setKnob('thp_zero_page', w === '1' ? 'on' : 'off');
+  });
   ro(thp, 'hpage_pmd_size', () => '2097152\n');
   const khugepaged = dir(fs, thp, 'khugepaged', 0o755);
   const khDefaults: readonly [string, string][] = [
@@ -163,11 +182,9 @@ export function mountSysfs(fs: FileSystem, host: ProcHost): void {
   for (const order of THP_ORDERS) {
     const d = dir(fs, thp, `hugepages-${4 << order}kB`, 0o755);
     if (order === PMD_ORDER) {
-      rw(d, 'enabled', () => choices(anonModes, host.sysctl.get('thp/pmd/enabled') ?? 'inherit'), (w) => {
-        if (w === 'always') return host.setKnob('thp_pmd', 'on');
-        if (w !== 'inherit' && w !== 'never') return -EINVAL;
-        host.sysctl.set('thp/pmd/enabled', w);
-        return 0;
+      rw(d, 'enabled', () => choices(anonModes, pmdSetting()), (w) => {
+        if (!anonModes.includes(w)) return -EINVAL;
+        return applyPmd(topMode(), w);
       });
       rw(d, 'shmem_enabled', () => choices(shmemSizeModes, host.sysctl.get('thp/pmd/shmem_enabled') ?? 'inherit'), (w) => {
         if (w !== 'inherit' && w !== 'never') return -EINVAL;
@@ -178,8 +195,9 @@ export function mountSysfs(fs: FileSystem, host: ProcHost): void {
     }
     rw(d, 'enabled', () => choices(anonModes, policy().anon.includes(order) ? 'always' : 'never'), (w) => {
       if (w === 'madvise' || !anonModes.includes(w)) return -EINVAL;
-      // inherit follows the top-level setting, which is never (thp_pmd off) or always.
-      const on = w === 'always' || (w === 'inherit' && policy().pmd);
+      // inherit follows the top-level setting; madvise there is not modelled for mTHP sizes.
+      if (w === 'inherit' && topMode() === 'madvise') return -EINVAL;
+      const on = w === 'always' || (w === 'inherit' && topMode() === 'always');
       return setOrders('anon_mthp', policy().anon, order, on);
     });
     rw(d, 'shmem_enabled', () => choices(shmemSizeModes, policy().shmem.includes(order) ? 'always' : 'never'), (w) => {

@@ -65,6 +65,12 @@ export type FaultOutcome =
   | { kind: 'signal'; signal: 'SIGSEGV' | 'SIGBUS'; code: 'SEGV_MAPERR' | 'SEGV_ACCERR' | 'BUS_ADRERR' | 'BUS_ADRALN'; reason: string };
 
 /** One process's address space: mm_struct and the syscalls that act on it. */
+/** A page referenced by get_user_pages until released. */
+export interface UserPageRef {
+  readonly page: Uint8Array;
+  release(): void;
+}
+
 export interface ProcessMemory {
   /** The ASID and pgd the machine loads into TTBR0 (the user half is asid | 1 under KPTI). */
   readonly asid: number;
@@ -124,6 +130,13 @@ export interface ProcessMemory {
 
   /** do_munmap from inside the kernel (shmdt's do_vma_munmap): not counted as a munmap call. */
   unmapRange?(start: number, len: number): void;
+
+  /**
+   * get_user_pages(FOLL_GET) of the page holding va, for reading (vmsplice): faulted in like a
+   * user read, its folio held by one more reference until `release`; `page` is a live view of
+   * its 4 KiB. Null when the page cannot be read (EFAULT). Test doubles may leave it out.
+   */
+  getUserPage?(va: number): UserPageRef | null;
 
   /** exit_mmap: tear the address space down (a fullmm gather), freeing everything. */
   exitMmap(): void;

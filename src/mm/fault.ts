@@ -19,7 +19,10 @@ import { bump } from '../trace/stats.js';
 import { PAGE_SIZE } from '../mmu/physmem.js';
 import { pteMkdirty, pteMkyoung, pteNone, pteWrite } from '../pgtable/pte.js';
 import { LabError } from '../util/errors.js';
+import { PMD_SIZE, PTE_NONE } from '../pgtable/pte.js';
+import { pmdTransHuge } from '../pgtable/pmd.js';
 import { doAnonymousPage } from './anon-fault.js';
+import { doHugePmdAnonymousPage, filePmdFault, hugePmdSetAccessed, pmdFaultAllowed, wpHugePmd, type FilePmdResult, type HugeFault } from './huge-memory.js';
 import { doFault } from './file-fault.js';
 import type { MmKernel } from './kernel.js';
 import type { Process } from './process.js';
@@ -137,14 +140,26 @@ function faultLoop(k: MmKernel, mm: Process, vma: Vma, va: number, access: Acces
   throw new LabError(`model bug: the fault at 0x${va.toString(16)} (${access}) was retried ${MAX_PASSES} times without being resolved`);
 }
 
-/** handle_mm_fault: page tables down to the PTE table, then handle_pte_fault. */
+/**
+ * handle_mm_fault: page tables down to the PMD; a none PMD may become a huge one
+ * (create_huge_pmd), a huge PMD is handled at its level (huge-memory.ts); otherwise the PTE
+ * table, then handle_pte_fault.
+ */
 export function handleMmFault(k: MmKernel, mm: Process, vma: Vma, va: number, access: Access, tried: boolean): VmFaultResult {
   const calls = k.telemetry.calls;
   calls.enter('handle_mm_fault');
   try {
     const address = va - (va % PAGE_SIZE);
+    // A PTE table found under this PMD before is still there (tables go only in free_pgtables).
+    let prefetched: VmFault['prefetched'];
+    if (mm.cachedPtep(address) < 0) {
+      const r = handlePmdLevel(k, mm, vma, va, address, access, tried);
+      if (r !== null && r.kind === 'prefetched') prefetched = { kind: 'locked', folio: r.folio, major: r.major };
+      else if (r !== null) return r;
+    }
     const ptep = mm.pteAlloc(address);
     const vmf: VmFault = {
+      ...(prefetched !== undefined ? { prefetched } : {}),
       k,
       mm,
       vma,
@@ -161,6 +176,33 @@ export function handleMmFault(k: MmKernel, mm: Process, vma: Vma, va: number, ac
   } finally {
     calls.leave();
   }
+}
+
+/**
+ * The PMD half of __handle_mm_fault: a result, or null to carry on at the PTE level
+ * (VM_FAULT_FALLBACK), possibly with the folio a file's ->fault already returned.
+ */
+function handlePmdLevel(k: MmKernel, mm: Process, vma: Vma, va: number, address: number, access: Access, tried: boolean): FilePmdResult {
+  const pmdp = mm.pmdAlloc(address);
+  const origPmd = k.pgtable.pmd.pmdpGet(pmdp);
+  const write = access === 'write';
+  const f: HugeFault = { k, mm, vma, address, haddr: address - (address % PMD_SIZE), write, pmdp, origPmd };
+  if (pteNone(origPmd)) return noneLevel(f, va, access, tried);
+  if (!pmdTransHuge(origPmd)) return null;
+  if (!(write && !pteWrite(origPmd))) return hugePmdSetAccessed(f);
+  const r = wpHugePmd(f);
+  if (r !== null || vma.isAnonymous) return r;
+  // A file PMD was split by clearing it: the fault goes on with a none PMD.
+  return noneLevel({ ...f, origPmd: PTE_NONE }, va, access, tried);
+}
+
+/** create_huge_pmd for anonymous memory, or the file's do_set_pmd attempts. */
+function noneLevel(f: HugeFault, va: number, access: Access, tried: boolean): FilePmdResult {
+  if (f.vma.isAnonymous) return pmdFaultAllowed(f.k, f.mm, f.vma) ? doHugePmdAnonymousPage(f) : null;
+  if (f.vma.file === null) return null;
+  // A VmFault for the file paths, without a PTE: nothing on this path reads ptep.
+  const vmf: VmFault = { k: f.k, mm: f.mm, vma: f.vma, address: f.address, realAddress: va, pgoff: f.vma.pgoffOf(f.address), write: f.write, exec: access === 'exec', tried, ptep: Number.NaN, origPte: PTE_NONE };
+  return filePmdFault(f, vmf);
 }
 
 function handlePteFault(vmf: VmFault): VmFaultResult {

@@ -16,6 +16,11 @@ import { hasPageMkwrite, vmaIsAnonShmem, vmaIsShared, vmaIsShmem } from './prot.
 import { shmemFault } from './shmem.js';
 import { DONE, pteRangeNone, setPteRange, type VmFault, type VmFaultResult } from './vmfault.js';
 
+/** __do_fault with the PMD still none: the VMA's ->fault, for huge-memory.ts's do_set_pmd attempt. */
+export function doFaultNoPte(vmf: VmFault): FileFaultResult {
+  return __doFault(vmf);
+}
+
 /** do_fault: a none PTE in a file mapping. */
 export function doFault(vmf: VmFault): VmFaultResult {
   if (!vmf.write) return doReadFault(vmf);
@@ -25,6 +30,7 @@ export function doFault(vmf: VmFault): VmFaultResult {
 
 /** __do_fault: the VMA's ->fault (shmem_fault for tmpfs and anonymous shared memory, else filemap_fault). */
 function __doFault(vmf: VmFault): FileFaultResult {
+  if (vmf.prefetched !== undefined) return vmf.prefetched;
   return vmaIsShmem(vmf.vma) ? shmemFault(vmf) : filemapFault(vmf);
 }
 
@@ -48,7 +54,7 @@ function doReadFault(vmf: VmFault): VmFaultResult {
   try {
     const nr = faultAroundPages(k.policy);
     // should_fault_around: every file VMA here has ->map_pages (filemap_map_pages).
-    if (nr > 1 && doFaultAround(vmf, nr)) return DONE('do_read_fault');
+    if (nr > 1 && vmf.prefetched === undefined && doFaultAround(vmf, nr)) return DONE('do_read_fault');
     const r = __doFault(vmf);
     if (r.kind !== 'locked') return notLocked(r);
     finishFault(vmf, r.folio, null);

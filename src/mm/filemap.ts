@@ -86,7 +86,6 @@ export function filemapMapPages(vmf: VmFault, startPgoff: number, endPgoffIn: nu
       let from = Math.max(startPgoff, folio.index);
       let to = Math.min(endPgoff, folio.index + folio.nrPages - 1);
       if (folio.nrPages > 1) {
-        if (folio.order === 9) k.mmStats.pmd_maps_not_modelled++;
         if (k.policy.fault_around_whole_folio && wholeFolioFits(vmf, folio, lastPage)) {
           // 7.x filemap_map_folio_range: map the whole folio when it cannot stray outside the
           // file, the VMA or this PTE table.
@@ -141,7 +140,7 @@ function wholeFolioFits(vmf: VmFault, folio: Folio, lastPage: number): boolean {
  * mmap_miss after fault-around: 6.x subtracts the pages walked (folios not in the workingset,
  * which is all of them here); 7.x counts one hit when fault-around mapped the faulting page.
  */
-function updateMmapMiss(vmf: VmFault, inode: Inode, visited: number, mapped: boolean): void {
+export function updateMmapMiss(vmf: VmFault, inode: Inode, visited: number, mapped: boolean): void {
   const k = vmf.k;
   if (inode.fsType === 'tmpfs') return;
   const ra = k.raState(inode);

@@ -280,17 +280,19 @@ export class Memmap {
   }
 
   /** A PMD mapping the whole folio (folio_add_*_rmap_pmd). */
-  folioAddRmapPmd(folio: Folio): void {
+  folioAddRmapPmd(folio: Folio, mmId = 0): void {
     this.checkLive(folio, 'folio_add_rmap_pmd');
     folio.entireMapcount++;
     folio.mapcount++;
+    if (folio.nrPages > 1) folioAddLargeMapcount(folio, 1, mmId);
   }
 
-  folioRemoveRmapPmd(folio: Folio): void {
+  folioRemoveRmapPmd(folio: Folio, mmId = 0): void {
     this.checkLive(folio, 'folio_remove_rmap_pmd');
     if (folio.entireMapcount === 0) throw new Error(`memmap: folio at pfn 0x${folio.firstPfn.toString(16)} has no PMD mapping to remove`);
     folio.entireMapcount--;
     folio.mapcount--;
+    if (folio.nrPages > 1) folioSubLargeMapcount(folio, 1, mmId);
   }
 
   /** PTE mappings of one page. */

@@ -38,6 +38,7 @@ import {
 } from '../pgtable/pte.js';
 import { LabError } from '../util/errors.js';
 import type { Folio } from './folio.js';
+import { copyHugePmd } from './huge-memory.js';
 import type { Process } from './process.js';
 import { AnonVma, VM_DONTCOPY, VM_LOCKED_MASK, VM_MAYWRITE, VM_MIXEDMAP, VM_PFNMAP, VM_SHARED, VM_WIPEONFORK, type Vma } from './vma.js';
 
@@ -96,13 +97,24 @@ function copyPageRange(dst: Process, src: Process, srcVma: Vma): void {
     let addr = srcVma.start;
     while (addr < srcVma.end) {
       const next = Math.min(addr - (addr % PMD_SIZE) + PMD_SIZE, srcVma.end);
-      // copy_pmd_range skips a PMD with no PTE table.
+      // copy_pmd_range: a huge PMD is copied whole; a PMD with no PTE table is skipped.
+      if (copyHugePmd(dst, src, dstVmaOf(dst, srcVma), addr)) {
+        addr = next;
+        continue;
+      }
       if (k.pgtable.tables.pteOffsetMap(src, addr) !== undefined) copyPteRange(dst, src, srcVma, addr, next);
       addr = next;
     }
   } finally {
     calls.leave();
   }
+}
+
+/** The child's VMA for the parent's (dup_mmap inserted it just before copying). */
+function dstVmaOf(dst: Process, srcVma: Vma): Vma {
+  const v = dst.vmas.findVma(srcVma.start);
+  if (v === null || v.start !== srcVma.start) throw new Error(`dup_mmap: the child has no VMA at 0x${srcVma.start.toString(16)}`);
+  return v;
 }
 
 function copyPteRange(dst: Process, src: Process, srcVma: Vma, start: number, end: number): void {

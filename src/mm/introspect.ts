@@ -9,12 +9,16 @@ import {
   CONT_PTES, PTE_AF_LO, PTE_CONT_HI, PTE_DBM_HI, PTE_DIRTY_HI, PTE_PROT_NONE_HI, PTE_RDONLY_LO, PTE_SPECIAL_HI, PTE_VALID_LO,
   ptePfn,
 } from '../pgtable/pte.js';
+import { pmdTransHuge } from '../pgtable/pmd.js';
+import { PMD_SIZE } from '../pgtable/pte.js';
 import type { MmKernel } from './kernel.js';
 import type { Vma } from './vma.js';
 import type { MmContext } from '../pgtable/policy.js';
 
 /** A PTE as the proc readers look at it. */
 export interface PteInfo {
+  /** Mapped by a huge PMD (the entry's bits are the PMD's; pfn is this page's). */
+  readonly pmd?: boolean;
   /** pte_present: valid, or PROT_NONE (valid bit clear but mapped). */
   readonly present: boolean;
   readonly pfn: number;
@@ -63,12 +67,32 @@ export function inspectMm(k: MmKernel, mm: MmContext, vmas: () => readonly Vma[]
     const hi = raw.__ptepGetHi(ptep);
     return lo === 0 && hi === 0 ? null : { lo, hi };
   };
+  /** A page under a huge PMD, as pagemap_pmd_range and smaps_pmd_entry see it. */
+  const hugeEntry = (va: number): PteInfo | null => {
+    const pmdp = tables.pmdOffset(mm, va);
+    if (pmdp === undefined) return null;
+    const d = k.pgtable.pmd.pmdpGet(pmdp);
+    if (!pmdTransHuge(d)) return null;
+    const zero = k.hugeZeroFolioIfAny;
+    const pfn = ptePfn(d) + Math.floor((va % PMD_SIZE) / PAGE_SIZE);
+    return {
+      pmd: true,
+      present: true,
+      pfn,
+      young: (d.lo & PTE_AF_LO) !== 0,
+      dirty: isDirty(d.lo, d.hi),
+      write: (d.hi & PTE_DBM_HI) !== 0,
+      // The huge zero folio has no vm_normal_page_pmd (is_huge_zero_pmd), like the zero page.
+      special: zero !== null && ptePfn(d) === zero.firstPfn,
+      cont: false,
+    };
+  };
   return {
     vmas,
     brk,
     pte(va: number): PteInfo | null {
       const e = entry(va);
-      if (e === null) return null;
+      if (e === null) return hugeEntry(va);
       const present = (e.lo & PTE_VALID_LO) !== 0 || (e.hi & PTE_PROT_NONE_HI) !== 0;
       const cont = (e.hi & PTE_CONT_HI) !== 0;
       let young = (e.lo & PTE_AF_LO) !== 0;
@@ -96,7 +120,8 @@ export function inspectMm(k: MmKernel, mm: MmContext, vmas: () => readonly Vma[]
     page(pfn: number): PageInfo | null {
       const folio = k.memmap.folioOfPfn(pfn);
       if (folio === undefined) return null;
-      return { anon: folio.owner.kind === 'anon', mapcount: k.memmap.pageMapcount(pfn), folioPages: folio.nrPages, dirty: folio.dirty };
+      // page_mapcount: PTE mappings of the page plus PMD mappings of its folio.
+      return { anon: folio.owner.kind === 'anon', mapcount: k.memmap.pageMapcount(pfn) + folio.entireMapcount, folioPages: folio.nrPages, dirty: folio.dirty };
     },
     pteTablePages(): number {
       let n = 0;

@@ -18,7 +18,7 @@ import { UsageError } from '../util/errors.js';
 import { AsidAllocator, type AsidBits } from './asid.js';
 import { raPagesOf } from './blkdev.js';
 import { Buddy, MAX_PAGE_ORDER } from './buddy.js';
-import { Memmap } from './folio.js';
+import { Memmap, type Folio } from './folio.js';
 import { Inode, type FsType } from './inode.js';
 import type { MmPolicy } from './knobs.js';
 import { MAX_PAGECACHE_ORDER, PageCache, truncateInodePages, truncateSetsize, type TruncateResult, type WriteMissOrder } from './pagecache.js';
@@ -67,6 +67,9 @@ export class MmKernel {
   readonly zeroPfn: number;
   /** The arm64 ASID allocator (arch/arm64/mm/context.c). */
   readonly asids: AsidAllocator;
+  /** The PTE table each huge PMD has deposited, by the PMD entry's physical address (huge-memory.ts). */
+  readonly pmdDeposits = new Map<number, number>();
+  private hugeZero: Folio | null = null;
   private nextMmId = 1;
   private nextIno = 1 << 30;
   private readonly processes = new Set<Process>();
@@ -100,6 +103,25 @@ export class MmKernel {
     this.asids = new AsidAllocator({ bits, kpti: this.policy.kpti, cpus: this.mmu.cpus.length }, this.mmu, this.telemetry.calls, this.telemetry.stats);
     this.faultStats = registerFaultStats(this.telemetry.stats);
     this.mmStats = registerMmStats(this.telemetry.stats);
+  }
+
+  /**
+   * mm_get_huge_zero_folio: the order-9 zero folio, allocated on first use and kept for good
+   * (the model never shrinks it); null when no 2 MiB block is free.
+   */
+  hugeZeroFolio(): Folio | null {
+    if (this.hugeZero !== null) return this.hugeZero;
+    const r = this.memmap.folioAlloc(9);
+    if (r.kind !== 'ok') return null;
+    this.memmap.folioZero(r.folio);
+    r.folio.uptodate = true;
+    this.hugeZero = r.folio;
+    return r.folio;
+  }
+
+  /** The huge zero folio if one was allocated (is_huge_zero_pmd compares with it). */
+  get hugeZeroFolioIfAny(): Folio | null {
+    return this.hugeZero;
   }
 
   /** A new address space with a fresh pgd and an ASID from the allocator (asid.ts). */

@@ -27,6 +27,25 @@ export const BLK_RA_RULES: readonly BlkRaRule[] = ['v6.12', 'v7.2'];
 /** The file system /tmp is mounted with. */
 export type TmpFs = 'tmpfs' | 'ext4';
 
+/**
+ * PMD-size THP for anonymous memory: the mode order 9 ends up with, from
+ * transparent_hugepage/enabled and hugepages-2048kB/enabled (inherit takes the top-level one).
+ */
+export type ThpPmdMode = 'never' | 'madvise' | 'always';
+export const THP_PMD_MODES: readonly ThpPmdMode[] = ['never', 'madvise', 'always'];
+
+/** The huge= option /tmp's tmpfs is mounted with (mm/shmem.c SHMEM_HUGE_*). */
+export type TmpfsHuge = 'never' | 'always' | 'within_size' | 'advise';
+export const TMPFS_HUGES: readonly TmpfsHuge[] = ['never', 'always', 'within_size', 'advise'];
+
+/** Folio orders a huge= tmpfs file may get: the PMD order only (6.12) or any order 1..9 (6.14+). */
+export type TmpfsHugeOrders = 'pmd' | 'any';
+export const TMPFS_HUGE_ORDERS: readonly TmpfsHugeOrders[] = ['pmd', 'any'];
+
+/** What do_huge_pmd_wp_page does with the huge zero PMD. */
+export type HugeZeroWp = 'split' | 'alloc';
+export const HUGE_ZERO_WPS: readonly HugeZeroWp[] = ['split', 'alloc'];
+
 /** Which shmem mappings the per-size shmem mTHP sysfs knobs apply to (kernel-notes §0.2). */
 export type ShmemMthpScope = 'anon' | 'all';
 
@@ -74,7 +93,14 @@ export interface MmPolicy {
   spurious_fault_flush: boolean;
   lpa2: boolean;
   flush_range_rules: FlushRangeRules;
-  thp_pmd: boolean;
+  /** The PMD-size THP mode for anonymous memory (order 9's effective sysfs setting). */
+  thp_pmd: ThpPmdMode;
+  tmpfs_huge: TmpfsHuge;
+  tmpfs_huge_orders: TmpfsHugeOrders;
+  /** transparent_hugepage/use_zero_page: read faults map the huge zero folio. */
+  thp_zero_page: boolean;
+  /** A write to the huge zero PMD: split it (<= 6.14) or map a new THP in its place (6.15+). */
+  huge_zero_wp: HugeZeroWp;
   anon_thp_align: AnonThpAlign;
   tlb_entries: number;
   tlb_contig: boolean;
@@ -160,11 +186,15 @@ export const KNOBS: readonly KnobDef[] = [
   { name: 'flush_range_rules', type: { kind: 'enum', values: FLUSH_RANGE_RULES }, reader: 'pgtable', description: '__flush_tlb_range rules: v6.1 (pre-LPA2 loop), v6.7 (LPA2 rework), v6.9 (operand fix and MAX_DVM_OPS)' },
   {
     name: 'thp_pmd',
-    type: BOOL,
+    type: { kind: 'enum', values: THP_PMD_MODES },
     reader: 'mm',
-    description: 'PMD-sized THP for anonymous memory (Debian default on); off in the measurements. PMD mappings are not modelled',
-    unsupported: { on: 'PMD-mapped THP (do_huge_pmd_anonymous_page) is not modelled; only mTHP sizes up to 1M (anon_mthp) are' },
+    description:
+      "PMD-size THP for private anonymous memory (hugepages-2048kB/enabled, inherit = transparent_hugepage/enabled): always, madvise (only VM_HUGEPAGE VMAs) or never; a fault in a 2 MiB-aligned range inside the VMA maps one order-9 folio with a PMD (do_huge_pmd_anonymous_page)",
   },
+  { name: 'tmpfs_huge', type: { kind: 'enum', values: TMPFS_HUGES }, reader: 'mm/shmem', description: "tmpfs mount option huge= for /tmp: never, always, within_size (the large folio lies inside i_size) or advise (VM_HUGEPAGE); reaches mappings of linked tmpfs files (not vma_is_anon_shmem), whose order-9 folios are then mapped by a PMD (do_set_pmd)" },
+  { name: 'tmpfs_huge_orders', type: { kind: 'enum', values: TMPFS_HUGE_ORDERS }, reader: 'mm/shmem', description: 'orders a huge= tmpfs file may allocate: pmd (6.12: order 9 only, else order 0) or any (7.2: every file order up to 9, highest that fits first)' },
+  { name: 'thp_zero_page', type: BOOL, reader: 'mm', description: 'transparent_hugepage/use_zero_page: a read fault in a PMD-THP range maps the huge zero folio with a read-only PMD' },
+  { name: 'huge_zero_wp', type: { kind: 'enum', values: HUGE_ZERO_WPS }, reader: 'mm', description: 'a write to the huge zero PMD: split (split into 512 zero-page PTEs, then copy one page; 6.12) or alloc (do_huge_zero_wp_pmd maps a new THP; 7.2)' },
   { name: 'anon_thp_align', type: { kind: 'enum', values: ANON_THP_ALIGNS }, reader: 'mm/placement', description: 'which private anonymous mmaps are 2 MiB-aligned: none (<6.7), any_size (6.7-6.11), pmd_multiple (6.12), pmd_multiple_no_hint (6.13+)' },
   { name: 'tlb_entries', type: { kind: 'int', min: 5, max: 1 << 20, multipleOf: 5 }, reader: 'mmu', description: 'TLB entries (5-way set associative, like the 1280-entry L2 TLB of Cortex-A76/Neoverse-N1)' },
   { name: 'tlb_contig', type: BOOL, reader: 'mmu', description: 'the TLB caches a contiguous block as one entry' },
@@ -258,7 +288,7 @@ function parseSizes(def: KnobDef, type: { minOrder: number; maxOrder: number }, 
     if (m === null) throw bad(def, text, `'${part}' is not a size like 64K or 2M; expected ${describeType(def.type)}`);
     const kib = Number(m[1]) * (m[2]!.toUpperCase() === 'M' ? 1024 : 1);
     const order = Math.log2(kib / 4);
-    if (order === 9) throw bad(def, text, `2M is the PMD size: PMD-mapped THP is not modelled (thp_pmd); mTHP sizes go up to 1M`);
+    if (order === 9) throw bad(def, text, `2M is the PMD size: set it with thp_pmd=always (or madvise); mTHP sizes go up to 1M`);
     if (!Number.isInteger(order) || order < type.minOrder || order > type.maxOrder) {
       throw bad(def, text, `'${part}' is not an mTHP size; expected ${describeType(def.type)}`);
     }

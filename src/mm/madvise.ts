@@ -30,6 +30,7 @@ import {
 } from './api.js';
 import { PAGE_SIZE } from '../mmu/physmem.js';
 import { CYDP_CLEAR_DIRTY, CYDP_CLEAR_YOUNG } from '../pgtable/raw.js';
+import { hugePmdAt, splitHugePmd } from './huge-memory.js';
 import { PMD_SIZE, pteDirty, pteNone, ptePfn, pteSpecial, pteYoung } from '../pgtable/pte.js';
 import type { Process } from './process.js';
 import { forcePageCacheRa, VM_RAND_READ, VM_SEQ_READ } from './readahead.js';
@@ -156,6 +157,17 @@ function madviseFree(mm: Process, start: number, end: number): void {
     let addr = start;
     while (addr < end) {
       const pmdEnd = Math.min(addr - (addr % PMD_SIZE) + PMD_SIZE, end);
+      // madvise_free_huge_pmd: part of a huge PMD is split first; a whole one is left mapped
+      // (the model has no lazyfree state to give it).
+      const huge = hugePmdAt(k, mm, addr);
+      if (huge !== null) {
+        if (pmdEnd - addr === PMD_SIZE) {
+          addr = pmdEnd;
+          continue;
+        }
+        const vma = mm.vmas.vmaLookup(addr);
+        if (vma !== null) splitHugePmd(mm, vma, huge.pmdp, addr);
+      }
       const ptep0 = k.pgtable.tables.pteOffsetMap(mm, addr);
       if (ptep0 === undefined) {
         addr = pmdEnd;

@@ -6,6 +6,7 @@
 import { EINVAL, ENOMEM } from '../util/errno.js';
 import { PAGE_SIZE } from '../mmu/physmem.js';
 import { pteNone } from '../pgtable/pte.js';
+import { hugePmdAt } from './huge-memory.js';
 import type { Process } from './process.js';
 
 /** The residency vector of [start, start + len), or -errno. */
@@ -21,7 +22,8 @@ export function doMincore(mm: Process, start: number, len: number): Uint8Array |
     if (vma === null) return -ENOMEM;
     const ptep = k.pgtable.tables.pteOffsetMap(mm, addr);
     const pte = ptep === undefined ? null : k.pgtable.ptep.ptepGet(ptep);
-    if (pte !== null && !pteNone(pte)) {
+    // A huge PMD maps every page of its 2 MiB (mincore_pmd_range / mincore_huge... as present).
+    if ((pte !== null && !pteNone(pte)) || (ptep === undefined && hugePmdAt(k, mm, addr) !== null)) {
       vec[i] = 1;
     } else if (vma.file !== null) {
       const folio = vma.file.mapping.lookup(vma.pgoffOf(addr));

@@ -32,6 +32,8 @@ import {
   type Pte,
 } from '../pgtable/pte.js';
 import { mmTlbFlushPending } from '../pgtable/policy.js';
+import { pmdTransHuge } from '../pgtable/pmd.js';
+import { changeHugePmd, splitHugePmd } from './huge-memory.js';
 import type { MmKernel } from './kernel.js';
 import type { Process } from './process.js';
 import { vmaPageProt, vmaWantsManualPteWriteUpgrade } from './prot.js';
@@ -97,6 +99,16 @@ export function changeProtection(g: ZapGather, vma: Vma, start: number, end: num
     let addr = start;
     while (addr < end) {
       const next = Math.min(addr - (addr % PMD_SIZE) + PMD_SIZE, end);
+      // change_pmd_range: a huge PMD changes whole, or is split when the range covers part of it.
+      const pmdp = k.pgtable.tables.pmdOffset(mm, addr);
+      if (pmdp !== undefined && pmdTransHuge(k.pgtable.pmd.pmdpGet(pmdp))) {
+        if (next - addr === PMD_SIZE) {
+          changeHugePmd(g, vma, pmdp, addr, newprot, tryWritable);
+          addr = next;
+          continue;
+        }
+        splitHugePmd(mm, vma, pmdp, addr);
+      }
       changePteRange(k, g, mm, vma, addr, next, newprot, tryWritable);
       addr = next;
     }

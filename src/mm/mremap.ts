@@ -19,6 +19,7 @@
 import { EAGAIN, EFAULT, EINVAL, ENOMEM } from './api.js';
 import { mlockFutureOk } from './mlock.js';
 import { PAGE_SIZE } from '../mmu/physmem.js';
+import { hugePmdAt, moveHugePmd, splitHugePmd } from './huge-memory.js';
 import { PMD_SIZE, pteNone, ptePfn, ptePresent, pteSpecial } from '../pgtable/pte.js';
 import { LabError } from '../util/errors.js';
 import type { Process } from './process.js';
@@ -163,6 +164,16 @@ function movePageTables(mm: Process, oldAddr: number, newAddr: number, len: numb
       const o = oldAddr + done;
       const n = newAddr + done;
       const extent = Math.min(PMD_SIZE - (o % PMD_SIZE), PMD_SIZE - (n % PMD_SIZE), len - done);
+      const huge = hugePmdAt(k, mm, o);
+      if (huge !== null) {
+        // A huge PMD moves whole when the extent is all of it; otherwise it is split first.
+        if (extent === PMD_SIZE && moveHugePmd(mm, o, n, huge.pmdp)) {
+          done += extent;
+          continue;
+        }
+        const vma = mm.vmas.vmaLookup(o);
+        if (vma !== null) splitHugePmd(mm, vma, huge.pmdp, o);
+      }
       if (k.pgtable.tables.pteOffsetMap(mm, o) !== undefined) {
         if (extent === PMD_SIZE && moveNormalPmd(mm, o, n)) {
           done += extent;

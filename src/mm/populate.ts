@@ -14,6 +14,7 @@
 import { EFAULT, EINVAL, ENOMEM } from './api.js';
 import { PAGE_SIZE } from '../mmu/physmem.js';
 import { pteNone, pteWrite } from '../pgtable/pte.js';
+import { hugePmdAt } from './huge-memory.js';
 import type { Process } from './process.js';
 import { VM_ACCESS_FLAGS, VM_IO, VM_LOCKONFAULT, VM_PFNMAP, VM_READ, VM_SHARED, VM_WRITE, type Vma } from './vma.js';
 
@@ -23,7 +24,11 @@ export type PopulateCaller = 'mlock' | 'madvise';
 function pageReady(mm: Process, addr: number, write: boolean): boolean {
   const k = mm.kernel;
   const ptep = k.pgtable.tables.pteOffsetMap(mm, addr);
-  if (ptep === undefined) return false;
+  if (ptep === undefined) {
+    // follow_huge_pmd: a valid huge PMD answers for its whole 2 MiB.
+    const h = hugePmdAt(k, mm, addr);
+    return h !== null && (h.pmd.lo & 1) !== 0 && (!write || pteWrite(h.pmd));
+  }
   const pte = k.pgtable.ptep.ptepGet(ptep);
   if (pteNone(pte) || !(pte.lo & 1)) return false;
   return !write || pteWrite(pte);
@@ -66,7 +71,7 @@ export function populateRange(mm: Process, start: number, end: number, mode: 're
     for (; addr < vmaEnd; addr += PAGE_SIZE) {
       if (pageReady(mm, addr, write)) continue;
       const ptep = mm.kernel.pgtable.tables.pteOffsetMap(mm, addr);
-      const present = ptep !== undefined && !pteNone(mm.kernel.pgtable.ptep.ptepGet(ptep));
+      const present = ptep !== undefined ? !pteNone(mm.kernel.pgtable.ptep.ptepGet(ptep)) : hugePmdAt(mm.kernel, mm, addr) !== null;
       const r = mm.handleFault(addr, write ? 'write' : 'read', present ? 'permission' : 'translation');
       if (r.kind === 'signal') {
         if (caller === 'madvise') return -EFAULT;

@@ -22,6 +22,7 @@ import {
   type FaultOutcome,
   type MmapRequest,
   type ProcessMemory,
+  type UserPageRef,
 } from './api.js';
 import type { Access, FaultKind } from '../trace/events.js';
 import { PAGE_SIZE } from '../mmu/physmem.js';
@@ -30,6 +31,7 @@ import type { MmContext } from '../pgtable/policy.js';
 import { GuestOutOfMemory } from '../util/errors.js';
 import { AsidAllocator } from './asid.js';
 import { doPageFault } from './fault.js';
+import { splitHugePmdIfNeeded } from './huge-memory.js';
 import { dupMmap } from './fork.js';
 import { accessRemoteVm, FOLL_FORCE, FOLL_WRITE } from './gup.js';
 import { populateRange } from './populate.js';
@@ -121,6 +123,7 @@ export class Process implements ProcessMemory, MmContext {
     this.pgd = kernel.pgtable.tables.pgdAlloc();
     this.mmId = kernel.allocMmId();
     this.vmas = new VmaSet({ ...(opts.taskSize !== undefined ? { taskSize: opts.taskSize } : {}), anonThpAlign: kernel.policy.anon_thp_align });
+    this.vmas.adjustTransHuge = (vma, addr) => splitHugePmdIfNeeded(this, vma, addr);
   }
 
   /** ASID(mm): the ASID of the mm's context id. */
@@ -183,12 +186,46 @@ export class Process implements ProcessMemory, MmContext {
     return p;
   }
 
+  /** The PTE table pteAlloc found last covers address: its PTE's address, or -1 (the PMD must be looked at). */
+  cachedPtep(address: number): number {
+    return Math.floor(address / PMD_SIZE) === this.lastPmd ? this.lastPteTable + ((address / PAGE_SIZE) & 511) * 8 : -1;
+  }
+
+  /** pud_alloc + pmd_alloc: the PMD entry's address for addr, allocating upper tables on the way. */
+  pmdAlloc(address: number): number {
+    const p = this.kernel.pgtable.tables.pmdAlloc(this, address);
+    if (p === undefined) {
+      throw new GuestOutOfMemory(`out of guest physical memory allocating page tables for 0x${address.toString(16)}; raise --set mem_mb (now ${this.kernel.policy.mem_mb})`);
+    }
+    return p;
+  }
+
   /**
    * Forget the PTE table pteAlloc found last: free_pgtables calls it, as page tables are freed
    * only there (the walk the kernel repeats on every fault, cached for the model's speed).
    */
   invalidatePteCache(): void {
     this.lastPmd = -1;
+  }
+
+  getUserPage(va: number): UserPageRef | null {
+    this.live('getUserPage');
+    const t = accessUser(this, va, 'read');
+    if (!t.ok) return null;
+    const k = this.kernel;
+    const pa = t.pa - (t.pa % PAGE_SIZE);
+    // The zero page has no folio (vm_normal_page): nothing to hold.
+    const folio = k.memmap.folioOfPfn(pa / PAGE_SIZE);
+    if (folio !== undefined) k.memmap.folioGet(folio);
+    const off = k.mem.offset(pa, PAGE_SIZE);
+    let held = folio !== undefined;
+    return {
+      page: k.mem.u8.subarray(off, off + PAGE_SIZE),
+      release: () => {
+        if (held) k.memmap.folioPut(folio!);
+        held = false;
+      },
+    };
   }
 
   copyToUser(va: number, bytes: Uint8Array): number {

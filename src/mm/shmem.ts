@@ -9,7 +9,9 @@
  * measurements' mkstemp + unlink files). Any other mapping of a tmpfs file follows the mount's
  * huge= option, `never` by default (so order 0), even for the same file's page cache.
  * `shmem_mthp_scope=all` applies the per-size knobs to every tmpfs mapping (no kernel does).
- * PMD-sized shmem (huge= mounts) is not modelled.
+ * Those mappings follow tmpfs_huge (the mount's huge=) instead: PMD order only in 6.12, any
+ * file order in 7.2 (tmpfs_huge_orders); an order-9 folio is then mapped with a PMD by the fault
+ * (do_set_pmd, huge-memory.ts).
  */
 import { PAGE_SIZE } from '../mmu/physmem.js';
 import { bump } from '../trace/stats.js';
@@ -17,6 +19,7 @@ import { ORDER_KEYS, outOfMemoryError, type OutOfMemory } from './buddy.js';
 import type { Folio } from './folio.js';
 import type { FileFaultResult } from './filemap.js';
 import { vmaIsAnonShmem } from './prot.js';
+import { VM_HUGEPAGE, VM_NOHUGEPAGE } from './vma.js';
 import type { VmFault } from './vmfault.js';
 
 /**
@@ -31,10 +34,11 @@ export function shmemSuitableOrders(vmf: VmFault): number[] {
   const inode = vma.file!;
   // shmem_allowable_huge_orders: the per-size knobs reach only a vma_is_anon_shmem mapping; any
   // other mapping of a tmpfs file gets the mount's huge= orders (never by default).
-  if (!vmaIsAnonShmem(vma) && k.policy.shmem_mthp_scope !== 'all') return [];
+  let enabled: readonly number[] = k.policy.shmem_mthp;
+  if (!vmaIsAnonShmem(vma) && k.policy.shmem_mthp_scope !== 'all') enabled = tmpfsHugeOrders(vmf);
   const maxOrder = inode.mapping.maxOrder;
   const fits: number[] = [];
-  for (const order of k.policy.shmem_mthp) {
+  for (const order of enabled) {
     if (order > maxOrder) continue;
     const size = PAGE_SIZE * 2 ** order;
     const haddr = vmf.address - (vmf.address % size);
@@ -49,6 +53,42 @@ export function shmemSuitableOrders(vmf: VmFault): number[] {
     if (inode.mapping.foliosInRange(first, first + nr).length === 0) return fits.slice(i);
   }
   return [];
+}
+
+const PMD_ORDER = 9;
+const FILE_ORDERS = [1, 2, 3, 4, 5, 6, 7, 8, 9];
+
+/**
+ * shmem_huge_global_enabled for a tmpfs file's mapping (mm/shmem.c, 6.12 and 7.2): the orders the
+ * mount's huge= allows at this index. within_size wants the aligned block to end inside i_size
+ * (else it falls through to advise); advise wants VM_HUGEPAGE. VM_NOHUGEPAGE refuses all.
+ */
+function tmpfsHugeOrders(vmf: VmFault): readonly number[] {
+  const k = vmf.k;
+  const vma = vmf.vma;
+  if (vma.flags & VM_NOHUGEPAGE) return [];
+  const all = k.policy.tmpfs_huge_orders === 'any' ? FILE_ORDERS : [PMD_ORDER];
+  const sizePages = Math.ceil(vma.file!.size / PAGE_SIZE);
+  switch (k.policy.tmpfs_huge) {
+    case 'never':
+      return [];
+    case 'always':
+      return all;
+    case 'within_size': {
+      // shmem_get_orders_within_size: from the highest order down, the first whose aligned end
+      // lies inside i_size, and every order below it.
+      const within = all.filter((o) => sizePages >= Math.ceil((vmf.pgoff + 1) / 2 ** o) * 2 ** o);
+      const top = within.length > 0 ? Math.max(...within) : -1;
+      if (top >= 0) return all.filter((o) => o <= top);
+      return vma.flags & VM_HUGEPAGE ? all : [];
+    }
+    case 'advise':
+      return vma.flags & VM_HUGEPAGE ? all : [];
+    default: {
+      const never: never = k.policy.tmpfs_huge;
+      throw new Error(`unknown tmpfs_huge ${String(never)}`);
+    }
+  }
 }
 
 /**

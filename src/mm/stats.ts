@@ -68,8 +68,15 @@ export interface MmStats {
   /** mprotect PTE updates (per PTE or per batch) and the PTEs they covered. */
   mprotect_updates: number;
   mprotect_ptes: number;
-  /** Folios that a PMD would map in the real kernel but the model maps with PTEs. */
-  pmd_maps_not_modelled: number;
+  /** PMD-mapped THP (huge-memory.ts), as /proc/vmstat's thp_* counters: order-9 folios mapped by a PMD fault, huge zero PMDs, fallbacks to PTEs, PMD splits, whole PMDs zapped, huge PMDs copied by fork. */
+  thp_fault_alloc: number;
+  thp_zero_page_maps: number;
+  thp_fault_fallback: number;
+  thp_split_pmd: number;
+  thp_pmds_zapped: number;
+  thp_pmds_copied: number;
+  /** File folios mapped by a PMD (do_set_pmd; THP_FILE_MAPPED). */
+  thp_file_mapped: number;
   /** Syscall-level operations. */
   mmap_calls: number;
   munmap_calls: number;
@@ -109,7 +116,13 @@ export function registerMmStats(stats: StatsRegistry): MmStats {
     mremap_ptes_moved: 0,
     mprotect_updates: 0,
     mprotect_ptes: 0,
-    pmd_maps_not_modelled: 0,
+    thp_fault_alloc: 0,
+    thp_zero_page_maps: 0,
+    thp_fault_fallback: 0,
+    thp_split_pmd: 0,
+    thp_pmds_zapped: 0,
+    thp_pmds_copied: 0,
+    thp_file_mapped: 0,
     mmap_calls: 0,
     munmap_calls: 0,
     mprotect_calls: 0,

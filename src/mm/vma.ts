@@ -258,6 +258,11 @@ export class VmaSet {
   readonly unmappedBase: number;
   readonly stats: VmaStats;
 
+  /**
+   * Called before a VMA boundary moves to `addr` inside `vma` (a split or a partial merge):
+   * vma_adjust_trans_huge, which splits a huge PMD the new boundary would cut.
+   */
+  adjustTransHuge: ((vma: Vma, addr: number) => void) | null = null;
   /** Sorted by start, disjoint. */
   private readonly vmas: Vma[] = [];
   private cached: Vma | null = null;
@@ -425,6 +430,7 @@ export class VmaSet {
       throw new RangeError(`vma: cannot split [0x${vma.start.toString(16)}, 0x${vma.end.toString(16)}) at 0x${addr.toString(16)}`);
     }
     this.indexOf(vma);
+    this.adjustTransHuge?.(vma, addr);
     const upper = new Vma(addr, vma.end, vma.flags, vma.pgoffOf(addr), vma.file, vma.anonVma, vma.name);
     vma.end = addr;
     this.add(upper);
@@ -495,6 +501,7 @@ export class VmaSet {
         this.drop(vma);
         prev!.end = vma.end;
       } else {
+        this.adjustTransHuge?.(vma, end);
         prev!.end = end;
         vma.pgoff = vma.pgoffOf(end);
         vma.start = end;
@@ -509,6 +516,7 @@ export class VmaSet {
         next!.start = vma.start;
         next!.pgoff = vma.pgoff;
       } else {
+        this.adjustTransHuge?.(vma, start);
         vma.end = start;
         next!.start = start;
         next!.pgoff = p.pgoff;

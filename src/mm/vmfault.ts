@@ -30,6 +30,12 @@ export interface VmFault {
   readonly ptep: number;
   /** The PTE when the fault started (ptep_get_lockless). */
   readonly origPte: Pte;
+  /**
+   * The folio ->fault already returned while the PMD was still none (the PMD attempt of
+   * huge-memory.ts found it not PMD-mappable): __do_fault hands it back instead of faulting
+   * again, and do_read_fault skips fault-around, which in the kernel came before it.
+   */
+  readonly prefetched?: { readonly kind: 'locked'; readonly folio: Folio; readonly major: boolean };
 }
 
 /** What one fault attempt came to. */

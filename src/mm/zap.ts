@@ -36,7 +36,9 @@ import {
   pteYoung,
   type Pte,
 } from '../pgtable/pte.js';
+import { pmdTransHuge } from '../pgtable/pmd.js';
 import type { Folio } from './folio.js';
+import { splitHugePmd, zapHugePmd } from './huge-memory.js';
 import type { MmKernel } from './kernel.js';
 import type { Process } from './process.js';
 import { VM_RAND_READ, VM_SEQ_READ } from './readahead.js';
@@ -255,14 +257,25 @@ function zapPteRange(g: ZapGather, vma: Vma, addrIn: number, end: number, detail
   }
 }
 
-/** unmap_page_range for [start, end) of one VMA: zap per PMD, then tlb_end_vma. */
+/** unmap_page_range for [start, end) of one VMA: zap per PMD (huge PMDs at their level), then tlb_end_vma. */
 export function unmapPageRange(g: ZapGather, vma: Vma, start: number, end: number, details: ZapDetails | null = null): void {
   const calls = g.mm.kernel.telemetry.calls;
   calls.enter('unmap_page_range');
   try {
+    const k = g.mm.kernel;
     let addr = start;
     while (addr < end) {
       const next = Math.min(addr - (addr % PMD_SIZE) + PMD_SIZE, end);
+      // zap_pmd_range: a huge PMD goes whole, or is split when the range covers part of it.
+      const pmdp = k.pgtable.tables.pmdOffset(g.mm, addr);
+      if (pmdp !== undefined && pmdTransHuge(k.pgtable.pmd.pmdpGet(pmdp))) {
+        if (next - addr === PMD_SIZE) {
+          zapHugePmd(g, vma, pmdp, addr);
+          addr = next;
+          continue;
+        }
+        splitHugePmd(g.mm, vma, pmdp, addr);
+      }
       let a = addr;
       while (a !== next) a = zapPteRange(g, vma, a, next, details);
       addr = next;

@@ -6,6 +6,7 @@ import type { Mmu } from '../mmu/index.js';
 import type { Telemetry } from '../trace/telemetry.js';
 import { MmuGather } from './mmu_gather.js';
 import type { FolioLookup, MmContext, PgtablePolicy } from './policy.js';
+import { PmdOps } from './pmd.js';
 import { Ptep } from './ptep.js';
 import { RawPtes } from './raw.js';
 import { registerPgtableStats, type PgtableStats } from './stats.js';
@@ -18,6 +19,7 @@ export * from './tlbflush.js';
 export * from './contpte.js';
 export * from './raw.js';
 export * from './ptep.js';
+export * from './pmd.js';
 export * from './tables.js';
 export * from './mmu_gather.js';
 export * from './stats.js';
@@ -28,6 +30,7 @@ export class Pgtable {
   readonly raw: RawPtes;
   readonly ptep: Ptep;
   readonly tables: PageTables;
+  readonly pmd: PmdOps;
 
   constructor(
     readonly mmu: Mmu,
@@ -41,6 +44,7 @@ export class Pgtable {
     this.raw = new RawPtes(mmu, policy, telemetry, this.stats, this.flush);
     this.ptep = new Ptep(mmu, this.raw, this.flush, policy, telemetry, this.stats, folios);
     this.tables = new PageTables(mmu, alloc, (mm) => this.raw.userAsid(mm));
+    this.pmd = new PmdOps(mmu, policy, telemetry, this.stats, this.flush, (mm) => this.raw.userAsid(mm));
   }
 
   /** tlb_gather_mmu / tlb_gather_mmu_fullmm. */

@@ -5,6 +5,8 @@ export interface PgtableStats {
   [k: string]: number | Tally;
   /** Every store to a PTE by the kernel model, atomic or not. */
   pte_writes: number;
+  /** Stores to PMD-level leaf entries (THP block descriptors) and to PMDs pointed at split tables. */
+  pmd_writes: number;
   /** The subset that were atomic read-modify-writes (xchg, cmpxchg). */
   pte_atomics: number;
   /** contpte_convert calls that set the contiguous bit, and that cleared it. */
@@ -24,6 +26,7 @@ export interface PgtableStats {
 export function registerPgtableStats(stats: StatsRegistry): PgtableStats {
   return stats.register<PgtableStats>('pgtable', {
     pte_writes: 0,
+    pmd_writes: 0,
     pte_atomics: 0,
     folds: 0,
     unfolds: 0,

@@ -108,6 +108,45 @@ export class PageTables {
   }
 
   /**
+   * pud_alloc + pmd_alloc: the PMD entry's address for addr, allocating the PUD and PMD tables on
+   * the way (not the PTE table: the entry may become a huge PMD); undefined when out of memory.
+   */
+  pmdAlloc(mm: MmContext, addr: number): number | undefined {
+    let table = mm.pgd;
+    const idx = [pgdIndex, pudIndex];
+    const alignSize = [PGDIR_SIZE, PUD_SIZE];
+    for (let l = 0; l < 2; l++) {
+      const entryPa = table + idx[l]!(addr) * 8;
+      const d = this.read(entryPa);
+      if (isTable(d)) {
+        table = descTableAddr(d);
+        continue;
+      }
+      const next = this.alloc.allocTablePage((l + 1) as 1 | 2);
+      if (next === undefined) return undefined;
+      this.pages[l + 1]!++;
+      this.setTableEntry(mm, entryPa, tableDesc(next), Math.floor(addr / alignSize[l]!) * alignSize[l]!, l);
+      table = next;
+    }
+    return table + pmdIndex(addr) * 8;
+  }
+
+  /**
+   * pte_alloc_one: a PTE table page not yet linked, for a huge PMD's deposit
+   * (pgtable_trans_huge_deposit) or a split; counted as a PTE table from now on.
+   */
+  pteAllocOne(): number | undefined {
+    const pa = this.alloc.allocTablePage(3);
+    if (pa !== undefined) this.pages[3]!++;
+    return pa;
+  }
+
+  /** pte_free: a PTE table page that was never linked, or whose PMD went (zap_deposited_table). */
+  pteFree(pa: number): void {
+    this.freePage(pa, 3);
+  }
+
+  /**
    * pud_alloc + pmd_alloc + pte_alloc + pte_offset_map: the PTE's address for addr, allocating
    * missing tables; undefined when out of memory.
    */

@@ -28,6 +28,8 @@ export interface Counts {
   /** Faults handled again after VM_FAULT_RETRY. */
   fault_retries: number;
   pte_writes: number;
+  /** Stores to PMD-level entries of huge PMDs (THP block descriptors, split tables). */
+  pmd_writes: number;
   pte_atomics: number;
   folds: number;
   unfolds: number;
@@ -206,6 +208,7 @@ export function countsFromSnapshot(s: StatsSnapshot, ncpus = 0): Counts {
   return {
     ...faultCounts(s['fault']),
     pte_writes: num(pg, 'pte_writes'),
+    pmd_writes: num(pg, 'pmd_writes'),
     pte_atomics: num(pg, 'pte_atomics'),
     folds: num(pg, 'folds'),
     unfolds: num(pg, 'unfolds'),
@@ -323,6 +326,7 @@ export function countsFromJson(v: unknown): Counts {
     fault_detail: detail,
     fault_retries: n('fault_retries'),
     pte_writes: n('pte_writes'),
+    pmd_writes: n('pmd_writes'),
     pte_atomics: n('pte_atomics'),
     folds: n('folds'),
     unfolds: n('unfolds'),

@@ -19,7 +19,7 @@ export type { ValidateCase } from './real.js';
  * Knobs the real side applies (sysfs, mount, debugfs, read_ahead_kb) or that describe what the
  * real machine is anyway; a case setting any other knob compares a model the kernel cannot be.
  */
-export const REAL_EQUIVALENT_KNOBS: ReadonlySet<string> = new Set(['anon_mthp', 'shmem_mthp', 'thp_pmd', 'tmp_fs', 'ra_kb', 'fault_around_kb']);
+export const REAL_EQUIVALENT_KNOBS: ReadonlySet<string> = new Set(['anon_mthp', 'shmem_mthp', 'thp_pmd', 'thp_zero_page', 'tmp_fs', 'tmpfs_huge', 'ra_kb', 'fault_around_kb']);
 
 /** The knobs of a case the real kernel cannot follow. */
 export function modelOnlySets(sets: readonly string[]): string[] {

@@ -84,12 +84,13 @@ const MTHP_ORDERS = [2, 3, 4, 5, 6, 7, 8, 9];
 
 function sysfsLines(p: MmPolicy): string[] {
   const thp = '/sys/kernel/mm/transparent_hugepage';
-  const lines = [`w ${thp}/enabled ${p.thp_pmd ? 'always' : 'never'}`, `w ${thp}/shmem_enabled never`];
+  const lines = [`w ${thp}/enabled ${p.thp_pmd}`, `w ${thp}/shmem_enabled never`, `w ${thp}/use_zero_page ${p.thp_zero_page ? 1 : 0}`];
   for (const order of MTHP_ORDERS) {
     const dir = `${thp}/hugepages-${4 << order}kB`;
-    const anon = order === 9 ? p.thp_pmd : p.anon_mthp.includes(order);
+    // The PMD size inherits the top-level mode (thp_pmd), so madvise stays madvise.
+    const anon = order === 9 ? 'inherit' : p.anon_mthp.includes(order) ? 'always' : 'never';
     const shmem = order !== 9 && p.shmem_mthp.includes(order);
-    lines.push(`w ${dir}/enabled ${anon ? 'always' : 'never'}`, `w ${dir}/shmem_enabled ${shmem ? 'always' : 'never'}`);
+    lines.push(`w ${dir}/enabled ${anon}`, `w ${dir}/shmem_enabled ${shmem ? 'always' : 'never'}`);
   }
   return lines;
 }
@@ -121,7 +122,7 @@ function initScript(cases: readonly ValidateCase[], policies: readonly MmPolicy[
     s.push(`echo "@case ${i}"`);
     for (const l of sysfsLines(p)) s.push(l);
     s.push('umount /tmp 2>/dev/null');
-    s.push(p.tmp_fs === 'ext4' ? 'mount -t ext4 /dev/vda /tmp' : 'mount -t tmpfs tmpfs /tmp');
+    s.push(p.tmp_fs === 'ext4' ? 'mount -t ext4 /dev/vda /tmp' : `mount -t tmpfs -o huge=${p.tmpfs_huge} tmpfs /tmp`);
     s.push('chmod 1777 /tmp');
     s.push(p.ra_kb === null ? rcDefault : `w /sys/block/vda/queue/read_ahead_kb ${p.ra_kb}`);
     s.push(`w /sys/kernel/debug/fault_around_bytes ${p.fault_around_kb * 1024}`);

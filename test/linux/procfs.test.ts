@@ -12,7 +12,7 @@ import { singleProcessHost } from '../../src/linux/prochost.js';
 import { argsFrom } from '../../src/linux/syscalls/args.js';
 import { syscallNumber } from '../../src/linux/syscalls/table.js';
 import { MmKernel } from '../../src/mm/index.js';
-import { EACCES, EINVAL, EPERM } from '../../src/util/errno.js';
+import { EACCES, EBADF, EINVAL, EOPNOTSUPP, EPERM } from '../../src/util/errno.js';
 import { firmwareBinary } from '../firmware/cases.js';
 
 const enc = new TextEncoder();
@@ -392,6 +392,99 @@ describe('THP and sysctl knobs', () => {
     expect(s.writeTo('/proc/sys/vm/overcommit_memory', 'x')).toBe(-EINVAL);
     expect(s.writeTo('/proc/sys/vm/overcommit_memory', '3')).toBe(-EINVAL);
     expect(s.writeTo('/proc/self/maps', 'x')).toBe(-EINVAL);
+  });
+});
+
+describe('PMD-size THP through sysfs and proc', () => {
+  it('root writes of "always" and "madvise" to enabled set thp_pmd; hugepages-2048kB overrides it unless inherit', () => {
+    const s = setup({ uid: 0, sets: [] });
+    const base = '/sys/kernel/mm/transparent_hugepage';
+    expect(s.writeTo(`${base}/enabled`, 'always\0')).toBe(7);
+    expect(s.k.policy.thp_pmd).toBe('always');
+    expect(s.readAll(`${base}/enabled`)).toBe('[always] madvise never\n');
+    expect(s.writeTo(`${base}/hugepages-2048kB/enabled`, 'never')).toBe(5);
+    expect(s.k.policy.thp_pmd).toBe('never');
+    expect(s.readAll(`${base}/enabled`)).toBe('[always] madvise never\n');
+    expect(s.writeTo(`${base}/hugepages-2048kB/enabled`, 'inherit')).toBe(7);
+    expect(s.k.policy.thp_pmd).toBe('always');
+    expect(s.writeTo(`${base}/enabled`, 'madvise')).toBe(7);
+    expect(s.k.policy.thp_pmd).toBe('madvise');
+    expect(s.writeTo(`${base}/enabled`, 'sometimes')).toBe(-EINVAL);
+    expect(s.writeTo(`${base}/use_zero_page`, '0')).toBe(1);
+    expect(s.k.policy.thp_zero_page).toBe(false);
+    expect(s.readAll(`${base}/use_zero_page`)).toBe('0\n');
+  });
+
+  it('smaps and meminfo report AnonHugePages, pagemap the PMD-mapped pages', () => {
+    const s = setup({ uid: 0, sets: ['thp_pmd=always'] });
+    const a = s.call('mmap', 0, 4 << 20, 3, 0x22, -1, 0);
+    expect(a % (2 << 20)).toBe(0);
+    s.mm.copyToUser(a + 4096, new Uint8Array(8).fill(1));
+    const smaps = s.readAll('/proc/self/smaps');
+    const block = smaps.slice(smaps.indexOf(a.toString(16).padStart(8, '0') + '-'));
+    expect(/AnonHugePages:\s+(\d+) kB/.exec(block)![1]).toBe('2048');
+    expect(/Rss:\s+(\d+) kB/.exec(block)![1]).toBe('2048');
+    expect(/AnonHugePages:\s+(\d+) kB/.exec(s.readAll('/proc/meminfo'))![1]).toBe('2048');
+    const fd = s.open('/proc/self/pagemap');
+    const entry = (va: number): bigint => {
+      expect(s.call('pread64', fd, s.scratch + 8192, 8, (va / 4096) * 8)).toBe(8);
+      return new DataView(s.mm.copyFromUser(s.scratch + 8192, 8)!.buffer).getBigUint64(0, true);
+    };
+    const first = entry(a);
+    // Present, exclusive, and consecutive frames across the 2 MiB.
+    expect(first >> 56n).toBe((1n << 7n) | 1n);
+    expect(entry(a + (2 << 20) - 4096) - first).toBe(511n);
+    expect(entry(a + (2 << 20))).toBe(0n);
+  });
+});
+
+describe('vmsplice into a pipe', () => {
+  it('references the user page: the reader sees what it holds when read, and the owner copies on write once the page is shared', () => {
+    const s = setup({ sets: [] });
+    const a = s.call('mmap', 0, 4096, 3, 0x22, -1, 0);
+    s.mm.copyToUser(a, new Uint8Array(4096).fill(0x41));
+    expect(s.call('pipe2', s.scratch + 512, 0)).toBe(0);
+    const [rfd, wfd] = new Int32Array(s.mm.copyFromUser(s.scratch + 512, 8)!.buffer);
+    const iov = s.scratch + 1024;
+    s.mm.copyToUser(iov, new Uint8Array(new BigUint64Array([BigInt(a), 4096n]).buffer));
+    const folio = () => s.k.memmap.folioOfPfn(s.mm.inspect().pte(a)!.pfn)!;
+    const first = folio();
+    expect(s.call('vmsplice', wfd!, iov, 1, 0)).toBe(4096);
+    expect(first.refcount).toBe(2);
+    // The PTE is writable: the owner writes in place, and the pipe shows it (no copy was made).
+    s.mm.copyToUser(a, new Uint8Array(4096).fill(0x42));
+    expect(s.call('read', rfd!, s.scratch + 8192, 4096)).toBe(4096);
+    expect(s.mm.copyFromUser(s.scratch + 8192, 4096)).toEqual(new Uint8Array(4096).fill(0x42));
+    expect(first.refcount).toBe(1);
+    // Shared by a fork whose child is gone: not exclusive any more. With the pipe's reference the
+    // next write copies (wp_can_reuse_anon_folio sees 2 references), so the pipe keeps 0x42.
+    const child = s.mm.fork();
+    child.exitMmap();
+    s.k.switchTo(s.mm);
+    expect(s.call('vmsplice', wfd!, iov, 1, 0)).toBe(4096);
+    s.mm.copyToUser(a, new Uint8Array(4096).fill(0x43));
+    expect(folio()).not.toBe(first);
+    expect(s.call('read', rfd!, s.scratch + 8192, 4096)).toBe(4096);
+    expect(s.mm.copyFromUser(s.scratch + 8192, 4096)).toEqual(new Uint8Array(4096).fill(0x42));
+    expect(s.call('vmsplice', s.open('/proc/self/maps'), iov, 1, 0)).toBe(-EBADF);
+    expect(s.call('vmsplice', wfd!, iov, 1, 0x10)).toBe(-EINVAL);
+  });
+});
+
+describe('fallocate', () => {
+  it('grows i_size to the end of the range unless KEEP_SIZE; other modes and bad files are refused', () => {
+    const s = setup({ sets: [] });
+    const fd = s.call('openat', -100, s.str('/tmp/falloc'), 0o102, 0o600);
+    expect(fd).toBeGreaterThan(2);
+    expect(s.call('fallocate', fd, 0, 0, 8192)).toBe(0);
+    expect(s.call('lseek', fd, 0, 2)).toBe(8192);
+    expect(s.call('fallocate', fd, 1, 0, 65536)).toBe(0);
+    expect(s.call('lseek', fd, 0, 2)).toBe(8192);
+    expect(s.call('fallocate', fd, 0, 4096, 4096)).toBe(0);
+    expect(s.call('lseek', fd, 0, 2)).toBe(8192);
+    expect(s.call('fallocate', fd, 3, 0, 4096)).toBe(-EOPNOTSUPP);
+    expect(s.call('fallocate', fd, 0, 0, 0)).toBe(-EINVAL);
+    expect(s.call('fallocate', 99, 0, 0, 4096)).toBe(-EBADF);
   });
 });
 

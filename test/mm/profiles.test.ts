@@ -76,7 +76,7 @@ describe('profiles', () => {
       blk_rotational: 'on',
       blk_io_opt_kb: '0',
       lpa2: 'on',
-      thp_pmd: 'off',
+      thp_pmd: 'never',
       tlb_entries: '1280',
       tlb_contig: 'on',
       mem_mb: '2048',
@@ -111,9 +111,9 @@ describe('--set knob=value', () => {
     expect(usageError(() => parseSet('mem_mb=8')).message).toMatch(/16\.\.4096 MiB/);
     expect(usageError(() => parseSet('ra_kb=6')).message).toMatch(/multiple of 4/);
     expect(usageError(() => parseSet('anon_mthp=48K')).message).toMatch(/'48K' is not an mTHP size/);
-    expect(usageError(() => parseSet('anon_mthp=2M')).message).toMatch(/PMD-mapped THP is not modelled/);
+    expect(usageError(() => parseSet('anon_mthp=2M')).message).toMatch(/set it with thp_pmd=always/);
     expect(usageError(() => parseSet('shmem_mthp=64')).message).toMatch(/'64' is not a size like 64K/);
-    expect(usageError(() => parseSet('thp_pmd=on')).message).toMatch(/not modelled/);
+    expect(usageError(() => parseSet('thp_pmd=on')).message).toMatch(/expected never\|madvise\|always/);
     expect(usageError(() => resolvePolicy('linux-6.8')).message).toBe('--profile linux-6.8: unknown profile; known profiles: linux-6.9, linux-6.12, linux-7.2');
   });
 });

@@ -8,7 +8,7 @@
  */
 import type { U64 } from '../../util/u64.js';
 import {
-  EACCES, EAGAIN, EBADF, EEXIST, EFAULT, EINVAL, EISDIR, ELOOP, ENOENT, ENOTDIR, ENOTTY, ENXIO, ERANGE, ESPIPE,
+  EACCES, EAGAIN, EBADF, EEXIST, EFAULT, EFBIG, EINVAL, EISDIR, ELOOP, ENODEV, ENOENT, ENOSYS, ENOTDIR, ENOTTY, ENXIO, EOPNOTSUPP, EPIPE, ERANGE, ESPIPE,
 } from '../../util/errno.js';
 import {
   FASYNC, MAX_RW_COUNT, O_ACCMODE, O_APPEND, O_CLOEXEC, O_CREAT, O_DIRECT, O_DIRECTORY, O_DSYNC, O_EXCL, O_LARGEFILE,
@@ -24,7 +24,7 @@ import { STATX__RESERVED, encodeStat, encodeStatx, kstatOf } from '../stat.js';
 import { StructReader, StructWriter, accessOk, getPathname, getUser, getUserPartial, getUserString, putUser, putUserPartial } from '../uaccess.js';
 import { argInt, argLong, argPtr, argUint, argUlong } from './args.js';
 import type { SyscallHandlers, SyscallOutcome } from './outcome.js';
-import { opsRead, opsWrite } from './stream.js';
+import { opsRead, opsWrite, type IoBlockState } from './stream.js';
 
 export const AT_FDCWD = -100;
 export const AT_SYMLINK_NOFOLLOW = 0x100;
@@ -284,6 +284,55 @@ function readv(p: LinuxProcess, a: readonly U64[]): number | SyscallOutcome {
     if (r.n < seg.len) break;
   }
   return done;
+}
+
+/** SPLICE_F_MOVE | SPLICE_F_NONBLOCK | SPLICE_F_MORE | SPLICE_F_GIFT. */
+const SPLICE_F_ALL = 0xf;
+const SPLICE_F_NONBLOCK = 0x2;
+const PAGE_SIZE = 4096;
+
+/**
+ * vmsplice(2) (fs/splice.c, 6.12): into a pipe's write end, the user pages themselves become pipe
+ * buffers (get_user_pages with a reference each, read access), as many page pieces as the pipe
+ * has free buffers; the reader later copies from those pages, so it sees what they hold then,
+ * and a later write by their owner must copy on write (the extra reference). From a read end it
+ * is a readv (vmsplice_to_user). A file that is not a pipe: EBADF.
+ */
+function vmsplice(p: LinuxProcess, a: readonly U64[]): number | SyscallOutcome {
+  const flags = argUint(a[3]!);
+  if ((flags & ~SPLICE_F_ALL) !== 0) return -EINVAL;
+  const f = fileOf(p, argUint(a[0]!));
+  if (f === null || !(f.ops instanceof PipeOps)) return -EBADF;
+  const iov = importIovec(p, argPtr(a[1]!), argUlong(a[2]!));
+  if (typeof iov === 'number') return iov;
+  if (!f.writable) return f.readable ? opsRead(p, f, iov, 0) : -EBADF;
+  const pipe = f.ops.pipe;
+  const getPage = p.mm.getUserPage?.bind(p.mm);
+  if (getPage === undefined) return -ENOSYS;
+  if (pipe.readers === 0) return opsWrite(p, f, [{ base: 0, len: 1 }], 0);
+  if (pipe.freeSlots === 0) {
+    if ((flags & SPLICE_F_NONBLOCK) !== 0 || (f.flags & O_NONBLOCK) !== 0) return -EAGAIN;
+    p.current.blockState = { kind: 'io', done: 0 } satisfies IoBlockState;
+    return { kind: 'block', on: [pipe.wrWait], restartable: true };
+  }
+  const pieces: { page: Uint8Array; offset: number; len: number; release: () => void }[] = [];
+  let bytes = 0;
+  outer: for (const seg of iov) {
+    for (let va = seg.base; va < seg.base + seg.len && pieces.length < pipe.freeSlots; ) {
+      const offset = va % PAGE_SIZE;
+      const len = Math.min(PAGE_SIZE - offset, seg.base + seg.len - va);
+      const ref = getPage(va);
+      if (ref === null) break outer;
+      pieces.push({ page: ref.page, offset, len, release: () => ref.release() });
+      bytes += len;
+      va += len;
+    }
+    if (pieces.length >= pipe.freeSlots) break;
+  }
+  if (pieces.length === 0) return iov.some((v) => v.len > 0) ? -EFAULT : 0;
+  const n = pipe.spliceUserPages(pieces);
+  if (typeof n !== 'number') return -EPIPE;
+  return bytes;
 }
 
 function writev(p: LinuxProcess, a: readonly U64[]): number | SyscallOutcome {
@@ -831,6 +880,7 @@ function sendfile(p: LinuxProcess, a: readonly U64[]): number | SyscallOutcome {
 export const fileSyscalls: SyscallHandlers = {
   read,
   write,
+  vmsplice,
   sendfile,
   pread64,
   pwrite64,

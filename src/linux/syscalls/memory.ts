@@ -11,7 +11,7 @@ import { MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, VM_EXEC } from '../../mm/vma.js
 import { capable, CAP_IPC_LOCK, PR_MDWE_REFUSE_EXEC_GAIN, processFlags } from '../extras.js';
 import { RLIMIT_MEMLOCK } from '../rlimit.js';
 import type { U64 } from '../../util/u64.js';
-import { EACCES, EBADF, EFAULT, EINVAL, ENODEV } from '../../util/errno.js';
+import { EACCES, EBADF, EFAULT, EINVAL, ENODEV, ENOMEM } from '../../util/errno.js';
 import { O_APPEND } from '../file.js';
 import type { LinuxProcess } from '../process.js';
 import { argInt, argUint, argUlong, argUntagged } from './args.js';
@@ -42,6 +42,9 @@ export function lockingMm(p: LinuxProcess): ProcessMemory {
   return mm;
 }
 
+/** MAP_HUGETLB (include/uapi/asm-generic/mman-common.h). */
+const MAP_HUGETLB = 0x40000;
+
 function mmap(p: LinuxProcess, a: readonly U64[]): number {
   const addr = argUlong(a[0]!);
   const len = argUlong(a[1]!);
@@ -53,6 +56,12 @@ function mmap(p: LinuxProcess, a: readonly U64[]): number {
   const off = argUlong(a[5]!);
   if (off % PAGE_SIZE !== 0) return -EINVAL;
   const pgoff = off / PAGE_SIZE;
+  if ((flags & MAP_HUGETLB) !== 0) {
+    // ksys_mmap_pgoff: anonymous hugetlb memory needs reserved huge pages, and the model's
+    // hugetlb pools are empty (nr_hugepages accepts only 0): hugetlb_reserve_pages fails with
+    // ENOMEM. A file not on hugetlbfs refuses the flag.
+    return (flags & MAP_ANONYMOUS) !== 0 ? -ENOMEM : -EINVAL;
+  }
   if ((flags & MAP_ANONYMOUS) !== 0) return lockingMm(p).mmap({ addr, len, prot, flags, file: null, pgoff });
 
   const entry = p.fds.get(argUint(a[4]!));
