@@ -572,6 +572,9 @@ export class Engine {
   private onIntr(intno: number): void {
     const hooks = this.activeHooks;
     if (!hooks) throw new Error(`exception ${intno} outside a run`);
+    // Unicorn went on after a stop was asked (a PC written in a hook cancels the request): what
+    // this event does is the run's, so the stop is no longer one that only ended a slice.
+    if (this.stopReason !== undefined) this.sliceYield = false;
     this.inHook = true;
     try {
       switch (intno) {
