@@ -62,6 +62,12 @@ export interface EngineOptions {
    * instruction budget.
    */
   readonly sliceMs?: number;
+  /**
+   * Test hook: a slice also ends at every `sliceEvery`-th exception (svc, abort) where a
+   * `sliceMs` slice could end, as if its time were up, so that a test can prove that where a
+   * wall-clock slice ends changes no count. Ignored with an instruction budget, as slices are.
+   */
+  readonly sliceEvery?: number;
   /** Aborts repeated at one PC without progress before the run stops. Default 8. */
   readonly noProgressLimit?: number;
   /** Size of the engine's own region (shadow tables). Default 256 MiB of address space. */
@@ -135,6 +141,9 @@ export class Engine {
   private sliceYield = false;
   /** Milliseconds after which a run returns 'yield' so the caller can react (signals); 0: never. */
   private sliceMs = 0;
+  /** EngineOptions.sliceEvery (0: off), and the exceptions seen where a slice could end. */
+  private sliceEvery = 0;
+  private sliceEvents = 0;
   private readonly decoder: Decoder;
   private readonly guard: AbortLoopGuard;
   /** The PC and the registers a decode reads, for each data abort. */
@@ -255,6 +264,9 @@ export class Engine {
       this.maxInsns = maxInsns;
       this.maxSeconds = maxSeconds;
       this.sliceMs = maxInsns === 0 ? sliceMs : 0;
+      const sliceEvery = options.sliceEvery ?? 0;
+      if (!Number.isSafeInteger(sliceEvery) || sliceEvery < 0) throw new UsageError(`slice-every: ${sliceEvery} is not a non-negative whole number`);
+      this.sliceEvery = maxInsns === 0 ? sliceEvery : 0;
       this.resetAfterProbe();
       const telemetry = options.telemetry ?? new Telemetry();
       telemetry.stats.register('engine', this.stats);
@@ -455,7 +467,12 @@ export class Engine {
 
   /** Loads a task's register file (its PC included) onto the CPU, in one batched write. */
   loadRegisters(r: RegisterFile): void {
-    const b = this.contextBatch();
+    // Inside a hook the new PC takes effect when the hook returns (setPc), or after the run
+    // stopped: a PC written now (even the same value) makes Unicorn go on emulating after the
+    // hook, whatever stop the hook asked for (its quit request clears the stop request). So the
+    // batch there writes SP a second time in the PC's slot.
+    const inHook = this.inHook;
+    const b = this.contextBatch(!inHook);
     const dv = new DataView(b.slots.buffer, b.slots.byteOffset, b.slots.byteLength);
     const put = (i: number, v: bigint): void => {
       dv.setBigUint64(16 * i, BigInt.asUintN(64, v), true);
@@ -478,26 +495,35 @@ export class Engine {
       put(CTX_PC, r.pc);
       pc = Number(r.pc);
     }
-    // Inside a hook the new PC takes effect when the hook returns (setPc); the batch then writes
-    // the PC the CPU has now, which the pending one replaces.
-    const inHook = this.inHook;
-    if (inHook) put(CTX_PC, this.uc.regRead(UC_ARM64_REG_PC));
+    // The batch without the PC has SP in the PC's slot.
+    if (inHook) b.slots.copyWithin(16 * CTX_PC, 16 * CTX_SP, 16 * CTX_SP + 16);
     b.write();
     this.pendingPc = inHook ? pc : undefined;
   }
 
   private ctxBatch: { slots: Uint8Array; read(): void; write(): void } | undefined;
+  private ctxBatchNoPc: { slots: Uint8Array; read(): void; write(): void } | undefined;
 
-  private contextBatch(): { slots: Uint8Array; read(): void; write(): void } {
-    this.ctxBatch ??= this.uc.batchAccess([
+  /** The register file's batch; without the PC, SP is in the PC's slot (same layout). */
+  private contextBatch(withPc = true): { slots: Uint8Array; read(): void; write(): void } {
+    const ids = (pc: number): number[] => [
       ...Array.from({ length: 31 }, (_, n) => ucArm64RegX(n)),
-      UC_ARM64_REG_SP, UC_ARM64_REG_PC, UC_ARM64_REG_NZCV, UC_ARM64_REG_TPIDR_EL0, UC_ARM64_REG_FPCR, UC_ARM64_REG_FPSR,
+      UC_ARM64_REG_SP, pc, UC_ARM64_REG_NZCV, UC_ARM64_REG_TPIDR_EL0, UC_ARM64_REG_FPCR, UC_ARM64_REG_FPSR,
       ...Array.from({ length: 32 }, (_, n) => ucArm64RegQ(n)),
-    ]);
-    return this.ctxBatch;
+    ];
+    if (!withPc) return (this.ctxBatchNoPc ??= this.uc.batchAccess(ids(UC_ARM64_REG_SP)));
+    return (this.ctxBatch ??= this.uc.batchAccess(ids(UC_ARM64_REG_PC)));
   }
 
   // ---- running ----
+
+  /**
+   * The last run stopped only because its slice ended ('yield' with nothing else to do): the
+   * next `runWith` resumes that run, and must be given the same slice to change nothing.
+   */
+  get sliceEnded(): boolean {
+    return this.resuming;
+  }
 
   /**
    * Runs the guest from `entryPc` (or from the current PC) until a hook stops it, a budget runs
@@ -538,8 +564,8 @@ export class Engine {
         this.armedFor = deadline;
       }
       // Wall-clock slices would move the scheduler's instruction quanta: not with a count.
-      const sliceMs = slice?.count !== undefined ? 0 : this.sliceMs;
-      this.sliceEnd = sliceMs > 0 ? Date.now() + sliceMs : 0;
+      const slicing = slice?.count === undefined && (this.sliceMs > 0 || this.sliceEvery > 0);
+      this.sliceEnd = !slicing ? 0 : this.sliceMs > 0 ? Date.now() + this.sliceMs : Infinity;
       for (;;) {
         this.stopReason = undefined;
         this.sliceYield = false;
@@ -610,6 +636,9 @@ export class Engine {
   private onIntr(intno: number): void {
     const hooks = this.activeHooks;
     if (!hooks) throw new Error(`exception ${intno} outside a run`);
+    // Unicorn went on after a stop was asked (a PC written in a hook cancels the request): what
+    // this event does is the run's, so the stop is no longer one that only ended a slice.
+    if (this.stopReason !== undefined) this.sliceYield = false;
     this.inHook = true;
     try {
       switch (intno) {
@@ -633,19 +662,12 @@ export class Engine {
     } finally {
       this.inHook = false;
     }
-    if (!this.stopReason && this.sliceEnd > 0 && Date.now() >= this.sliceEnd) {
+    if (!this.stopReason && this.sliceEnd > 0 && (Date.now() >= this.sliceEnd || this.sliceEvery > 0 && ++this.sliceEvents % this.sliceEvery === 0)) {
       // The slice is over: stop here, where the next run resumes exactly.
       this.stopReason = { kind: 'yield' };
       this.sliceYield = true;
     }
     if (this.stopReason) {
-      if (this.pendingPc !== undefined && this.sliceYield) {
-        // A slice that ends right after a hook moved the PC (a signal handler's entry): QEMU must
-        // stop with that PC, or the resumed run re-executes the interrupted instruction with the
-        // handler's registers.
-        this.uc.regWrite(UC_ARM64_REG_PC, this.pendingPc);
-        this.pendingPc = undefined;
-      }
       this.uc.emuStop();
       return;
     }

@@ -104,6 +104,8 @@ export interface MachineOptions {
   strict?: boolean;
   /** Time slice of `runInterruptible`, in milliseconds (default 100). */
   sliceMs?: number;
+  /** Test hook: a slice also ends at every Nth svc or abort where one could (EngineOptions.sliceEvery). */
+  sliceEvery?: number;
   /** Seed of the guest's getrandom and AT_RANDOM. */
   seed?: number;
   /**
@@ -187,6 +189,7 @@ export class Machine {
       ...(opts.maxInsns !== undefined ? { maxInsns: opts.maxInsns } : {}),
       ...(opts.maxSeconds !== undefined ? { maxSeconds: opts.maxSeconds } : {}),
       ...(opts.sliceMs !== undefined ? { sliceMs: opts.sliceMs } : {}),
+      ...(opts.sliceEvery !== undefined ? { sliceEvery: opts.sliceEvery } : {}),
     });
     try {
       const mmu = new Mmu(this.engine.phys, this.telemetry, mmuOptionsFrom(this.policy));
@@ -413,12 +416,22 @@ export class Machine {
       // with an unreachable count when nothing else could run. A single-task run never counts.
       const others = this.sched.otherRunnableMin(this.sched.cpus[t.cpu]!) !== null || cpu.queue.length > 1 || this.nextTimer() !== null;
       if (others) this.counting = true;
+      const slice = {
+        ...(this.counting ? { count: others ? QUANTUM_INSNS : UNBOUNDED_SLICE } : {}),
+        ...(deadlineMs > 0 ? { deadlineMs } : {}),
+      };
       let stop: StopReason;
       try {
-        stop = this.engine.runWith(hooks, undefined, {
-          ...(this.counting ? { count: others ? QUANTUM_INSNS : UNBOUNDED_SLICE } : {}),
-          ...(deadlineMs > 0 ? { deadlineMs } : {}),
-        });
+        stop = this.engine.runWith(hooks, undefined, slice);
+        // A wall-clock slice ended at an svc or abort after which the task went on: the driver
+        // may look at the world, then the same run resumes with the same slice, the scheduler
+        // not asked. Any decision taken here (a switch, a quantum count, a turn) would depend on
+        // where the wall clock ended the slice, and so would the counts.
+        while (this.engine.sliceEnded) {
+          this.lastPause = Date.now();
+          yield;
+          stop = this.engine.runWith(hooks, undefined, slice);
+        }
       } catch (e) {
         if (!(e instanceof GuestOutOfMemory)) throw e;
         // The OOM killer: the process whose fault found no memory dies of SIGKILL. Its fault may
