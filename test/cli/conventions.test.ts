@@ -149,6 +149,12 @@ describe('tables that fit the terminal', () => {
       for (const line of out.split('\n')) expect(line.length, line).toBeLessThanOrEqual(100);
     }
     expect(profilesListing(false).split('\n').some((l) => l.length > 200)).toBe(true);
+    // Narrower than the table's value columns: one block per knob, every value still there.
+    const narrow = profilesListing(false, 80);
+    for (const line of narrow.split('\n')) expect(line.length, line).toBeLessThanOrEqual(80);
+    expect(narrow).toContain('contpte  (read by pgtable)\n    on in every profile\n');
+    expect(narrow).toMatch(/\nthp_pmd  \(read by [a-z]+\)\n    never in every profile\n/);
+    expect(narrow).toMatch(/\nhuge_zero_wp  \(read by [a-z]+\)\n    linux-6\.9: split, linux-6\.12: split, linux-7\.2: alloc\n/);
     expect(wrapWords('aa bb cc dd', 5)).toEqual(['aa bb', 'cc dd']);
     expect(wrapWords('a-very-long-word b', 4)).toEqual(['a-very-long-word', 'b']);
   });

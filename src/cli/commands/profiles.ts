@@ -77,15 +77,31 @@ export function profilesListing(json: boolean, width = Infinity): string {
   }
   const head = ['knob', ...PROFILES.map((p) => p.name), 'read by', 'description'];
   const rows = KNOBS.map((k) => [k.name, ...PROFILES.map((p) => profileValueText(p, k.name)), k.reader, k.description]);
+  // The columns before the description, as table() pads them.
+  const lead = head.slice(0, -1).reduce((sum, _, i) => sum + Math.max(...[head, ...rows].map((r) => r[i]!.length)) + 2, 0);
   const lines = [
     `Profiles (default ${DEFAULT_PROFILE}):`,
     ...PROFILES.map((p) => `  ${p.name.padEnd(11)} ${wrapWords(p.summary, Math.max(20, width - 14)).join('\n' + ' '.repeat(14))}`),
     '',
-    table([head, ...rows], width),
+    lead <= width ? table([head, ...rows], width) : knobBlocks(width),
     '',
     ...wrapWords("Override any knob with --set knob=value; 'contpte-lab profiles --profile NAME' shows the reason for each value.", width),
   ];
   return lines.join('\n');
+}
+
+/**
+ * The knobs for a terminal too narrow for the table's columns: per knob its name and reader, its
+ * value in every profile (once when they agree), and its description, each wrapped to `width`.
+ */
+function knobBlocks(width: number): string {
+  const indent = '    ';
+  const wrap = (text: string): string[] => wrapWords(text, Math.max(20, width - indent.length)).map((l) => indent + l);
+  return KNOBS.map((k) => {
+    const values = PROFILES.map((p) => profileValueText(p, k.name));
+    const shown = values.every((v) => v === values[0]) ? `${values[0]} in every profile` : PROFILES.map((p, i) => `${p.name}: ${values[i]}`).join(', ');
+    return [`${k.name}  (read by ${k.reader})`, ...wrap(shown), ...wrap(k.description)].join('\n');
+  }).join('\n');
 }
 
 /** One profile resolved with overrides. */
