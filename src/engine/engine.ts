@@ -21,6 +21,7 @@ import { PhysMem } from '../mmu/physmem.js';
 import { UsageError } from '../util/errors.js';
 import { type DecodeContext, type DecodeResult, type MemAccess, type RegisterReader, decodeAccess, insnHex, splitByPage } from './a64-access.js';
 import { AbortRegisters } from './abort-regs.js';
+import { SyscallRegisters, type SyscallRegisterValues } from './syscall-regs.js';
 import { bringUp, ttbr0Value } from './cpu.js';
 import { HostRegion } from './hostmem.js';
 import { DEFAULT_MEM_MB, DEFAULT_SHADOW_BYTES, MAX_MEM_MB, PAGE_SIZE, PA_BITS, PHYS_BASE, VA_LIMIT, shadowBaseFor } from './layout.js';
@@ -309,6 +310,15 @@ export class Engine {
 
   getPc(): number {
     return this.pendingPc ?? this.uc.regReadNumber(UC_ARM64_REG_PC);
+  }
+
+  private svcRegs: SyscallRegisters | undefined;
+
+  /** x0..x5, x8 and the PC in one native call (the syscall path; syscall-regs.ts). */
+  syscallRegisters(): SyscallRegisterValues {
+    this.svcRegs ??= new SyscallRegisters(this.uc);
+    const r = this.svcRegs.read();
+    return this.pendingPc === undefined ? r : { ...r, pc: this.pendingPc };
   }
 
   /** Sets the PC. Inside a hook the guest continues there (or, if the hook stops, the next run does). */
@@ -733,6 +743,7 @@ export class Engine {
     this.watchdog?.close();
     this.uc.close();
     this.abortRegs.close();
+    this.svcRegs?.close();
     this.engineRegion.release();
     this.poolRegion.release();
     this.vaRegion.release();

@@ -76,7 +76,7 @@ import type { Disassembler } from '../trace/disasm.js';
 import type { FaultKind } from '../trace/events.js';
 import { Telemetry } from '../trace/telemetry.js';
 import { GuestOutOfMemory, UsageError } from '../util/errors.js';
-import { u64FromBigInt, u64ToBigInt, type U64 } from '../util/u64.js';
+import { u64ToBigInt, type U64 } from '../util/u64.js';
 
 export interface MachineOptions {
   /** The static arm64 ELF on the host. */
@@ -204,6 +204,7 @@ export class Machine {
         syscalls: this.linux.dispatcher.stats,
         tlbi: mmu.tlbiStats,
         tlb: mmu.tlbStats,
+        pagecache: this.kernel.pageCache.stats,
         cpus: mmu.cpus.length,
       });
       mmu.onBroadcastReceived = (receiver) => this.chargeReceiver(receiver.index);
@@ -599,6 +600,7 @@ export class Machine {
     t.userRegs = this.liveRegs;
     let out = t.process.syscall(b.nr, b.args, b.pc);
     t.userRegs = null;
+    this.meter.syscall(b.nr);
     // A signal ended the sleep: the call returns the restart code (wait.ts, sigdeliver.ts)
     // unless it waits for signals itself. Handlers that keep state got to clean it up above.
     if (out.kind === 'block' && t.wakeReason === 'signal' && b.onSignal !== 'retry') {
@@ -606,7 +608,7 @@ export class Machine {
     }
     this.chargeRunning();
     const r = this.settleSyscall(t, out, b.nr, b.args, b.pc);
-    if (r === 'continue' && this.returnToUser(t, out.kind === 'return' ? u64ToBigInt(b.args[0]!) : null, out.kind === 'return' ? out.value : null) === 'continue') {
+    if (r === 'continue' && this.returnToUser(t, out.kind === 'return' ? b.args[0]! : null, out.kind === 'return' ? out.value : null) === 'continue') {
       // The engine holds the task's registers now; the slice that follows saves them.
       this.saveCpuClock();
       return true;
@@ -623,10 +625,10 @@ export class Machine {
    * (a handler's frame, a stop, or the process's end) and an interrupted syscall is restarted or
    * fails with EINTR. `origX0` is the syscall's first argument when returning from one.
    */
-  private returnToUser(t: Task, origX0: bigint | null, ret: number | null): 'continue' | 'stop' {
+  private returnToUser(t: Task, origX0: U64 | null, ret: number | null): 'continue' | 'stop' {
     this.fireProcessTimers(this.linux.clock.peekMonotonicNs());
     if (!signalPending(t) && (ret === null || !RESTART_CODES.has(ret))) return 'continue';
-    const d = deliverSignals(t, this.engine.saveRegisters(), origX0 !== null ? { origX0 } : null);
+    const d = deliverSignals(t, this.engine.saveRegisters(), origX0 !== null ? { origX0: u64ToBigInt(origX0) } : null);
     switch (d.kind) {
       case 'run':
         this.engine.loadRegisters(d.regs);
@@ -712,7 +714,7 @@ export class Machine {
   private settleSyscall(t: Task, out: SyscallOutcome, nr: number, args: readonly U64[], pc: number): 'continue' | 'stop' | StopReason {
     switch (out.kind) {
       case 'return':
-        this.engine.setX(0, u64ToBigInt(returnRegister(out.value)));
+        this.engine.setX(0, returnValue(out.value));
         t.blockState = null;
         t.wakeReason = null;
         return 'continue';
@@ -887,17 +889,17 @@ export class Machine {
     return {
       onSvc: (e) => {
         const t = this.running!;
-        const args = [0, 1, 2, 3, 4, 5].map((n) => u64FromBigInt(e.getX(n)));
-        const nr = syscallNumberFromX8(u64FromBigInt(e.getX(8)));
-        const pc = e.getPc();
+        const { args, x8, pc } = e.syscallRegisters();
+        const nr = syscallNumberFromX8(x8);
         t.userRegs = this.liveRegs;
         const out = t.process.syscall(nr, args, pc);
         t.userRegs = null;
+        this.meter.syscall(nr);
         const r = this.settleSyscall(t, out, nr, args, pc);
         if (r === 'stop' || this.regsReplaced) return { kind: 'yield' };
         if (r !== 'continue') return r;
         const ret = out.kind === 'return' ? out.value : null;
-        if (this.returnToUser(t, out.kind === 'return' ? u64ToBigInt(args[0]!) : null, ret) === 'stop') return { kind: 'yield' };
+        if (this.returnToUser(t, out.kind === 'return' ? args[0]! : null, ret) === 'stop') return { kind: 'yield' };
         if (this.initEnd !== null || this.mustStop()) return { kind: 'yield' };
         return;
       },
@@ -1074,4 +1076,9 @@ function futexKey(mm: ProcessMemory, va: number, shared: boolean): string {
     }
   }
   return `m${mm.asid}:${va}`;
+}
+
+/** A syscall's return value for x0: a number as is (negative ones are stored two's complement). */
+function returnValue(value: number): number | bigint {
+  return Number.isSafeInteger(value) ? value : u64ToBigInt(returnRegister(value));
 }
