@@ -129,7 +129,8 @@ function doRead(p: LinuxProcess, f: OpenFile, buf: number, count: number, pos: n
   let at = pos;
   while (done < count) {
     const want = Math.min(IO_CHUNK, count - done);
-    const r = readFile(p.fs, p.stdio, f, at, want);
+    // The bytes go to user memory at once: a view of the page cache will do.
+    const r = readFile(p.fs, p.stdio, f, at, want, true);
     if (r.kind === 'error') return { n: done > 0 ? done : -r.errno, pos: at };
     const bytes = r.bytes;
     if (bytes.length === 0) break;
