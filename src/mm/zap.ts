@@ -24,6 +24,7 @@ import { PAGE_SIZE } from '../mmu/physmem.js';
 import { MmuGather } from '../pgtable/mmu_gather.js';
 import {
   PMD_SIZE,
+  PUD_SIZE,
   pfnPte,
   pteDirty,
   pteEqual,
@@ -260,9 +261,24 @@ export function unmapPageRange(g: ZapGather, vma: Vma, start: number, end: numbe
   const calls = g.mm.kernel.telemetry.calls;
   calls.enter('unmap_page_range');
   try {
+    const tables = g.mm.kernel.pgtable.tables;
+    // The PMD table of the PUD being walked, looked up once per PUD: a PMD without a PTE table
+    // (an untouched 128 MiB mapping has 64) is passed over without the walk down from the pgd.
+    let pud = -1;
+    let pmdTable: number | undefined;
     let addr = start;
     while (addr < end) {
       const next = Math.min(addr - (addr % PMD_SIZE) + PMD_SIZE, end);
+      if (addr - (addr % PUD_SIZE) !== pud) {
+        pud = addr - (addr % PUD_SIZE);
+        pmdTable = tables.pmdOffset(g.mm, pud);
+      }
+      if (pmdTable === undefined || tables.pmdPageTable(pmdTable + (Math.floor(addr / PMD_SIZE) % 512) * 8) === undefined) {
+        // What zapPteRange does when pte_offset_map finds no table: it counts the call, nothing else.
+        g.mm.kernel.mmStats.zap_pte_range_calls++;
+        addr = next;
+        continue;
+      }
       let a = addr;
       while (a !== next) a = zapPteRange(g, vma, a, next, details);
       addr = next;
