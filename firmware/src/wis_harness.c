@@ -1,5 +1,6 @@
 /*
- * wis_harness: a will-it-scale-like harness of our own, for the page_fault1/2/3 loops.
+ * wis_harness: a will-it-scale-like harness of our own, for the page_fault1/2/3 loops and the
+ * syscall-bound loops named after will-it-scale's brk1, mmap1, read1, write1 and context_switch1.
  *
  * What it does, in the shape will-it-scale's runner has (a parent that starts one task per CPU,
  * talks to them through a pipe and a shared counter area, samples the counters with a timer and
@@ -13,6 +14,16 @@
  *   task:   its own setup (a sparse /tmp file for page_fault2/3), a "ready" byte, waits for its
  *           "go" byte, then mmap / one store per page / munmap rounds, publishing its op count
  *           after each page in its own cache line of the shared area.
+ *   The syscall testcases count one op per call that does the work, and a round is:
+ *     brk1             the program break up by a page and back down (2 ops);
+ *     mmap1            mmap of -z bytes of private anonymous memory and its munmap (1 op);
+ *     read1            a 4 KiB read of the task's own 1 MiB /tmp file, which goes back to the
+ *                      start once a read returns end of file (1 op);
+ *     write1           a 4 KiB write to the task's own /tmp file, back to the start after 1 MiB
+ *                      (1 op);
+ *     context_switch1  a byte sent to the task's partner (a process it forked, or a thread it
+ *                      started) through one pipe and the byte it sends back through another
+ *                      (2 ops); the partner leaves when its pipe reaches end of file.
  *   end:    processes are killed (SIGTERM for even task numbers, SIGKILL for odd ones) and
  *           reaped with waitpid; threads see their stop pipe reach end-of-file and are joined.
  *
@@ -38,15 +49,16 @@
 #include <unistd.h>
 
 static const char usage[] =
-	"[-c page_fault1|page_fault2|page_fault3] [-m processes|threads] [-t tasks] [-s samples]\n"
+	"[-c testcase] [-m processes|threads] [-t tasks] [-s samples]\n"
 	"       [-P period_ms] [-i iterations] [-z size] [-a align] [-q]\n"
-	"  -c  the testcase each task runs (default page_fault1)\n"
+	"  -c  the testcase each task runs: page_fault1, page_fault2, page_fault3, brk1, mmap1, read1,\n"
+	"      write1 or context_switch1 (default page_fault1)\n"
 	"  -m  tasks are forked processes or pthreads of one process (default processes)\n"
 	"  -t  number of tasks, 1..256 (default 1)\n"
 	"  -s  samples before the run ends, when there is no -i (default 5)\n"
 	"  -P  sampling period in milliseconds (default 1000, will-it-scale's second)\n"
 	"  -i  rounds per task, then the task stops (default 0: run until the samples are taken)\n"
-	"  -z  bytes mapped per round, a multiple of the page size (default 128M, will-it-scale's)\n"
+	"  -z  bytes mapped per round (page_fault*, mmap1), a multiple of the page size (default 128M)\n"
 	"  -a  alignment of each task's mapping, a power of two, or 0 to let mmap choose (default 0)\n"
 	"  -q  print only the lines that do not depend on time (needs -i)";
 
@@ -56,12 +68,19 @@ static const char usage[] =
 
 enum mode { MODE_PROCESSES, MODE_THREADS };
 
+enum workload { W_PAGE_FAULT, W_BRK, W_MMAP, W_READ, W_WRITE, W_CONTEXT_SWITCH };
+
+/* read1 and write1: 4 KiB calls on a 1 MiB file. */
+#define IO_BYTES 4096UL
+#define FILE_BYTES (1UL << 20)
+
 struct slot {
 	unsigned long ops;        /* pages stored to so far */
 	unsigned long iterations; /* finished rounds */
 };
 
 struct config {
+	enum workload workload;
 	enum page_fault_kind kind;
 	const char *testcase;
 	enum mode mode;
@@ -146,42 +165,242 @@ static void write_bytes(int fd, unsigned long count, const char *what)
 	write_all(fd, buf, count, what);
 }
 
+/* What one task keeps between rounds. */
+struct task_state {
+	unsigned long task, ops, pgsize;
+	int fd;               /* page_fault2/3, read1, write1: the task's own /tmp file */
+	void *window;         /* page_fault*: the aligned place of the mapping, or NULL */
+	char *brk_base;       /* brk1: the break the task started from */
+	unsigned long offset; /* write1: where the next write goes */
+	int to_partner[2], from_partner[2]; /* context_switch1 */
+	pid_t partner_pid;
+	pthread_t partner_thread;
+	char buf[IO_BYTES];
+};
+
+static void publish(struct task_state *st, unsigned long n)
+{
+	st->ops += n;
+	__atomic_store_n(&slot_of(st->task)->ops, st->ops, __ATOMIC_RELAXED);
+}
+
+/* context_switch1's partner: sends back every byte it gets, until end of file. */
+static void partner_loop(int in, int out_fd)
+{
+	char b;
+
+	for (;;) {
+		ssize_t n = read(in, &b, 1);
+
+		if (n == 0)
+			return;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n != 1)
+			die("partner: read returned %ld: %s", (long)n, errno_name(errno));
+		write_all(out_fd, &b, 1, "partner pipe");
+	}
+}
+
+static void *partner_thread_main(void *arg)
+{
+	struct task_state *st = arg;
+
+	partner_loop(st->to_partner[0], st->from_partner[1]);
+	return NULL;
+}
+
+static void task_setup(struct task_state *st)
+{
+	unsigned long task = st->task;
+
+	switch (cfg.workload) {
+	case W_PAGE_FAULT:
+		if (cfg.kind != PF_ANON_PRIVATE) {
+			/* will-it-scale gives every task its own sparse file of the mapping's size. */
+			st->fd = make_unlinked_tmp_file();
+			if (ftruncate(st->fd, (off_t)cfg.size) != 0)
+				die("task %lu: ftruncate(%lu) failed: %s", task, cfg.size, errno_name(errno));
+		}
+		if (cfg.align != 0)
+			st->window = cfg.mode == MODE_THREADS ? thread_window + task * thread_stride
+							      : reserve_aligned_window(cfg.size, cfg.align);
+		break;
+	case W_BRK:
+		st->brk_base = sbrk(0);
+		break;
+	case W_MMAP:
+		break;
+	case W_READ:
+		st->fd = make_unlinked_tmp_file();
+		memset(st->buf, 0, sizeof(st->buf));
+		for (unsigned long off = 0; off < FILE_BYTES; off += IO_BYTES)
+			write_all(st->fd, st->buf, IO_BYTES, "read1 file");
+		if (lseek(st->fd, 0, SEEK_SET) != 0)
+			die("task %lu: lseek failed: %s", task, errno_name(errno));
+		break;
+	case W_WRITE:
+		st->fd = make_unlinked_tmp_file();
+		memset(st->buf, 0, sizeof(st->buf));
+		break;
+	case W_CONTEXT_SWITCH:
+		if (pipe(st->to_partner) != 0 || pipe(st->from_partner) != 0)
+			die("task %lu: pipe failed: %s", task, errno_name(errno));
+		if (cfg.mode == MODE_THREADS) {
+			int e = pthread_create(&st->partner_thread, NULL, partner_thread_main, st);
+
+			if (e != 0)
+				die("task %lu: pthread_create(partner) failed: %s", task, errno_name(e));
+			break;
+		}
+		st->partner_pid = fork();
+		if (st->partner_pid < 0)
+			die("task %lu: fork(partner) failed: %s", task, errno_name(errno));
+		if (st->partner_pid == 0) {
+			/* Only the task may hold the write end: its end (or its death) is our end of file. */
+			close(st->to_partner[1]);
+			partner_loop(st->to_partner[0], st->from_partner[1]);
+			_exit(0);
+		}
+		break;
+	}
+}
+
+static void transfer(int fd, int writing, char *b, unsigned long task)
+{
+	for (;;) {
+		ssize_t n = writing ? write(fd, b, 1) : read(fd, b, 1);
+
+		if (n == 1)
+			return;
+		if (n < 0 && errno == EINTR)
+			continue;
+		die("task %lu: %s returned %ld: %s", task, writing ? "write" : "read", (long)n,
+		    n < 0 ? errno_name(errno) : "end of file");
+	}
+}
+
+/* One round of the testcase; every op is published as soon as it is done. */
+static void task_round(struct task_state *st)
+{
+	unsigned long task = st->task;
+
+	switch (cfg.workload) {
+	case W_PAGE_FAULT: {
+		volatile char *c = map_or_die(st->window, cfg.size, PROT_READ | PROT_WRITE, map_flags(), st->fd,
+					      "test mapping");
+
+		for (unsigned long off = 0; off < cfg.size; off += st->pgsize) {
+			c[off] = 0;
+			publish(st, 1);
+		}
+		unmap_or_die((void *)c, cfg.size, "test mapping");
+		break;
+	}
+	case W_BRK:
+		if (brk(st->brk_base + st->pgsize) != 0)
+			die("task %lu: brk(up a page) failed: %s", task, errno_name(errno));
+		if (brk(st->brk_base) != 0)
+			die("task %lu: brk(back) failed: %s", task, errno_name(errno));
+		publish(st, 2);
+		break;
+	case W_MMAP:
+		unmap_or_die(map_or_die(NULL, cfg.size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+					"test mapping"),
+			     cfg.size, "test mapping");
+		publish(st, 1);
+		break;
+	case W_READ: {
+		ssize_t n = read(st->fd, st->buf, IO_BYTES);
+
+		if (n == 0) {
+			if (lseek(st->fd, 0, SEEK_SET) != 0)
+				die("task %lu: lseek failed: %s", task, errno_name(errno));
+		} else if (n != (ssize_t)IO_BYTES) {
+			die("task %lu: read returned %ld: %s", task, (long)n, n < 0 ? errno_name(errno) : "short");
+		}
+		publish(st, 1);
+		break;
+	}
+	case W_WRITE: {
+		ssize_t n = write(st->fd, st->buf, IO_BYTES);
+
+		if (n != (ssize_t)IO_BYTES)
+			die("task %lu: write returned %ld: %s", task, (long)n, n < 0 ? errno_name(errno) : "short");
+		st->offset += IO_BYTES;
+		if (st->offset >= FILE_BYTES) {
+			st->offset = 0;
+			if (lseek(st->fd, 0, SEEK_SET) != 0)
+				die("task %lu: lseek failed: %s", task, errno_name(errno));
+		}
+		publish(st, 1);
+		break;
+	}
+	case W_CONTEXT_SWITCH: {
+		char b = (char)st->ops;
+
+		transfer(st->to_partner[1], 1, &b, task);
+		transfer(st->from_partner[0], 0, &b, task);
+		if (b != (char)st->ops)
+			die("task %lu: the partner sent back 0x%x, not 0x%x", task, b & 0xff, (unsigned)st->ops & 0xff);
+		publish(st, 2);
+		break;
+	}
+	}
+}
+
+/* The rounds are over: a partner sees end of file and is waited for. */
+static void task_teardown(struct task_state *st)
+{
+	if (cfg.workload != W_CONTEXT_SWITCH)
+		return;
+	close(st->to_partner[1]);
+	if (cfg.mode == MODE_THREADS) {
+		int e = pthread_join(st->partner_thread, NULL);
+
+		if (e != 0)
+			die("task %lu: pthread_join(partner) failed: %s", st->task, errno_name(e));
+		return;
+	}
+	for (;;) {
+		int status;
+		pid_t r = waitpid(st->partner_pid, &status, 0);
+
+		if (r == st->partner_pid) {
+			if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+				die("task %lu: the partner ended with status 0x%x", st->task, status);
+			return;
+		}
+		if (!(r < 0 && errno == EINTR))
+			die("task %lu: waitpid(partner) failed: %s", st->task, errno_name(errno));
+	}
+}
+
 /* One task's whole life: setup, the ready/go handshake, rounds until stopped or -i reached. */
 static void task_body(unsigned long task)
 {
-	struct slot *s = slot_of(task);
-	unsigned long pgsize = page_size(), ops = 0;
-	int fd = -1;
-	void *window = NULL;
+	static struct task_state states[MAX_TASKS];
+	struct task_state *st = &states[task];
 
-	if (cfg.kind != PF_ANON_PRIVATE) {
-		/* will-it-scale gives every task its own sparse file of the mapping's size. */
-		fd = make_unlinked_tmp_file();
-		if (ftruncate(fd, (off_t)cfg.size) != 0)
-			die("task %lu: ftruncate(%lu) failed: %s", task, cfg.size, errno_name(errno));
-	}
-	if (cfg.align != 0)
-		window = cfg.mode == MODE_THREADS ? thread_window + task * thread_stride
-						  : reserve_aligned_window(cfg.size, cfg.align);
+	st->task = task;
+	st->pgsize = page_size();
+	st->fd = -1;
+	task_setup(st);
 
 	write_bytes(ready_pipe[1], 1, "ready pipe");
 	read_byte(go_pipe[0], "go pipe");
 
 	for (unsigned long it = 0; cfg.iterations == 0 || it < cfg.iterations; it++) {
-		volatile char *c = map_or_die(window, cfg.size, PROT_READ | PROT_WRITE, map_flags(), fd,
-					      "test mapping");
-
-		for (unsigned long off = 0; off < cfg.size; off += pgsize) {
-			c[off] = 0;
-			__atomic_store_n(&s->ops, ++ops, __ATOMIC_RELAXED);
-		}
-		unmap_or_die((void *)c, cfg.size, "test mapping");
-		__atomic_store_n(&s->iterations, it + 1, __ATOMIC_RELEASE);
+		task_round(st);
+		__atomic_store_n(&slot_of(task)->iterations, it + 1, __ATOMIC_RELEASE);
 		/* Threads without -i leave when the parent has closed the stop pipe's write end. */
 		if (cfg.mode == MODE_THREADS && cfg.iterations == 0 &&
-		    __atomic_load_n((unsigned long *)(shared_area + MAX_TASKS * SLOT_BYTES), __ATOMIC_ACQUIRE))
+		    __atomic_load_n((unsigned long *)(shared_area + MAX_TASKS * SLOT_BYTES), __ATOMIC_ACQUIRE)) {
+			task_teardown(st);
 			return;
+		}
 	}
+	task_teardown(st);
 	write_bytes(done_pipe[1], 1, "done pipe");
 	if (cfg.mode == MODE_THREADS) {
 		char b;
@@ -215,11 +434,14 @@ static const char *signal_name(int sig)
 
 static void parse_args(int argc, char **argv)
 {
-	static const char *const testcases[] = { "page_fault1", "page_fault2", "page_fault3", NULL };
+	static const char *const testcases[] = { "page_fault1", "page_fault2", "page_fault3", "brk1", "mmap1",
+						 "read1", "write1", "context_switch1", NULL };
 	static const char *const modes[] = { "processes", "threads", NULL };
 	static const enum page_fault_kind kinds[] = { PF_ANON_PRIVATE, PF_FILE_PRIVATE, PF_FILE_SHARED };
+	static const enum workload workloads[] = { W_PAGE_FAULT, W_PAGE_FAULT, W_PAGE_FAULT, W_BRK, W_MMAP,
+						   W_READ, W_WRITE, W_CONTEXT_SWITCH };
 
-	cfg = (struct config){ .kind = PF_ANON_PRIVATE, .testcase = testcases[0], .mode = MODE_PROCESSES,
+	cfg = (struct config){ .workload = W_PAGE_FAULT, .kind = PF_ANON_PRIVATE, .testcase = testcases[0], .mode = MODE_PROCESSES,
 			       .tasks = 1, .samples = 5, .period_ms = 1000, .size = 128UL << 20 };
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -238,7 +460,8 @@ static void parse_args(int argc, char **argv)
 		case 'c': {
 			int k = parse_choice(v, "-c", testcases);
 
-			cfg.kind = kinds[k];
+			cfg.workload = workloads[k];
+			cfg.kind = k < 3 ? kinds[k] : PF_ANON_PRIVATE;
 			cfg.testcase = testcases[k];
 			break;
 		}

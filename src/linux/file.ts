@@ -6,7 +6,7 @@
  * These work on host buffers; the syscall layer copies to and from guest memory and moves the
  * file position by what it really copied, as the kernel's iterators do.
  */
-import { filemapRead, filemapWrite } from '../mm/pagecache.js';
+import { filemapRead, filemapReadTransient, filemapWrite } from '../mm/pagecache.js';
 import { EAGAIN, EBADF, EFBIG, EINVAL, EIO, EISDIR, ENOMEM, ENXIO, ESPIPE } from '../util/errno.js';
 import type { FileOps } from './fileops.js';
 import type { FileSystem, Node, SynthOpen } from './fs.js';
@@ -126,14 +126,16 @@ export type ReadResult = { kind: 'ok'; bytes: Uint8Array } | { kind: 'error'; er
 
 /**
  * Reads up to `len` bytes at `pos` (ignored for streams). At end of file the result is empty.
- * Regular files go through filemapRead; the caller chunks large counts.
+ * Regular files go through filemapRead; the caller chunks large counts. `transient`: the caller
+ * copies the bytes out before anything else runs, so a view of the page cache will do
+ * (filemapReadTransient).
  */
-export function readFile(fs: FileSystem, stdio: StdioHooks, f: OpenFile, pos: number, len: number): ReadResult {
+export function readFile(fs: FileSystem, stdio: StdioHooks, f: OpenFile, pos: number, len: number, transient = false): ReadResult {
   if (!f.readable) return { kind: 'error', errno: EBADF };
   const node = f.node;
   switch (node.kind) {
     case 'reg':
-      return { kind: 'ok', bytes: pos >= node.inode.size ? new Uint8Array(0) : filemapRead(node.inode, pos, len) };
+      return { kind: 'ok', bytes: pos >= node.inode.size ? new Uint8Array(0) : transient ? filemapReadTransient(node.inode, pos, len) : filemapRead(node.inode, pos, len) };
     case 'dir':
       return { kind: 'error', errno: EISDIR };
     case 'chr':

@@ -38,12 +38,14 @@ export function getUser(mm: ProcessMemory, va: number, len: number): Uint8Array 
 
 /**
  * Reads up to `len` bytes at `va`, stopping at the first byte that cannot be read (the partial
- * copies of read/write paths). Returns what was read (possibly empty).
+ * copies of read/write paths). Returns what was read (possibly empty). With `scratch`, a copy
+ * that does not fault lands there (a view of it comes back), for a caller that uses the bytes
+ * at once.
  */
-export function getUserPartial(mm: ProcessMemory, va: number, len: number): Uint8Array {
+export function getUserPartial(mm: ProcessMemory, va: number, len: number, scratch?: Uint8Array): Uint8Array {
   if (len === 0 || !accessOk(va, 1)) return new Uint8Array(0);
   const n = Math.min(len, DEFAULT_TASK_SIZE - va);
-  const whole = mm.copyFromUser(va, n);
+  const whole = mm.copyFromUser(va, n, scratch);
   if (whole !== null) return whole;
   // A copy that faults may come back as nothing at all; find where it stops a page at a time,
   // so the caller gets the bytes before the fault, as the kernel's copy loops do.

@@ -15,6 +15,8 @@ import type { FaultStats } from '../mm/stats.js';
 import { COST_PARAMS } from '../report/cost.js';
 import type { SyscallStats } from '../linux/syscalls/dispatch.js';
 import type { TraceRecord } from '../trace/events.js';
+import type { PageCacheStats } from '../mm/pagecache.js';
+import { syscallNumber } from '../linux/syscalls/table.js';
 
 const c = (k: keyof typeof COST_PARAMS): number => COST_PARAMS[k].default;
 
@@ -23,13 +25,48 @@ export const CYCLES_PER_INSN = 1;
 /** A context switch: the scheduler, switch_mm and the register save/restore (cycles). */
 export const CONTEXT_SWITCH_CYCLES = 3000;
 
+/**
+ * The work of a syscall beyond its entry and return (the cost model's `syscall`), for the calls
+ * whose work no other count prices, in cycles per call. Without it a virtual second of brk or
+ * read(2) held several times the calls a real one does (docs/tasks.md, will-it-scale). All are
+ * estimates, like the cost model's parameters:
+ * - the address-space calls change the VMA tree under the mmap lock taken for writing: the VMA
+ *   lookup, a maple-tree store or two (node allocation, RCU free), a vm_area_struct allocated or
+ *   freed, the commit accounting, and for munmap the mmu_gather set-up; about 0.4 µs. Their
+ *   faults, PTE work and TLBIs are charged as counted.
+ * - read and write: the descriptor lookup, the position lock, rw_verify_area and the file's
+ *   read_iter or write_iter set-up (the page-cache walk, or the pipe's mutex and wake-ups); the
+ *   bytes copied to or from the page cache are charged apart (COPY_CYCLES_PER_BYTE).
+ */
+export const SYSCALL_WORK_CYCLES: Readonly<Record<string, number>> = {
+  brk: 1000,
+  mmap: 1000,
+  munmap: 1000,
+  mprotect: 1000,
+  mremap: 1000,
+  read: 600,
+  write: 600,
+  pread64: 600,
+  pwrite64: 600,
+  readv: 600,
+  writev: 600,
+};
+
+/** Copying file data between the page cache and user memory: 8 bytes per cycle (cache-hot). */
+export const COPY_CYCLES_PER_BYTE = 1 / 8;
+
 export interface ClockCostSources {
   readonly faults: FaultStats;
   readonly syscalls: SyscallStats;
   readonly tlbi: TlbiStats;
   readonly tlb: TlbStats;
+  readonly pagecache: PageCacheStats;
   readonly cpus: number;
 }
+
+/** SYSCALL_WORK_CYCLES by syscall number (every number the table knows is below this). */
+const WORK_BY_NR = new Float64Array(512);
+for (const [name, cycles] of Object.entries(SYSCALL_WORK_CYCLES)) WORK_BY_NR[syscallNumber(name)] = cycles;
 
 export class ClockMeter {
   private readonly nsPerCycle = 1 / c('clock_ghz');
@@ -37,6 +74,9 @@ export class ClockMeter {
   private syscalls = 0;
   private tlbis = 0;
   private walkLevels = 0;
+  private copiedBytes = 0;
+  /** SYSCALL_WORK_CYCLES of the calls made since the last take(). */
+  private work = 0;
 
   constructor(private readonly src: ClockCostSources) {
     this.sync();
@@ -48,6 +88,21 @@ export class ClockMeter {
     this.syscalls = this.src.syscalls.calls;
     this.tlbis = this.src.tlbi.total;
     this.walkLevels = this.src.tlb.walk_levels_read;
+    this.copiedBytes = this.copied();
+    this.work = 0;
+  }
+
+  /**
+   * A syscall (number `nr`) was dispatched: its work joins the next charge. The machine calls it
+   * for every dispatch the `syscalls` count sees, the run again of a call that slept included.
+   */
+  syscall(nr: number): void {
+    if (nr >= 0 && nr < WORK_BY_NR.length) this.work += WORK_BY_NR[nr]!;
+  }
+
+  private copied(): number {
+    const p = this.src.pagecache;
+    return p.read_bytes + p.read_uncached_bytes + p.write_bytes;
   }
 
   /** Nanoseconds of modeled work since the last call. */
@@ -58,11 +113,19 @@ export class ClockMeter {
     const tlbis = s.tlbi.total - this.tlbis;
     const levels = s.tlb.walk_levels_read - this.walkLevels;
     if (faults === 0 && syscalls === 0 && tlbis === 0 && levels === 0) return 0n;
-    this.sync();
+    const copiedNow = this.copied();
+    const copied = copiedNow - this.copiedBytes;
+    const work = this.work;
+    this.work = 0;
+    this.faults = s.faults.total;
+    this.syscalls = s.syscalls.calls;
+    this.tlbis = s.tlbi.total;
+    this.walkLevels = s.tlb.walk_levels_read;
+    this.copiedBytes = copiedNow;
     // A TLBI is priced as a broadcast one reaching the machine's other CPUs: the kernel's user
     // TLB maintenance is broadcast except 7.2's few local forms.
     const tlbiCycles = c('tlbi_broadcast') + c('tlbi_broadcast_per_cpu') * (s.cpus - 1);
-    const cycles = faults * c('fault_entry_exit') + syscalls * c('syscall') + tlbis * (tlbiCycles + c('dsb')) + levels * c('walk_level');
+    const cycles = faults * c('fault_entry_exit') + syscalls * c('syscall') + tlbis * (tlbiCycles + c('dsb')) + levels * c('walk_level') + work + copied * COPY_CYCLES_PER_BYTE;
     return BigInt(Math.round(cycles * this.nsPerCycle));
   }
 

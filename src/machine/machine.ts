@@ -80,7 +80,7 @@ import type { TraceClock } from '../trace/sinks/timeline.js';
 import { Telemetry } from '../trace/telemetry.js';
 import { errnoName } from '../util/errno.js';
 import { GuestOutOfMemory, UsageError } from '../util/errors.js';
-import { u64FromBigInt, u64ToBigInt, type U64 } from '../util/u64.js';
+import { u64ToBigInt, type U64 } from '../util/u64.js';
 
 export interface MachineOptions {
   /** The static arm64 ELF on the host. */
@@ -215,6 +215,7 @@ export class Machine {
         syscalls: this.linux.dispatcher.stats,
         tlbi: mmu.tlbiStats,
         tlb: mmu.tlbStats,
+        pagecache: this.kernel.pageCache.stats,
         cpus: mmu.cpus.length,
       });
       mmu.onBroadcastReceived = (receiver) => this.chargeReceiver(receiver.index);
@@ -631,6 +632,7 @@ export class Machine {
     t.userRegs = this.liveRegs;
     let out = t.process.syscall(b.nr, b.args, b.pc);
     t.userRegs = null;
+    this.meter.syscall(b.nr);
     // A signal ended the sleep: the call returns the restart code (wait.ts, sigdeliver.ts)
     // unless it waits for signals itself. Handlers that keep state got to clean it up above.
     if (out.kind === 'block' && t.wakeReason === 'signal' && b.onSignal !== 'retry') {
@@ -932,6 +934,7 @@ export class Machine {
         t.userRegs = this.liveRegs;
         const out = t.process.syscall(nr, args, pc);
         t.userRegs = null;
+        this.meter.syscall(nr);
         const r = this.settleSyscall(t, out, nr, args, pc);
         if (r === 'stop' || this.regsReplaced) return { kind: 'yield' };
         if (r !== 'continue') return r;

@@ -70,17 +70,27 @@ export class Scheduler {
     this.makeRunnable(t, nowNs);
   }
 
-  /** Moves a task to an allowed CPU (sched_setaffinity took its CPU away). */
+  /**
+   * Moves a task to an allowed CPU (sched_setaffinity took its CPU away). The running task that
+   * moves itself stays 'running' to the end of its slice (the machine saves its registers then)
+   * and is already queued on its new CPU; before, it left every queue and was never run again.
+   */
   migrate(t: Task, nowNs: bigint): void {
     const old = this.cpus[t.cpu]!;
     const i = old.queue.indexOf(t);
     if (i >= 0) old.queue.splice(i, 1);
     old.load--;
-    const runnable = t.state === 'runnable' && i >= 0;
+    const queued = i >= 0 && (t.state === 'runnable' || t.state === 'running');
     const cpu = this.leastLoaded(t) ?? old;
     t.cpu = cpu.index;
     cpu.load++;
-    if (runnable) this.makeRunnable(t, nowNs);
+    if (!queued) return;
+    if (t.state === 'running') {
+      if (cpu.queue.length === 0 && cpu.clockNs < nowNs) cpu.clockNs = nowNs;
+      cpu.queue.push(t);
+    } else {
+      this.makeRunnable(t, nowNs);
+    }
   }
 
   /**

@@ -115,7 +115,8 @@ export interface ProcessMemory {
    * fix-ups do). Return the bytes copied (fewer than asked on a fault) or null (EFAULT).
    */
   copyToUser(va: number, bytes: Uint8Array): number;
-  copyFromUser(va: number, len: number): Uint8Array | null;
+  /** With `into` (at least `len` bytes), the bytes land there and a view of it comes back. */
+  copyFromUser(va: number, len: number, into?: Uint8Array): Uint8Array | null;
   /** A NUL-terminated string of at most `max` bytes, or null on a fault or no terminator. */
   strncpyFromUser(va: number, max: number): string | null;
 

@@ -242,10 +242,10 @@ export class Process implements ProcessMemory, MmContext {
     return done;
   }
 
-  copyFromUser(va: number, len: number): Uint8Array | null {
+  copyFromUser(va: number, len: number, into?: Uint8Array): Uint8Array | null {
     this.live('copyFromUser');
     const mem = this.kernel.mem;
-    const out = new Uint8Array(len);
+    const out = into !== undefined && into.length >= len ? into.subarray(0, len) : new Uint8Array(len);
     let done = 0;
     while (done < len) {
       const t = accessUser(this, va + done, 'read');

@@ -354,7 +354,8 @@ export class VmaSet {
   }
 
   private static complete(p: VmaProto): Required<VmaProto> {
-    return { ...p, anonVma: p.anonVma ?? null, name: p.name ?? null };
+    // Spelled out: an object spread here was a sixth of a brk-bound run's host time.
+    return { start: p.start, end: p.end, flags: p.flags, pgoff: p.pgoff, file: p.file, anonVma: p.anonVma ?? null, name: p.name ?? null };
   }
 
   private add(vma: Vma): void {

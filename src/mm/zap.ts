@@ -24,6 +24,7 @@ import { PAGE_SIZE } from '../mmu/physmem.js';
 import { MmuGather } from '../pgtable/mmu_gather.js';
 import {
   PMD_SIZE,
+  PUD_SIZE,
   pfnPte,
   pteDirty,
   pteEqual,
@@ -263,11 +264,20 @@ export function unmapPageRange(g: ZapGather, vma: Vma, start: number, end: numbe
   calls.enter('unmap_page_range');
   try {
     const k = g.mm.kernel;
+    const tables = k.pgtable.tables;
+    // The PMD table of the PUD being walked, looked up once per PUD: a PMD without a PTE table
+    // (an untouched 128 MiB mapping has 64) is passed over without the walk down from the pgd.
+    let pud = -1;
+    let pmdTable: number | undefined;
     let addr = start;
     while (addr < end) {
       const next = Math.min(addr - (addr % PMD_SIZE) + PMD_SIZE, end);
+      if (addr - (addr % PUD_SIZE) !== pud) {
+        pud = addr - (addr % PUD_SIZE);
+        pmdTable = tables.pmdOffset(g.mm, pud);
+      }
+      const pmdp = pmdTable === undefined ? undefined : pmdTable + (Math.floor(addr / PMD_SIZE) % 512) * 8;
       // zap_pmd_range: a huge PMD goes whole, or is split when the range covers part of it.
-      const pmdp = k.pgtable.tables.pmdOffset(g.mm, addr);
       if (pmdp !== undefined && pmdTransHuge(k.pgtable.pmd.pmdpGet(pmdp))) {
         if (next - addr === PMD_SIZE) {
           zapHugePmd(g, vma, pmdp, addr);
@@ -275,6 +285,12 @@ export function unmapPageRange(g: ZapGather, vma: Vma, start: number, end: numbe
           continue;
         }
         splitHugePmd(g.mm, vma, pmdp, addr);
+      }
+      if (pmdp === undefined || tables.pmdPageTable(pmdp) === undefined) {
+        // What zapPteRange does when pte_offset_map finds no table: it counts the call, nothing else.
+        k.mmStats.zap_pte_range_calls++;
+        addr = next;
+        continue;
       }
       let a = addr;
       while (a !== next) a = zapPteRange(g, vma, a, next, details);

@@ -454,6 +454,14 @@ export const MULTITASK_CASES: readonly MultitaskCase[] = [
   { name: 'wis_harness-threads', program: 'wis_harness', args: ['-c', 'page_fault3', '-m', 'threads', '-t', '4', '-z', '1M', '-i', '4', '-a', '2M', '-q'], exitCode: 0 },
   { name: 'wis_harness-page_fault2', program: 'wis_harness', args: ['-c', 'page_fault2', '-m', 'processes', '-t', '2', '-z', '2M', '-i', '3', '-a', '2M', '-q'], exitCode: 0 },
   { name: 'wis_harness-usage', program: 'wis_harness', args: ['-s', '1', '-q'], exitCode: 2 },
+  // The syscall-bound testcases: brk up and down, mmap and munmap, reads past end of file (a
+  // rewind every 257 reads), writes wrapping at 1 MiB, and a pipe ping-pong with a partner.
+  { name: 'wis_harness-brk1-threads', program: 'wis_harness', args: ['-c', 'brk1', '-m', 'threads', '-t', '4', '-i', '200', '-q'], exitCode: 0 },
+  { name: 'wis_harness-mmap1', program: 'wis_harness', args: ['-c', 'mmap1', '-m', 'processes', '-t', '2', '-z', '16M', '-i', '50', '-q'], exitCode: 0 },
+  { name: 'wis_harness-read1', program: 'wis_harness', args: ['-c', 'read1', '-m', 'processes', '-t', '2', '-i', '600', '-q'], exitCode: 0 },
+  { name: 'wis_harness-write1-threads', program: 'wis_harness', args: ['-c', 'write1', '-m', 'threads', '-t', '2', '-i', '600', '-q'], exitCode: 0 },
+  { name: 'wis_harness-context_switch1', program: 'wis_harness', args: ['-c', 'context_switch1', '-m', 'processes', '-t', '2', '-i', '100', '-q'], exitCode: 0 },
+  { name: 'wis_harness-context_switch1-threads', program: 'wis_harness', args: ['-c', 'context_switch1', '-m', 'threads', '-t', '2', '-i', '100', '-q'], exitCode: 0 },
   { name: 'fork_cow', program: 'fork_cow', args: [], exitCode: 0 },
   { name: 'fork_cow-4M', program: 'fork_cow', args: ['4M'], exitCode: 0 },
   { name: 'signals', program: 'signals', args: [], exitCode: 0 },

@@ -96,3 +96,24 @@ describe('identity', () => {
     expect(r.stderr).toMatch(/--uid/);
   });
 });
+
+describe('wis_harness syscall testcases: the counts the loops define', () => {
+  const run = (args: string[]) => runCaptured({ elf: firmwareBinary('wis_harness'), args: [...args, '-q'] });
+
+  it('brk1 threads: 100 more rounds on each of 4 threads are exactly 800 more brk calls', async () => {
+    const a = await run(['-c', 'brk1', '-m', 'threads', '-t', '4', '-i', '100']);
+    const b = await run(['-c', 'brk1', '-m', 'threads', '-t', '4', '-i', '200']);
+    expect([a.end.exitCode, b.end.exitCode]).toEqual([0, 0]);
+    expect(b.summary.counts.syscalls.by_name['brk']! - a.summary.counts.syscalls.by_name['brk']!).toBe(800);
+    expect(b.summary.ops! - a.summary.ops!).toBe(800);
+  }, 180_000);
+
+  it('read1: 300 more reads per task copy 299 pages more each (one of them meets end of file)', async () => {
+    const a = await run(['-c', 'read1', '-m', 'processes', '-t', '2', '-i', '300']);
+    const b = await run(['-c', 'read1', '-m', 'processes', '-t', '2', '-i', '600']);
+    expect([a.end.exitCode, b.end.exitCode]).toEqual([0, 0]);
+    const copied = (r: typeof a): number => (r.summary.counts.pagecache['read_bytes'] as number) + (r.summary.counts.pagecache['read_uncached_bytes'] as number);
+    expect(copied(b) - copied(a)).toBe(2 * 299 * 4096);
+    expect(b.summary.counts.syscalls.by_name['lseek']! - a.summary.counts.syscalls.by_name['lseek']!).toBe(2);
+  }, 180_000);
+});

@@ -58,6 +58,15 @@ describe('copy_to_user / copy_from_user / strncpy_from_user', () => {
     const c = measure(m, () => expect(m.p.copyToUser(a + PAGE - 50, bytes)).toBe(100));
     expect(c.faults).toBe(2);
     expect(m.p.copyFromUser(a + PAGE - 50, 100)).toEqual(bytes);
+    // Into a caller's buffer: the bytes land there and a view of it comes back; too small a
+    // buffer is not used.
+    const into = new Uint8Array(256).fill(0xee);
+    const got = m.p.copyFromUser(a + PAGE - 50, 100, into)!;
+    expect(got).toEqual(bytes);
+    expect(got.buffer).toBe(into.buffer);
+    expect(into[100]).toBe(0xee);
+    const small = new Uint8Array(10);
+    expect(m.p.copyFromUser(a + PAGE - 50, 100, small)!.buffer).not.toBe(small.buffer);
   });
 
   it('stops at the first page it cannot write, returns null when it cannot read', () => {

@@ -67,6 +67,18 @@ export class SyscallDispatcher {
     }
   }
 
+  /** The attribution frame of each number, built once: a syscall-bound guest makes millions of calls. */
+  private readonly frames = new Map<number, string>();
+
+  private frameOf(nr: number, label: string): string {
+    let f = this.frames.get(nr);
+    if (f === undefined) {
+      f = `sys_${label}`;
+      this.frames.set(nr, f);
+    }
+    return f;
+  }
+
   /** Whether a number has a handler (the marker call counts when the machine gave markers). */
   implemented(nr: number): boolean {
     return this.handlers.has(nr);
@@ -86,7 +98,7 @@ export class SyscallDispatcher {
       outcome = this.unimplemented(p, nr, name, pc);
     } else {
       const h = handler;
-      const r = this.telemetry.calls.within(`sys_${label}`, () => h(p, args, pc));
+      const r = this.telemetry.calls.within(this.frameOf(nr, label), () => h(p, args, pc));
       outcome = typeof r === 'number' ? { kind: 'return', value: r } : r;
     }
     if (outcome.kind === 'return' && isErrorReturn(outcome.value)) this.stats.errors++;

@@ -4,6 +4,7 @@ import { Inode, type InodeInit } from '../../../src/mm/inode.js';
 import {
   filemapGetOrder,
   filemapRead,
+  filemapReadTransient,
   filemapWrite,
   truncateSetsize,
   type AddFolioResult,
@@ -154,6 +155,27 @@ describe('filemapRead / filemapWrite', () => {
       write_miss_folios: { '0': 3 },
       truncate_partial: 0,
     });
+  });
+
+  it('filemapReadTransient: a view of the folio inside one folio, else filemapRead; the same bytes and counts', () => {
+    const mm = makeMm(16 * MiB);
+    const ino = new Inode(mm.cache, { ino: 1, fsType: 'tmpfs' });
+    const data = pattern(10000);
+    filemapWrite(ino, 0, data, 'order0');
+    const inside = filemapReadTransient(ino, 4096 + 100, 1000);
+    expect(inside).toEqual(data.subarray(4196, 5196));
+    // A view: it shares the folio's frame, so a later write shows through.
+    const f = ino.mapping.lookup(1)!;
+    expect(inside.buffer).toBe(mm.mem.u8.buffer);
+    expect(inside.byteOffset).toBe(f.pa + 100 - mm.mem.base);
+    // Across a folio boundary, past end of file, or at it: a copy, as filemapRead gives.
+    const across = filemapReadTransient(ino, 4000, 200);
+    expect(across).toEqual(data.subarray(4000, 4200));
+    expect(across.buffer).not.toBe(mm.mem.u8.buffer);
+    expect(filemapReadTransient(ino, 9990, 100)).toEqual(data.subarray(9990));
+    expect(filemapReadTransient(ino, 10000, 100).length).toBe(0);
+    const pc = mm.telemetry.stats.snapshot()['pagecache']!;
+    expect([pc['read_bytes'], pc['read_uncached_bytes']]).toEqual([1000 + 200 + 10, 0]);
   });
 
   it('reads a sparse file as zeros without allocating', () => {
