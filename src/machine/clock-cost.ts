@@ -146,7 +146,9 @@ export class ClockMeter {
 
 /**
  * What one traced event costs its CPU's clock, in ns, at the prices `ClockMeter.take` charges (a
- * DSB apart from its TLBI, so a timeline shows both): a trace's slices then add up to the clock.
+ * DSB apart from its TLBI, so a timeline shows both; a syscall with its SYSCALL_WORK_CYCLES): a
+ * trace's slices then add up to the clock, except the page-cache copies of read and write, which
+ * no event carries (COPY_CYCLES_PER_BYTE).
  */
 export function eventNs(cpus: number): (r: TraceRecord) => number {
   const ns = 1 / c('clock_ghz');
@@ -160,7 +162,7 @@ export function eventNs(cpus: number): (r: TraceRecord) => number {
       case 'fault':
         return fault;
       case 'syscall':
-        return syscall;
+        return syscall + (r.nr >= 0 && r.nr < WORK_BY_NR.length ? WORK_BY_NR[r.nr]! * ns : 0);
       case 'tlbi':
         return tlbi;
       case 'dsb':

@@ -207,10 +207,10 @@ describe('progress and colour only on a terminal', () => {
   });
 
   it('a long run draws its progress line on a terminal, and nothing of it in a pipe', async () => {
-    const tty = onTerminal(`node ${CLI} run firmware/bin/page_fault3 -- 128M 4 >/dev/null`);
+    const tty = onTerminal(`node ${CLI} run firmware/bin/page_fault3 -- 512M 4 >/dev/null`);
     expect(tty.code).toBe(0);
     expect(tty.out).toMatch(/\r\x1b\[2Krunning: [\d,]+ faults, [\d.]+ s virtual, [\d,]+ faults\/s, \d+ s/);
-    const piped = await cli('run', 'firmware/bin/page_fault3', '--', '128M', '4');
+    const piped = await cli('run', 'firmware/bin/page_fault3', '--', '512M', '4');
     expect(piped.code).toBe(0);
     expect(piped.err).not.toContain('running:');
     expect(piped.err).not.toContain('\x1b');
