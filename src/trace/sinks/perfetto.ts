@@ -17,6 +17,7 @@
 import type { TraceRecord } from '../events.js';
 import { eventName, jsonString, recordFields, trackOf, TRACKS, type Track } from './format.js';
 import type { TimeBase } from './options.js';
+import { ContiguousCoverage } from './coverage.js';
 import { FileTraceSink, type FileSinkOptions, type TraceEnd } from './sink.js';
 
 export interface PerfettoOptions extends FileSinkOptions {
@@ -29,11 +30,6 @@ const PID = 1;
 
 const TID: Readonly<Record<Track, number>> = Object.freeze(Object.fromEntries(TRACKS.map((t, i) => [t, i + 1])) as Record<Track, number>);
 
-/** Exact integer key for (va, span) among one ASID's contiguous entries (spans are powers of two ≥ 4K). */
-function spanKey(va: number, span: number): number {
-  return va * 64 + Math.log2(span);
-}
-
 export class PerfettoSink extends FileTraceSink {
   private readonly timeBase: TimeBase;
   private readonly processName: string;
@@ -42,8 +38,7 @@ export class PerfettoSink extends FileTraceSink {
   private cycles = 0;
   private lastTs = 0;
   private tlbis = 0;
-  private coverage = 0;
-  private readonly contiguous = new Map<number, Set<number>>();
+  private readonly coverage = new ContiguousCoverage();
 
   constructor(path: string, opts: PerfettoOptions = {}) {
     super(path, opts);
@@ -93,9 +88,9 @@ export class PerfettoSink extends FileTraceSink {
       case 'tlb_fill':
       case 'tlb_evict':
       case 'tlb_invalidate':
-        if (r.contiguous) this.trackCoverage(r.kind === 'tlb_fill', r.asid, r.va, r.span);
+        if (r.contiguous) this.coverage.track(r.kind === 'tlb_fill', r.asid, r.va, r.span);
         out += `,\n{"name":"TLB occupancy","ph":"C","ts":${ts},"pid":${PID},"args":{"entries":${r.occupancy}}}`;
-        out += `,\n{"name":"contiguous coverage","ph":"C","ts":${ts},"pid":${PID},"args":{"bytes":${this.coverage}}}`;
+        out += `,\n{"name":"contiguous coverage","ph":"C","ts":${ts},"pid":${PID},"args":{"bytes":${this.coverage.bytes}}}`;
         break;
       case 'tlbi':
         this.tlbis++;
@@ -105,27 +100,6 @@ export class PerfettoSink extends FileTraceSink {
         break;
     }
     return out;
-  }
-
-  /**
-   * Resident contiguous entries by (ASID, VA, span). A refill that replaces an entry in place is
-   * not traced as a removal, so a fill of an entry already counted adds nothing.
-   */
-  private trackCoverage(fill: boolean, asid: number, va: number, span: number): void {
-    let set = this.contiguous.get(asid);
-    if (set === undefined) {
-      set = new Set();
-      this.contiguous.set(asid, set);
-    }
-    const key = spanKey(va, span);
-    if (fill) {
-      if (!set.has(key)) {
-        set.add(key);
-        this.coverage += span;
-      }
-    } else if (set.delete(key)) {
-      this.coverage -= span;
-    }
   }
 
   protected footer(end: TraceEnd): string {

@@ -24,6 +24,7 @@
 import type { CallObserver } from '../calls.js';
 import type { TraceRecord } from '../events.js';
 import { eventName, jsonString, recordFields } from './format.js';
+import { ContiguousCoverage } from './coverage.js';
 import { FileTraceSink, type FileSinkOptions, type TraceEnd } from './sink.js';
 
 /** Who runs where, and when, at the moment an event happens. */
@@ -94,8 +95,7 @@ export class TimelineSink extends FileTraceSink implements CallObserver {
   private readonly cpusSeen = new Set<number>();
   private lastTs = 0;
   private tlbis = 0;
-  private coverage = 0;
-  private readonly contiguous = new Map<number, Set<number>>();
+  private readonly coverage = new ContiguousCoverage();
 
   constructor(path: string, opts: TimelineOptions) {
     super(path, opts);
@@ -254,34 +254,16 @@ export class TimelineSink extends FileTraceSink implements CallObserver {
       case 'tlb_evict':
       case 'tlb_invalidate':
         if (this.cpusSeen.size > 1) return '';
-        if (r.contiguous) this.trackCoverage(r.kind === 'tlb_fill', r.asid, r.va, r.span);
+        if (r.contiguous) this.coverage.track(r.kind === 'tlb_fill', r.asid, r.va, r.span);
         return (
           `,\n{"name":"TLB occupancy","ph":"C","ts":${ts},"pid":${MACHINE_PID},"args":{"entries":${r.occupancy}}}` +
-          `,\n{"name":"contiguous coverage","ph":"C","ts":${ts},"pid":${MACHINE_PID},"args":{"bytes":${this.coverage}}}`
+          `,\n{"name":"contiguous coverage","ph":"C","ts":${ts},"pid":${MACHINE_PID},"args":{"bytes":${this.coverage.bytes}}}`
         );
       case 'tlbi':
         this.tlbis++;
         return `,\n{"name":"TLBIs","ph":"C","ts":${ts},"pid":${MACHINE_PID},"args":{"cumulative":${this.tlbis}}}`;
       default:
         return '';
-    }
-  }
-
-  /** Resident contiguous entries by (ASID, VA, span), as in the sequence-time sink. */
-  private trackCoverage(fill: boolean, asid: number, va: number, span: number): void {
-    let set = this.contiguous.get(asid);
-    if (set === undefined) {
-      set = new Set();
-      this.contiguous.set(asid, set);
-    }
-    const key = va * 64 + Math.log2(span);
-    if (fill) {
-      if (!set.has(key)) {
-        set.add(key);
-        this.coverage += span;
-      }
-    } else if (set.delete(key)) {
-      this.coverage -= span;
     }
   }
 
