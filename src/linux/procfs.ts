@@ -588,7 +588,7 @@ function statmText(p: LinuxProcess): string {
 // ---------------------------------------------------------------------------------------------
 // Mounts
 
-interface MountRow {
+export interface MountRow {
   readonly id: number;
   readonly parent: number;
   readonly dev: { major: number; minor: number };
@@ -599,7 +599,8 @@ interface MountRow {
   readonly superOpts: string;
 }
 
-function mountRows(fs: FileSystem): MountRow[] {
+/** The mounts of /proc/self/mountinfo and /proc/mounts (statfs.ts reads their flags too). */
+export function mountRows(fs: FileSystem): MountRow[] {
   const tmp = fs.tmpSb;
   return [
     { id: fs.rootSb.mntId, parent: 1, dev: fs.rootSb.dev, point: '/', opts: 'rw,relatime', fstype: 'ext4', source: '/dev/sda1', superOpts: 'rw' },

@@ -50,6 +50,7 @@ export const ENOPROTOOPT = 92;
 export const EPROTONOSUPPORT = 93;
 export const ESOCKTNOSUPPORT = 94;
 export const EOPNOTSUPP = 95;
+export const ENODATA = 61;
 export const EAFNOSUPPORT = 97;
 export const EISCONN = 106;
 export const ENOTCONN = 107;

@@ -8,7 +8,7 @@
  */
 import type { U64 } from '../../util/u64.js';
 import {
-  EACCES, EAGAIN, EBADF, EEXIST, EFAULT, EINVAL, EISDIR, ELOOP, ENOENT, ENOSYS, ENOTDIR, ENOTTY, ENXIO, EPIPE, ERANGE, ESPIPE,
+  EACCES, EAGAIN, EBADF, EEXIST, EFAULT, EINVAL, EISDIR, ELOOP, ENOENT, ENOSYS, ENOTDIR, ENOTTY, ENXIO, ENODATA, EOPNOTSUPP, EPIPE, ERANGE, ESPIPE,
 } from '../../util/errno.js';
 import {
   FASYNC, MAX_RW_COUNT, O_ACCMODE, O_APPEND, O_CLOEXEC, O_CREAT, O_DIRECT, O_DIRECTORY, O_DSYNC, O_EXCL, O_LARGEFILE,
@@ -21,6 +21,7 @@ import { UnixSocket } from '../socket.js';
 import type { LinuxProcess } from '../process.js';
 import { RLIMIT_NOFILE } from '../rlimit.js';
 import { STATX__RESERVED, encodeStat, encodeStatx, kstatOf } from '../stat.js';
+import { encodeStatfs } from '../statfs.js';
 import { StructReader, StructWriter, accessOk, getPathname, getUser, getUserPartial, getUserString, putUser, putUserPartial } from '../uaccess.js';
 import { argInt, argLong, argPtr, argUint, argUlong } from './args.js';
 import type { SyscallHandlers, SyscallOutcome } from './outcome.js';
@@ -508,6 +509,46 @@ function statx(p: LinuxProcess, a: readonly U64[]): number {
   return putUser(p.mm, argPtr(a[4]!), encodeStatx(kstatOf(p.fs, node)));
 }
 
+/**
+ * The xattr calls (fs/xattr.c): the model keeps no extended attributes (fs.ts), as a file system
+ * mounted without them: a list is empty, a lookup finds nothing (ENODATA), and setting or
+ * removing one is refused (EOPNOTSUPP). The path or descriptor is checked first, as the kernel
+ * resolves it before the attribute.
+ */
+function xattrTarget(p: LinuxProcess, a: readonly U64[], how: 'path' | 'lpath' | 'fd'): number {
+  if (how === 'fd') return fileOf(p, argUint(a[0]!)) === null ? -EBADF : 0;
+  const node = resolveAt(p, AT_FDCWD, argPtr(a[0]!), how === 'path', false);
+  return typeof node === 'number' ? node : 0;
+}
+
+type Handler = (p: LinuxProcess, a: readonly U64[]) => number;
+
+function xattrCalls(how: 'path' | 'lpath' | 'fd'): { set: Handler; get: Handler; list: Handler; remove: Handler } {
+  const checked = (result: number) => (p: LinuxProcess, a: readonly U64[]): number => {
+    const r = xattrTarget(p, a, how);
+    return r < 0 ? r : result;
+  };
+  return { set: checked(-EOPNOTSUPP), get: checked(-ENODATA), list: checked(0), remove: checked(-EOPNOTSUPP) };
+}
+
+const XATTR_PATH = xattrCalls('path');
+const XATTR_LPATH = xattrCalls('lpath');
+const XATTR_FD = xattrCalls('fd');
+
+/** statfs(2): the file system holding a path (user_statfs, following symbolic links). */
+function statfs(p: LinuxProcess, a: readonly U64[]): number {
+  const node = resolveAt(p, AT_FDCWD, argPtr(a[0]!), true, false);
+  if (typeof node === 'number') return node;
+  return putUser(p.mm, argPtr(a[1]!), encodeStatfs(p.fs, node, p.procHost.kernel));
+}
+
+/** fstatfs(2): the file system of an open file (an O_PATH one too). */
+function fstatfs(p: LinuxProcess, a: readonly U64[]): number {
+  const f = fileOf(p, argUint(a[0]!));
+  if (f === null) return -EBADF;
+  return putUser(p.mm, argPtr(a[1]!), encodeStatfs(p.fs, f.node, p.procHost.kernel));
+}
+
 function ftruncate(p: LinuxProcess, a: readonly U64[]): number {
   const length = argLong(a[1]!);
   if (length < 0) return -EINVAL;
@@ -902,6 +943,20 @@ export const fileSyscalls: SyscallHandlers = {
   fstat,
   newfstatat,
   statx,
+  statfs,
+  fstatfs,
+  setxattr: XATTR_PATH.set,
+  lsetxattr: XATTR_LPATH.set,
+  fsetxattr: XATTR_FD.set,
+  getxattr: XATTR_PATH.get,
+  lgetxattr: XATTR_LPATH.get,
+  fgetxattr: XATTR_FD.get,
+  listxattr: XATTR_PATH.list,
+  llistxattr: XATTR_LPATH.list,
+  flistxattr: XATTR_FD.list,
+  removexattr: XATTR_PATH.remove,
+  lremovexattr: XATTR_LPATH.remove,
+  fremovexattr: XATTR_FD.remove,
   ftruncate,
   truncate,
   unlinkat,
