@@ -4,36 +4,14 @@
  * unless FALLOC_FL_KEEP_SIZE, and the modes the model does not follow refused (EOPNOTSUPP).
  */
 import { describe, expect, it } from 'vitest';
-import { readElfFile } from '../../src/linux/elf.js';
-import { loadElfBinary } from '../../src/linux/exec.js';
-import type { FsPolicy } from '../../src/linux/fs.js';
-import { LinuxProcess } from '../../src/linux/process.js';
-import { singleProcessHost } from '../../src/linux/prochost.js';
-import { argsFrom } from '../../src/linux/syscalls/args.js';
-import { syscallNumber } from '../../src/linux/syscalls/table.js';
-import { MmKernel } from '../../src/mm/index.js';
+import { realMmRig } from './real-mm-rig.js';
 import { EBADF, EINVAL } from '../../src/util/errno.js';
-import { firmwareBinary } from '../firmware/cases.js';
 
 const PAGE = 4096;
 const EOPNOTSUPP = 95;
 
 function setup(tmpFs: 'tmpfs' | 'ext4') {
-  const k = new MmKernel({ profile: 'linux-6.12', sets: ['mem_mb=64', `tmp_fs=${tmpFs}`] });
-  const mm = k.newProcess();
-  k.switchTo(mm);
-  const fsPolicy: FsPolicy = { tmpFs, tmpfs: k.fsTraits('tmpfs'), ext4: k.fsTraits('ext4') };
-  const p: LinuxProcess = new LinuxProcess({
-    mm, pageCache: k.pageCache, telemetry: k.telemetry, fsPolicy, unmapMappingRange: k.unmapMappingRange,
-    stdio: { writeStdout: () => undefined }, diagnostics: () => undefined, procHost: singleProcessHost(() => p, k, 1),
-  });
-  loadElfBinary(p, readElfFile(firmwareBinary('hello')), { argv: ['hello'], envp: [] });
-  const call = (name: string, ...a: (number | bigint)[]): number => {
-    const r = p.syscall(syscallNumber(name), argsFrom(a), 0x400004);
-    if (r.kind !== 'return') throw new Error(`${name}: ${JSON.stringify(r)}`);
-    return r.value;
-  };
-  const scratch = call('mmap', 0, 1 << 16, 3, 0x22, -1, 0);
+  const { k, mm, p, call, scratch } = realMmRig({ sets: [`tmp_fs=${tmpFs}`], cpus: 1 });
   mm.copyToUser(scratch, new TextEncoder().encode('/tmp/f\0/tmp\0'));
   const fd = call('openat', -100, scratch, 0o102, 0o600);
   const size = (): number => {

@@ -4,46 +4,20 @@
  * against the model's own state (VMAs, PTEs, knobs).
  */
 import { describe, expect, it } from 'vitest';
-import { readElfFile } from '../../src/linux/elf.js';
-import { loadElfBinary } from '../../src/linux/exec.js';
-import type { FsPolicy } from '../../src/linux/fs.js';
-import { LinuxProcess } from '../../src/linux/process.js';
-import { singleProcessHost } from '../../src/linux/prochost.js';
-import { argsFrom } from '../../src/linux/syscalls/args.js';
-import { syscallNumber } from '../../src/linux/syscalls/table.js';
-import { MmKernel } from '../../src/mm/index.js';
+import { realMmRig } from './real-mm-rig.js';
 import { EACCES, EBADF, EINVAL, EOPNOTSUPP, EPERM } from '../../src/util/errno.js';
-import { firmwareBinary } from '../firmware/cases.js';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
 function setup(opts: { uid?: number; sets?: string[]; cpus?: number } = {}) {
-  const k = new MmKernel({ profile: 'linux-6.12', sets: [...(opts.sets ?? ['anon_mthp=64K']), 'mem_mb=64'] });
-  const mm = k.newProcess();
-  k.switchTo(mm);
-  const tmp = k.tmpFsType;
-  if (tmp === 'proc') throw new Error('tmp_fs cannot be proc');
-  const fsPolicy: FsPolicy = { tmpFs: tmp, tmpfs: k.fsTraits('tmpfs'), ext4: k.fsTraits('ext4') };
-  const uid = opts.uid ?? 1000;
-  const p: LinuxProcess = new LinuxProcess({
-    mm,
-    pageCache: k.pageCache,
-    telemetry: k.telemetry,
-    fsPolicy,
-    unmapMappingRange: k.unmapMappingRange,
-    stdio: { writeStdout: () => undefined },
-    diagnostics: () => undefined,
-    ids: { uid, gid: uid },
-    procHost: singleProcessHost(() => p, k, opts.cpus ?? 4),
+  const { k, mm, p, call, scratch } = realMmRig({
+    sets: opts.sets ?? ['anon_mthp=64K'],
+    uid: opts.uid ?? 1000,
+    cpus: opts.cpus ?? 4,
+    exec: { argv: ['hello', 'arg1'], envp: ['HOME=/', 'LANG=C'] },
+    scratchBytes: 1 << 20,
   });
-  loadElfBinary(p, readElfFile(firmwareBinary('hello')), { argv: ['hello', 'arg1'], envp: ['HOME=/', 'LANG=C'] });
-  const call = (name: string, ...a: (number | bigint)[]): number => {
-    const r = p.syscall(syscallNumber(name), argsFrom(a), 0x400004);
-    if (r.kind !== 'return') throw new Error(`${name}: ${JSON.stringify(r)}`);
-    return r.value;
-  };
-  const scratch = call('mmap', 0, 1 << 20, 3, 0x22, -1, 0);
   const str = (s: string, off = 0): number => {
     mm.copyToUser(scratch + off, enc.encode(s + '\0'));
     return scratch + off;

@@ -5,40 +5,24 @@
  * unmapping through the mm's unmap_mapping_range.
  */
 import { describe, expect, it } from 'vitest';
+import { realMmRig } from './real-mm-rig.js';
 import { readElfFile } from '../../src/linux/elf.js';
 import { EFAULT } from '../../src/util/errno.js';
 import { loadElfBinary } from '../../src/linux/exec.js';
-import type { FsPolicy } from '../../src/linux/fs.js';
-import { LinuxProcess } from '../../src/linux/process.js';
-import { argsFrom } from '../../src/linux/syscalls/args.js';
-import { syscallNumber } from '../../src/linux/syscalls/table.js';
-import { MmKernel, VM_EXEC, VM_READ, VM_SHARED, VM_WRITE } from '../../src/mm/index.js';
+import { VM_EXEC, VM_READ, VM_SHARED, VM_WRITE } from '../../src/mm/index.js';
 import { firmwareBinary } from '../firmware/cases.js';
 
 const TOP = 2 ** 40;
 
 function setup(sets: readonly string[] = []) {
-  const k = new MmKernel({ profile: 'linux-6.9', sets: [...sets, 'mem_mb=64'] });
-  const mm = k.newProcess();
-  k.switchTo(mm);
-  const tmp = k.tmpFsType;
-  if (tmp === 'proc') throw new Error('tmp_fs cannot be proc');
-  const fsPolicy: FsPolicy = { tmpFs: tmp, tmpfs: k.fsTraits('tmpfs'), ext4: k.fsTraits('ext4') };
   const out: string[] = [];
-  const p = new LinuxProcess({
-    mm,
-    pageCache: k.pageCache,
-    telemetry: k.telemetry,
-    fsPolicy,
-    unmapMappingRange: k.unmapMappingRange,
-    stdio: { writeStdout: (b) => out.push(new TextDecoder().decode(b)) },
-    diagnostics: () => undefined,
+  const { k, mm, p, call } = realMmRig({
+    profile: 'linux-6.9',
+    sets,
+    exec: null,
+    scratchBytes: 0,
+    writeStdout: (b) => out.push(new TextDecoder().decode(b)),
   });
-  const call = (name: string, ...a: (number | bigint)[]): number => {
-    const r = p.syscall(syscallNumber(name), argsFrom(a), 0x400004);
-    if (r.kind !== 'return') throw new Error(`${name}: ${JSON.stringify(r)}`);
-    return r.value;
-  };
   return { k, mm, p, call, out };
 }
 

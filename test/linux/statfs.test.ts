@@ -4,33 +4,11 @@
  * its 5 % reserve, tmpfs at half of RAM, and the blocks and inodes the guest's files use.
  */
 import { describe, expect, it } from 'vitest';
-import { readElfFile } from '../../src/linux/elf.js';
-import { loadElfBinary } from '../../src/linux/exec.js';
-import type { FsPolicy } from '../../src/linux/fs.js';
-import { LinuxProcess } from '../../src/linux/process.js';
-import { singleProcessHost } from '../../src/linux/prochost.js';
-import { argsFrom } from '../../src/linux/syscalls/args.js';
-import { syscallNumber } from '../../src/linux/syscalls/table.js';
-import { MmKernel } from '../../src/mm/index.js';
+import { realMmRig } from './real-mm-rig.js';
 import { EBADF, ENODATA, ENOENT, EOPNOTSUPP } from '../../src/util/errno.js';
-import { firmwareBinary } from '../firmware/cases.js';
 
 function setup(tmpFs: 'tmpfs' | 'ext4') {
-  const k = new MmKernel({ profile: 'linux-6.12', sets: ['mem_mb=64', `tmp_fs=${tmpFs}`] });
-  const mm = k.newProcess();
-  k.switchTo(mm);
-  const fsPolicy: FsPolicy = { tmpFs, tmpfs: k.fsTraits('tmpfs'), ext4: k.fsTraits('ext4') };
-  const p: LinuxProcess = new LinuxProcess({
-    mm, pageCache: k.pageCache, telemetry: k.telemetry, fsPolicy, unmapMappingRange: k.unmapMappingRange,
-    stdio: { writeStdout: () => undefined }, diagnostics: () => undefined, procHost: singleProcessHost(() => p, k, 1),
-  });
-  loadElfBinary(p, readElfFile(firmwareBinary('hello')), { argv: ['hello'], envp: [] });
-  const call = (name: string, ...a: (number | bigint)[]): number => {
-    const r = p.syscall(syscallNumber(name), argsFrom(a), 0x400004);
-    if (r.kind !== 'return') throw new Error(`${name}: ${JSON.stringify(r)}`);
-    return r.value;
-  };
-  const scratch = call('mmap', 0, 1 << 16, 3, 0x22, -1, 0);
+  const { mm, call, scratch } = realMmRig({ sets: [`tmp_fs=${tmpFs}`], cpus: 1 });
   const out = scratch + 4096;
   const statfs = (path: string): number | bigint[] => {
     mm.copyToUser(scratch, new TextEncoder().encode(`${path}\0`));

@@ -5,17 +5,9 @@
  * RLIMIT_MEMLOCK, and the counts: shmat is an mmap call, shmdt no munmap call.
  */
 import { describe, expect, it } from 'vitest';
-import { readElfFile } from '../../src/linux/elf.js';
-import { loadElfBinary } from '../../src/linux/exec.js';
-import type { FsPolicy } from '../../src/linux/fs.js';
-import { LinuxProcess } from '../../src/linux/process.js';
-import { singleProcessHost } from '../../src/linux/prochost.js';
+import { realMmRig } from './real-mm-rig.js';
 import { existingShmNamespace, ipcPermits, type ShmSegment } from '../../src/linux/sysvshm.js';
-import { argsFrom } from '../../src/linux/syscalls/args.js';
-import { syscallNumber } from '../../src/linux/syscalls/table.js';
-import { MmKernel } from '../../src/mm/index.js';
 import { EEXIST, EINVAL, ENOENT, ENOMEM } from '../../src/util/errno.js';
-import { firmwareBinary } from '../firmware/cases.js';
 
 const dec = new TextDecoder();
 const PAGE = 4096;
@@ -31,30 +23,7 @@ const SHM_HUGETLB = 0o4000;
 const SHM_RDONLY = 0o10000;
 
 function setup(uid = 1000) {
-  const k = new MmKernel({ profile: 'linux-6.12', sets: ['mem_mb=64'] });
-  const mm = k.newProcess();
-  k.switchTo(mm);
-  const tmp = k.tmpFsType;
-  if (tmp === 'proc') throw new Error('tmp_fs cannot be proc');
-  const fsPolicy: FsPolicy = { tmpFs: tmp, tmpfs: k.fsTraits('tmpfs'), ext4: k.fsTraits('ext4') };
-  const p: LinuxProcess = new LinuxProcess({
-    mm,
-    pageCache: k.pageCache,
-    telemetry: k.telemetry,
-    fsPolicy,
-    unmapMappingRange: k.unmapMappingRange,
-    stdio: { writeStdout: () => undefined },
-    diagnostics: () => undefined,
-    ids: { uid, gid: uid },
-    procHost: singleProcessHost(() => p, k, 1),
-  });
-  loadElfBinary(p, readElfFile(firmwareBinary('hello')), { argv: ['hello'], envp: [] });
-  const call = (name: string, ...a: (number | bigint)[]): number => {
-    const r = p.syscall(syscallNumber(name), argsFrom(a), 0x400004);
-    if (r.kind !== 'return') throw new Error(`${name}: ${JSON.stringify(r)}`);
-    return r.value;
-  };
-  const scratch = call('mmap', 0, 1 << 16, 3, 0x22, -1, 0);
+  const { k, mm, p, call, scratch } = realMmRig({ uid, cpus: 1 });
   const stat = (id: number): DataView | number => {
     const r = call('shmctl', id, IPC_STAT, scratch);
     if (r < 0) return r;
