@@ -11,11 +11,10 @@ import type { U64 } from '../../util/u64.js';
 import { EFAULT, EINVAL, EPERM, ESRCH } from '../../util/errno.js';
 import { DEFAULT_BOOT_NS, NSEC_PER_SEC } from '../clock.js';
 import {
-  PR_MDWE_NO_INHERIT, PR_MDWE_REFUSE_EXEC_GAIN, TASK_COMM_LEN, pdeathSignal, processFlags, setPdeathSignal, setTaskComm, taskComm,
+  CAP_FULL_SET, PR_MDWE_NO_INHERIT, PR_MDWE_REFUSE_EXEC_GAIN, TASK_COMM_LEN, capabilities, pdeathSignal, processFlags, setPdeathSignal, setTaskComm, taskComm,
 } from '../extras.js';
 import type { LinuxProcess } from '../process.js';
 import { rssBytes } from '../procfs.js';
-import { capabilities, CAP_FULL_SET } from '../extras.js';
 import { NSIG } from '../signals.js';
 import { StructReader, StructWriter, getUser, putUser } from '../uaccess.js';
 import { argInt, argPtr, argUlong } from './args.js';
