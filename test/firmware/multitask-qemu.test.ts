@@ -2,7 +2,9 @@
  * The multi-task firmware (fork, threads, signals, pipes) against the reference: each case runs
  * under qemu-aarch64 (Debian qemu-user) and must print exactly firmware/expected/<case>.out and
  * exit with the code below. The programs print only what does not depend on timing or
- * scheduling, so a second run of each case must give the same bytes too.
+ * scheduling, so a second run of each case must give the same bytes too. A case whose
+ * `notUnderQemu` says why qemu-aarch64 gets it wrong is left to the tool's own test
+ * (test/machine/multitask.test.ts); the expected file then holds what Linux prints.
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
@@ -39,7 +41,7 @@ function ownDiagnostics(program: string, stderr: string): string[] {
 }
 
 describe('multi-task firmware under qemu-aarch64', () => {
-  for (const c of MULTITASK_CASES) {
+  for (const c of MULTITASK_CASES.filter((m) => m.notUnderQemu === undefined)) {
     it(`${c.name} (${[c.program, ...c.args].join(' ')}) prints expected/${c.name}.out and exits ${c.exitCode}`, () => {
       const expected = readFileSync(path.join(EXPECTED_DIR, `${c.name}.out`), 'utf8');
       const first = runQemu(c);

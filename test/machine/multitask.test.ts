@@ -13,7 +13,7 @@ import { runCaptured } from './helpers.js';
 
 const expected = (name: string): string => readFileSync(path.join(FIRMWARE_DIR, 'expected', `${name}.out`), 'utf8');
 
-describe('multi-task firmware under contpte-lab run: the same stdout and exit code as qemu-aarch64', () => {
+describe('multi-task firmware under contpte-lab run: the same stdout and exit code as qemu-aarch64 (or Linux)', () => {
   for (const c of MULTITASK_CASES) {
     it(c.name, async () => {
       const r = await runCaptured({ elf: firmwareBinary(c.program), args: c.args, sets: ['anon_mthp=64K'], maxSeconds: 120 });
