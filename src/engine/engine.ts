@@ -37,7 +37,7 @@ import {
   UC_HOOK_MEM_UNMAPPED, UC_MEM_FETCH_UNMAPPED, UC_MEM_WRITE_UNMAPPED, UC_MODE_ARM, UC_PROT_ALL,
   ucArm64RegQ, ucArm64RegX,
 } from './unicorn-const.js';
-import { Unicorn } from './unicorn.js';
+import { Unicorn, unicornVersion } from './unicorn.js';
 import { Watchdog } from './watchdog.js';
 
 export type Decoder = (insn: number, ctx: DecodeContext) => DecodeResult;
@@ -57,9 +57,10 @@ export interface EngineOptions {
   /**
    * Return { kind: 'yield' } at the first exception (svc, abort) after this many milliseconds of
    * a run, so that a caller can let its event loop run (signals) and resume with
-   * `runWith(hooks)`. Only at those exact points: Unicorn 2.0.1 stopped asynchronously (from
-   * another thread) and started again does not always resume where it stopped. Ignored with an
-   * instruction budget.
+   * `runWith(hooks)`. With Unicorn 2.1 or later a run that makes no svc or abort is also
+   * stopped by the watchdog thread when its time is up, between two translated blocks; 2.0.1
+   * stopped from another thread and started again does not always resume where it stopped, so
+   * there only svc and abort end slices. Ignored with an instruction budget.
    */
   readonly sliceMs?: number;
   /**
@@ -136,6 +137,9 @@ export class Engine {
   private armedFor = 0;
   /** The next run resumes one that yielded. */
   private resuming = false;
+  /** Whether the watchdog ends wall-clock slices too (see the constructor), and when it does next (Date.now() ms). */
+  private sliceTimer = false;
+  private sliceTimerAt = 0;
   /** When the current slice ends (Date.now() ms; 0: no slices), and whether a stop ended one. */
   private sliceEnd = 0;
   private sliceYield = false;
@@ -256,7 +260,14 @@ export class Engine {
       const sliceMs = options.sliceMs ?? 0;
       if (!Number.isFinite(sliceMs) || sliceMs < 0) throw new UsageError(`slice: ${sliceMs} is not a non-negative number of milliseconds`);
       // Slices count time, so an instruction budget (exact, per uc_emu_start) turns them off.
-      if (maxSeconds > 0) this.watchdog = new Watchdog(this.uc.handle);
+      // With Unicorn 2.1 or later the watchdog also ends wall-clock slices of a run that makes
+      // no svc or abort (a compute loop), so that a signal to the tool is seen within a slice.
+      // 2.0.1 does not resume correctly after a stop from another thread (stopped and restarted
+      // every millisecond, glibc's rand() loop returned to a data value or deadlocked in its
+      // lock), so there a slice ends only at an svc or abort.
+      const [major, minor] = unicornVersion();
+      this.sliceTimer = maxInsns === 0 && sliceMs > 0 && (major > 2 || (major === 2 && minor >= 1));
+      if (maxSeconds > 0 || this.sliceTimer) this.watchdog = new Watchdog(this.uc.handle);
       runStartupProbe(this, {
         pagePa: (page) => this.regionBase + page * PAGE_SIZE,
         writeWord: (pa, word) => this.writeRegionWord(pa, word),
@@ -557,38 +568,35 @@ export class Engine {
       if (!this.resuming) this.deadline = slice?.deadlineMs ?? (this.maxSeconds > 0 ? Date.now() + this.maxSeconds * 1000 : 0);
       this.resuming = false;
       const deadline = this.deadline;
-      if (deadline !== this.armedFor) {
-        // One arming per deadline, kept across slices and resumed runs (watchdog.ts).
-        if (this.armedFor !== 0) this.watchdog!.disarm();
-        if (deadline) this.watchdog!.arm(deadline - Date.now());
-        this.armedFor = deadline;
-      }
       // Wall-clock slices would move the scheduler's instruction quanta: not with a count.
       const slicing = slice?.count === undefined && (this.sliceMs > 0 || this.sliceEvery > 0);
       this.sliceEnd = !slicing ? 0 : this.sliceMs > 0 ? Date.now() + this.sliceMs : Infinity;
+      const timed = slicing && this.sliceTimer;
       for (;;) {
         this.stopReason = undefined;
         this.sliceYield = false;
         this.unmapped = undefined;
         this.shadow.flush();
-        if (deadline && this.watchdog!.fired()) {
-          // The deadline passed between slices.
-          this.watchdog!.disarm();
-          this.armedFor = 0;
-          return this.endedWithoutRequest(true);
+        this.armWatchdog(deadline, timed);
+        switch (this.watchdogWoke(deadline)) {
+          case 'budget':
+            // The deadline passed between slices.
+            return this.endedWithoutRequest(true);
+          case 'slice':
+            this.resuming = true;
+            return { kind: 'yield' };
+          case null:
         }
         let err: number;
-        let timedOut = false;
+        let woke: 'budget' | 'slice' | null = null;
         const quantum = slice?.count ?? 0;
         const count = quantum > 0 && (this.maxInsns === 0 || quantum < this.maxInsns) ? quantum : this.maxInsns;
         try {
           err = this.uc.emuStart(pc, UNTIL_NEVER, 0, count);
         } finally {
-          if (deadline && this.watchdog!.fired()) {
-            timedOut = this.watchdog!.disarm();
-            this.armedFor = 0;
-          }
+          woke = this.watchdogWoke(deadline) ?? woke;
         }
+        const timedOut = woke === 'budget';
         if (this.pendingPc !== undefined) {
           this.uc.regWrite(UC_ARM64_REG_PC, this.pendingPc);
           this.pendingPc = undefined;
@@ -597,6 +605,12 @@ export class Engine {
           // A slice ended, not the budget: the caller may look at the world and resume.
           if (this.sliceYield) this.resuming = true;
           return this.stopReason;
+        }
+        if (err === UC_ERR_OK && woke === 'slice') {
+          // The slice timer stopped the guest between two translated blocks, where it resumes
+          // exactly: nothing of the model's happens there.
+          this.resuming = true;
+          return { kind: 'yield' };
         }
         if (err === UC_ERR_OK && !timedOut && count === quantum && quantum > 0 && this.uc.regRead(UC_ARM64_REG_PC) !== UNTIL_NEVER) {
           return { kind: 'quantum', instructions: quantum };
@@ -616,6 +630,32 @@ export class Engine {
       this.running = false;
       this.activeHooks = undefined;
     }
+  }
+
+  /**
+   * Arms the watchdog for the budget's `deadline` or, in a `timed` (sliced) run, the slice
+   * timer's, which keeps its phase across runs: re-armed once per deadline or slice, not once per
+   * svc (arming wakes the worker, ~15 us of CPU on a busy machine).
+   */
+  private armWatchdog(deadline: number, timed: boolean): void {
+    if (timed && this.sliceTimerAt <= Date.now()) this.sliceTimerAt = Date.now() + this.sliceMs;
+    const wake = timed && (deadline === 0 || this.sliceTimerAt < deadline) ? this.sliceTimerAt : deadline;
+    if (wake === this.armedFor) return;
+    if (this.armedFor !== 0) this.watchdog!.disarm();
+    if (wake) this.watchdog!.arm(wake - Date.now());
+    this.armedFor = wake;
+  }
+
+  /**
+   * Whether the watchdog stopped the guest, acknowledging it: at the budget's `deadline`, or at
+   * the slice timer (the time budget wins when both are due).
+   */
+  private watchdogWoke(deadline: number): 'budget' | 'slice' | null {
+    if (this.armedFor === 0 || !this.watchdog!.fired()) return null;
+    const armedFor = this.armedFor;
+    this.watchdog!.disarm();
+    this.armedFor = 0;
+    return deadline !== 0 && (armedFor === deadline || Date.now() >= deadline) ? 'budget' : 'slice';
   }
 
   /** uc_emu_start returned normally without a hook asking: a budget, or the guest reached `until`. */
