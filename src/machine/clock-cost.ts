@@ -59,6 +59,8 @@ export interface ClockCostSources {
   readonly faults: FaultStats;
   readonly syscalls: SyscallStats;
   readonly tlbi: TlbiStats;
+  /** The non-broadcast TLBIs so far (Mmu.localTlbis). */
+  readonly tlbiLocal: { readonly localTlbis: number };
   readonly tlb: TlbStats;
   readonly pagecache: PageCacheStats;
   readonly cpus: number;
@@ -68,11 +70,17 @@ export interface ClockCostSources {
 const WORK_BY_NR = new Float64Array(512);
 for (const [name, cycles] of Object.entries(SYSCALL_WORK_CYCLES)) WORK_BY_NR[syscallNumber(name)] = cycles;
 
+/** A broadcast TLBI with `cpus` CPUs in the Inner Shareable domain (cycles). */
+function broadcastCycles(cpus: number): number {
+  return c('tlbi_broadcast') + c('tlbi_broadcast_per_cpu') * (cpus - 1);
+}
+
 export class ClockMeter {
   private readonly nsPerCycle = 1 / c('clock_ghz');
   private faults = 0;
   private syscalls = 0;
   private tlbis = 0;
+  private localTlbis = 0;
   private walkLevels = 0;
   private copiedBytes = 0;
   /** SYSCALL_WORK_CYCLES of the calls made since the last take(). */
@@ -87,6 +95,7 @@ export class ClockMeter {
     this.faults = this.src.faults.total;
     this.syscalls = this.src.syscalls.calls;
     this.tlbis = this.src.tlbi.total;
+    this.localTlbis = this.src.tlbiLocal.localTlbis;
     this.walkLevels = this.src.tlb.walk_levels_read;
     this.copiedBytes = this.copied();
     this.work = 0;
@@ -111,6 +120,7 @@ export class ClockMeter {
     const faults = s.faults.total - this.faults;
     const syscalls = s.syscalls.calls - this.syscalls;
     const tlbis = s.tlbi.total - this.tlbis;
+    const local = s.tlbiLocal.localTlbis - this.localTlbis;
     const levels = s.tlb.walk_levels_read - this.walkLevels;
     if (faults === 0 && syscalls === 0 && tlbis === 0 && levels === 0) return 0n;
     const copiedNow = this.copied();
@@ -120,12 +130,13 @@ export class ClockMeter {
     this.faults = s.faults.total;
     this.syscalls = s.syscalls.calls;
     this.tlbis = s.tlbi.total;
+    this.localTlbis = s.tlbiLocal.localTlbis;
     this.walkLevels = s.tlb.walk_levels_read;
     this.copiedBytes = copiedNow;
-    // A TLBI is priced as a broadcast one reaching the machine's other CPUs: the kernel's user
-    // TLB maintenance is broadcast except 7.2's few local forms.
-    const tlbiCycles = c('tlbi_broadcast') + c('tlbi_broadcast_per_cpu') * (s.cpus - 1);
-    const cycles = faults * c('fault_entry_exit') + syscalls * c('syscall') + tlbis * (tlbiCycles + c('dsb')) + levels * c('walk_level') + work + copied * COPY_CYCLES_PER_BYTE;
+    // A broadcast TLBI reaches the machine's other CPUs; a local one (7.2's few local forms, the
+    // VMALLE1 a CPU owes after an ASID rollover) only its own TLB. Each comes with its DSB.
+    const tlbiCycles = (tlbis - local) * broadcastCycles(s.cpus) + local * c('tlbi_local') + tlbis * c('dsb');
+    const cycles = faults * c('fault_entry_exit') + syscalls * c('syscall') + tlbiCycles + levels * c('walk_level') + work + copied * COPY_CYCLES_PER_BYTE;
     return BigInt(Math.round(cycles * this.nsPerCycle));
   }
 
@@ -152,7 +163,8 @@ export class ClockMeter {
  */
 export function eventNs(cpus: number): (r: TraceRecord) => number {
   const ns = 1 / c('clock_ghz');
-  const tlbi = (c('tlbi_broadcast') + c('tlbi_broadcast_per_cpu') * (cpus - 1)) * ns;
+  const tlbi = broadcastCycles(cpus) * ns;
+  const tlbiLocal = c('tlbi_local') * ns;
   const fault = c('fault_entry_exit') * ns;
   const syscall = c('syscall') * ns;
   const dsb = c('dsb') * ns;
@@ -164,7 +176,7 @@ export function eventNs(cpus: number): (r: TraceRecord) => number {
       case 'syscall':
         return syscall + (r.nr >= 0 && r.nr < WORK_BY_NR.length ? WORK_BY_NR[r.nr]! * ns : 0);
       case 'tlbi':
-        return tlbi;
+        return r.op.endsWith('IS') ? tlbi : tlbiLocal;
       case 'dsb':
         return dsb;
       case 'walk':

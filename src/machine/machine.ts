@@ -214,6 +214,7 @@ export class Machine {
         faults: this.kernel.faultStats,
         syscalls: this.linux.dispatcher.stats,
         tlbi: mmu.tlbiStats,
+        tlbiLocal: mmu,
         tlb: mmu.tlbStats,
         pagecache: this.kernel.pageCache.stats,
         cpus: mmu.cpus.length,

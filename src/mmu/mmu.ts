@@ -338,6 +338,7 @@ export class Mmu {
         }
       }
     } else {
+      if (!d.broadcast) this.localTlbis++;
       forgetAsidTables(issuer, d);
       removed = issuer.tlb.invalidateDecoded(d);
       if (removed > 0) bump(cs.invalidated_entries, issuer.key, removed);
@@ -353,6 +354,12 @@ export class Mmu {
     const tr = this.telemetry.tracer;
     if (tr.on.tlbi) tr.emit({ kind: 'tlbi', op, operand, decoded: describeTlbi(d), chain: calls.chain(), site: calls.site(), removed });
   }
+
+  /**
+   * TLBIs without the IS suffix so far (tlbi.by_op tells them apart too): the virtual clocks
+   * price them as local, which a tally would make costly to read at every charge.
+   */
+  localTlbis = 0;
 
   /** Told of every broadcast TLBI a CPU receives (the scheduler charges the receiver's clock). */
   onBroadcastReceived: ((receiver: MmuCpu, issuer: MmuCpu) => void) | null = null;

@@ -1,4 +1,4 @@
-/** What the virtual clock is charged for a syscall's work (machine/clock-cost.ts). */
+/** What the virtual clock is charged for a syscall's work and for TLBIs (machine/clock-cost.ts). */
 import { describe, expect, it } from 'vitest';
 import { ClockMeter, COPY_CYCLES_PER_BYTE, SYSCALL_WORK_CYCLES, type ClockCostSources } from '../../src/machine/clock-cost.js';
 import { syscallNumber } from '../../src/linux/syscalls/table.js';
@@ -8,6 +8,7 @@ function sources(): ClockCostSources {
     faults: { total: 0 },
     syscalls: { calls: 0, by_name: {}, errors: 0, unimplemented: {} },
     tlbi: { total: 0 },
+    tlbiLocal: { localTlbis: 0 },
     tlb: { walk_levels_read: 0 },
     pagecache: { folios_added: {}, folios_removed: 0, read_bytes: 0, read_uncached_bytes: 0, write_bytes: 0, write_miss_folios: {}, truncate_partial: 0 },
     cpus: 4,
@@ -57,5 +58,18 @@ describe('ClockMeter: syscall work', () => {
     m.syscall(-1);
     s.syscalls.calls += 1;
     expect(m.take()).toBe(ns(250));
+  });
+});
+
+describe('ClockMeter: TLBIs', () => {
+  it('prices a broadcast TLBI with the other CPUs of the domain, a local one as local; each with its DSB', () => {
+    const s = sources() as unknown as { tlbi: { total: number }; tlbiLocal: { localTlbis: number } };
+    const m = new ClockMeter(s as unknown as ClockCostSources);
+    // cpus=4: 500 + 3 x 20 for a broadcast, 20 for a local one, 30 for each DSB (cost.ts).
+    s.tlbi.total += 2;
+    expect(m.take()).toBe(ns(2 * (500 + 3 * 20 + 30)));
+    s.tlbi.total += 3;
+    s.tlbiLocal.localTlbis += 3;
+    expect(m.take()).toBe(ns(3 * (20 + 30)));
   });
 });
