@@ -18,13 +18,13 @@
  *    AT_BASE the interpreter's load address and AT_ENTRY the program's own entry.
  *
  * Randomisation is off (as under `setarch -R`), so addresses depend only on the binary and the
- * arguments. Deviations, all from the model's address space (docs/internals.md): the stack is a
- * fixed 8 MiB VMA (RLIMIT_STACK) ending at TASK_SIZE = 2^40 rather than a small VM_GROWSDOWN one
- * that grows on faults; there is no vDSO, so neither AT_SYSINFO_EHDR nor AT_MINSIGSTKSZ (which
+ * arguments. Deviations, all from the model's address space (docs/internals.md): the stack ends
+ * at TASK_SIZE = 2^40, not at arm64's 2^48 STACK_TOP; there is no vDSO, so neither AT_SYSINFO_EHDR nor AT_MINSIGSTKSZ (which
  * arm64's ARCH_DLINFO adds) is in the auxv, as with qemu-user.
  */
 import { PROT_EXEC, PROT_READ, PROT_WRITE } from '../mm/api.js';
 import { DEFAULT_RLIMIT_STACK, DEFAULT_TASK_SIZE, MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_PRIVATE } from '../mm/vma.js';
+import { MAP_GROWSDOWN } from '../mm/process.js';
 import { UsageError } from '../util/errors.js';
 import { errnoName, isErrorReturn } from '../util/errno.js';
 import { PF_X, segmentProt, type ElfImage, type ElfSegment } from './elf.js';
@@ -36,6 +36,8 @@ import { layoutStack, type StackLayout } from './stack.js';
 import { RSEQ_ALIGN, RSEQ_FEATURE_SIZE } from './syscalls/process.js';
 
 const PAGE_SIZE = 4096;
+/** setup_arg_pages' stack_expand: what the stack VMA gets below the argument pages at exec (fs/exec.c). */
+export const STACK_EXPAND = 128 * 1024;
 const pageStart = (a: number): number => Math.floor(a / PAGE_SIZE) * PAGE_SIZE;
 const pageOffset = (a: number): number => a % PAGE_SIZE;
 const pageAlign = (a: number): number => Math.ceil(a / PAGE_SIZE) * PAGE_SIZE;
@@ -127,19 +129,11 @@ function load(p: LinuxProcess, image: ElfImage, opts: ExecOptions): ExecResult {
   const exe = opts.exeNode !== undefined ? p.fs.setExecutable(opts.exeNode, exePath) : p.fs.installExecutable(exePath, image.bytes);
   const mm = p.mm;
 
-  // 1. The stack and the strings (bprm_mm_init, copy_strings).
+  // 1. The stack and the strings (bprm_mm_init, copy_strings, setup_arg_pages): a VM_GROWSDOWN
+  // VMA ending at the stack top over the pages the strings take, grown by stack_expand below
+  // them (within RLIMIT_STACK); faults below it grow it further (Process.findVmaForFault).
   const stackEnd = taskSize;
-  const stackStart = stackEnd - DEFAULT_RLIMIT_STACK;
   const stackExec = image.stackFlags !== null && (image.stackFlags & PF_X) !== 0;
-  const stackAddr = mm.mmap({
-    addr: stackStart,
-    len: stackEnd - stackStart,
-    prot: PROT_READ | PROT_WRITE | (stackExec ? PROT_EXEC : 0),
-    flags: MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
-    file: null,
-    pgoff: 0,
-  });
-  if (stackAddr !== stackStart) fail(`cannot map the stack at ${hex(stackStart)}: ${describe(stackAddr)}`);
   const layout = layoutStack({
     top: stackEnd,
     argv,
@@ -148,6 +142,17 @@ function load(p: LinuxProcess, image: ElfImage, opts: ExecOptions): ExecResult {
     random: new Uint8Array(16), // replaced below: AT_RANDOM is drawn in create_elf_tables
     aux: { hwcap: 0, hwcap2: 0, phdr: 0, phnum: 0, entry: 0, uid: 0, gid: 0, rseq: null },
   });
+  const stringsLow = Math.min(...layout.strings.map((w) => w.addr));
+  const stackStart = Math.max(stackEnd - DEFAULT_RLIMIT_STACK, pageStart(stringsLow) - STACK_EXPAND);
+  const stackAddr = mm.mmap({
+    addr: stackStart,
+    len: stackEnd - stackStart,
+    prot: PROT_READ | PROT_WRITE | (stackExec ? PROT_EXEC : 0),
+    flags: MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_GROWSDOWN,
+    file: null,
+    pgoff: 0,
+  });
+  if (stackAddr !== stackStart) fail(`cannot map the stack at ${hex(stackStart)}: ${describe(stackAddr)}`);
   p.telemetry.calls.within('copy_strings', () => {
     for (const s of layout.strings) writeOrFail(p, s.addr, s.bytes, fail, 'the argument strings');
   });

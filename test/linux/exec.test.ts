@@ -21,7 +21,10 @@ import { buildElf, contentByte, PT_GNU_STACK, PT_LOAD, smallExec, type ElfSpec }
 import { makeRig } from './harness.js';
 
 const TOP = 2 ** 40;
-const STACK = TOP - 8 * 1024 * 1024;
+/** The stack VMA at exec: the strings' page and setup_arg_pages' 128 KiB below it, growing down. */
+const STACK_LEN = 0x1000 + 128 * 1024;
+const STACK = TOP - STACK_LEN;
+const MAP_GROWSDOWN = 0x100;
 const MAP_PRIVATE = 0x02;
 const MAP_FIXED = 0x10;
 const MAP_ANONYMOUS = 0x20;
@@ -56,7 +59,7 @@ describe('loading an ET_EXEC', () => {
     const r = loadElfBinary(rig.p, image, { argv: ['small', 'x'], envp: ['A=b'] });
     const exeIno = r.exe.inode.ino;
     expect(rig.mm.log).toEqual([
-      { op: 'mmap', addr: STACK, len: 8 * 1024 * 1024, prot: 3, flags: MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, file: null, pgoff: 0, ret: STACK },
+      { op: 'mmap', addr: STACK, len: STACK_LEN, prot: 3, flags: MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_GROWSDOWN, file: null, pgoff: 0, ret: STACK },
       { op: 'touch', page: TOP - 4096, access: 'write' },
       { op: 'mmap', addr: 0x400000, len: 0x2000, prot: 5, flags: MAP_PRIVATE | MAP_FIXED_NOREPLACE, file: exeIno, pgoff: 0, ret: 0x400000 },
       { op: 'mmap', addr: 0x411000, len: 0x2000, prot: 3, flags: MAP_PRIVATE | MAP_FIXED, file: exeIno, pgoff: 1, ret: 0x411000 },
@@ -151,7 +154,7 @@ describe('loading an ET_EXEC', () => {
     const r = loadElfBinary(rig.p, image, { argv: ['hello'] });
     const maps = rig.mm.log.filter((e) => e.op === 'mmap').map((e) => e.op === 'mmap' && [e.addr, e.len, e.prot, e.flags, e.pgoff]);
     expect(maps).toEqual([
-      [STACK, 8 * 1024 * 1024, 3, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, 0],
+      [STACK, STACK_LEN, 3, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_GROWSDOWN, 0],
       [0x400000, 0x7f000, 5, MAP_PRIVATE | MAP_FIXED_NOREPLACE, 0],
       // p_vaddr 0x48c660, p_offset 0x8c660: from page 0x48c000 (file page 0x8c), 0x5a78 + 0x660 bytes.
       [0x48c000, 0x7000, 3, MAP_PRIVATE | MAP_FIXED, 0x8c],
@@ -191,7 +194,7 @@ describe('loading a static-pie', () => {
     const bias = base - 0x15000;
     const ino = r.exe.inode.ino;
     expect(rig.mm.log.filter((e) => e.op !== 'touch')).toEqual([
-      { op: 'mmap', addr: STACK, len: 8 * 1024 * 1024, prot: 3, flags: MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, file: null, pgoff: 0, ret: STACK },
+      { op: 'mmap', addr: STACK, len: STACK_LEN, prot: 3, flags: MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_GROWSDOWN, file: null, pgoff: 0, ret: STACK },
       // total_mapping_size = 0x11f00 + 0x2900 → 0x15000, placed top-down below mmap_base.
       { op: 'mmap', addr: 0, len: 0x15000, prot: 5, flags: MAP_PRIVATE, file: ino, pgoff: 0, ret: bias },
       { op: 'munmap', addr: bias + 0x2000, len: 0x13000, ret: 0 },
@@ -214,7 +217,7 @@ describe('loading a static-pie', () => {
     expect(bias).toBe(base - 0x20000);
     const maps = rig.mm.log.filter((e) => e.op === 'mmap' || e.op === 'munmap').map((e) => [e.op, e.addr, e.len, e.op === 'mmap' ? e.flags : 0, e.ret]);
     expect(maps).toEqual([
-      ['mmap', STACK, 8 * 1024 * 1024, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, STACK],
+      ['mmap', STACK, STACK_LEN, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_GROWSDOWN, STACK],
       ['mmap', 0, 0x15000, MAP_PRIVATE, probe],
       ['munmap', probe + 0x2000, 0x13000, 0, 0],
       // The probe loaded only the first segment (no bss), and goes away whole.

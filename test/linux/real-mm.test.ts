@@ -35,7 +35,8 @@ describe('exec over the real memory manager', () => {
       [0x400000, 0x47f000, 'r-xp', 'file@0'],
       [0x48c000, 0x493000, 'rw-p', 'file@140'],
       [0x493000, 0x498000, 'rw-p', 'anon'],
-      [TOP - 8 * 1024 * 1024, TOP, 'rw-p', 'anon'],
+      // A growing stack: the strings' page and setup_arg_pages' 128 KiB.
+      [TOP - 0x21000, TOP, 'rw-p', 'anon'],
     ]);
     expect(r.entry).toBe(0x400600);
     const words = new DataView(mm.copyFromUser(r.sp, 24)!.buffer);
@@ -47,6 +48,25 @@ describe('exec over the real memory manager', () => {
     // The text is the file's bytes.
     const file = readElfFile(firmwareBinary('hello')).bytes;
     expect([...mm.copyFromUser(0x400600, 16)!]).toEqual([...file.subarray(0x600, 0x610)]);
+  });
+});
+
+describe('the stack grows down on faults, as far as RLIMIT_STACK', () => {
+  it('a write 1 MiB below the stack grows its VMA to that page; one beyond 8 MiB faults', () => {
+    const { mm, p } = setup();
+    loadElfBinary(p, readElfFile(firmwareBinary('hello')), { argv: ['hello'] });
+    const stack = (): [number, number] => {
+      const v = mm.vmas.all().at(-1)!;
+      return [v.start, v.end];
+    };
+    expect(stack()).toEqual([TOP - 0x21000, TOP]);
+    expect(mm.copyToUser(TOP - 0x100000 + 8, new Uint8Array([1]))).toBe(1);
+    expect(stack()).toEqual([TOP - 0x100000, TOP]);
+    // expand_downwards refuses to pass RLIMIT_STACK (8 MiB): the access is a fault.
+    expect(mm.copyToUser(TOP - 8 * 1024 * 1024 - 4096, new Uint8Array([1]))).toBe(0);
+    expect(stack()).toEqual([TOP - 0x100000, TOP]);
+    expect(mm.copyToUser(TOP - 8 * 1024 * 1024, new Uint8Array([1]))).toBe(1);
+    expect(stack()).toEqual([TOP - 8 * 1024 * 1024, TOP]);
   });
 });
 
