@@ -567,6 +567,32 @@ export class FileSystem {
     return 0;
   }
 
+  /** symlink(2) (vfs_symlink): a link to `target`, which is stored as given and not looked up. */
+  symlink(dir: DirNode, name: string, target: string): number {
+    if (name === '.' || name === '..' || child(dir, name) !== null) return -EEXIST;
+    if (!this.permits(dir, 3)) return -EACCES;
+    this.link(dir, name, this.newSymlink(dir.sb, () => target, 0o777, this.creds.uid, this.creds.gid));
+    this.touchDir(dir);
+    return 0;
+  }
+
+  /**
+   * utimensat(2) (vfs_utimes, with utimes_common's permission rule): sets the access and
+   * modification times, 'now' for the clock, null to leave one as it is; the change time becomes
+   * now. Setting both to now needs write permission or ownership; any other time ownership.
+   */
+  utimes(node: Node, atime: bigint | 'now' | null, mtime: bigint | 'now' | null): number {
+    if (atime === null && mtime === null) return 0;
+    const owner = this.creds.uid === 0 || this.creds.uid === node.uid;
+    const bothNow = (atime === 'now' || atime === null) && (mtime === 'now' || mtime === null);
+    if (!owner && !(bothNow && this.permits(node, 2))) return bothNow ? -EACCES : -EPERM;
+    const t = this.now();
+    if (atime !== null) node.times.atime = atime === 'now' ? t : atime;
+    if (mtime !== null) node.times.mtime = mtime === 'now' ? t : mtime;
+    node.times.ctime = t;
+    return 0;
+  }
+
   /** unlink(2): removes a name; the file lives on while it is open or mapped. */
   unlink(dir: DirNode, name: string, trailingSlash: boolean): number {
     const victim = name === '.' || name === '..' ? dir : child(dir, name);

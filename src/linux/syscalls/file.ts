@@ -606,6 +606,60 @@ function readlinkat(p: LinuxProcess, a: readonly U64[]): number {
   return r < 0 ? r : bytes.length;
 }
 
+/** symlinkat(2): the target is stored as given; an empty one is ENOENT (do_symlinkat). */
+function symlinkat(p: LinuxProcess, a: readonly U64[]): number {
+  const target = getPathname(p.mm, argPtr(a[0]!));
+  if (target.kind === 'error') return -target.errno;
+  const name = getPathname(p.mm, argPtr(a[2]!));
+  if (name.kind === 'error') return -name.errno;
+  const base = startDir(p, argInt(a[1]!), name.value);
+  if (typeof base === 'number') return base;
+  const parent = p.fs.lookupParent(base, name.value);
+  if (parent.kind === 'error') return -parent.errno;
+  if (parent.node !== null) return -EEXIST;
+  return p.fs.symlink(parent.parent, parent.name, target.value);
+}
+
+/** utimensat's tv_nsec values that mean "the current time" and "leave it" (include/uapi/linux/stat.h). */
+const UTIME_NOW = (1 << 30) - 1;
+const UTIME_OMIT = (1 << 30) - 2;
+
+/**
+ * utimensat(2) (fs/utimes.c do_utimes): a NULL path with a descriptor is futimens; NULL times
+ * mean now for both; each tv_nsec may be UTIME_NOW or UTIME_OMIT, else must be a valid count.
+ */
+function utimensat(p: LinuxProcess, a: readonly U64[]): number {
+  const dirfd = argInt(a[0]!);
+  const pathVa = argPtr(a[1]!);
+  const timesVa = argPtr(a[2]!);
+  const flags = argInt(a[3]!);
+  if ((flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) !== 0) return -EINVAL;
+  const times: (bigint | 'now' | null)[] = ['now', 'now'];
+  if (timesVa !== 0) {
+    const raw = getUser(p.mm, timesVa, 32);
+    if (raw === null) return -EFAULT;
+    const r = new StructReader(raw);
+    for (let i = 0; i < 2; i++) {
+      const sec = r.i64(16 * i);
+      const nsec = r.i64(16 * i + 8);
+      if (nsec === BigInt(UTIME_OMIT)) times[i] = null;
+      else if (nsec === BigInt(UTIME_NOW)) times[i] = 'now';
+      else if (nsec < 0n || nsec > 999_999_999n) return -EINVAL;
+      else times[i] = sec * 1_000_000_000n + nsec;
+    }
+  }
+  let node: Node | number;
+  if (pathVa === 0 && dirfd !== AT_FDCWD) {
+    if ((flags & AT_SYMLINK_NOFOLLOW) !== 0) return -EINVAL;
+    const f = fileOf(p, dirfd);
+    node = f === null ? -EBADF : f.node;
+  } else {
+    node = resolveAt(p, dirfd, pathVa, (flags & AT_SYMLINK_NOFOLLOW) === 0, (flags & AT_EMPTY_PATH) !== 0);
+  }
+  if (typeof node === 'number') return node;
+  return p.fs.utimes(node, times[0]!, times[1]!);
+}
+
 function getcwd(p: LinuxProcess, a: readonly U64[]): number {
   const path = new TextEncoder().encode(p.fs.pathOf(p.fs.cwd) + '\0');
   if (path.length > argUlong(a[1]!)) return -ERANGE;
@@ -962,6 +1016,8 @@ export const fileSyscalls: SyscallHandlers = {
   unlinkat,
   mkdirat,
   readlinkat,
+  symlinkat,
+  utimensat,
   getcwd,
   chdir,
   fchdir,
