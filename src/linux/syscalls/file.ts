@@ -8,7 +8,7 @@
  */
 import type { U64 } from '../../util/u64.js';
 import {
-  EACCES, EAGAIN, EBADF, EEXIST, EFAULT, EINVAL, EISDIR, ELOOP, ENOENT, ENOSYS, ENOTDIR, ENOTTY, ENXIO, ENODATA, EOPNOTSUPP, EPIPE, ERANGE, ESPIPE,
+  EACCES, EAGAIN, EBADF, EEXIST, EFAULT, EINVAL, EISDIR, ELOOP, ENOENT, ENOSYS, ENOTDIR, ENOTTY, ENXIO, ENODATA, EOPNOTSUPP, EPIPE, ERANGE, ESPIPE, EXDEV,
 } from '../../util/errno.js';
 import {
   FASYNC, MAX_RW_COUNT, O_ACCMODE, O_APPEND, O_CLOEXEC, O_CREAT, O_DIRECT, O_DIRECTORY, O_DSYNC, O_EXCL, O_LARGEFILE,
@@ -982,7 +982,60 @@ function sendfile(p: LinuxProcess, a: readonly U64[]): number | SyscallOutcome {
   return sent;
 }
 
+/**
+ * copy_file_range(fd_in, off_in, fd_out, off_out, len, flags) (fs/read_write.c
+ * vfs_copy_file_range, v6.12): a copy between two regular files of one file system, by splice;
+ * another file system is EXDEV (its callers, cp among them, then read and write themselves).
+ * Offsets given by pointer are read and updated there, else the files' positions move.
+ */
+function copyFileRange(p: LinuxProcess, a: readonly U64[]): number {
+  if (argUint(a[5]!) !== 0) return -EINVAL;
+  const src = fileOf(p, argUint(a[0]!));
+  const dst = fileOf(p, argUint(a[2]!));
+  if (src === null || dst === null || !src.readable || !dst.writable || src.pathOnly || dst.pathOnly) return -EBADF;
+  if ((dst.flags & O_APPEND) !== 0) return -EBADF;
+  if (src.node.kind === 'dir' || dst.node.kind === 'dir') return -EISDIR;
+  if (src.node.kind !== 'reg' || dst.node.kind !== 'reg') return -EINVAL;
+  const offset = (va: number, f: OpenFile): number => {
+    if (va === 0) return f.pos;
+    const raw = getUser(p.mm, va, 8);
+    if (raw === null) return -EFAULT;
+    const v = Number(new StructReader(raw).i64(0));
+    return v < 0 ? -EINVAL : v;
+  };
+  const inVa = argPtr(a[1]!);
+  const outVa = argPtr(a[3]!);
+  const posIn = offset(inVa, src);
+  if (posIn < 0) return posIn;
+  const posOut = offset(outVa, dst);
+  if (posOut < 0) return posOut;
+  const len = rwCount(argUlong(a[4]!));
+  // generic_copy_file_checks: no overlapping copy within one file.
+  if (src.node === dst.node && posIn < posOut + len && posOut < posIn + len) return -EINVAL;
+  if (src.node.sb !== dst.node.sb) return -EXDEV;
+  let done = 0;
+  while (done < len) {
+    const r = readFile(p.fs, p.stdio, src, posIn + done, Math.min(len - done, IO_CHUNK * 16));
+    if (r.kind === 'error') return done > 0 ? done : -r.errno;
+    if (r.bytes.length === 0) break;
+    const w = writeFile(p.fs, p.stdio, dst, posOut + done, r.bytes);
+    if (w.kind === 'error') return done > 0 ? done : -w.errno;
+    done += w.written;
+    if (w.written < r.bytes.length) break;
+  }
+  if (done === 0) return 0;
+  for (const [va, f, pos] of [[inVa, src, posIn], [outVa, dst, posOut]] as const) {
+    if (va === 0) f.pos = pos + done;
+    else {
+      const wr = putUser(p.mm, va, new StructWriter(8).u64(0, BigInt(pos + done)).bytes);
+      if (wr < 0) return wr;
+    }
+  }
+  return done;
+}
+
 export const fileSyscalls: SyscallHandlers = {
+  copy_file_range: copyFileRange,
   read,
   write,
   vmsplice,
