@@ -88,6 +88,7 @@ export async function runMachine(opts: RunOptions): Promise<RunOutcome> {
           format,
           ...common,
           ...(format === 'perfetto' && time === 'cycles' ? { timeBase: { kind: 'cycles' as const, cyclesOf: eventCycles(p), clockGhz: p.clock_ghz } } : {}),
+          cpus: machine.traceClock().cpus,
         });
       }
       telemetry.tracer.attach(sink, opts.trace.events);

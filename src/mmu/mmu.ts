@@ -164,7 +164,7 @@ export class Mmu {
       () => ({
         tlb: new Tlb(
           { entries: opts.tlbEntries ?? TLB_DEFAULT_ENTRIES, ways: opts.tlbWays ?? TLB_DEFAULT_WAYS, contig: this.tlbContig, replacement: opts.tlbReplacement ?? 'fifo', seed: (opts.tlbSeed ?? 1) + i },
-          { stats: this.tlbStats, tracer: telemetry.tracer },
+          { stats: this.tlbStats, tracer: telemetry.tracer, cpu: i },
         ),
         walkCache: new WalkCache(opts.walkCacheEntries ?? WALK_CACHE_DEFAULT_ENTRIES, opts.walkCacheWays ?? WALK_CACHE_DEFAULT_WAYS),
       }),

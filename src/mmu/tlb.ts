@@ -130,7 +130,10 @@ export class Tlb {
   private readonly random: () => number;
   private readonly tracer: Tracer | null;
 
-  constructor(opts: TlbOptions = {}, sinks: { stats?: TlbStats; tracer?: Tracer } = {}) {
+  /** The CPU whose TLB this is, for its trace events. */
+  private readonly cpu: number;
+
+  constructor(opts: TlbOptions = {}, sinks: { stats?: TlbStats; tracer?: Tracer; cpu?: number } = {}) {
     const entries = opts.entries ?? TLB_DEFAULT_ENTRIES;
     const ways = opts.ways ?? TLB_DEFAULT_WAYS;
     if (!Number.isInteger(entries) || entries < 1) throw new RangeError(`TLB size ${entries} is not a positive integer`);
@@ -143,6 +146,7 @@ export class Tlb {
     this.random = xorshift32(opts.seed ?? 1);
     this.stats = sinks.stats ?? newTlbStats();
     this.tracer = sinks.tracer ?? null;
+    this.cpu = sinks.cpu ?? 0;
     this.slots = new Array<TlbEntry | null>(entries).fill(null);
     this.shiftTag = new Uint8Array(entries);
     this.vpnTag = new Float64Array(entries);
@@ -269,7 +273,7 @@ export class Tlb {
   private trace(kind: 'tlb_fill' | 'tlb_evict' | 'tlb_invalidate', e: TlbEntry): void {
     const tr = this.tracer;
     if (tr === null || !tr.on[kind]) return;
-    tr.emit({ kind, va: e.vaBase, span: e.span, pa: e.pa, asid: e.asid, contiguous: e.contiguous, occupancy: this.live });
+    tr.emit({ kind, cpu: this.cpu, va: e.vaBase, span: e.span, pa: e.pa, asid: e.asid, contiguous: e.contiguous, occupancy: this.live });
   }
 
   /** One TLBI operation; returns the number of entries it removed. */

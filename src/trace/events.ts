@@ -36,6 +36,8 @@ export interface WalkEvent {
 
 export interface TlbEntryEvent {
   kind: 'tlb_fill' | 'tlb_evict' | 'tlb_invalidate';
+  /** The CPU whose TLB it is (a broadcast TLBI removes entries from other CPUs' TLBs). */
+  cpu: number;
   /** Start of the VA range the entry covers and its size in bytes. */
   va: number;
   span: number;
@@ -43,7 +45,7 @@ export interface TlbEntryEvent {
   /** The ASID the entry is tagged with, or -1 for a global entry. */
   asid: number;
   contiguous: boolean;
-  /** Entries resident after this event: the occupancy counter track. */
+  /** Entries resident in that CPU's TLB after this event: its occupancy counter track. */
   occupancy: number;
 }
 

@@ -97,6 +97,28 @@ describe('Perfetto trace on virtual time', () => {
     expect(new Set(runs.map((e) => e.args!['tid'])).size).toBe(threads.length);
   });
 
+  it('threads on two CPUs: each CPU has its TLB occupancy and contiguous coverage tracks, fed by its own TLB', async () => {
+    const { doc } = await traced('threads-tlb.json', 'firmware/bin/threads', [], ['cpus=2', 'anon_mthp=64K']);
+    expect(traceEventProblems(doc)).toEqual([]);
+    const counters = new Set(doc.traceEvents.filter((e) => e.ph === 'C').map((e) => e.name));
+    expect([...counters].sort()).toEqual(['TLB occupancy cpu0', 'TLB occupancy cpu1', 'TLBIs', 'contiguous coverage cpu0', 'contiguous coverage cpu1']);
+    const tlb = doc.traceEvents.filter((e) => typeof e.cat === 'string' && e.cat.startsWith('tlb_'));
+    // Both TLBs filled, and a broadcast TLBI removed entries from the TLB of a CPU that did not issue it.
+    expect(new Set(tlb.filter((e) => e.cat === 'tlb_fill').map((e) => e.args!['cpu']))).toEqual(new Set([0, 1]));
+    const cpuOfThread = new Map<number, Set<number>>();
+    for (const e of doc.traceEvents.filter((x) => x.cat === 'cpu' && x.ph === 'X')) {
+      const t = e.args!['tid'] as number;
+      (cpuOfThread.get(t) ?? cpuOfThread.set(t, new Set()).get(t)!).add(e.tid! - 1);
+    }
+    expect(tlb.some((e) => e.cat === 'tlb_invalidate' && !(cpuOfThread.get(e.tid!)?.has(e.args!['cpu'] as number) ?? true))).toBe(true);
+    // Each occupancy track ends where that CPU's last TLB event left it.
+    for (const c of [0, 1]) {
+      const last = tlb.filter((e) => e.args!['cpu'] === c).at(-1)!;
+      const track = doc.traceEvents.filter((e) => e.ph === 'C' && e.name === `TLB occupancy cpu${c}`).at(-1)!;
+      expect(track.args!['entries']).toBe(last.args!['occupancy']);
+    }
+  });
+
   it.each([
     ['fork_cow', 2],
     ['spawn', 2],

@@ -1,3 +1,5 @@
+import type { TlbEntryEvent } from '../events.js';
+
 /**
  * Contiguous coverage for the Perfetto sinks' counter track: the bytes of VA that resident
  * contiguous TLB entries cover, kept from the TLB's fill and removal events.
@@ -28,5 +30,27 @@ export class ContiguousCoverage {
     } else if (set.delete(key)) {
       this.bytes -= span;
     }
+  }
+}
+
+/**
+ * The Perfetto sinks' TLB counter tracks: each CPU's TLB occupancy and contiguous coverage, from
+ * the TLB events of that CPU's TLB (a broadcast TLBI's removals included). On a machine of one
+ * CPU the tracks have no CPU in their names.
+ */
+export class TlbCounterTracks {
+  private readonly coverage: ContiguousCoverage[] = [];
+
+  constructor(private readonly cpus: number) {}
+
+  /** The counter events a TLB event updates, at `ts` (µs text) under process `pid`. */
+  events(r: TlbEntryEvent, ts: string, pid: number): string {
+    const cov = (this.coverage[r.cpu] ??= new ContiguousCoverage());
+    if (r.contiguous) cov.track(r.kind === 'tlb_fill', r.asid, r.va, r.span);
+    const of = this.cpus > 1 ? ` cpu${r.cpu}` : '';
+    return (
+      `,\n{"name":"TLB occupancy${of}","ph":"C","ts":${ts},"pid":${pid},"args":{"entries":${r.occupancy}}}` +
+      `,\n{"name":"contiguous coverage${of}","ph":"C","ts":${ts},"pid":${pid},"args":{"bytes":${cov.bytes}}}`
+    );
   }
 }

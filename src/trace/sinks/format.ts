@@ -98,7 +98,7 @@ export function recordFields(r: TraceRecord, opts: FieldOptions, withKind: boole
     case 'tlb_fill':
     case 'tlb_evict':
     case 'tlb_invalidate':
-      return `${k}"va":${r.va},"span":${r.span},"pa":${r.pa},"asid":${r.asid},"contiguous":${r.contiguous},"occupancy":${r.occupancy}`;
+      return `${k}"cpu":${r.cpu},"va":${r.va},"span":${r.span},"pa":${r.pa},"asid":${r.asid},"contiguous":${r.contiguous},"occupancy":${r.occupancy}`;
     case 'pte_write': {
       const base = `${k}"va":${r.va},"ptep":${r.ptep},"level":${r.level},"old":"${u64HexFast(r.old)}","new":"${u64HexFast(r.new)}","chain":${q(r.chain)}`;
       return opts.decodePtes ? `${base},"old_decoded":${q(describePte(r.old, r.level))},"new_decoded":${q(describePte(r.new, r.level))}` : base;

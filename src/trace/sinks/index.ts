@@ -28,6 +28,8 @@ export interface TraceSinkRequest {
   processName?: string;
   decodePtes?: boolean;
   exitHook?: boolean;
+  /** CPUs of the machine (the Perfetto sink's per-CPU TLB tracks). */
+  cpus?: number;
 }
 
 export function openTraceSink(req: TraceSinkRequest): FileTraceSink {
@@ -45,6 +47,7 @@ export function openTraceSink(req: TraceSinkRequest): FileTraceSink {
         ...common,
         ...(req.timeBase !== undefined ? { timeBase: req.timeBase } : {}),
         ...(req.processName !== undefined ? { processName: req.processName } : {}),
+        ...(req.cpus !== undefined ? { cpus: req.cpus } : {}),
       });
     default: {
       const never: never = req.format;

@@ -7,8 +7,8 @@
  * - Events are instants ("i") on their track; with the cycles time base an event that costs
  *   modeled cycles is a complete event ("X") whose duration is that cost.
  * - Counter tracks ("C"): TLB occupancy (entries resident, from the TLB events), contiguous
- *   coverage (bytes of VA covered by resident contiguous entries, from the same events), and the
- *   cumulative number of TLBIs.
+ *   coverage (bytes of VA covered by resident contiguous entries, from the same events), one
+ *   of each per CPU on a machine of several, and the cumulative number of TLBIs.
  * - The last event is `trace_end` (reason, truncated, events, dropped), repeated in otherData.
  *
  * Timestamps are in microseconds as the format requires: with the `seq` base event n is at n µs;
@@ -17,13 +17,15 @@
 import type { TraceRecord } from '../events.js';
 import { eventName, jsonString, recordFields, trackOf, TRACKS, type Track } from './format.js';
 import type { TimeBase } from './options.js';
-import { ContiguousCoverage } from './coverage.js';
+import { TlbCounterTracks } from './coverage.js';
 import { FileTraceSink, type FileSinkOptions, type TraceEnd } from './sink.js';
 
 export interface PerfettoOptions extends FileSinkOptions {
   timeBase?: TimeBase;
   /** The process name shown in the UI (default 'contpte-lab'). */
   processName?: string;
+  /** CPUs of the machine: with more than one, each CPU's TLB has its own counter tracks. Default 1. */
+  cpus?: number;
 }
 
 const PID = 1;
@@ -38,12 +40,13 @@ export class PerfettoSink extends FileTraceSink {
   private cycles = 0;
   private lastTs = 0;
   private tlbis = 0;
-  private readonly coverage = new ContiguousCoverage();
+  private readonly tlbTracks: TlbCounterTracks;
 
   constructor(path: string, opts: PerfettoOptions = {}) {
     super(path, opts);
     this.timeBase = opts.timeBase ?? { kind: 'seq' };
     this.processName = opts.processName ?? 'contpte-lab';
+    this.tlbTracks = new TlbCounterTracks(opts.cpus ?? 1);
     this.fieldOpts = { decodePtes: this.decodePtes };
     if (this.timeBase.kind === 'cycles' && !(this.timeBase.clockGhz > 0)) {
       throw new RangeError(`PerfettoSink: clockGhz must be positive (got ${this.timeBase.clockGhz})`);
@@ -88,9 +91,7 @@ export class PerfettoSink extends FileTraceSink {
       case 'tlb_fill':
       case 'tlb_evict':
       case 'tlb_invalidate':
-        if (r.contiguous) this.coverage.track(r.kind === 'tlb_fill', r.asid, r.va, r.span);
-        out += `,\n{"name":"TLB occupancy","ph":"C","ts":${ts},"pid":${PID},"args":{"entries":${r.occupancy}}}`;
-        out += `,\n{"name":"contiguous coverage","ph":"C","ts":${ts},"pid":${PID},"args":{"bytes":${this.coverage.bytes}}}`;
+        out += this.tlbTracks.events(r, String(ts), PID);
         break;
       case 'tlbi':
         this.tlbis++;

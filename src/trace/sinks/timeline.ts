@@ -13,9 +13,8 @@
  *   slice carries the fault's address, instruction and outcome (or the syscall's arguments).
  * - One track per guest thread (pid and tid are the guest's); with several CPUs, the "machine"
  *   process also has one track per CPU showing which thread it ran when.
- * - Counters under the machine process: cumulative TLBIs, and the TLB's occupancy and contiguous
- *   coverage while only one CPU has run anything (TLB events do not say which CPU's TLB they
- *   touched; once a second CPU ran, they stop).
+ * - Counters under the machine process: cumulative TLBIs, and each CPU's TLB occupancy and
+ *   contiguous coverage ("TLB occupancy cpu2"; without the CPU on a one-CPU machine).
  *
  * Nesting is kept per thread: an "E" always closes the same thread's innermost "B", and time never
  * goes back on a track (a thread that moved to a CPU whose clock is behind continues from its own
@@ -24,7 +23,7 @@
 import type { CallObserver } from '../calls.js';
 import type { TraceRecord } from '../events.js';
 import { eventName, jsonString, recordFields } from './format.js';
-import { ContiguousCoverage } from './coverage.js';
+import { TlbCounterTracks } from './coverage.js';
 import { FileTraceSink, type FileSinkOptions, type TraceEnd } from './sink.js';
 
 /** Who runs where, and when, at the moment an event happens. */
@@ -91,11 +90,9 @@ export class TimelineSink extends FileTraceSink implements CallObserver {
   private pendingRoot: (OpenFrame & { ts: number }) | null = null;
   private readonly runs: (CpuRun | null)[];
   private readonly namedPids = new Set<number>();
-  /** CPUs that ran anything traced: while there is one, every TLB event is its TLB's. */
-  private readonly cpusSeen = new Set<number>();
   private lastTs = 0;
   private tlbis = 0;
-  private readonly coverage = new ContiguousCoverage();
+  private readonly tlbTracks: TlbCounterTracks;
 
   constructor(path: string, opts: TimelineOptions) {
     super(path, opts);
@@ -104,6 +101,7 @@ export class TimelineSink extends FileTraceSink implements CallObserver {
     this.processName = opts.processName ?? 'contpte-lab';
     this.cursor = Array<number>(opts.clock.cpus).fill(0);
     this.runs = Array<CpuRun | null>(opts.clock.cpus).fill(null);
+    this.tlbTracks = new TlbCounterTracks(opts.clock.cpus);
   }
 
   protected header(): string {
@@ -132,7 +130,6 @@ export class TimelineSink extends FileTraceSink implements CallObserver {
     if (last === undefined) names = this.threadNames(n.pid, n.tid);
     const ts = Math.max(this.cursor[n.cpu] ?? 0, n.ns, last ?? 0);
     this.cursor[n.cpu] = ts;
-    this.cpusSeen.add(n.cpu);
     this.threadLast.set(key, ts);
     return { ts, names };
   }
@@ -253,12 +250,7 @@ export class TimelineSink extends FileTraceSink implements CallObserver {
       case 'tlb_fill':
       case 'tlb_evict':
       case 'tlb_invalidate':
-        if (this.cpusSeen.size > 1) return '';
-        if (r.contiguous) this.coverage.track(r.kind === 'tlb_fill', r.asid, r.va, r.span);
-        return (
-          `,\n{"name":"TLB occupancy","ph":"C","ts":${ts},"pid":${MACHINE_PID},"args":{"entries":${r.occupancy}}}` +
-          `,\n{"name":"contiguous coverage","ph":"C","ts":${ts},"pid":${MACHINE_PID},"args":{"bytes":${this.coverage.bytes}}}`
-        );
+        return this.tlbTracks.events(r, ts, MACHINE_PID);
       case 'tlbi':
         this.tlbis++;
         return `,\n{"name":"TLBIs","ph":"C","ts":${ts},"pid":${MACHINE_PID},"args":{"cumulative":${this.tlbis}}}`;
