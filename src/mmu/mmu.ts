@@ -384,6 +384,21 @@ export class Mmu {
     return old;
   }
 
+  /**
+   * `writeDescriptor` for a caller that does not need the old value: the checker gets its halves,
+   * and no U64 is built for it (every PTE store of a fault and of a zap comes here).
+   */
+  storeDescriptor(ptep: number, value: U64, ctx: DescriptorWriteContext): void {
+    const mem = this.mem;
+    const i = mem.offset(ptep, 8) >>> 2;
+    const u32 = mem.u32;
+    const oldLo = u32[i]!;
+    const oldHi = u32[i + 1]!;
+    u32[i] = value.lo;
+    u32[i + 1] = value.hi;
+    if (this.checking) this.checker.onWriteWords(ptep, oldLo, oldHi, value, ctx);
+  }
+
   /** End of a kernel-model operation: the checker judges the contiguous sets touched since. */
   settle(): void {
     if (this.checking) this.checker.settle();

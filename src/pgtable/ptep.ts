@@ -98,7 +98,7 @@ export class Ptep {
       }
       const p = pteMknoncont(pte);
       if (nr === 1) {
-        this.contpte.contpteTryUnfold(mm, addr, ptep, this.raw.__ptepGet(ptep));
+        this.contpte.contpteTryUnfoldPtep(mm, addr, ptep);
         this.raw.__setPtes(mm, addr, ptep, p, 1);
         this.contpte.contpteTryFold(mm, addr, ptep, p);
       } else {
@@ -117,7 +117,7 @@ export class Ptep {
   pteClear(mm: MmContext, addr: number, ptep: number): void {
     this.begin('pte_clear');
     try {
-      if (this.policy.contpte) this.contpte.contpteTryUnfold(mm, addr, ptep, this.raw.__ptepGet(ptep));
+      if (this.policy.contpte) this.contpte.contpteTryUnfoldPtep(mm, addr, ptep);
       this.raw.__pteClear(mm, addr, ptep);
     } finally {
       this.end();
@@ -127,7 +127,7 @@ export class Ptep {
   ptepGetAndClear(mm: MmContext, addr: number, ptep: number): Pte {
     this.begin('ptep_get_and_clear');
     try {
-      if (this.policy.contpte) this.contpte.contpteTryUnfold(mm, addr, ptep, this.raw.__ptepGet(ptep));
+      if (this.policy.contpte) this.contpte.contpteTryUnfoldPtep(mm, addr, ptep);
       return this.raw.__ptepGetAndClear(mm, addr, ptep);
     } finally {
       this.end();
@@ -141,7 +141,7 @@ export class Ptep {
       if (!this.policy.contpte) {
         this.raw.__clearFullPtes(mm, addr, ptep, nr);
       } else if (nr === 1) {
-        this.contpte.contpteTryUnfold(mm, addr, ptep, this.raw.__ptepGet(ptep));
+        this.contpte.contpteTryUnfoldPtep(mm, addr, ptep);
         this.raw.__clearFullPtes(mm, addr, ptep, 1);
       } else {
         this.contpte.contpteClearFullPtes(mm, addr, ptep, nr);
@@ -156,7 +156,7 @@ export class Ptep {
     try {
       if (!this.policy.contpte) return this.raw.__getAndClearFullPtes(mm, addr, ptep, nr);
       if (nr === 1) {
-        this.contpte.contpteTryUnfold(mm, addr, ptep, this.raw.__ptepGet(ptep));
+        this.contpte.contpteTryUnfoldPtep(mm, addr, ptep);
         return this.raw.__getAndClearFullPtes(mm, addr, ptep, 1);
       }
       return this.contpte.contpteGetAndClearFullPtes(mm, addr, ptep, nr);
