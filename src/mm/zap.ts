@@ -70,6 +70,11 @@ export class ZapGather {
   /** Pages waiting for the flush before their references go (the batches' contents). */
   private readonly freeFolios: Folio[] = [];
   private readonly freeNrs: number[] = [];
+  /**
+   * Entries of freeFolios/freeNrs in use. The arrays keep their length between flushes (emptying
+   * them would give back their storage, to be grown again for every batch of a long zap).
+   */
+  private nrFree = 0;
   private readonly freeBatched = (): void => this.freePages();
 
   constructor(
@@ -86,9 +91,10 @@ export class ZapGather {
    */
   removeFolioPages(folio: Folio, pfn: number, nr: number, delayRmap: boolean): boolean {
     // One deferred free releases everything batched up to the flush.
-    if (this.freeFolios.length === 0) this.tlb.deferFree(this.freeBatched);
-    this.freeFolios.push(folio);
-    this.freeNrs.push(nr);
+    if (this.nrFree === 0) this.tlb.deferFree(this.freeBatched);
+    this.freeFolios[this.nrFree] = folio;
+    this.freeNrs[this.nrFree] = nr;
+    this.nrFree++;
     if (delayRmap) {
       this.delayedRmap = true;
       this.rmapFolios.push(folio);
@@ -126,8 +132,8 @@ export class ZapGather {
   /** tlb_batch_pages_flush: drop the references of the batched pages (freeing the last ones). */
   private freePages(): void {
     const memmap = this.k.memmap;
-    for (let i = 0; i < this.freeFolios.length; i++) memmap.folioPutRefs(this.freeFolios[i]!, this.freeNrs[i]!);
-    this.freeFolios.length = this.freeNrs.length = 0;
+    for (let i = 0; i < this.nrFree; i++) memmap.folioPutRefs(this.freeFolios[i]!, this.freeNrs[i]!);
+    this.nrFree = 0;
   }
 
   private resetBatches(): void {
@@ -198,7 +204,7 @@ function zapPteRange(g: ZapGather, vma: Vma, addrIn: number, end: number, detail
     let addr = addrIn;
     let ptep = ptep0;
     while (addr !== end) {
-      const ptent = api.ptepGet(ptep);
+      const ptent = api.ptepGetTransient(ptep);
       if (pteNone(ptent)) {
         addr += PAGE_SIZE;
         ptep += 8;

@@ -15,6 +15,9 @@ import { Contpte } from './contpte.js';
 import { mmTlbFlushPending, type FolioLookup, type MmContext, type PgtablePolicy } from './policy.js';
 import {
   CONT_PTES,
+  PTE_CONT_HI,
+  PTE_NONE,
+  PTE_VALID_LO,
   pteCont,
   pteMknoncont,
   pteAccessible,
@@ -29,6 +32,8 @@ export { CYDP_CLEAR_DIRTY, CYDP_CLEAR_YOUNG };
 
 export class Ptep {
   readonly contpte: Contpte;
+  /** What ptepGetTransient returns for an entry without the contiguous bit. */
+  private readonly transient = { lo: 0, hi: 0 };
 
   constructor(
     private readonly mmu: Mmu,
@@ -57,6 +62,23 @@ export class Ptep {
     const pte = this.raw.__ptepGet(ptep);
     if (!this.policy.contpte || !pteValidCont(pte)) return pte;
     return this.contpte.contptePtepGet(ptep, pte);
+  }
+
+  /**
+   * ptep_get for a loop that reads each entry once and keeps none of them (zap_pte_range): an
+   * entry without the contiguous bit comes back in one object that the next call rewrites, so
+   * the walk over a range builds no Pte per entry.
+   */
+  ptepGetTransient(ptep: number): Pte {
+    const raw = this.raw;
+    const lo = raw.__ptepGetLo(ptep);
+    const hi = raw.__ptepGetHi(ptep);
+    if (lo === 0 && hi === 0) return PTE_NONE;
+    if (this.policy.contpte && (lo & PTE_VALID_LO) !== 0 && (hi & PTE_CONT_HI) !== 0) return this.contpte.contptePtepGet(ptep, raw.__ptepGet(ptep));
+    const t = this.transient;
+    t.lo = lo;
+    t.hi = hi;
+    return t;
   }
 
   ptepGetLockless(ptep: number): Pte {
