@@ -67,6 +67,8 @@ export class ZapGather {
   private readonly rmapFolios: Folio[] = [];
   private readonly rmapPfns: number[] = [];
   private readonly rmapNrs: number[] = [];
+  /** Entries of the rmap arrays in use (kept at their length, like the free batch's below). */
+  private nrRmaps = 0;
   /** Pages waiting for the flush before their references go (the batches' contents). */
   private readonly freeFolios: Folio[] = [];
   private readonly freeNrs: number[] = [];
@@ -97,9 +99,10 @@ export class ZapGather {
     this.nrFree++;
     if (delayRmap) {
       this.delayedRmap = true;
-      this.rmapFolios.push(folio);
-      this.rmapPfns.push(pfn);
-      this.rmapNrs.push(nr);
+      this.rmapFolios[this.nrRmaps] = folio;
+      this.rmapPfns[this.nrRmaps] = pfn;
+      this.rmapNrs[this.nrRmaps] = nr;
+      this.nrRmaps++;
     }
     this.used[this.active]! += nr === 1 ? 1 : 2;
     const max = this.active === 0 ? LOCAL_BATCH_SLOTS : EXTRA_BATCH_SLOTS;
@@ -124,8 +127,8 @@ export class ZapGather {
   /** tlb_flush_rmaps: the delayed rmap removals, now that no TLB holds the pages writable. */
   flushRmaps(): void {
     const memmap = this.k.memmap;
-    for (let i = 0; i < this.rmapFolios.length; i++) memmap.folioRemoveRmapPtes(this.rmapFolios[i]!, this.rmapPfns[i]!, this.rmapNrs[i]!, this.mm.mmId);
-    this.rmapFolios.length = this.rmapPfns.length = this.rmapNrs.length = 0;
+    for (let i = 0; i < this.nrRmaps; i++) memmap.folioRemoveRmapPtes(this.rmapFolios[i]!, this.rmapPfns[i]!, this.rmapNrs[i]!, this.mm.mmId);
+    this.nrRmaps = 0;
     this.delayedRmap = false;
   }
 
@@ -149,7 +152,7 @@ export class ZapGather {
 
   /** tlb_finish_mmu; counts the page tables it freed. */
   finish(): void {
-    if (this.rmapFolios.length > 0) throw new Error('mmu_gather: delayed rmaps left at tlb_finish_mmu');
+    if (this.nrRmaps > 0) throw new Error('mmu_gather: delayed rmaps left at tlb_finish_mmu');
     const pages = this.k.pgtable.tables.pages;
     const before = pages[1]! + pages[2]! + pages[3]!;
     this.tlb.tlbFinishMmu();
