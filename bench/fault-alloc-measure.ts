@@ -5,12 +5,12 @@
  * every allocation, including objects that the next scavenge frees, with the function that made
  * it. Bytes per fault = the sampled total / the faults of those rounds.
  *
- * Optimisation is made synchronous (--no-concurrent-recompilation, for this process from here
- * on): otherwise how much of the measured rounds runs before the optimised code arrives depends
- * on the machine's load, and so does the figure (unoptimised code boxes every address it passes).
+ * Run it in a process started with --no-concurrent-recompilation (fault-alloc.ts does): with
+ * optimisation in background threads, how much of the measured rounds runs before the optimised
+ * code arrives depends on the machine's load, and so does the figure (unoptimised code boxes
+ * every address it computes). V8 ignores the flag once it has started.
  */
 import { Session } from 'node:inspector';
-import { setFlagsFromString } from 'node:v8';
 import { join } from 'node:path';
 import { packageRoot } from '../src/library/package.js';
 import { runMachine } from '../src/machine/run.js';
@@ -32,7 +32,6 @@ interface ProfileNode {
 /** Runs firmware/bin/`program` with `size` and `rounds` and measures rounds 2..rounds. */
 export async function measureFaultAllocation(program: string, size: string, rounds: number): Promise<FaultAllocation> {
   if (!(rounds >= 2)) throw new Error(`${program} needs at least 2 rounds, not ${rounds}`);
-  setFlagsFromString('--no-concurrent-recompilation');
   const elf = join(packageRoot(), 'firmware', 'bin', program);
   const session = new Session();
   session.connect();
