@@ -156,7 +156,7 @@ export class Engine {
    * builds no object.
    */
   private readonly dataAbortInfo: Writable<AbortInfo> = {
-    kind: 'data', pc: Number.NaN, pcBig: undefined, insnWord: undefined, form: '', accesses: NO_FAULTS, faults: NO_FAULTS, cause: 'translation',
+    kind: 'data', pc: Number.NaN, pcBig: undefined, insnWord: undefined, form: '', accesses: NONE, faults: NONE, cause: 'translation',
   };
   private readonly oneFault: [Writable<PageFault>] = [{ va: Number.NaN, kind: 'read', reason: 'translation', tag: undefined }];
   private hooks: EngineHooks | undefined;
@@ -762,7 +762,7 @@ export class Engine {
     if (accesses.length === 1 && withinPage(first)) {
       // The common case (one access, one page), built without growing an array.
       const c = this.shadow.check(first.va, first.kind);
-      if (c === 'ok') return NO_FAULTS;
+      if (c === 'ok') return NONE;
       const f = this.oneFault[0];
       f.va = first.va;
       f.kind = first.kind;
@@ -896,7 +896,8 @@ type TaggedAccess = MemAccess & { readonly tag?: number };
 
 type Writable<T> = { -readonly [K in keyof T]: T[K] };
 
-const NO_FAULTS: readonly never[] = Object.freeze([]);
+/** The empty list every abort without faults shares. */
+const NONE: readonly never[] = Object.freeze([]);
 
 /** Whether any access has an address of 2^53 or more (a loop: no closure per abort). */
 function anyVaBig(accesses: readonly MemAccess[]): boolean {

@@ -177,6 +177,8 @@ export function handleMmFault(k: MmKernel, mm: Process, vma: Vma, va: number, ac
       return handlePteFault(vmf);
     } finally {
       vmfInUse = nested;
+      // The record outlives the fault: it must not keep a finished machine reachable.
+      if (!nested) clearVmFault(vmf);
     }
   } finally {
     calls.leave();
@@ -189,9 +191,18 @@ type Writable<T> = { -readonly [K in keyof T]: T[K] };
 function newVmFault(): Writable<VmFault> {
   // Numbers start as non-integers so that their fields hold any address without a change of shape.
   return {
-    prefetched: undefined, k: undefined as unknown as MmKernel, mm: undefined as unknown as Process, vma: undefined as unknown as Vma,
+    prefetched: undefined, k: null as unknown as MmKernel, mm: null as unknown as Process, vma: null as unknown as Vma,
     address: Number.NaN, realAddress: Number.NaN, pgoff: Number.NaN, write: false, exec: false, tried: false, ptep: Number.NaN, origPte: PTE_NONE,
   };
+}
+
+/** Drops the record's references to the kernel's objects (the numbers may stay). */
+function clearVmFault(vmf: Writable<VmFault>): void {
+  vmf.prefetched = undefined;
+  vmf.k = null as unknown as MmKernel;
+  vmf.mm = null as unknown as Process;
+  vmf.vma = null as unknown as Vma;
+  vmf.origPte = PTE_NONE;
 }
 
 /**
