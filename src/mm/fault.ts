@@ -152,12 +152,13 @@ export function handleMmFault(k: MmKernel, mm: Process, vma: Vma, va: number, ac
     const address = va - (va % PAGE_SIZE);
     // A PTE table found under this PMD before is still there (tables go only in free_pgtables).
     let prefetched: VmFault['prefetched'];
-    if (mm.cachedPtep(address) < 0) {
+    const cached = mm.cachedPtep(address);
+    if (cached < 0) {
       const r = handlePmdLevel(k, mm, vma, va, address, access, tried);
       if (r !== null && r.kind === 'prefetched') prefetched = { kind: 'locked', folio: r.folio, major: r.major };
       else if (r !== null) return r;
     }
-    const ptep = mm.pteAlloc(address);
+    const ptep = cached >= 0 ? cached : mm.pteAlloc(address);
     const nested = vmfInUse;
     const vmf = nested ? newVmFault() : vmfScratch;
     vmf.prefetched = prefetched;
