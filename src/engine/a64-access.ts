@@ -36,7 +36,11 @@ export type DecodeResult =
   | { readonly kind: 'access'; readonly form: string; readonly accesses: readonly MemAccess[] }
   | { readonly kind: 'unknown'; readonly reason: string };
 
-/** The registers a decode needs; values are the 64-bit contents before the instruction runs. */
+/**
+ * The registers a decode needs; values are the 64-bit contents before the instruction runs. A
+ * reader may hand back the same object from every call (the engine's does, to allocate nothing
+ * per abort): read its halves before asking for the next register.
+ */
 export interface RegisterReader {
   /** X0..X30 (n = 0..30). */
   x(n: number): U64;
@@ -49,6 +53,24 @@ export interface DecodeContext {
   readonly pc: number;
   /** DC ZVA block size in bytes (4 << DCZID_EL0.BS). */
   readonly dczBlockBytes: number;
+  /**
+   * When given, a decode of one access below 2^53 (every abort a guest can recover from) is
+   * written into these objects and returns `into.result`, allocating nothing; it stays valid
+   * until the next decode with the same context. Without it every result is a new object.
+   */
+  readonly into?: DecodeScratch;
+}
+
+/** The reusable result of a decode (DecodeContext.into); make one with `newDecodeScratch`. */
+export interface DecodeScratch {
+  readonly result: { readonly kind: 'access'; form: string; readonly accesses: readonly MemAccess[] };
+  readonly access: { va: number; size: number; kind: AccessKind };
+}
+
+export function newDecodeScratch(): DecodeScratch {
+  // va starts as a non-integer so that its field holds any address without a change of shape.
+  const access = { va: Number.NaN, size: 0, kind: 'read' as AccessKind };
+  return { result: { kind: 'access', form: '', accesses: [access] }, access };
 }
 
 // ---- plans: what an instruction word accesses, apart from the register values ----
@@ -124,8 +146,16 @@ function unallocated(insn: number, cls: string): AccessPlan {
 
 // ---- evaluating a plan against the registers: 64-bit arithmetic on 32-bit halves ----
 
-function result(form: string, lo: number, hi: number, size: number, kind: AccessKind): DecodeResult {
+function result(form: string, lo: number, hi: number, size: number, kind: AccessKind, into: DecodeScratch | undefined): DecodeResult {
   const va = hi * TWO32 + lo;
+  if (hi < 0x200000 && into !== undefined) {
+    const a = into.access;
+    a.va = va;
+    a.size = size;
+    a.kind = kind;
+    into.result.form = form;
+    return into.result;
+  }
   const m: MemAccess = hi < 0x200000 ? { va, size, kind } : { va, size, kind, vaBig: (BigInt(hi) << 32n) | BigInt(lo) };
   return { kind: 'access', form, accesses: [m] };
 }
@@ -168,8 +198,8 @@ function evaluate(p: AccessPlan, ctx: DecodeContext): DecodeResult {
     hi = (hi + xhi + (sum >= TWO32 ? 1 : 0)) >>> 0;
     lo = sum >>> 0;
   }
-  if (p.size !== DCZ_BLOCK) return result(p.form, lo, hi, p.size, p.access);
-  return result(p.form, (lo & ~(ctx.dczBlockBytes - 1)) >>> 0, hi, ctx.dczBlockBytes, p.access);
+  if (p.size !== DCZ_BLOCK) return result(p.form, lo, hi, p.size, p.access, ctx.into);
+  return result(p.form, (lo & ~(ctx.dczBlockBytes - 1)) >>> 0, hi, ctx.dczBlockBytes, p.access, ctx.into);
 }
 
 // ---- the decoder ----

@@ -57,6 +57,8 @@ export class AbortRegisters implements RegisterReader {
   private have = 0;
   private used = 0;
   private readonly one = new Uint32Array(2);
+  /** What x() and sp() return: one object rewritten by each read (RegisterReader allows it). */
+  private readonly value = { lo: 0, hi: 0 };
 
   constructor(private readonly uc: Unicorn) {
     this.region = HostRegion.reserve(REGION_BYTES, 'rw');
@@ -105,7 +107,10 @@ export class AbortRegisters implements RegisterReader {
       this.have = (this.have | b) >>> 0;
     }
     this.used = (this.used | b) >>> 0;
-    return { lo: this.values[4 * slot]!, hi: this.values[4 * slot + 1]! };
+    const v = this.value;
+    v.lo = this.values[4 * slot]!;
+    v.hi = this.values[4 * slot + 1]!;
+    return v;
   }
 
   /** A new set reading the PC and the registers of `mask`, laid out in host memory. */

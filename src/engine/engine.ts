@@ -20,7 +20,7 @@ import { Telemetry } from '../trace/telemetry.js';
 import { PhysMem } from '../mmu/physmem.js';
 import { UsageError } from '../util/errors.js';
 import type { U64 } from '../util/u64.js';
-import { type DecodeContext, type DecodeResult, type MemAccess, type RegisterReader, decodeAccess, insnHex, splitByPage } from './a64-access.js';
+import { type DecodeContext, type DecodeResult, type DecodeScratch, type MemAccess, type RegisterReader, decodeAccess, insnHex, newDecodeScratch, splitByPage } from './a64-access.js';
 import { AbortRegisters } from './abort-regs.js';
 import { bringUp, ttbr0Value } from './cpu.js';
 import { HostRegion } from './hostmem.js';
@@ -153,7 +153,16 @@ export class Engine {
   /** The PC and the registers a decode reads, for each data abort. */
   private readonly abortRegs: AbortRegisters;
   /** The decoder's context, reused by every abort (only `pc` changes). */
-  private readonly decodeCtx: { regs: RegisterReader; pc: number; dczBlockBytes: number };
+  private readonly decodeCtx: { regs: RegisterReader; pc: number; dczBlockBytes: number; into: DecodeScratch };
+  /**
+   * The record of the data abort in progress, rewritten by each one (the hooks read it during
+   * the call: EngineHooks.onAbort), with the one-fault list of the common case: a TLB miss
+   * builds no object.
+   */
+  private readonly dataAbortInfo: Writable<AbortInfo> = {
+    kind: 'data', pc: Number.NaN, pcBig: undefined, insnWord: undefined, form: '', accesses: NONE, faults: NONE, cause: 'translation',
+  };
+  private readonly oneFault: [Writable<PageFault>] = [{ va: Number.NaN, kind: 'read', reason: 'translation', tag: undefined }];
   private hooks: EngineHooks | undefined;
   private activeHooks: EngineHooks | undefined;
   private stopReason: StopReason | undefined;
@@ -236,7 +245,7 @@ export class Engine {
       this.dczBlockBytes = cpu.dczBlockBytes;
 
       this.abortRegs = abortRegs = new AbortRegisters(this.uc);
-      this.decodeCtx = { regs: this.abortRegs, pc: 0, dczBlockBytes: this.dczBlockBytes };
+      this.decodeCtx = { regs: this.abortRegs, pc: 0, dczBlockBytes: this.dczBlockBytes, into: newDecodeScratch() };
       const batch = this.uc.batchReader([...Array.from({ length: 31 }, (_, n) => ucArm64RegX(n)), UC_ARM64_REG_SP, UC_ARM64_REG_NZCV]);
       this.guard = new AbortLoopGuard(limit, () => {
         const r = batch();
@@ -773,21 +782,33 @@ export class Engine {
     if (d.accesses.length === 0) {
       return { kind: 'error', message: `data abort at pc 0x${pc.toString(16)} on ${d.form} (${insnHex(word)}), which accesses no memory`, pc };
     }
-    const accesses = d.accesses.some((a) => a.vaBig !== undefined) ? d.accesses.map(withoutTag) : d.accesses;
+    const accesses = anyVaBig(d.accesses) ? d.accesses.map(withoutTag) : d.accesses;
     const faults = this.refusedPieces(accesses);
     const cause = faults.length > 0 ? faults[0]!.reason : 'alignment';
     if (cause === 'alignment') this.stats.alignment_aborts++;
-    return { kind: 'data', pc, insnWord: word, form: d.form, accesses, faults, cause };
+    const info = this.dataAbortInfo;
+    info.pc = pc;
+    info.insnWord = word;
+    info.form = d.form;
+    info.accesses = accesses;
+    info.faults = faults;
+    info.cause = cause;
+    return info;
   }
 
   /** The page pieces of `accesses` the shadow refuses, in the order the CPU makes them. */
-  private refusedPieces(accesses: readonly TaggedAccess[]): PageFault[] {
+  private refusedPieces(accesses: readonly TaggedAccess[]): readonly PageFault[] {
     const first = accesses[0]!;
     if (accesses.length === 1 && withinPage(first)) {
       // The common case (one access, one page), built without growing an array.
       const c = this.shadow.check(first.va, first.kind);
-      if (c === 'ok') return [];
-      return [first.tag === undefined ? { va: first.va, kind: first.kind, reason: c } : { va: first.va, kind: first.kind, reason: c, tag: first.tag }];
+      if (c === 'ok') return NONE;
+      const f = this.oneFault[0];
+      f.va = first.va;
+      f.kind = first.kind;
+      f.reason = c;
+      f.tag = first.tag;
+      return this.oneFault;
     }
     const faults: PageFault[] = [];
     for (const a of accesses) {
@@ -913,6 +934,25 @@ export class Engine {
 /** A decoded access with the pointer tag it was made through (GuestAccess.tag). */
 type TaggedAccess = MemAccess & { readonly tag?: number };
 
+type Writable<T> = { -readonly [K in keyof T]: T[K] };
+
+/** The empty list every abort without faults shares. */
+const NONE: readonly never[] = Object.freeze([]);
+
+/** Whether any access has an address of 2^53 or more (a loop: no closure per abort). */
+function anyVaBig(accesses: readonly MemAccess[]): boolean {
+  for (let i = 0; i < accesses.length; i++) if (accesses[i]!.vaBig !== undefined) return true;
+  return false;
+}
+
+/**
+ * A copy of an abort record that later aborts do not overwrite (the engine reuses its data-abort
+ * record: EngineHooks.onAbort), for a hook or a stop reason that keeps it.
+ */
+export function copyAbortInfo(info: AbortInfo): AbortInfo {
+  return { ...info, accesses: info.accesses.map((a) => ({ ...a })), faults: info.faults.map((f) => ({ ...f })) };
+}
+
 /**
  * The access as the MMU sees it with TCR_EL1.TBI0 = 1: bits 63:56 of an EL0 data address are
  * ignored, so a user address (bit 55 clear) with a tag is translated as the address without it
@@ -995,7 +1035,7 @@ class AbortLoopGuard {
     if (this.stuck < this.limit) return undefined;
     const what = f ? `${f.reason} fault on ${f.kind} of 0x${f.va.toString(16)}` : `${info.cause} fault`;
     return {
-      kind: 'no-progress', pc: info.pc, repeats: this.stuck, abort: info,
+      kind: 'no-progress', pc: info.pc, repeats: this.stuck, abort: copyAbortInfo(info),
       message: `no progress: the ${info.kind} abort at pc 0x${info.pc.toString(16)} (${what}) repeated ${this.stuck} times with no change in the registers although the machine asked to retry`,
     };
   }

@@ -3,7 +3,7 @@
  * pool, shadow tables equal to the model TLB, and exact fault addresses for the machine.
  */
 export * from './types.js';
-export { Engine, type EngineOptions, type EngineStats, type Decoder } from './engine.js';
+export { Engine, copyAbortInfo, type EngineOptions, type EngineStats, type Decoder } from './engine.js';
 export { ShadowTables, ShadowPagePool, type ShadowPerms, type ShadowAttrs, type ShadowEntry, type ExpectedEntry, type ShadowLookup, type AccessCheck, type ShadowStats, type QemuTlbi } from './shadow.js';
 export { decodeAccess, splitByPage, insnHex, type MemAccess, type AccessKind, type DecodeResult, type DecodeContext, type RegisterReader } from './a64-access.js';
 export { PHYS_BASE, VA_LIMIT, PA_BITS, DEFAULT_MEM_MB, MAX_MEM_MB, shadowBaseFor } from './layout.js';

@@ -251,6 +251,9 @@ export class ShadowTables {
   /** ... and the VAs of the non-executable ones, while few. */
   private readonly staleVas = new Float64Array(MAX_VA_FLUSHES + 1);
   private staleVaCount = 0;
+  /** The operations flush() hands over, reused (the callee reads them during the call). */
+  private readonly tlbiAll: QemuTlbi = { kind: 'all' };
+  private readonly tlbiVa: { kind: 'va'; va: number } = { kind: 'va', va: Number.NaN };
   /**
    * The last two level-2 tables walked to, most recent first: their 1 GiB regions and physical
    * addresses (region -1: none). Two, because an abort's PC and data usually lie in different
@@ -477,11 +480,12 @@ export class ShadowTables {
     if (!this.stale) return false;
     if (this.staleExec || this.staleVaCount > MAX_VA_FLUSHES) {
       this.stats.qemu_tlbi++;
-      this.invalidateQemuTlb({ kind: 'all' });
+      this.invalidateQemuTlb(this.tlbiAll);
     } else {
       for (let k = 0; k < this.staleVaCount; k++) {
         this.stats.qemu_tlbi++;
-        this.invalidateQemuTlb({ kind: 'va', va: this.staleVas[k]! });
+        this.tlbiVa.va = this.staleVas[k]!;
+        this.invalidateQemuTlb(this.tlbiVa);
       }
     }
     this.stale = false;

@@ -97,7 +97,9 @@ export interface EngineHooks {
   /**
    * A data or instruction abort. Make every page in `info.faults` accessible (through the model:
    * the TLB fill then reaches the shadow) and return 'retry' to re-execute the instruction, or
-   * change the PC (signal delivery) and return 'retry', or return a StopReason.
+   * change the PC (signal delivery) and return 'retry', or return a StopReason. `info` (a data
+   * abort's, with its lists) is the engine's record, rewritten by the next abort: a hook that
+   * keeps it keeps `copyAbortInfo(info)`.
    */
   onAbort(info: AbortInfo, engine: Engine): AbortResponse;
   /** The 32-bit instruction word at `pc`, read through the model's translation; undefined if none. */

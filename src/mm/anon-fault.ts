@@ -6,13 +6,13 @@
  * 64 KiB folio is contiguous from the start, with no fold and no TLBI.
  */
 import { PAGE_SIZE } from '../mmu/physmem.js';
-import { pfnPte, pteMkspecial, pteMkwriteDirty } from '../pgtable/pte.js';
+import { pfnPte, pteMkspecial, pteMkwriteDirty, type Pgprot } from '../pgtable/pte.js';
 import { bump } from '../trace/stats.js';
-import { ORDER_KEYS, outOfMemoryError, type OutOfMemory } from './buddy.js';
+import { ORDER_KEYS, outOfMemoryError } from './buddy.js';
 import type { Folio } from './folio.js';
 import { vmaPageProt } from './prot.js';
 import { DONE, nrKey, pteRangeNone, type VmFault, type VmFaultResult } from './vmfault.js';
-import { VM_NOHUGEPAGE, VM_WRITE } from './vma.js';
+import { VM_NOHUGEPAGE, VM_WRITE, type Vma } from './vma.js';
 
 /** Order 0 alone, shared: the answer for every fault without mTHP, allocated once. */
 const ORDER_0_ONLY: readonly number[] = Object.freeze([0]);
@@ -42,6 +42,25 @@ function anonOrders(vmf: VmFault): readonly number[] {
   return ORDER_0_ONLY;
 }
 
+/** pte_mkwrite(pte_mkdirty()) of vm_page_prot, by vm_page_prot (one of protection_map's few objects). */
+const writeProts = new Map<Pgprot, Pgprot>();
+
+/**
+ * The protection bits of a new anonymous folio's entries: vm_page_prot, made writable and dirty
+ * when the mapping allows writes. The pfn does not take part, so one value per protection serves
+ * every fault.
+ */
+function anonWriteProt(vma: Vma): Pgprot {
+  const prot = vmaPageProt(vma);
+  if ((vma.flags & VM_WRITE) === 0) return prot;
+  let w = writeProts.get(prot);
+  if (w === undefined) {
+    w = pteMkwriteDirty(prot);
+    writeProts.set(prot, w);
+  }
+  return w;
+}
+
 export function doAnonymousPage(vmf: VmFault): VmFaultResult {
   const k = vmf.k;
   const vma = vmf.vma;
@@ -60,25 +79,17 @@ export function doAnonymousPage(vmf: VmFault): VmFaultResult {
     }
     const anonVma = vmf.mm.vmas.anonVmaPrepare(vma);
     let folio: Folio | null = null;
-    let oom: OutOfMemory | null = null;
     const orders = anonOrders(vmf);
-    for (let i = 0; i < orders.length; i++) {
-      const r = k.memmap.folioAlloc(orders[i]!);
-      if (r.kind === 'ok') {
-        folio = r.folio;
-        break;
-      }
-      oom = r;
-    }
-    if (folio === null) throw outOfMemoryError(oom!, `an anonymous folio at 0x${vmf.address.toString(16)}`);
+    for (let i = 0; i < orders.length && folio === null; i++) folio = k.memmap.tryFolioAlloc(orders[i]!);
+    // Order 0, the last tried, failed too: nothing changed the pool since.
+    if (folio === null) throw outOfMemoryError(k.memmap.buddy.oom(orders[orders.length - 1]!), `an anonymous folio at 0x${vmf.address.toString(16)}`);
     k.memmap.folioZero(folio);
     bump(k.mmStats.anon_folios_by_order, ORDER_KEYS[folio.order]!);
     const nr = folio.nrPages;
     const size = nr * PAGE_SIZE;
     const addr = vmf.address - (vmf.address % size);
     const ptep = vmf.ptep - ((vmf.address - addr) / PAGE_SIZE) * 8;
-    let entry = pfnPte(folio.firstPfn, vmaPageProt(vma));
-    if (vma.flags & VM_WRITE) entry = pteMkwriteDirty(entry);
+    const entry = pfnPte(folio.firstPfn, anonWriteProt(vma));
     if (!pteRangeNone(k, ptep, nr)) {
       k.memmap.folioPut(folio);
       return DONE('do_anonymous_page');

@@ -151,6 +151,15 @@ export class Buddy {
    * that has a free block, or a typed out-of-memory result.
    */
   alloc(order: number): BuddyAlloc {
+    const pfn = this.allocPfn(order);
+    return pfn >= 0 ? { kind: 'ok', pfn } : this.oom(order);
+  }
+
+  /**
+   * `alloc` without a result object, for the fault path: the block's first pfn, or -1 when no
+   * block is free (counted as a failure; `oom(order)` describes it).
+   */
+  allocPfn(order: number): number {
     if (!(order >= 0 && order <= MAX_PAGE_ORDER && Number.isInteger(order))) {
       throw new RangeError(`buddy: order ${order} is outside 0..${MAX_PAGE_ORDER}`);
     }
@@ -170,9 +179,14 @@ export class Buddy {
       this.stats.allocs++;
       this.stats.pages_allocated += 1 << order;
       bump(this.stats.allocs_by_order, ORDER_KEYS[order]!);
-      return { kind: 'ok', pfn: this.spanBase + off };
+      return this.spanBase + off;
     }
     this.stats.failed++;
+    return -1;
+  }
+
+  /** The out-of-memory result of a failed allocation of 2^order pages, as the pool is now. */
+  oom(order: number): OutOfMemory {
     return { kind: 'oom', order, freePages: this.nrFree, poolPages: this.poolPages };
   }
 

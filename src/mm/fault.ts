@@ -152,31 +152,67 @@ export function handleMmFault(k: MmKernel, mm: Process, vma: Vma, va: number, ac
     const address = va - (va % PAGE_SIZE);
     // A PTE table found under this PMD before is still there (tables go only in free_pgtables).
     let prefetched: VmFault['prefetched'];
-    if (mm.cachedPtep(address) < 0) {
+    const cached = mm.cachedPtep(address);
+    if (cached < 0) {
       const r = handlePmdLevel(k, mm, vma, va, address, access, tried);
       if (r !== null && r.kind === 'prefetched') prefetched = { kind: 'locked', folio: r.folio, major: r.major };
       else if (r !== null) return r;
     }
-    const ptep = mm.pteAlloc(address);
-    const vmf: VmFault = {
-      ...(prefetched !== undefined ? { prefetched } : {}),
-      k,
-      mm,
-      vma,
-      address,
-      realAddress: va,
-      pgoff: vma.pgoffOf(address),
-      write: access === 'write',
-      exec: access === 'exec',
-      tried,
-      ptep,
-      origPte: k.pgtable.ptep.ptepGetLockless(ptep),
-    };
-    return handlePteFault(vmf);
+    const ptep = cached >= 0 ? cached : mm.pteAlloc(address);
+    const nested = vmfInUse;
+    const vmf = nested ? newVmFault() : vmfScratch;
+    vmf.prefetched = prefetched;
+    vmf.k = k;
+    vmf.mm = mm;
+    vmf.vma = vma;
+    vmf.address = address;
+    vmf.realAddress = va;
+    vmf.pgoff = vma.pgoffOf(address);
+    vmf.write = access === 'write';
+    vmf.exec = access === 'exec';
+    vmf.tried = tried;
+    vmf.ptep = ptep;
+    vmf.origPte = k.pgtable.ptep.ptepGetLockless(ptep);
+    vmfInUse = true;
+    try {
+      return handlePteFault(vmf);
+    } finally {
+      vmfInUse = nested;
+      // The record outlives the fault: it must not keep a finished machine reachable.
+      if (!nested) clearVmFault(vmf);
+    }
   } finally {
     calls.leave();
   }
 }
+
+type Writable<T> = { -readonly [K in keyof T]: T[K] };
+
+/** A vm_fault with every field present (one shape), to be filled in. */
+function newVmFault(): Writable<VmFault> {
+  // Numbers start as non-integers so that their fields hold any address without a change of shape.
+  return {
+    prefetched: undefined, k: null as unknown as MmKernel, mm: null as unknown as Process, vma: null as unknown as Vma,
+    address: Number.NaN, realAddress: Number.NaN, pgoff: Number.NaN, write: false, exec: false, tried: false, ptep: Number.NaN, origPte: PTE_NONE,
+  };
+}
+
+/** Drops the record's references to the kernel's objects (the numbers may stay). */
+function clearVmFault(vmf: Writable<VmFault>): void {
+  vmf.prefetched = undefined;
+  vmf.k = null as unknown as MmKernel;
+  vmf.mm = null as unknown as Process;
+  vmf.vma = null as unknown as Vma;
+  vmf.origPte = PTE_NONE;
+}
+
+/**
+ * The vm_fault of the PTE-level pass in progress, rewritten by each pass: the fault paths read
+ * it and keep nothing of it, as the kernel's lives on the stack of handle_mm_fault. A pass that
+ * started inside another (none does today) gets its own.
+ */
+const vmfScratch = newVmFault();
+let vmfInUse = false;
 
 /**
  * The PMD half of __handle_mm_fault: a result, or null to carry on at the PTE level
@@ -201,7 +237,7 @@ function noneLevel(f: HugeFault, va: number, access: Access, tried: boolean): Fi
   if (f.vma.isAnonymous) return pmdFaultAllowed(f.k, f.mm, f.vma) ? doHugePmdAnonymousPage(f) : null;
   if (f.vma.file === null) return null;
   // A VmFault for the file paths, without a PTE: nothing on this path reads ptep.
-  const vmf: VmFault = { k: f.k, mm: f.mm, vma: f.vma, address: f.address, realAddress: va, pgoff: f.vma.pgoffOf(f.address), write: f.write, exec: access === 'exec', tried, ptep: Number.NaN, origPte: PTE_NONE };
+  const vmf: VmFault = { prefetched: undefined, k: f.k, mm: f.mm, vma: f.vma, address: f.address, realAddress: va, pgoff: f.vma.pgoffOf(f.address), write: f.write, exec: access === 'exec', tried, ptep: Number.NaN, origPte: PTE_NONE };
   return filePmdFault(f, vmf);
 }
 

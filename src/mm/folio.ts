@@ -165,15 +165,21 @@ export class Memmap {
    * (folio_alloc). Its contents are whatever the pages held: zero it with `folioZero` if needed.
    */
   folioAlloc(order: number): FolioAlloc {
-    const r = this.buddy.alloc(order);
-    if (r.kind !== 'ok') return r;
-    const folio = new Folio(r.pfn, order);
-    const off = r.pfn - this.spanBase;
+    const folio = this.tryFolioAlloc(order);
+    return folio !== null ? { kind: 'ok', folio } : this.buddy.oom(order);
+  }
+
+  /** `folioAlloc` without a result object: null when the allocator has no block of that order. */
+  tryFolioAlloc(order: number): Folio | null {
+    const pfn = this.buddy.allocPfn(order);
+    if (pfn < 0) return null;
+    const folio = new Folio(pfn, order);
+    const off = pfn - this.spanBase;
     const end = off + folio.nrPages;
     for (let i = off; i < end; i++) this.folios[i] = folio;
     this.kinds.fill(K_FOLIO, off, end);
     bump(this.stats.allocs_by_order, ORDER_KEYS[order]!);
-    return { kind: 'ok', folio };
+    return folio;
   }
 
   /**

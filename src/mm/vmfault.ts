@@ -35,7 +35,7 @@ export interface VmFault {
    * huge-memory.ts found it not PMD-mappable): __do_fault hands it back instead of faulting
    * again, and do_read_fault skips fault-around, which in the kernel came before it.
    */
-  readonly prefetched?: { readonly kind: 'locked'; readonly folio: Folio; readonly major: boolean };
+  readonly prefetched: { readonly kind: 'locked'; readonly folio: Folio; readonly major: boolean } | undefined;
 }
 
 /** What one fault attempt came to. */

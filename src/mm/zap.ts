@@ -67,9 +67,16 @@ export class ZapGather {
   private readonly rmapFolios: Folio[] = [];
   private readonly rmapPfns: number[] = [];
   private readonly rmapNrs: number[] = [];
+  /** Entries of the rmap arrays in use (kept at their length, like the free batch's below). */
+  private nrRmaps = 0;
   /** Pages waiting for the flush before their references go (the batches' contents). */
   private readonly freeFolios: Folio[] = [];
   private readonly freeNrs: number[] = [];
+  /**
+   * Entries of freeFolios/freeNrs in use. The arrays keep their length between flushes (emptying
+   * them would give back their storage, to be grown again for every batch of a long zap).
+   */
+  private nrFree = 0;
   private readonly freeBatched = (): void => this.freePages();
 
   constructor(
@@ -86,14 +93,16 @@ export class ZapGather {
    */
   removeFolioPages(folio: Folio, pfn: number, nr: number, delayRmap: boolean): boolean {
     // One deferred free releases everything batched up to the flush.
-    if (this.freeFolios.length === 0) this.tlb.deferFree(this.freeBatched);
-    this.freeFolios.push(folio);
-    this.freeNrs.push(nr);
+    if (this.nrFree === 0) this.tlb.deferFree(this.freeBatched);
+    this.freeFolios[this.nrFree] = folio;
+    this.freeNrs[this.nrFree] = nr;
+    this.nrFree++;
     if (delayRmap) {
       this.delayedRmap = true;
-      this.rmapFolios.push(folio);
-      this.rmapPfns.push(pfn);
-      this.rmapNrs.push(nr);
+      this.rmapFolios[this.nrRmaps] = folio;
+      this.rmapPfns[this.nrRmaps] = pfn;
+      this.rmapNrs[this.nrRmaps] = nr;
+      this.nrRmaps++;
     }
     this.used[this.active]! += nr === 1 ? 1 : 2;
     const max = this.active === 0 ? LOCAL_BATCH_SLOTS : EXTRA_BATCH_SLOTS;
@@ -118,16 +127,16 @@ export class ZapGather {
   /** tlb_flush_rmaps: the delayed rmap removals, now that no TLB holds the pages writable. */
   flushRmaps(): void {
     const memmap = this.k.memmap;
-    for (let i = 0; i < this.rmapFolios.length; i++) memmap.folioRemoveRmapPtes(this.rmapFolios[i]!, this.rmapPfns[i]!, this.rmapNrs[i]!, this.mm.mmId);
-    this.rmapFolios.length = this.rmapPfns.length = this.rmapNrs.length = 0;
+    for (let i = 0; i < this.nrRmaps; i++) memmap.folioRemoveRmapPtes(this.rmapFolios[i]!, this.rmapPfns[i]!, this.rmapNrs[i]!, this.mm.mmId);
+    this.nrRmaps = 0;
     this.delayedRmap = false;
   }
 
   /** tlb_batch_pages_flush: drop the references of the batched pages (freeing the last ones). */
   private freePages(): void {
     const memmap = this.k.memmap;
-    for (let i = 0; i < this.freeFolios.length; i++) memmap.folioPutRefs(this.freeFolios[i]!, this.freeNrs[i]!);
-    this.freeFolios.length = this.freeNrs.length = 0;
+    for (let i = 0; i < this.nrFree; i++) memmap.folioPutRefs(this.freeFolios[i]!, this.freeNrs[i]!);
+    this.nrFree = 0;
   }
 
   private resetBatches(): void {
@@ -143,7 +152,7 @@ export class ZapGather {
 
   /** tlb_finish_mmu; counts the page tables it freed. */
   finish(): void {
-    if (this.rmapFolios.length > 0) throw new Error('mmu_gather: delayed rmaps left at tlb_finish_mmu');
+    if (this.nrRmaps > 0) throw new Error('mmu_gather: delayed rmaps left at tlb_finish_mmu');
     const pages = this.k.pgtable.tables.pages;
     const before = pages[1]! + pages[2]! + pages[3]!;
     this.tlb.tlbFinishMmu();
@@ -198,7 +207,7 @@ function zapPteRange(g: ZapGather, vma: Vma, addrIn: number, end: number, detail
     let addr = addrIn;
     let ptep = ptep0;
     while (addr !== end) {
-      const ptent = api.ptepGet(ptep);
+      const ptent = api.ptepGetTransient(ptep);
       if (pteNone(ptent)) {
         addr += PAGE_SIZE;
         ptep += 8;

@@ -29,7 +29,7 @@
 import type { CheckerEvent } from '../trace/events.js';
 import type { Telemetry } from '../trace/telemetry.js';
 import { bump } from '../trace/stats.js';
-import { u64Hex, type U64 } from '../util/u64.js';
+import { u64, u64Hex, type U64 } from '../util/u64.js';
 import { ADDR_HI_MASK, ADDR_LO_MASK_4K, AP2_LO, CONT_HI, DBM_HI, descriptorKind, leafOutputAddress, OA_LO_MASK, type DescriptorKind } from './descriptor.js';
 import { CONT_ENTRIES, levelSize, POW2, type Level } from './geometry.js';
 import type { PhysMem } from './physmem.js';
@@ -270,6 +270,11 @@ export class Checker implements StaleJudge {
 
   /** A descriptor store of `value` over `old` at `ptep`. */
   onWrite(ptep: number, old: U64, value: U64, ctx: DescriptorWriteContext): void {
+    this.onWriteWords(ptep, old.lo, old.hi, value, ctx);
+  }
+
+  /** `onWrite` with the old value as its two halves (a store that builds no U64 for it). */
+  onWriteWords(ptep: number, oldLo: number, oldHi: number, value: U64, ctx: DescriptorWriteContext): void {
     const level = ctx.level;
     if (level !== 0 && level !== 1 && level !== 2 && level !== 3) throw new RangeError(`descriptor write context: level ${level} is not 0..3`);
     const size = levelSize(level);
@@ -281,18 +286,18 @@ export class Checker implements StaleJudge {
       throw new RangeError(`descriptor write context: VA ${hex(ctx.va)} is entry ${index} at level ${level}, but the store is to entry ${entry} (PA ${hex(ptep)})`);
     }
     const vaBase = vaIndex * size;
-    const oldKind = descriptorKind(old.lo, level);
+    const oldKind = descriptorKind(oldLo, level);
     const newKind = descriptorKind(value.lo, level);
 
     if (newKind === 'invalid') {
-      if (oldKind !== 'invalid') this.addStale(old.lo, old.hi, oldKind, level, vaBase, ctx.asid);
+      if (oldKind !== 'invalid') this.addStale(oldLo, oldHi, oldKind, level, vaBase, ctx.asid);
     } else {
-      this.checkBbm(old, oldKind, value, level, vaBase, ctx);
+      this.checkBbm(oldLo, oldHi, oldKind, value, level, vaBase, ctx);
       if (newKind === 'leaf' && (value.hi & CONT_HI) !== 0) this.checkContiguousWrite(ptep, value, level, ctx);
     }
     // A set's contiguity can only change through a store whose old or new value has the bit
     // (a set without the bit is trivially fine), so only those groups are judged at settle().
-    if (level >= 1 && ((old.hi | value.hi) & CONT_HI) !== 0) {
+    if (level >= 1 && ((oldHi | value.hi) & CONT_HI) !== 0) {
       const groupPtep = ptep - (ptep & (CONT_ENTRIES * 8 - 1));
       if (!this.touched.isLast(groupPtep)) {
         const span = size * CONT_ENTRIES;
@@ -325,10 +330,11 @@ export class Checker implements StaleJudge {
     return changes === 0 || (this.bbml2 && changes === CH_CONTIGUOUS);
   }
 
-  private checkBbm(old: U64, oldKind: DescriptorKind, value: U64, level: Level, vaBase: number, ctx: DescriptorWriteContext): void {
+  private checkBbm(oldLo: number, oldHi: number, oldKind: DescriptorKind, value: U64, level: Level, vaBase: number, ctx: DescriptorWriteContext): void {
     if (oldKind !== 'invalid') {
-      const changes = bbmChangeMask(old, value, level);
+      const changes = bbmChangeMaskWords(oldLo, oldHi, value.lo, value.hi, level);
       if (!this.allowed(changes)) {
+        const old = u64(oldLo, oldHi);
         this.report('bbm_violation', 'bbm_live_change', ctx.va, level, ctx.asid, `valid ${u64Hex(old)} replaced by valid ${u64Hex(value)} without break-before-make (changed: ${bbmRelevantChanges(old, value, level).join(', ')})`, null);
         return;
       }

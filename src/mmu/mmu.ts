@@ -6,7 +6,7 @@
 import type { Access } from '../trace/events.js';
 import { bump, type Tally } from '../trace/stats.js';
 import type { Telemetry } from '../trace/telemetry.js';
-import type { U64 } from '../util/u64.js';
+import { u64, type U64 } from '../util/u64.js';
 import { Checker, type DescriptorWriteContext } from './checker.js';
 import { permFor } from './perms.js';
 import type { PhysMem } from './physmem.js';
@@ -232,7 +232,8 @@ export class Mmu {
   /**
    * `translate` for a caller that only needs to know whether the access translates (a guest
    * abort: the machine retries the instruction): null when it does, else the fault. The same
-   * lookup, walk, fill and counts, without building a Translation on success.
+   * lookup, walk, fill and counts, building nothing: the fault is one record rewritten by the
+   * next resolve.
    */
   resolve(va: number, access: Access, el: 0 | 1): WalkFault | null {
     const asid = this.regs.asid;
@@ -241,21 +242,29 @@ export class Mmu {
       if ((e.perms & permFor(access, el)) !== 0) return null;
       if (!(access === 'write' && e.dirtyOnWrite)) {
         this.tlbStats.permission_faults_from_tlb++;
-        return { ok: false, kind: 'permission', level: e.level, va, levelsRead: 0 };
+        const f = this.scratchFault;
+        f.kind = 'permission';
+        f.level = e.level;
+        f.va = va;
+        f.levelsRead = 0;
+        return f;
       }
     }
     const t = this.walkAndFill(va, access, el, this.scratch);
     return t.ok ? null : t;
   }
 
-  /** Mmu.resolve's walk result, overwritten by each walk (the TLB entry keeps nothing of it but `desc`, immutable). */
+  /** Mmu.resolve's walk result, overwritten by each walk (the TLB entry copies what it keeps). */
   private readonly scratch: Translation = {
     ok: true, va: 0, pa: 0, level: 3, size: 0, contiguous: false, spanVa: 0, spanSize: 0, spanPa: 0, global: false,
     perms: 0, attrIndx: 0, sh: 0, descPa: 0, desc: { lo: 0, hi: 0 }, levelsRead: 0, dirtyOnWrite: false, hwUpdates: 0,
   };
 
+  /** Mmu.resolve's fault, overwritten likewise. */
+  private readonly scratchFault: WalkFault = { ok: false, kind: 'translation', level: 0, va: Number.NaN, levelsRead: 0 };
+
   private readonly walkOpts: WalkOptions = { tlbContig: true, walkCache: null };
-  private readonly walkOptsInto: WalkOptions = { tlbContig: true, walkCache: null, into: this.scratch };
+  private readonly walkOptsInto: WalkOptions = { tlbContig: true, walkCache: null, into: this.scratch, faultInto: this.scratchFault };
 
   /** A walk that bypasses the TLB lookup (still filling the TLB on success). */
   walkAndFill(va: number, access: Access, el: 0 | 1, into?: Translation): WalkResult {
@@ -303,7 +312,8 @@ export class Mmu {
       attrIndx: e.attrIndx,
       sh: e.sh,
       descPa: e.descPa,
-      desc: e.desc,
+      // A copy: the entry's own object is rewritten when its TLB slot is filled again.
+      desc: u64(e.desc.lo, e.desc.hi),
       levelsRead: 0,
       dirtyOnWrite: e.dirtyOnWrite,
       hwUpdates: 0,
@@ -379,6 +389,21 @@ export class Mmu {
     const old = this.mem.exchange64(ptep, value);
     if (this.checking) this.checker.onWrite(ptep, old, value, ctx);
     return old;
+  }
+
+  /**
+   * `writeDescriptor` for a caller that does not need the old value: the checker gets its halves,
+   * and no U64 is built for it (every PTE store of a fault and of a zap comes here).
+   */
+  storeDescriptor(ptep: number, value: U64, ctx: DescriptorWriteContext): void {
+    const mem = this.mem;
+    const i = mem.offset(ptep, 8) >>> 2;
+    const u32 = mem.u32;
+    const oldLo = u32[i]!;
+    const oldHi = u32[i + 1]!;
+    u32[i] = value.lo;
+    u32[i + 1] = value.hi;
+    if (this.checking) this.checker.onWriteWords(ptep, oldLo, oldHi, value, ctx);
   }
 
   /** End of a kernel-model operation: the checker judges the contiguous sets touched since. */

@@ -40,7 +40,12 @@ export interface TlbOptions {
   seed?: number;
 }
 
-/** A resident translation. Immutable once filled; the TLB replaces entries, never edits them. */
+/**
+ * A resident translation. Each slot of the TLB keeps one entry object and rewrites it when the
+ * slot is filled again (a fill allocates nothing): an entry is valid from the fill that
+ * announces it to the removal that announces its end, and a holder that keeps one longer copies
+ * it.
+ */
 export interface TlbEntry {
   /** First VA covered and bytes covered (the descriptor's size, or 16 times it when contiguous). */
   readonly vaBase: number;
@@ -80,6 +85,17 @@ export interface TlbObserver {
 
 const TWO31 = 2 ** 31;
 
+type Writable<T> = { -readonly [K in keyof T]: T[K] };
+
+/** A slot's entry object, made on the slot's first fill with every field of the final shape. */
+function newEntry(): Writable<TlbEntry> & { desc: { lo: number; hi: number } } {
+  // Addresses start as non-integers so that their fields hold any address without a change of shape.
+  return {
+    vaBase: Number.NaN, span: 0, pa: Number.NaN, asid: 0, contiguous: false, descContiguous: false, perms: 0, level: 3, size: 0,
+    attrIndx: 0, sh: 0, descPa: Number.NaN, desc: { lo: 0, hi: 0 }, dirtyOnWrite: false,
+  };
+}
+
 /**
  * `x` rounded down to a multiple of `pow2`, a power of two: exact for addresses (below 2^53), and
  * without the floating-point remainder `%` costs on values above 2^31 (one per fill counts).
@@ -115,7 +131,8 @@ export class Tlb {
   readonly stats: TlbStats;
   observer: TlbObserver | null = null;
 
-  private readonly slots: (TlbEntry | null)[];
+  /** Per slot: its entry object (valid while shiftTag is not 0), made at the slot's first fill. */
+  private readonly slots: (ReturnType<typeof newEntry> | null)[];
   /** Per slot: log2 of the span (0 = empty), page number at that size, ASID tag. */
   private readonly shiftTag: Uint8Array;
   private readonly vpnTag: Float64Array;
@@ -147,7 +164,7 @@ export class Tlb {
     this.stats = sinks.stats ?? newTlbStats();
     this.tracer = sinks.tracer ?? null;
     this.cpu = sinks.cpu ?? 0;
-    this.slots = new Array<TlbEntry | null>(entries).fill(null);
+    this.slots = new Array<ReturnType<typeof newEntry> | null>(entries).fill(null);
     this.shiftTag = new Uint8Array(entries);
     this.vpnTag = new Float64Array(entries);
     this.asidTag = new Int32Array(entries);
@@ -191,22 +208,6 @@ export class Tlb {
     const span = this.contig && t.contiguous ? t.size * CONT_ENTRIES : t.size;
     const vaBase = alignDown(t.va, span);
     const tag = t.global ? -1 : asid;
-    const entry: TlbEntry = {
-      vaBase,
-      span,
-      pa: alignDown(oa, span),
-      asid: tag,
-      contiguous: span > t.size,
-      descContiguous: t.contiguous,
-      perms: t.perms,
-      level: t.level,
-      size: t.size,
-      attrIndx: t.attrIndx,
-      sh: t.sh,
-      descPa: t.descPa,
-      desc: t.desc,
-      dirtyOnWrite: t.dirtyOnWrite,
-    };
     const s = log2Of(span);
     const vpn = vaBase / span;
     const base = this.setBase(vpn);
@@ -240,7 +241,22 @@ export class Tlb {
       this.stats.evictions++;
     }
 
-    this.slots[slot] = entry;
+    const entry = this.slots[slot] ?? (this.slots[slot] = newEntry());
+    entry.vaBase = vaBase;
+    entry.span = span;
+    entry.pa = alignDown(oa, span);
+    entry.asid = tag;
+    entry.contiguous = span > t.size;
+    entry.descContiguous = t.contiguous;
+    entry.perms = t.perms;
+    entry.level = t.level;
+    entry.size = t.size;
+    entry.attrIndx = t.attrIndx;
+    entry.sh = t.sh;
+    entry.descPa = t.descPa;
+    entry.desc.lo = t.desc.lo;
+    entry.desc.hi = t.desc.hi;
+    entry.dirtyOnWrite = t.dirtyOnWrite;
     this.shiftTag[slot] = s;
     this.vpnTag[slot] = vpn;
     this.asidTag[slot] = tag;
@@ -260,7 +276,6 @@ export class Tlb {
     const span = POW2[s]!;
     const vaBase = this.vpnTag[i]! * span;
     const asid = this.asidTag[i]!;
-    this.slots[i] = null;
     this.shiftTag[i] = 0;
     this.vpnTag[i] = -1;
     this.live--;
@@ -337,8 +352,7 @@ export class Tlb {
   /** Resident entries in slot order. */
   *residentEntries(): IterableIterator<TlbEntry> {
     for (let i = 0; i < this.capacity; i++) {
-      const e = this.slots[i];
-      if (e) yield e;
+      if (this.shiftTag[i] !== 0) yield this.slots[i]!;
     }
   }
 }

@@ -103,18 +103,26 @@ export interface WalkOptions {
   /** Consulted first and filled with the table descriptors read. */
   walkCache?: WalkCache | null;
   /**
-   * A successful walk writes its result into this object and returns it, allocating none (for a
-   * caller that does not keep the result: Mmu.resolve).
+   * A successful walk writes its result into this object (its `desc` object included, which must
+   * be the caller's own) and returns it, allocating none (for a caller that does not keep the
+   * result: Mmu.resolve).
    */
   into?: Translation;
+  /** The same for a walk that faults. */
+  faultInto?: WalkFault;
 }
 
 const TWO32 = POW2[32]!;
 /** Low-half mask of the OA of a leaf, by level. */
 const OA_LO = [0, 0xc0000000, 0xffe00000, 0xfffff000];
 
-function fault(kind: FaultKind, level: number, va: number, levelsRead: number): WalkFault {
-  return { ok: false, kind, level, va, levelsRead };
+function fault(kind: FaultKind, level: number, va: number, levelsRead: number, into: WalkFault | undefined): WalkFault {
+  if (into === undefined) return { ok: false, kind, level, va, levelsRead };
+  into.kind = kind;
+  into.level = level;
+  into.va = va;
+  into.levelsRead = levelsRead;
+  return into;
 }
 
 /** Index bits of `va` at bit `shift`, `mask` wide, from its two 32-bit halves. */
@@ -136,8 +144,9 @@ export function walk(
   opts?: WalkOptions,
 ): WalkResult {
   const inputBits = 64 - regs.t0sz;
+  const fi = opts?.faultInto;
   if (!(regs.t0sz >= 16 && regs.t0sz <= 39)) throw new RangeError(`T0SZ ${regs.t0sz} is outside 16..39`);
-  if (!(va >= 0 && va < POW2[inputBits]!)) return fault('translation', 0, va, 0);
+  if (!(va >= 0 && va < POW2[inputBits]!)) return fault('translation', 0, va, 0, fi);
   const paLimit = POW2[regs.paBits ?? DEFAULT_PA_BITS]!;
   const steps = opts?.steps;
   const wc = opts?.walkCache ?? null;
@@ -157,7 +166,7 @@ export function walk(
     tablePa = wc!.slotNext(slot);
     tableAttrs = wc!.slotAttrs(slot);
   } else {
-    if (regs.ttbr0 >= paLimit) return fault('address_size', 0, va, 0);
+    if (regs.ttbr0 >= paLimit) return fault('address_size', 0, va, 0, fi);
     // The start-level table is aligned to its own size (BADDR bits below it are RES0).
     const startBytes = POW2[inputBits - (39 - 9 * first) + 3]!;
     tablePa = regs.ttbr0 - (regs.ttbr0 % startBytes);
@@ -186,10 +195,10 @@ export function walk(
       steps.push({ level, tablePa, index, descPa, desc, decoded: decodeDescriptor(desc, level) });
     }
 
-    if ((lo & 1) === 0) return fault('translation', level, va, levelsRead);
+    if ((lo & 1) === 0) return fault('translation', level, va, levelsRead, fi);
     if ((lo & 2) !== 0 && level < 3) {
       const next = (hi & 0xffff) * TWO32 + ((lo & 0xfffff000) >>> 0);
-      if (next >= paLimit) return fault('address_size', level, va, levelsRead);
+      if (next >= paLimit) return fault('address_size', level, va, levelsRead, fi);
       tableAttrs |= hi >>> 27;
       if (wc !== null) wc.insert(regs.ttbr0, regs.asid, level, va, next, tableAttrs);
       tablePa = next;
@@ -197,14 +206,14 @@ export function walk(
       continue;
     }
     // A leaf: a block at level 1 or 2, a page at level 3. Bits[1:0] = 01 at level 0 or 3 is reserved.
-    if (level === 0 || ((lo & 2) === 0 && level === 3)) return fault('translation', level, va, levelsRead);
+    if (level === 0 || ((lo & 2) === 0 && level === 3)) return fault('translation', level, va, levelsRead, fi);
 
     const oa = (hi & 0xffff) * TWO32 + ((lo & OA_LO[level]!) >>> 0);
-    if (oa >= paLimit) return fault('address_size', level, va, levelsRead);
+    if (oa >= paLimit) return fault('address_size', level, va, levelsRead, fi);
 
     let newLo = lo;
     if ((lo & AF_LO) === 0) {
-      if (!regs.ha) return fault('access_flag', level, va, levelsRead);
+      if (!regs.ha) return fault('access_flag', level, va, levelsRead, fi);
       newLo |= AF_LO;
     }
     const hd = regs.ha && regs.hd && (hi & DBM_HI) !== 0;
@@ -216,7 +225,7 @@ export function walk(
     const uxn = ((hi >>> 22) | (tableAttrs >>> 1)) & 1;
     const pxn = ((hi >>> 21) | tableAttrs) & 1;
     const perms = PERM_TABLE[ap | (uxn << 2) | (pxn << 3)]!;
-    if ((perms & permFor(access, el)) === 0) return fault('permission', level, va, levelsRead);
+    if ((perms & permFor(access, el)) === 0) return fault('permission', level, va, levelsRead, fi);
 
     if (newLo !== lo) u32[w] = newLo >>> 0;
 
@@ -240,7 +249,9 @@ export function walk(
       into.attrIndx = (newLo >>> 2) & 7;
       into.sh = (newLo >>> 8) & 3;
       into.descPa = descPa;
-      into.desc = u64(newLo, hi);
+      const desc = into.desc as { lo: number; hi: number };
+      desc.lo = newLo >>> 0;
+      desc.hi = hi;
       into.levelsRead = levelsRead;
       into.dirtyOnWrite = hd && (newLo & AP2_LO) !== 0;
       into.hwUpdates = (newLo & ~lo & AF_LO ? HW_UPDATED_AF : 0) | (lo & ~newLo & AP2_LO ? HW_UPDATED_DIRTY : 0);

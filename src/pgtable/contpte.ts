@@ -31,6 +31,8 @@ import {
   pteWrite,
   pteYoung,
   PTE_AF_LO,
+  PTE_CONT_HI,
+  PTE_VALID_LO,
   PTE_DIRTY_HI,
   PTE_RDONLY_LO,
   PTE_WRITE_HI,
@@ -131,6 +133,15 @@ export class Contpte {
     if (pteValidCont(pte)) this.__contpteTryUnfold(mm, addr, ptep, pte);
   }
 
+  /**
+   * contpte_try_unfold of the entry at ptep as it is now (__ptep_get), reading its halves first so
+   * that the common case, an entry without the contiguous bit, builds no Pte.
+   */
+  contpteTryUnfoldPtep(mm: MmContext, addr: number, ptep: number): void {
+    const raw = this.raw;
+    if ((raw.__ptepGetLo(ptep) & PTE_VALID_LO) !== 0 && (raw.__ptepGetHi(ptep) & PTE_CONT_HI) !== 0) this.__contpteTryUnfold(mm, addr, ptep, raw.__ptepGet(ptep));
+  }
+
   __contpteTryUnfold(mm: MmContext, addr: number, ptep: number, pte: Pte): void {
     const calls = this.telemetry.calls;
     calls.enter('contpte_try_unfold');
@@ -192,13 +203,13 @@ export class Contpte {
    */
   contpteTryUnfoldPartial(mm: MmContext, addr: number, ptep: number, nr: number): void {
     if (ptep !== contpteAlignDown(ptep) || nr < CONT_PTES) {
-      this.contpteTryUnfold(mm, addr, ptep, this.raw.__ptepGet(ptep));
+      this.contpteTryUnfoldPtep(mm, addr, ptep);
     }
     const endPtep = ptep + nr * 8;
     if (endPtep !== contpteAlignDown(endPtep)) {
       const lastAddr = addr + PAGE_SIZE * (nr - 1);
       const lastPtep = ptep + (nr - 1) * 8;
-      this.contpteTryUnfold(mm, lastAddr, lastPtep, this.raw.__ptepGet(lastPtep));
+      this.contpteTryUnfoldPtep(mm, lastAddr, lastPtep);
     }
   }
 

@@ -15,6 +15,9 @@ import { Contpte } from './contpte.js';
 import { mmTlbFlushPending, type FolioLookup, type MmContext, type PgtablePolicy } from './policy.js';
 import {
   CONT_PTES,
+  PTE_CONT_HI,
+  PTE_NONE,
+  PTE_VALID_LO,
   pteCont,
   pteMknoncont,
   pteAccessible,
@@ -29,6 +32,8 @@ export { CYDP_CLEAR_DIRTY, CYDP_CLEAR_YOUNG };
 
 export class Ptep {
   readonly contpte: Contpte;
+  /** What ptepGetTransient returns for an entry without the contiguous bit. */
+  private readonly transient = { lo: 0, hi: 0 };
 
   constructor(
     private readonly mmu: Mmu,
@@ -57,6 +62,23 @@ export class Ptep {
     const pte = this.raw.__ptepGet(ptep);
     if (!this.policy.contpte || !pteValidCont(pte)) return pte;
     return this.contpte.contptePtepGet(ptep, pte);
+  }
+
+  /**
+   * ptep_get for a loop that reads each entry once and keeps none of them (zap_pte_range): an
+   * entry without the contiguous bit comes back in one object that the next call rewrites, so
+   * the walk over a range builds no Pte per entry.
+   */
+  ptepGetTransient(ptep: number): Pte {
+    const raw = this.raw;
+    const lo = raw.__ptepGetLo(ptep);
+    const hi = raw.__ptepGetHi(ptep);
+    if (lo === 0 && hi === 0) return PTE_NONE;
+    if (this.policy.contpte && (lo & PTE_VALID_LO) !== 0 && (hi & PTE_CONT_HI) !== 0) return this.contpte.contptePtepGet(ptep, raw.__ptepGet(ptep));
+    const t = this.transient;
+    t.lo = lo;
+    t.hi = hi;
+    return t;
   }
 
   ptepGetLockless(ptep: number): Pte {
@@ -98,7 +120,7 @@ export class Ptep {
       }
       const p = pteMknoncont(pte);
       if (nr === 1) {
-        this.contpte.contpteTryUnfold(mm, addr, ptep, this.raw.__ptepGet(ptep));
+        this.contpte.contpteTryUnfoldPtep(mm, addr, ptep);
         this.raw.__setPtes(mm, addr, ptep, p, 1);
         this.contpte.contpteTryFold(mm, addr, ptep, p);
       } else {
@@ -117,7 +139,7 @@ export class Ptep {
   pteClear(mm: MmContext, addr: number, ptep: number): void {
     this.begin('pte_clear');
     try {
-      if (this.policy.contpte) this.contpte.contpteTryUnfold(mm, addr, ptep, this.raw.__ptepGet(ptep));
+      if (this.policy.contpte) this.contpte.contpteTryUnfoldPtep(mm, addr, ptep);
       this.raw.__pteClear(mm, addr, ptep);
     } finally {
       this.end();
@@ -127,7 +149,7 @@ export class Ptep {
   ptepGetAndClear(mm: MmContext, addr: number, ptep: number): Pte {
     this.begin('ptep_get_and_clear');
     try {
-      if (this.policy.contpte) this.contpte.contpteTryUnfold(mm, addr, ptep, this.raw.__ptepGet(ptep));
+      if (this.policy.contpte) this.contpte.contpteTryUnfoldPtep(mm, addr, ptep);
       return this.raw.__ptepGetAndClear(mm, addr, ptep);
     } finally {
       this.end();
@@ -141,7 +163,7 @@ export class Ptep {
       if (!this.policy.contpte) {
         this.raw.__clearFullPtes(mm, addr, ptep, nr);
       } else if (nr === 1) {
-        this.contpte.contpteTryUnfold(mm, addr, ptep, this.raw.__ptepGet(ptep));
+        this.contpte.contpteTryUnfoldPtep(mm, addr, ptep);
         this.raw.__clearFullPtes(mm, addr, ptep, 1);
       } else {
         this.contpte.contpteClearFullPtes(mm, addr, ptep, nr);
@@ -156,7 +178,7 @@ export class Ptep {
     try {
       if (!this.policy.contpte) return this.raw.__getAndClearFullPtes(mm, addr, ptep, nr);
       if (nr === 1) {
-        this.contpte.contpteTryUnfold(mm, addr, ptep, this.raw.__ptepGet(ptep));
+        this.contpte.contpteTryUnfoldPtep(mm, addr, ptep);
         return this.raw.__getAndClearFullPtes(mm, addr, ptep, 1);
       }
       return this.contpte.contpteGetAndClearFullPtes(mm, addr, ptep, nr);

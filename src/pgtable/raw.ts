@@ -86,9 +86,26 @@ export class RawPtes {
     return old;
   }
 
+  /**
+   * `store` for a caller that discards the old value: nothing is built for it, unless a trace
+   * records it.
+   */
+  private storeOnly(mm: MmContext, addr: number, ptep: number, value: Pte, atomic: boolean): void {
+    if (this.telemetry.tracer.on.pte_write) {
+      this.store(mm, addr, ptep, value, atomic);
+      return;
+    }
+    const where = this.where;
+    where.va = addr;
+    where.asid = this.userAsid(mm);
+    this.mmu.storeDescriptor(ptep, value, where);
+    this.stats.pte_writes++;
+    if (atomic) this.stats.pte_atomics++;
+  }
+
   /** __set_pte: kernel (not user) mappings get a DSB so the walker sees them at once. */
   __setPte(mm: MmContext, addr: number, ptep: number, pte: Pte): void {
-    this.store(mm, addr, ptep, pte, false);
+    this.storeOnly(mm, addr, ptep, pte, false);
     if (pteValidNotUser(pte)) this.mmu.dsb('ishst');
   }
 
@@ -112,7 +129,8 @@ export class RawPtes {
   }
 
   __clearFullPtes(mm: MmContext, addr: number, ptep: number, nr: number): void {
-    for (let i = 0; i < nr; i++) this.__ptepGetAndClear(mm, addr + i * PAGE_SIZE, ptep + i * 8);
+    // __ptep_get_and_clear for each, whose results nobody reads.
+    for (let i = 0; i < nr; i++) this.storeOnly(mm, addr + i * PAGE_SIZE, ptep + i * 8, PTE_NONE, true);
   }
 
   /** Clears nr entries and returns the first, with young and dirty ORed over all of them. */

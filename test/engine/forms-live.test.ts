@@ -5,7 +5,7 @@
  * and completes once they are writable.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { splitByPage, type AbortInfo } from '../../src/engine/index.js';
+import { copyAbortInfo, splitByPage, type AbortInfo } from '../../src/engine/index.js';
 import { PAGE, RO, RW, TestModel, fixture } from './harness.js';
 import { B, FORMS, FORM_REGS, S, formOffset } from './forms-table.js';
 
@@ -38,7 +38,7 @@ function runForm(i: number): { atForm: AbortInfo[]; stop: ReturnType<TestModel['
   model.onAbortHook = (info) => {
     // Fetches and set-up instructions: the model's own handling.
     if (info.pc !== formPc || info.kind !== 'data') return undefined;
-    atForm.push(info);
+    atForm.push(copyAbortInfo(info));
     for (const fault of info.faults) {
       const page = fault.va - (fault.va % PAGE);
       const pte = model.pageTable.get(page)!;

@@ -12,7 +12,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
-import { Engine, PHYS_BASE, type AbortInfo, type EngineHooks, type EngineOptions, type ExpectedEntry, type ShadowPerms, type StopReason } from '../../src/engine/index.js';
+import { Engine, PHYS_BASE, copyAbortInfo, type AbortInfo, type EngineHooks, type EngineOptions, type ExpectedEntry, type ShadowPerms, type StopReason } from '../../src/engine/index.js';
 
 export const PAGE = 4096;
 const here = dirname(fileURLToPath(import.meta.url));
@@ -145,7 +145,7 @@ export class TestModel implements EngineHooks {
   }
 
   onAbort(info: AbortInfo): 'retry' | StopReason {
-    this.aborts.push(info);
+    this.aborts.push(copyAbortInfo(info));
     const o = this.onAbortHook?.(info);
     if (o !== undefined) return o;
     for (const f of info.faults) {

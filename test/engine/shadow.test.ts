@@ -15,7 +15,8 @@ const XO: ShadowPerms = { r: false, w: false, x: true };
 function make(): { s: ShadowTables; u32: Uint32Array; flushes: () => number; ops: QemuTlbi[] } {
   const u32 = new Uint32Array((PAGES * 4096) / 4);
   const ops: QemuTlbi[] = [];
-  const s = new ShadowTables({ u32, base: BASE, firstPage: 8, endPage: PAGES }, (op) => ops.push(op));
+  // Copies: the tables reuse their operation objects.
+  const s = new ShadowTables({ u32, base: BASE, firstPage: 8, endPage: PAGES }, (op) => ops.push({ ...op }));
   return { s, u32, flushes: () => ops.length, ops };
 }
 

@@ -138,7 +138,8 @@ describe('TLB: observers and trace', () => {
     tracer.attach({ write: (r) => records.push(r), close: () => {} }, ['tlb_fill', 'tlb_evict', 'tlb_invalidate']);
     const tlb = new Tlb({ entries: 2, ways: 1 }, { tracer });
     const seen: [TlbRemoveReason | 'fill', TlbEntry][] = [];
-    tlb.observer = { onFill: (e) => seen.push(['fill', e]), onRemove: (e, r) => seen.push([r, e]) };
+    // Copies: an entry object is rewritten when its slot is filled again.
+    tlb.observer = { onFill: (e) => seen.push(['fill', { ...e }]), onRemove: (e, r) => seen.push([r, { ...e }]) };
     tlb.fill(translation({ va: 0, oa: 0x1000 }), 9);
     tlb.fill(translation({ va: 0x2000, oa: 0x2000, global: true }), 9); // same set (1 way): evicts
     tlb.invalidate('VMALLE1IS', { lo: 0, hi: 0 });
