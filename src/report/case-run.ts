@@ -21,6 +21,17 @@ export interface CaseOutput {
   stdout: string;
   stderr: string;
   exitCode: number;
+  /** The run was ended by `limits.maxSeconds` (the pool's timeout), not by anything of its own. */
+  outOfTime: boolean;
+}
+
+/** Limits the caller puts on a run, beyond the spec's own. */
+export interface CaseLimits {
+  /**
+   * A time budget (the pool's timeout): the engine's watchdog stops even a guest loop that never
+   * returns to JavaScript, which an interrupt or the end of the thread cannot.
+   */
+  maxSeconds?: number;
 }
 
 /** `run`'s exit statuses (cli/commands/run.ts) for a run that printed its summary. */
@@ -80,7 +91,7 @@ function traceRequest(x: Partial<Record<ExtraOption, string>>): TraceRequest | u
  * (a timeout or compare's own SIGINT/SIGTERM); the child's stdin was /dev/null, so the guest's is
  * empty here too.
  */
-export async function runCaseHere(spec: RunSpec, interrupted: () => 'SIGINT' | 'SIGTERM' | null = () => null): Promise<CaseOutput> {
+export async function runCaseHere(spec: RunSpec, interrupted: () => 'SIGINT' | 'SIGTERM' | null = () => null, limits: CaseLimits = {}): Promise<CaseOutput> {
   // The child's --json sends the guest's stdout to its stderr: one stream, in write order,
   // decoded once at the end as the child's reader does (a character may span two writes).
   const chunks: Buffer[] = [];
@@ -91,6 +102,9 @@ export async function runCaseHere(spec: RunSpec, interrupted: () => 'SIGINT' | '
     const costParams = checkCostParams(costParamsWith(cost));
     const x = extraValues(spec);
     const trace = traceRequest(x);
+    const ownSeconds = x['--timeout'] !== undefined ? positiveSeconds(x['--timeout']) : undefined;
+    const poolSeconds = ownSeconds === undefined ? limits.maxSeconds : undefined;
+    const maxSeconds = ownSeconds ?? poolSeconds;
     const options: RunOptions = {
       interrupted,
       elf: spec.elf,
@@ -101,7 +115,7 @@ export async function runCaseHere(spec: RunSpec, interrupted: () => 'SIGINT' | '
       ...(spec.profile !== undefined ? { profile: spec.profile } : {}),
       sets: knobs,
       ...(x['--max-insns'] !== undefined ? { maxInsns: parseUserNumber(x['--max-insns'], '--max-insns') } : {}),
-      ...(x['--timeout'] !== undefined ? { maxSeconds: positiveSeconds(x['--timeout']) } : {}),
+      ...(maxSeconds !== undefined ? { maxSeconds } : {}),
       strict: false,
       ...(x['--seed'] !== undefined ? { seed: parseUserNumber(x['--seed'], '--seed') } : {}),
       ...(trace !== undefined ? { trace } : {}),
@@ -114,15 +128,16 @@ export async function runCaseHere(spec: RunSpec, interrupted: () => 'SIGINT' | '
     if (findings.length > 0) err.push(findings.join('\n') + '\n');
     const caught = interrupted();
     const exitCode = end.exitCode ?? (end.reason === 'budget' ? EXIT_BUDGET : end.reason === 'interrupted' && caught !== null ? EXIT_SIGNAL[caught] : EXIT_CRASH);
-    return { stdout, stderr: err.join(), exitCode };
+    const outOfTime = poolSeconds !== undefined && end.reason === 'budget' && end.message?.includes('time budget') === true;
+    return { stdout, stderr: err.join(), exitCode, outOfTime };
   } catch (e) {
     // cli/main.ts: a LabError is its one line and exit status; anything else an internal error.
     if (e instanceof LabError) {
       err.push(`contpte-lab: ${e.message}\n`);
-      return { stdout: '', stderr: err.join(), exitCode: e.exitCode };
+      return { stdout: '', stderr: err.join(), exitCode: e.exitCode, outOfTime: false };
     }
     err.push(`contpte-lab: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-    return { stdout: '', stderr: err.join(), exitCode: EXIT_CRASH };
+    return { stdout: '', stderr: err.join(), exitCode: EXIT_CRASH, outOfTime: false };
   }
 }
 

@@ -14,7 +14,8 @@ const SIGNALS = [null, 'SIGINT', 'SIGTERM'] as const;
 const post = (m: FromCaseWorker): void => port.postMessage(m);
 
 port.on('message', (m: ToCaseWorker) => {
-  void runCaseHere(m.spec, () => SIGNALS[Atomics.load(cell, 0)] ?? null).then((output) => post({ kind: 'done', id: m.id, output }));
+  const limits = m.maxSeconds !== undefined ? { maxSeconds: m.maxSeconds } : {};
+  void runCaseHere(m.spec, () => SIGNALS[Atomics.load(cell, 0)] ?? null, limits).then((output) => post({ kind: 'done', id: m.id, output }));
 });
 // Every module, koffi's addon included, is loaded by now: the pool may end this thread safely.
 post({ kind: 'ready' });

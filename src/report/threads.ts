@@ -7,9 +7,12 @@
  *
  * A case's failure stays the case's: a guest that crashes, a bad ELF, a budget end as a failed
  * result, and a worker that dies (an internal error, V8 out of memory) fails its case only; the
- * next case gets a new worker. A timeout stops the case at its next time slice; a case that does
- * not stop within GRACE_MS more loses its worker. What threads cannot contain is a native crash
- * of Unicorn itself, which takes the process down (--isolate runs each case in a child).
+ * next case gets a new worker. A timeout is the run's time budget (the engine's watchdog stops
+ * even a guest loop that never calls back into JavaScript) and reads as a killed child; a case
+ * that still has not ended GRACE_MS later loses its worker. What threads cannot contain is a
+ * native crash of Unicorn itself, which takes the process down (--isolate runs each case in a
+ * child), nor a worker stuck in native code, which Node cannot end: `stuck` counts those, and
+ * the caller then ends the process with hardExit (util/hard-exit.ts).
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -26,6 +29,8 @@ export interface CaseWorkerData {
 export interface ToCaseWorker {
   readonly id: number;
   readonly spec: RunSpec;
+  /** The pool's timeout, as the run's time budget. */
+  readonly maxSeconds?: number;
 }
 
 export type FromCaseWorker = { readonly kind: 'ready' } | { readonly kind: 'done'; readonly id: number; readonly output: CaseOutput };
@@ -65,7 +70,7 @@ class Slot {
     this.ready = new Promise((r) => (markReady = r));
     this.worker.on('message', (m: FromCaseWorker) => {
       if (m.kind === 'ready') markReady();
-      else this.finish(m.id, (p) => (p.timedOut ? timedOutResult(p, this.timeoutSeconds) : resultOfOutput(m.output.stdout, m.output.stderr, m.output.exitCode, seconds(p))));
+      else this.finish(m.id, (p) => (p.timedOut || m.output.outOfTime ? timedOutResult(p, this.timeoutSeconds) : resultOfOutput(m.output.stdout, m.output.stderr, m.output.exitCode, seconds(p))));
     });
     this.worker.on('error', (e) => onEnd(this, e.message));
     this.worker.on('exit', (code) => {
@@ -151,25 +156,34 @@ export class CaseThreadPool {
           }, ms),
         );
       }
-      slot.worker.postMessage({ id, spec } satisfies ToCaseWorker);
+      const limit = this.opts.timeoutSeconds !== undefined ? { maxSeconds: this.opts.timeoutSeconds } : {};
+      slot.worker.postMessage({ id, spec, ...limit } satisfies ToCaseWorker);
     }).finally(() => this.release(slot));
   }
 
   /**
    * compare's SIGINT/SIGTERM: every case in progress, and any started later, is asked to stop at
-   * its next time slice; resolves with how many were running once they have ended (or after
-   * `waitMs`), so that the process exits without ending a thread inside native code.
+   * its next time slice. Resolves once they have ended, or after `waitMs`: `settled` says which.
+   * A guest loop that never calls back into JavaScript does not see the request (Unicorn 2.0.1
+   * ends slices only at system calls and aborts), and Node cannot end its thread: the caller then
+   * leaves with hardExit instead of process.exit, which would wait for that thread.
    */
-  async stop(signal: 'SIGINT' | 'SIGTERM', waitMs = 3000): Promise<number> {
+  async stop(signal: 'SIGINT' | 'SIGTERM', waitMs = 2000): Promise<{ stopped: number; settled: boolean }> {
     this.stopping = signal === 'SIGINT' ? 1 : 2;
-    const busy = this.slots.filter((s) => s.pending !== null).length;
+    const stopped = this.slots.filter((s) => s.pending !== null).length;
     for (const s of this.slots) Atomics.store(s.cell, 0, this.stopping);
-    const settled = Promise.all([...[...this.inFlight].map((r) => r.then(() => undefined)), ...this.slots.map((s) => s.ready)]);
+    const all = Promise.all([...[...this.inFlight].map((r) => r.then(() => undefined)), ...this.slots.map((s) => s.ready)]).then(() => true);
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([settled, new Promise((r) => (timer = setTimeout(r, waitMs)))]);
+    const settled = await Promise.race([all, new Promise<boolean>((r) => (timer = setTimeout(() => r(false), waitMs)))]);
     clearTimeout(timer);
-    return busy;
+    return { stopped, settled: settled && this.stuck === 0 };
   }
+
+  /** Workers given up on while still running native code (see the module's comment). */
+  get stuck(): number {
+    return this.abandoned.size;
+  }
+  private readonly abandoned = new Set<Slot>();
 
   /** Ends every worker (after it has loaded; an idle worker is waiting in its event loop). */
   async close(): Promise<void> {
@@ -230,6 +244,7 @@ export class CaseThreadPool {
     const i = this.slots.indexOf(slot);
     if (i >= 0) this.slots.splice(i, 1);
     slot.finish(p.id, result);
-    void slot.ready.then(() => slot.worker.terminate());
+    this.abandoned.add(slot);
+    void slot.ready.then(() => slot.worker.terminate()).then(() => this.abandoned.delete(slot));
   }
 }

@@ -20,6 +20,7 @@ import { emitStudy, jsonFormat } from './collect.js';
 import { commandLine, etaMs, formatDuration, paint, showsProgress, tableWidth, usesColour, type TermStream } from '../tty.js';
 import { OUTPUT_FORMATS, renderComparison, writeHtmlComparison, type OutputFormat } from '../../report/output.js';
 import { UsageError } from '../../util/errors.js';
+import { hardExit } from '../../util/hard-exit.js';
 import { EXIT_SIGNAL, listOption } from './run.js';
 import { parseUserNumber } from '../../util/num.js';
 
@@ -226,10 +227,11 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
       if (stopping) process.exit(EXIT_SIGNAL[sig]);
       stopping = true;
       const children = stopChildren('SIGKILL');
-      void (pool?.stop(sig) ?? Promise.resolve(0)).then((threads) => {
-        const n = children + threads;
+      void (pool?.stop(sig) ?? Promise.resolve({ stopped: 0, settled: true })).then(({ stopped, settled }) => {
+        const n = children + stopped;
         process.stderr.write(`\ncontpte-lab: compare interrupted by ${sig}: ${n} run${n === 1 ? '' : 's'} stopped, no table\n`);
-        process.exit(EXIT_SIGNAL[sig]);
+        if (settled) process.exit(EXIT_SIGNAL[sig]);
+        void hardExit(EXIT_SIGNAL[sig]);
       });
     };
     process.on('SIGINT', onSignal);
@@ -250,6 +252,8 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
         runner: (r) => (pool !== null && runsInThread(r) ? pool.run(r) : runChild(r, { cli, ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}) })),
         ...(progress !== undefined ? { progress } : {}),
       });
+      // Interrupted: the runs ended early, and the signal handler ends the process; no table.
+      if (stopping) await new Promise<never>(() => {});
       const table = comparisonTable(cmp);
       process.stdout.write(renderComparison(cmp, table, format, { width: tableWidth(process.stdout), colour: usesColour(process.stdout) }));
       if (args.html !== undefined) await writeHtmlComparison({ file: args.html, title, cmp, table, traceFile, command: commandLine() });
@@ -264,6 +268,11 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
       }
     } finally {
       await pool?.close();
+      // A case given up on after its timeout may still hold its thread in native code.
+      if (pool !== null && pool.stuck > 0) {
+        if (traceDir !== null) rmSync(traceDir, { recursive: true, force: true });
+        await hardExit(process.exitCode === undefined ? 0 : Number(process.exitCode));
+      }
       if (traceDir !== null) rmSync(traceDir, { recursive: true, force: true });
     }
   },
