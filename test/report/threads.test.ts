@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runChild, type RunResult, type RunSpec } from '../../src/report/runner.js';
 import { caseWorkerPath, CaseThreadPool } from '../../src/report/threads.js';
+import { asmGuest } from '../robust/guests.js';
 
 const ROOT = process.cwd();
 const CLI = join(ROOT, 'dist/src/cli/main.js');
@@ -77,8 +78,13 @@ describe('compare in threads and in processes', () => {
 describe('the thread pool', () => {
   it('gives each kind of failure the result a child gives, and keeps running cases in the same worker', async () => {
     const notElf = join(ROOT, 'package.json');
+    // Guests that crash: a load from address 0 (SIGSEGV), an undefined instruction (SIGILL).
+    const segv = asmGuest('mov x0, #0\nldr x1, [x0]');
+    const sigill = asmGuest('.inst 0x00000000');
     const specs = [
       spec(notElf, []),
+      spec(segv, []),
+      spec(sigill, []),
       spec(HELLO, [], [], ['--max-insns', '1000']),
       spec(PF3, ['16MB', '2']),
       spec(PF3, ['2M', '1'], ['contpte=off', 'cost.cpus=64']),
@@ -92,10 +98,12 @@ describe('the thread pool', () => {
       expect(pool.threads).toBe(1);
       const children = await Promise.all(specs.map((s) => runChild(s)));
       expect(threads.map(sameFields)).toEqual(children.map(sameFields));
-      expect(threads.map((r) => r.ok)).toEqual([false, true, true, true, false, true]);
+      expect(threads.map((r) => r.ok)).toEqual([false, true, true, true, true, true, false, true]);
       expect(threads[0]).toMatchObject({ exitCode: 2 });
       expect(threads[0]!.ok ? '' : threads[0]!.error).toMatch(/^exit code 2: contpte-lab: .*package\.json/);
-      expect(threads[4]!.ok ? '' : threads[4]!.error).toMatch(/^exit code 2: contpte-lab: .*no_such_knob/);
+      const ends = threads.map((r) => (r.ok ? r.summary.end.reason : null));
+      expect(ends).toEqual([null, 'signal', 'signal', 'budget', 'exit', 'exit', null, 'exit']);
+      expect(threads[6]!.ok ? '' : threads[6]!.error).toMatch(/^exit code 2: contpte-lab: .*no_such_knob/);
     } finally {
       await pool.close();
     }
