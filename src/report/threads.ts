@@ -131,6 +131,8 @@ export class CaseThreadPool {
 
   /** Runs one case on an idle worker (started if fewer than `size` exist; else waits for one). */
   run(spec: RunSpec): Promise<RunResult> {
+    // Once stopping, nothing new starts: a worker busy in a slice would hold up the exit.
+    if (this.stopping !== 0) return Promise.resolve({ ok: false, error: 'not run: compare was interrupted', exitCode: null, seconds: 0, stderr: '' });
     const r = this.runOnSlot(spec);
     this.inFlight.add(r);
     void r.finally(() => this.inFlight.delete(r));
@@ -140,6 +142,7 @@ export class CaseThreadPool {
   private async runOnSlot(spec: RunSpec): Promise<RunResult> {
     const slot = await this.idleSlot();
     const id = this.nextId++;
+    // Stopping may have begun while this run waited for a worker: it then stops at once.
     Atomics.store(slot.cell, 0, this.stopping);
     slot.timeoutSeconds = this.opts.timeoutSeconds;
     return new Promise<RunResult>((resolve) => {

@@ -73,6 +73,14 @@ describe('compare in threads and in processes', () => {
     expect(t.err).toBe(p.err);
     expect(t.err).toContain('case contpte=off FAILED: stopped by a budget: the guest ran out of its instruction budget (1000 instructions)');
   });
+
+  it("a guest's stdin is empty, as a child's was, whatever compare's own stdin holds", () => {
+    // read(0, sp, 16), then exit with what it returned: 0 at end of file.
+    const reader = asmGuest('sub sp, sp, #16\nmov x0, #0\nmov x1, sp\nmov x2, #16\nmov x8, #63\nsvc #0\nmov x8, #93\nsvc #0');
+    const r = spawnSync(process.execPath, [CLI, 'compare', reader, '--matrix', 'contpte=on', '--format', 'json'], { encoding: 'utf8', input: 'bytes for nobody\n', timeout: 120_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect((JSON.parse(r.stdout) as { cases: { summary: { exit_code: number } }[] }).cases[0]!.summary.exit_code).toBe(0);
+  });
 });
 
 describe('the thread pool', () => {
