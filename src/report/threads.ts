@@ -62,7 +62,11 @@ class Slot {
   pending: Pending | null = null;
   dead = false;
 
-  constructor(file: string, onEnd: (slot: Slot, why: string) => void) {
+  constructor(
+    file: string,
+    private readonly timeoutSeconds: number | undefined,
+    onEnd: (slot: Slot, why: string) => void,
+  ) {
     const interrupt = new SharedArrayBuffer(4);
     this.cell = new Int32Array(interrupt);
     this.worker = new Worker(file, { workerData: { interrupt } satisfies CaseWorkerData, stdout: false, stderr: false });
@@ -78,8 +82,6 @@ class Slot {
       onEnd(this, `exit code ${code}`);
     });
   }
-
-  timeoutSeconds: number | undefined;
 
   /** Ends the case in progress with `result`, once. */
   finish(id: number, result: (p: Pending) => RunResult): void {
@@ -115,6 +117,9 @@ export class CaseThreadPool {
   /** The interrupt value every case gets once compare is stopping (0: not stopping). */
   private stopping = 0;
   private readonly inFlight = new Set<Promise<RunResult>>();
+  /** Slots handed to a caller and not yet given back (a slot is busy before its case is posted). */
+  private readonly claimed = new Set<Slot>();
+  private readonly abandoned = new Set<Slot>();
 
   constructor(
     private readonly size: number,
@@ -144,7 +149,6 @@ export class CaseThreadPool {
     const id = this.nextId++;
     // Stopping may have begun while this run waited for a worker: it then stops at once.
     Atomics.store(slot.cell, 0, this.stopping);
-    slot.timeoutSeconds = this.opts.timeoutSeconds;
     return new Promise<RunResult>((resolve) => {
       const p: Pending = { id, t0: performance.now(), resolve, timedOut: false, timers: [] };
       slot.pending = p;
@@ -154,7 +158,7 @@ export class CaseThreadPool {
           setTimeout(() => {
             p.timedOut = true;
             Atomics.store(slot.cell, 0, 2);
-            // Still running a slice later than it should: the worker goes, the case fails.
+            // Not ended GRACE_MS after its time budget: the case fails and its worker is given up.
             p.timers.push(setTimeout(() => this.retire(slot, (q) => timedOutResult(q, this.opts.timeoutSeconds)), GRACE_MS));
           }, ms),
         );
@@ -165,8 +169,8 @@ export class CaseThreadPool {
   }
 
   /**
-   * compare's SIGINT/SIGTERM: every case in progress, and any started later, is asked to stop at
-   * its next time slice. Resolves once they have ended, or after `waitMs`: `settled` says which.
+   * compare's SIGINT/SIGTERM: every case in progress is asked to stop at its next time slice, and
+   * no other starts. Resolves once they have ended, or after `waitMs`: `settled` says which.
    * A guest loop that never calls back into JavaScript does not see the request (Unicorn 2.0.1
    * ends slices only at system calls and aborts), and Node cannot end its thread: the caller then
    * leaves with hardExit instead of process.exit, which would wait for that thread.
@@ -186,15 +190,16 @@ export class CaseThreadPool {
   get stuck(): number {
     return this.abandoned.size;
   }
-  private readonly abandoned = new Set<Slot>();
 
   /** Ends every worker (after it has loaded; an idle worker is waiting in its event loop). */
   async close(): Promise<void> {
     const slots = this.slots.splice(0);
-    await Promise.all(slots.map(async (s) => {
-      await s.ready;
-      await s.worker.terminate();
-    }));
+    await Promise.all(
+      slots.map(async (s) => {
+        await s.ready;
+        await s.worker.terminate();
+      }),
+    );
   }
 
   private async idleSlot(): Promise<Slot> {
@@ -204,16 +209,13 @@ export class CaseThreadPool {
       return idle;
     }
     if (this.slots.length < this.size) {
-      const s = new Slot(this.file, (slot, why) => this.onEnd(slot, why));
+      const s = new Slot(this.file, this.opts.timeoutSeconds, (slot, why) => this.onEnd(slot, why));
       this.slots.push(s);
       this.claimed.add(s);
       return s;
     }
     return new Promise((r) => this.waiters.push(r));
   }
-
-  /** Slots handed to a caller and not yet given back (a slot is busy before its case is posted). */
-  private readonly claimed = new Set<Slot>();
 
   private release(slot: Slot): void {
     this.claimed.delete(slot);
