@@ -4,7 +4,7 @@ import type { RunSummary } from './summary.js';
 
 /** What crosses to the worker: the run's plain options (no callbacks) and the interrupt cell. */
 export interface WorkerRequest {
-  readonly options: Omit<RunOptions, 'stdout' | 'stderr' | 'diagnostics' | 'onMarker' | 'interrupted' | 'telemetry' | 'disassembler'>;
+  readonly options: Omit<RunOptions, 'stdout' | 'stderr' | 'stdin' | 'diagnostics' | 'onMarker' | 'interrupted' | 'telemetry' | 'disassembler'>;
   /** Cost-model settings, `cost.<name>=value`. */
   readonly cost: readonly string[];
   /** Which callbacks the caller gave: output the caller did not ask for is not sent. */

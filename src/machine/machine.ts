@@ -118,6 +118,8 @@ export interface MachineOptions {
   /** Where the guest's stdout and stderr go (default: the tool's own). */
   stdout?: (bytes: Uint8Array) => void;
   stderr?: (bytes: Uint8Array) => void;
+  /** The guest's stdin: up to `max` bytes, empty at its end (default: the tool's own stdin). */
+  stdin?: (max: number) => Uint8Array;
   /** One-line diagnostics of the tool (unimplemented syscalls, ...): default the tool's stderr. */
   diagnostics?: (line: string) => void;
   telemetry?: Telemetry;
@@ -275,7 +277,7 @@ export class Machine {
       telemetry: this.telemetry,
       fsPolicy: { tmpFs, tmpfs: k.fsTraits('tmpfs'), ext4: k.fsTraits('ext4') },
       unmapMappingRange: (inode, holeBegin) => k.unmapMappingRange(inode, holeBegin),
-      stdio: { writeStdout: write(1), writeStderr: write(2) },
+      stdio: { writeStdout: write(1), writeStderr: write(2), ...(this.opts.stdin ? { readStdin: this.opts.stdin } : {}) },
       markers,
       utsname: { release: releaseForProfile(this.profile) },
       ...(this.opts.seed !== undefined ? { randomSeed: this.opts.seed } : {}),

@@ -99,6 +99,18 @@ function errorLine(stderr: string): string {
   return lines[lines.length - 1] ?? '';
 }
 
+/**
+ * A finished run's result from what it printed and its exit status: its summary when it printed
+ * one, else a failure naming its error line. The same for a child and for a case run in a thread
+ * (case-run.ts), so both read alike.
+ */
+export function resultOfOutput(stdout: string, stderr: string, code: number | null, seconds: number): RunResult {
+  const found = findSummary(stdout, stderr);
+  if (typeof found !== 'string') return { ok: true, summary: found, seconds, stderr };
+  const why = errorLine(stderr) || found;
+  return { ok: false, error: `exit code ${code ?? 'none'}: ${why}`, exitCode: code, seconds, stderr };
+}
+
 export interface ChildOptions {
   /** The CLI script to run (default: this package's compiled CLI). */
   cli?: string;
@@ -149,13 +161,7 @@ export function runChild(r: RunSpec, opts: ChildOptions = {}): Promise<RunResult
         resolve({ ok: false, error: `killed after ${opts.timeoutSeconds} s`, exitCode: code, seconds, stderr });
         return;
       }
-      const found = findSummary(stdout, stderr);
-      if (typeof found !== 'string') {
-        resolve({ ok: true, summary: found, seconds, stderr });
-        return;
-      }
-      const why = errorLine(stderr) || found;
-      resolve({ ok: false, error: `exit code ${code ?? 'none'}: ${why}`, exitCode: code, seconds, stderr });
+      resolve(resultOfOutput(stdout, stderr, code, seconds));
     };
     child.on('error', (e) => finish(null, e));
     child.on('close', (code) => finish(code));

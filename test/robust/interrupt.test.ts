@@ -1,7 +1,8 @@
 /**
  * SIGINT and SIGTERM during a run: the guest stops at the next time slice, the summary so far is
  * printed (end reason 'interrupted'), every trace is closed validly and says so, the exit status
- * is 130/143; compare passes the signal on to its child runs and leaves none behind.
+ * is 130/143; compare stops the cases of its threads, or with --isolate passes the signal on to
+ * its child runs and leaves none behind.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
@@ -67,11 +68,19 @@ describe('a signal during run', () => {
 });
 
 describe('a signal to compare', () => {
-  it('stops its child runs and exits 143', async () => {
+  it('stops the cases running in its threads and exits 143', async () => {
+    const started = Date.now();
+    const r = await interrupt(['compare', PAGE_FAULT3, '--matrix', 'contpte=on,off', '--jobs', '2', '--', '1M', FOREVER], () => Date.now() - started > 3000, 'SIGTERM');
+    expect(r.code).toBe(143);
+    expect(r.err).toMatch(/contpte-lab: compare interrupted by SIGTERM: 2 runs stopped, no table/);
+    expect(r.out).toBe('');
+  }, 60_000);
+
+  it('with --isolate, stops its child runs and leaves none behind', async () => {
     // Unique to this test process, so that no other run matches.
     const marker = String(4_000_000_000 + process.pid);
     const running = (): boolean => spawnSync('pgrep', ['-f', `main.js run .*page_fault3 --json .*${marker}`]).status === 0;
-    const r = await interrupt(['compare', PAGE_FAULT3, '--matrix', 'contpte=on,off', '--jobs', '2', '--', '1M', marker], running, 'SIGTERM');
+    const r = await interrupt(['compare', PAGE_FAULT3, '--isolate', '--matrix', 'contpte=on,off', '--jobs', '2', '--', '1M', marker], running, 'SIGTERM');
     expect(r.code).toBe(143);
     expect(r.err).toMatch(/contpte-lab: compare interrupted by SIGTERM: 2 runs stopped, no table/);
     for (let i = 0; i < 50 && running(); i++) await sleep(100);

@@ -1,7 +1,8 @@
 /**
  * `contpte-lab compare <elf> [-- args]`: run a program under several configurations (a matrix of
- * knobs, a cases file, or a preset), one child `contpte-lab run --json` per distinct run in a
- * pool of processes, and print one row per case: counts, TLBIs by operation, the cost model's
+ * knobs, a cases file, or a preset), each distinct run in a pool of worker threads of this process
+ * (report/threads.ts; `--isolate`: one child `contpte-lab run --json` per run instead), and print
+ * one row per case: counts, TLBIs by operation, the cost model's
  * figures and the ratio to a baseline case. `--html FILE` writes a self-contained report.
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -13,10 +14,13 @@ import { comparisonTable, distinctRuns, failureReport, resolveCases, runComparis
 import { partitionSets } from '../../report/cost.js';
 import { largeComparisonVerdict, LARGE_COMPARISON, precheckCases, precheckOutputPath } from '../../report/precheck.js';
 import { cliPath, packageRoot, runArgv, runChild, stopChildren, type PoolProgress } from '../../report/runner.js';
+import { runsInThread } from '../../report/case-run.js';
+import { CaseThreadPool } from '../../report/threads.js';
 import { emitStudy, jsonFormat } from './collect.js';
 import { commandLine, etaMs, formatDuration, paint, showsProgress, tableWidth, usesColour, type TermStream } from '../tty.js';
 import { OUTPUT_FORMATS, renderComparison, writeHtmlComparison, type OutputFormat } from '../../report/output.js';
 import { UsageError } from '../../util/errors.js';
+import { hardExit } from '../../util/hard-exit.js';
 import { EXIT_SIGNAL, listOption } from './run.js';
 import { parseUserNumber } from '../../util/num.js';
 
@@ -37,6 +41,7 @@ interface CompareArgs {
   timeout?: string;
   'dry-run': boolean;
   'emit-jobs'?: string;
+  isolate: boolean;
   yes: boolean;
 }
 
@@ -166,6 +171,7 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
       .option('json', { type: 'boolean', default: false, describe: 'the same as --format json' })
       .option('html', { type: 'string', describe: 'also write a self-contained HTML report (table and charts) to FILE' })
       .option('jobs', { type: 'string', describe: 'runs in parallel [default: min(CPUs, runs)]' })
+      .option('isolate', { type: 'boolean', default: false, describe: 'run each case in a child process of its own (slower start-up) instead of worker threads of this one' })
       .option('max-insns', { type: 'string', describe: 'instruction budget of each run (passed to run)' })
       .option('timeout', { type: 'string', describe: 'kill a run after this many seconds' })
       .option('dry-run', { type: 'boolean', default: false, describe: 'print the runs that would be made and stop' })
@@ -206,20 +212,30 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
       }
       return;
     }
-    // SIGINT/SIGTERM: the child runs end with the tool (never left running on their own). Their
-    // results are dropped, and a run inside a long stretch of guest code without a kernel event
-    // only sees a signal at its next one: SIGKILL ends them at once.
-    const onSignal = (sig: 'SIGINT' | 'SIGTERM'): void => {
-      const n = stopChildren('SIGKILL');
-      process.stderr.write(`\ncontpte-lab: compare interrupted by ${sig}: ${n} run${n === 1 ? '' : 's'} stopped, no table\n`);
-      process.exit(EXIT_SIGNAL[sig]);
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
     const jobs = args.jobs !== undefined ? parseUserNumber(args.jobs, '--jobs') : Math.min(availableParallelism(), runs.length);
     if (jobs < 1) throw new UsageError('--jobs: at least 1');
     const timeoutSeconds = args.timeout !== undefined ? parseUserNumber(args.timeout, '--timeout') : undefined;
     const cli = cliPath();
+    const pool = args.isolate ? null : new CaseThreadPool(jobs, timeoutSeconds !== undefined ? { timeoutSeconds } : {});
+    // SIGINT/SIGTERM: the runs end with the tool (never left running on their own) and their
+    // results are dropped. A child inside a long stretch of guest code without a kernel event
+    // only sees a signal at its next one: SIGKILL ends it at once. A thread's case stops at its
+    // next time slice (at most 100 ms of guest time), and the process exits once it has. A
+    // second signal ends the tool at once.
+    let stopping = false;
+    const onSignal = (sig: 'SIGINT' | 'SIGTERM'): void => {
+      if (stopping) process.exit(EXIT_SIGNAL[sig]);
+      stopping = true;
+      const children = stopChildren('SIGKILL');
+      void (pool?.stop(sig) ?? Promise.resolve({ stopped: 0, settled: true })).then(({ stopped, settled }) => {
+        const n = children + stopped;
+        process.stderr.write(`\ncontpte-lab: compare interrupted by ${sig}: ${n} run${n === 1 ? '' : 's'} stopped, no table\n`);
+        if (settled) process.exit(EXIT_SIGNAL[sig]);
+        void hardExit(EXIT_SIGNAL[sig]);
+      });
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
 
     // A single run reported in HTML also gets a trace, for its chart of events over time.
     let traceDir: string | null = null;
@@ -233,9 +249,11 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
       const progress = showsProgress(process.stderr) ? new TtyProgress(runs.map((r) => r.cases.join(', ')), process.stderr, jobs) : undefined;
       const cmp = await runComparison(req, {
         jobs,
-        runner: (r) => runChild(r, { cli, ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}) }),
+        runner: (r) => (pool !== null && runsInThread(r) ? pool.run(r) : runChild(r, { cli, ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}) })),
         ...(progress !== undefined ? { progress } : {}),
       });
+      // Interrupted: the runs ended early, and the signal handler ends the process; no table.
+      if (stopping) await new Promise<never>(() => {});
       const table = comparisonTable(cmp);
       process.stdout.write(renderComparison(cmp, table, format, { width: tableWidth(process.stdout), colour: usesColour(process.stdout) }));
       if (args.html !== undefined) await writeHtmlComparison({ file: args.html, title, cmp, table, traceFile, command: commandLine() });
@@ -249,6 +267,12 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
         process.exitCode = 1;
       }
     } finally {
+      await pool?.close();
+      // A case given up on after its timeout may still hold its thread in native code.
+      if (pool !== null && pool.stuck > 0) {
+        if (traceDir !== null) rmSync(traceDir, { recursive: true, force: true });
+        await hardExit(process.exitCode === undefined ? 0 : Number(process.exitCode));
+      }
       if (traceDir !== null) rmSync(traceDir, { recursive: true, force: true });
     }
   },
