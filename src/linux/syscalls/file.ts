@@ -582,15 +582,21 @@ function unlinkat(p: LinuxProcess, a: readonly U64[]): number {
   return p.fs.unlink(parent.parent, parent.name, parent.trailingSlash);
 }
 
-function mkdirat(p: LinuxProcess, a: readonly U64[]): number {
-  const name = getPathname(p.mm, argPtr(a[1]!));
+/** The directory and last component of a name to be created at (dirfd, pathVa): EEXIST if it is taken. */
+function newNameAt(p: LinuxProcess, dirfd: number, pathVa: number): { dir: DirNode; name: string } | number {
+  const name = getPathname(p.mm, pathVa);
   if (name.kind === 'error') return -name.errno;
-  const base = startDir(p, argInt(a[0]!), name.value);
+  const base = startDir(p, dirfd, name.value);
   if (typeof base === 'number') return base;
   const parent = p.fs.lookupParent(base, name.value);
   if (parent.kind === 'error') return -parent.errno;
   if (parent.node !== null) return -EEXIST;
-  return p.fs.mkdir(parent.parent, parent.name, argUint(a[2]!) & 0o7777);
+  return { dir: parent.parent, name: parent.name };
+}
+
+function mkdirat(p: LinuxProcess, a: readonly U64[]): number {
+  const at = newNameAt(p, argInt(a[0]!), argPtr(a[1]!));
+  return typeof at === 'number' ? at : p.fs.mkdir(at.dir, at.name, argUint(a[2]!) & 0o7777);
 }
 
 function readlinkat(p: LinuxProcess, a: readonly U64[]): number {
@@ -610,14 +616,8 @@ function readlinkat(p: LinuxProcess, a: readonly U64[]): number {
 function symlinkat(p: LinuxProcess, a: readonly U64[]): number {
   const target = getPathname(p.mm, argPtr(a[0]!));
   if (target.kind === 'error') return -target.errno;
-  const name = getPathname(p.mm, argPtr(a[2]!));
-  if (name.kind === 'error') return -name.errno;
-  const base = startDir(p, argInt(a[1]!), name.value);
-  if (typeof base === 'number') return base;
-  const parent = p.fs.lookupParent(base, name.value);
-  if (parent.kind === 'error') return -parent.errno;
-  if (parent.node !== null) return -EEXIST;
-  return p.fs.symlink(parent.parent, parent.name, target.value);
+  const at = newNameAt(p, argInt(a[1]!), argPtr(a[2]!));
+  return typeof at === 'number' ? at : p.fs.symlink(at.dir, at.name, target.value);
 }
 
 /** utimensat's tv_nsec values that mean "the current time" and "leave it" (include/uapi/linux/stat.h). */
