@@ -313,9 +313,14 @@ export class Engine {
     if (!Number.isInteger(asid) || asid < 0 || asid > 0xffff) throw new RangeError(`ASID ${asid} is not 0..65535`);
     this.curShadow.discardStale();
     this.curShadow = tables;
+    const asidChanged = asid !== this.currentAsid;
     this.currentAsid = asid;
     this.uc.cpRegWrite(TTBR0_EL1, ttbr0Value(tables.rootPa, asid));
-    this.uc.cpRegWriteHalves(TLBI_VMALLE1, 0, 0);
+    // A write that changes TTBR0_EL1's ASID already empties QEMU's whole TLB (target/arm
+    // helper.c vmsa_ttbr_write, QEMU 5.0 and 8.x): a TLBI after it would only clear QEMU's
+    // translated-block jump cache a second time, one more native call per context switch.
+    // The same ASID with another tree (a thread moving to another CPU) needs the TLBI.
+    if (!asidChanged) this.uc.cpRegWriteHalves(TLBI_VMALLE1, 0, 0);
     tables.discardStale();
   }
 
@@ -354,8 +359,15 @@ export class Engine {
   }
 
   getPc(): number {
-    return this.pendingPc ?? this.uc.regReadNumber(UC_ARM64_REG_PC);
+    return this.pendingPc ?? this.knownPc ?? this.uc.regReadNumber(UC_ARM64_REG_PC);
   }
+
+  /**
+   * The PC Unicorn holds, when the engine itself wrote it since the last emulation (a register
+   * file loaded, setPc, a hook's pending PC), so that a run started after a context switch does
+   * not read it back (one native call per switch). Undefined while the guest may move it.
+   */
+  private knownPc: number | undefined;
 
   /**
    * What an `svc` hands the kernel: x0..x5, x8 and the PC, in one batched read (a syscall's
@@ -380,6 +392,7 @@ export class Engine {
       return;
     }
     this.uc.regWrite(UC_ARM64_REG_PC, pc);
+    this.knownPc = Number.isSafeInteger(pc) && pc >= 0 ? pc : undefined;
   }
 
   getSp(): number {
@@ -499,6 +512,7 @@ export class Engine {
     if (inHook) b.slots.copyWithin(16 * CTX_PC, 16 * CTX_SP, 16 * CTX_SP + 16);
     b.write();
     this.pendingPc = inHook ? pc : undefined;
+    if (!inHook) this.knownPc = pc < 2 ** 53 ? pc : undefined;
   }
 
   private ctxBatch: { slots: Uint8Array; read(): void; write(): void } | undefined;
@@ -581,6 +595,7 @@ export class Engine {
         let timedOut = false;
         const quantum = slice?.count ?? 0;
         const count = quantum > 0 && (this.maxInsns === 0 || quantum < this.maxInsns) ? quantum : this.maxInsns;
+        this.knownPc = undefined;
         try {
           err = this.uc.emuStart(pc, UNTIL_NEVER, 0, count);
         } finally {
@@ -591,6 +606,7 @@ export class Engine {
         }
         if (this.pendingPc !== undefined) {
           this.uc.regWrite(UC_ARM64_REG_PC, this.pendingPc);
+          this.knownPc = this.pendingPc;
           this.pendingPc = undefined;
         }
         if (this.stopReason) {
