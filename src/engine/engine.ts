@@ -315,7 +315,8 @@ export class Engine {
     this.curShadow = tables;
     const asidChanged = asid !== this.currentAsid;
     this.currentAsid = asid;
-    this.uc.cpRegWrite(TTBR0_EL1, ttbr0Value(tables.rootPa, asid));
+    // As ttbr0Value, in halves: the BASE is below 2^48 and the ASID fills bits 63:48.
+    this.uc.cpRegWriteHalves(TTBR0_EL1, tables.rootPa >>> 0, Math.floor(tables.rootPa / 2 ** 32) | (asid << 16));
     // A write that changes TTBR0_EL1's ASID already empties QEMU's whole TLB (target/arm
     // helper.c vmsa_ttbr_write, QEMU 5.0 and 8.x): a TLBI after it would only clear QEMU's
     // translated-block jump cache a second time, one more native call per context switch.

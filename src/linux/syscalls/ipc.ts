@@ -470,13 +470,14 @@ function ppoll(p: LinuxProcess, a: readonly U64[]): number | SyscallOutcome {
       else {
         const r = pollFile(f);
         revents = r.mask & (events | POLLERR | POLLHUP);
-        queues.push(...r.on);
+        // Each queue once, in the order first met (a pipe's ends share theirs); no spread or Set.
+        for (const q of r.on) if (!queues.includes(q)) queues.push(q);
       }
     }
     view.setUint16(i * 8 + 6, revents, true);
     if (revents !== 0) ready++;
   }
-  return pollOrSleep(p, tsp, timeout, sigmask, { ready, queues: [...new Set(queues)] }, (n) => {
+  return pollOrSleep(p, tsp, timeout, sigmask, { ready, queues }, (n) => {
     const r = putUser(p.mm, ufds, raw);
     return r < 0 ? r : n;
   });
@@ -539,7 +540,7 @@ function pselect6(p: LinuxProcess, a: readonly U64[]): number | SyscallOutcome {
       }
     }
   }
-  return pollOrSleep(p, tsp, timeout, sigmask, { ready, queues: [...new Set(queues)] }, (count) => {
+  return pollOrSleep(p, tsp, timeout, sigmask, { ready, queues }, (count) => {
     for (let k = 0; k < 3; k++) {
       if (vas[k] === 0) continue;
       const r = putUser(p.mm, vas[k]!, outs[k]!);
