@@ -467,16 +467,21 @@ export class Engine {
    * TPIDR_EL0, FPCR, FPSR and v0..v31 in one batched read, kept as its bytes until something
    * reads a field (saved-regs.ts).
    */
-  saveRegisters(): RegisterFile {
+  saveRegisters(reuse?: RegisterFile | null): RegisterFile {
     const b = this.contextBatch();
     b.read();
-    const bytes = b.slots.slice(0, 16 * CTX_SLOTS);
+    // The task's previous save, still bytes nobody decoded, is overwritten rather than copied
+    // into a new buffer (a switch allocated 1,104 bytes outside the heap for it): the caller
+    // replaces its only reference to it (Task.regs) with the result.
+    const old = reuse instanceof SavedRegisters ? reuse.raw : null;
+    const bytes = old !== null ? old : b.slots.slice(0, 16 * CTX_SLOTS);
+    if (old !== null) old.set(b.slots.subarray(0, 16 * CTX_SLOTS));
     if (this.pendingPc !== undefined) {
-      const dv = new DataView(bytes.buffer);
+      const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
       dv.setUint32(16 * CTX_PC, this.pendingPc >>> 0, true);
       dv.setUint32(16 * CTX_PC + 4, Math.floor(this.pendingPc / 2 ** 32), true);
     }
-    return new SavedRegisters(bytes);
+    return old !== null ? reuse! : new SavedRegisters(bytes);
   }
 
   /** Loads a task's register file (its PC included) onto the CPU, in one batched write. */
@@ -487,11 +492,8 @@ export class Engine {
     // batch there writes SP a second time in the PC's slot.
     const inHook = this.inHook;
     const b = this.contextBatch(!inHook);
-    const dv = new DataView(b.slots.buffer, b.slots.byteOffset, b.slots.byteLength);
-    const put = (i: number, v: bigint): void => {
-      dv.setBigUint64(16 * i, BigInt.asUintN(64, v), true);
-      dv.setBigUint64(16 * i + 8, 0n, true);
-    };
+    const dv = b.dv;
+    const put = putSlot;
     const raw = r instanceof SavedRegisters ? r.raw : null;
     let pc: number;
     if (raw !== null) {
@@ -499,14 +501,14 @@ export class Engine {
       b.slots.set(raw);
       pc = dv.getUint32(16 * CTX_PC + 4, true) * 2 ** 32 + dv.getUint32(16 * CTX_PC, true);
     } else {
-      for (let n = 0; n <= 30; n++) put(n, r.x[n]!);
-      put(CTX_SP, r.sp);
-      put(CTX_NZCV, BigInt(r.nzcv >>> 0));
-      put(CTX_TPIDR, r.tpidr);
-      put(CTX_FPCR, BigInt(r.fpcr >>> 0));
-      put(CTX_FPSR, BigInt(r.fpsr >>> 0));
+      for (let n = 0; n <= 30; n++) put(dv, n, r.x[n]!);
+      put(dv, CTX_SP, r.sp);
+      put(dv, CTX_NZCV, BigInt(r.nzcv >>> 0));
+      put(dv, CTX_TPIDR, r.tpidr);
+      put(dv, CTX_FPCR, BigInt(r.fpcr >>> 0));
+      put(dv, CTX_FPSR, BigInt(r.fpsr >>> 0));
       for (let n = 0; n < 32; n++) b.slots.set(r.v[n]!, 16 * (CTX_V + n));
-      put(CTX_PC, r.pc);
+      put(dv, CTX_PC, r.pc);
       pc = Number(r.pc);
     }
     // The batch without the PC has SP in the PC's slot.
@@ -516,18 +518,18 @@ export class Engine {
     if (!inHook) this.knownPc = pc < 2 ** 53 ? pc : undefined;
   }
 
-  private ctxBatch: { slots: Uint8Array; read(): void; write(): void } | undefined;
-  private ctxBatchNoPc: { slots: Uint8Array; read(): void; write(): void } | undefined;
+  private ctxBatch: ContextBatch | undefined;
+  private ctxBatchNoPc: ContextBatch | undefined;
 
   /** The register file's batch; without the PC, SP is in the PC's slot (same layout). */
-  private contextBatch(withPc = true): { slots: Uint8Array; read(): void; write(): void } {
+  private contextBatch(withPc = true): ContextBatch {
     const ids = (pc: number): number[] => [
       ...Array.from({ length: 31 }, (_, n) => ucArm64RegX(n)),
       UC_ARM64_REG_SP, pc, UC_ARM64_REG_NZCV, UC_ARM64_REG_TPIDR_EL0, UC_ARM64_REG_FPCR, UC_ARM64_REG_FPSR,
       ...Array.from({ length: 32 }, (_, n) => ucArm64RegQ(n)),
     ];
-    if (!withPc) return (this.ctxBatchNoPc ??= this.uc.batchAccess(ids(UC_ARM64_REG_SP)));
-    return (this.ctxBatch ??= this.uc.batchAccess(ids(UC_ARM64_REG_PC)));
+    if (!withPc) return (this.ctxBatchNoPc ??= withView(this.uc.batchAccess(ids(UC_ARM64_REG_SP))));
+    return (this.ctxBatch ??= withView(this.uc.batchAccess(ids(UC_ARM64_REG_PC))));
   }
 
   // ---- running ----
@@ -885,6 +887,19 @@ export class Engine {
     for (const k of Object.keys(this.stats)) this.stats[k] = 0;
     for (const k of Object.keys(this.shadow.stats)) if (k !== 'tables_live') this.shadow.stats[k] = 0;
   }
+}
+
+/** A batch of the register file, with a view of its slots kept (a load makes no DataView). */
+type ContextBatch = { slots: Uint8Array; dv: DataView; read(): void; write(): void };
+
+function withView(b: { slots: Uint8Array; read(): void; write(): void }): ContextBatch {
+  return Object.assign(b, { dv: new DataView(b.slots.buffer, b.slots.byteOffset, b.slots.byteLength) });
+}
+
+/** A 64-bit register into its 16-byte slot (the upper half zero). */
+function putSlot(dv: DataView, i: number, v: bigint): void {
+  dv.setBigUint64(16 * i, BigInt.asUintN(64, v), true);
+  dv.setBigUint64(16 * i + 8, 0n, true);
 }
 
 /** A decoded access with the pointer tag it was made through (GuestAccess.tag). */
