@@ -372,19 +372,33 @@ export class Engine {
 
   /**
    * What an `svc` hands the kernel: x0..x5, x8 and the PC, in one batched read (a syscall's
-   * arguments read one by one cost seven native calls and seven BigInts).
+   * arguments read one by one cost seven native calls and seven BigInts). The objects are the
+   * engine's own, rewritten by the next call (three syscalls a context switch made nine objects
+   * each): a caller that keeps an argument past its syscall copies it.
    */
-  svcRegisters(): { args: U64[]; x8: U64; pc: number } {
+  svcRegisters(): { readonly args: readonly U64[]; readonly x8: U64; readonly pc: number } {
     this.svcBatch ??= this.uc.batchReader([...[0, 1, 2, 3, 4, 5, 8].map(ucArm64RegX), UC_ARM64_REG_PC]);
     const r = this.svcBatch();
-    const args: U64[] = new Array<U64>(6);
-    for (let n = 0; n < 6; n++) args[n] = { lo: r[4 * n]!, hi: r[4 * n + 1]! };
     const pc = this.pendingPc ?? r[29]! * 2 ** 32 + r[28]!;
     if (this.pendingPc === undefined && r[29]! >= 0x200000) throw new RangeError(`the PC 0x${r[29]!.toString(16)}${r[28]!.toString(16).padStart(8, '0')} is not below 2^53`);
-    return { args, x8: { lo: r[24]!, hi: r[25]! }, pc };
+    const out = this.svcOut;
+    for (let n = 0; n < 6; n++) {
+      const a = out.args[n]!;
+      a.lo = r[4 * n]!;
+      a.hi = r[4 * n + 1]!;
+    }
+    out.x8.lo = r[24]!;
+    out.x8.hi = r[25]!;
+    out.pc = pc;
+    return out;
   }
 
   private svcBatch: (() => Uint32Array) | undefined;
+  private readonly svcOut: { args: { lo: number; hi: number }[]; x8: { lo: number; hi: number }; pc: number } = {
+    args: Array.from({ length: 6 }, () => ({ lo: 0, hi: 0 })),
+    x8: { lo: 0, hi: 0 },
+    pc: 0,
+  };
 
   /** Sets the PC. Inside a hook the guest continues there (or, if the hook stops, the next run does). */
   setPc(pc: number): void {

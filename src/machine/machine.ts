@@ -769,7 +769,8 @@ export class Machine {
         t.wakeReason = null;
         return 'continue';
       case 'block': {
-        t.blockedIn = { nr, args: [...args], pc, on: out.on, ...(out.deadlineNs !== undefined ? { deadlineNs: out.deadlineNs } : {}), restartable: out.restartable ?? false, onSignal: out.onSignal ?? 'interrupt' };
+        // Copies: the arguments of the svc hook are the engine's, rewritten by the next svc.
+        t.blockedIn = { nr, args: args.map((a) => ({ lo: a.lo, hi: a.hi })), pc, on: out.on, ...(out.deadlineNs !== undefined ? { deadlineNs: out.deadlineNs } : {}), restartable: out.restartable ?? false, onSignal: out.onSignal ?? 'interrupt' };
         t.state = 'blocked';
         t.wakeReason = null;
         if (t.regs === null || this.running === t) t.regs = this.engine.saveRegisters(t.regs);
