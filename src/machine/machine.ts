@@ -770,7 +770,12 @@ export class Machine {
         return 'continue';
       case 'block': {
         // Copies: the arguments of the svc hook are the engine's, rewritten by the next svc.
-        t.blockedIn = { nr, args: args.map((a) => ({ lo: a.lo, hi: a.hi })), pc, on: out.on, ...(out.deadlineNs !== undefined ? { deadlineNs: out.deadlineNs } : {}), restartable: out.restartable ?? false, onSignal: out.onSignal ?? 'interrupt' };
+        const kept = args.map(copyU64);
+        const restartable = out.restartable ?? false;
+        const onSignal = out.onSignal ?? 'interrupt';
+        t.blockedIn = out.deadlineNs !== undefined
+          ? { nr, args: kept, pc, on: out.on, deadlineNs: out.deadlineNs, restartable, onSignal }
+          : { nr, args: kept, pc, on: out.on, restartable, onSignal };
         t.state = 'blocked';
         t.wakeReason = null;
         if (t.regs === null || this.running === t) t.regs = this.engine.saveRegisters(t.regs);
@@ -1124,6 +1129,10 @@ export class Machine {
     this.closed = true;
     this.engine.close();
   }
+}
+
+function copyU64(a: U64): U64 {
+  return { lo: a.lo, hi: a.hi };
 }
 
 /** dup_mmap through the memory manager's fork (mm/fork.ts). */
