@@ -537,6 +537,8 @@ export class Engine {
 
   /** The register file's batch; without the PC, SP is in the PC's slot (same layout). */
   private contextBatch(withPc = true): ContextBatch {
+    const made = withPc ? this.ctxBatch : this.ctxBatchNoPc;
+    if (made !== undefined) return made;
     const ids = (pc: number): number[] => [
       ...Array.from({ length: 31 }, (_, n) => ucArm64RegX(n)),
       UC_ARM64_REG_SP, pc, UC_ARM64_REG_NZCV, UC_ARM64_REG_TPIDR_EL0, UC_ARM64_REG_FPCR, UC_ARM64_REG_FPSR,
