@@ -333,9 +333,15 @@ export class Engine {
     if (!Number.isInteger(asid) || asid < 0 || asid > 0xffff) throw new RangeError(`ASID ${asid} is not 0..65535`);
     this.curShadow.discardStale();
     this.curShadow = tables;
+    const asidChanged = asid !== this.currentAsid;
     this.currentAsid = asid;
-    this.uc.cpRegWrite(TTBR0_EL1, ttbr0Value(tables.rootPa, asid));
-    this.uc.cpRegWriteHalves(TLBI_VMALLE1, 0, 0);
+    // As ttbr0Value, in halves: the BASE is below 2^48 and the ASID fills bits 63:48.
+    this.uc.cpRegWriteHalves(TTBR0_EL1, tables.rootPa >>> 0, Math.floor(tables.rootPa / 2 ** 32) | (asid << 16));
+    // A write that changes TTBR0_EL1's ASID already empties QEMU's whole TLB (target/arm
+    // helper.c vmsa_ttbr_write, QEMU 5.0 and 8.x): a TLBI after it would only clear QEMU's
+    // translated-block jump cache a second time, one more native call per context switch.
+    // The same ASID with another tree (a thread moving to another CPU) needs the TLBI.
+    if (!asidChanged) this.uc.cpRegWriteHalves(TLBI_VMALLE1, 0, 0);
     tables.discardStale();
   }
 
@@ -374,24 +380,45 @@ export class Engine {
   }
 
   getPc(): number {
-    return this.pendingPc ?? this.uc.regReadNumber(UC_ARM64_REG_PC);
+    return this.pendingPc ?? this.knownPc ?? this.uc.regReadNumber(UC_ARM64_REG_PC);
   }
 
   /**
-   * What an `svc` hands the kernel: x0..x5, x8 and the PC, in one batched read (a syscall's
-   * arguments read one by one cost seven native calls and seven BigInts).
+   * The PC Unicorn holds, when the engine itself wrote it since the last emulation (a register
+   * file loaded, setPc, a hook's pending PC), so that a run started after a context switch does
+   * not read it back (one native call per switch). Undefined while the guest may move it.
    */
-  svcRegisters(): { args: U64[]; x8: U64; pc: number } {
+  private knownPc: number | undefined;
+
+  /**
+   * What an `svc` hands the kernel: x0..x5, x8 and the PC, in one batched read (a syscall's
+   * arguments read one by one cost seven native calls and seven BigInts). The objects are the
+   * engine's own, rewritten by the next call (three syscalls a context switch made nine objects
+   * each): a caller that keeps an argument past its syscall copies it.
+   */
+  svcRegisters(): { readonly args: readonly U64[]; readonly x8: U64; readonly pc: number } {
     this.svcBatch ??= this.uc.batchReader([...[0, 1, 2, 3, 4, 5, 8].map(ucArm64RegX), UC_ARM64_REG_PC]);
     const r = this.svcBatch();
-    const args: U64[] = new Array<U64>(6);
-    for (let n = 0; n < 6; n++) args[n] = { lo: r[4 * n]!, hi: r[4 * n + 1]! };
     const pc = this.pendingPc ?? r[29]! * 2 ** 32 + r[28]!;
     if (this.pendingPc === undefined && r[29]! >= 0x200000) throw new RangeError(`the PC 0x${r[29]!.toString(16)}${r[28]!.toString(16).padStart(8, '0')} is not below 2^53`);
-    return { args, x8: { lo: r[24]!, hi: r[25]! }, pc };
+    const out = this.svcOut;
+    for (let n = 0; n < 6; n++) {
+      const a = out.args[n]!;
+      a.lo = r[4 * n]!;
+      a.hi = r[4 * n + 1]!;
+    }
+    out.x8.lo = r[24]!;
+    out.x8.hi = r[25]!;
+    out.pc = pc;
+    return out;
   }
 
   private svcBatch: (() => Uint32Array) | undefined;
+  private readonly svcOut: { args: { lo: number; hi: number }[]; x8: { lo: number; hi: number }; pc: number } = {
+    args: Array.from({ length: 6 }, () => ({ lo: 0, hi: 0 })),
+    x8: { lo: 0, hi: 0 },
+    pc: 0,
+  };
 
   /** Sets the PC. Inside a hook the guest continues there (or, if the hook stops, the next run does). */
   setPc(pc: number): void {
@@ -400,6 +427,7 @@ export class Engine {
       return;
     }
     this.uc.regWrite(UC_ARM64_REG_PC, pc);
+    this.knownPc = Number.isSafeInteger(pc) && pc >= 0 ? pc : undefined;
   }
 
   getSp(): number {
@@ -473,16 +501,21 @@ export class Engine {
    * TPIDR_EL0, FPCR, FPSR and v0..v31 in one batched read, kept as its bytes until something
    * reads a field (saved-regs.ts).
    */
-  saveRegisters(): RegisterFile {
+  saveRegisters(reuse?: RegisterFile | null): RegisterFile {
     const b = this.contextBatch();
     b.read();
-    const bytes = b.slots.slice(0, 16 * CTX_SLOTS);
+    // The task's previous save, still bytes nobody decoded, is overwritten rather than copied
+    // into a new buffer (a switch allocated 1,104 bytes outside the heap for it): the caller
+    // replaces its only reference to it (Task.regs) with the result.
+    const old = reuse instanceof SavedRegisters ? reuse.raw : null;
+    const bytes = old !== null ? old : b.slots.slice(0, 16 * CTX_SLOTS);
+    if (old !== null) old.set(b.slots.subarray(0, 16 * CTX_SLOTS));
     if (this.pendingPc !== undefined) {
-      const dv = new DataView(bytes.buffer);
+      const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
       dv.setUint32(16 * CTX_PC, this.pendingPc >>> 0, true);
       dv.setUint32(16 * CTX_PC + 4, Math.floor(this.pendingPc / 2 ** 32), true);
     }
-    return new SavedRegisters(bytes);
+    return old !== null ? reuse! : new SavedRegisters(bytes);
   }
 
   /** Loads a task's register file (its PC included) onto the CPU, in one batched write. */
@@ -493,11 +526,8 @@ export class Engine {
     // batch there writes SP a second time in the PC's slot.
     const inHook = this.inHook;
     const b = this.contextBatch(!inHook);
-    const dv = new DataView(b.slots.buffer, b.slots.byteOffset, b.slots.byteLength);
-    const put = (i: number, v: bigint): void => {
-      dv.setBigUint64(16 * i, BigInt.asUintN(64, v), true);
-      dv.setBigUint64(16 * i + 8, 0n, true);
-    };
+    const dv = b.dv;
+    const put = putSlot;
     const raw = r instanceof SavedRegisters ? r.raw : null;
     let pc: number;
     if (raw !== null) {
@@ -505,34 +535,37 @@ export class Engine {
       b.slots.set(raw);
       pc = dv.getUint32(16 * CTX_PC + 4, true) * 2 ** 32 + dv.getUint32(16 * CTX_PC, true);
     } else {
-      for (let n = 0; n <= 30; n++) put(n, r.x[n]!);
-      put(CTX_SP, r.sp);
-      put(CTX_NZCV, BigInt(r.nzcv >>> 0));
-      put(CTX_TPIDR, r.tpidr);
-      put(CTX_FPCR, BigInt(r.fpcr >>> 0));
-      put(CTX_FPSR, BigInt(r.fpsr >>> 0));
+      for (let n = 0; n <= 30; n++) put(dv, n, r.x[n]!);
+      put(dv, CTX_SP, r.sp);
+      put(dv, CTX_NZCV, BigInt(r.nzcv >>> 0));
+      put(dv, CTX_TPIDR, r.tpidr);
+      put(dv, CTX_FPCR, BigInt(r.fpcr >>> 0));
+      put(dv, CTX_FPSR, BigInt(r.fpsr >>> 0));
       for (let n = 0; n < 32; n++) b.slots.set(r.v[n]!, 16 * (CTX_V + n));
-      put(CTX_PC, r.pc);
+      put(dv, CTX_PC, r.pc);
       pc = Number(r.pc);
     }
     // The batch without the PC has SP in the PC's slot.
     if (inHook) b.slots.copyWithin(16 * CTX_PC, 16 * CTX_SP, 16 * CTX_SP + 16);
     b.write();
     this.pendingPc = inHook ? pc : undefined;
+    if (!inHook) this.knownPc = pc < 2 ** 53 ? pc : undefined;
   }
 
-  private ctxBatch: { slots: Uint8Array; read(): void; write(): void } | undefined;
-  private ctxBatchNoPc: { slots: Uint8Array; read(): void; write(): void } | undefined;
+  private ctxBatch: ContextBatch | undefined;
+  private ctxBatchNoPc: ContextBatch | undefined;
 
   /** The register file's batch; without the PC, SP is in the PC's slot (same layout). */
-  private contextBatch(withPc = true): { slots: Uint8Array; read(): void; write(): void } {
+  private contextBatch(withPc = true): ContextBatch {
+    const made = withPc ? this.ctxBatch : this.ctxBatchNoPc;
+    if (made !== undefined) return made;
     const ids = (pc: number): number[] => [
       ...Array.from({ length: 31 }, (_, n) => ucArm64RegX(n)),
       UC_ARM64_REG_SP, pc, UC_ARM64_REG_NZCV, UC_ARM64_REG_TPIDR_EL0, UC_ARM64_REG_FPCR, UC_ARM64_REG_FPSR,
       ...Array.from({ length: 32 }, (_, n) => ucArm64RegQ(n)),
     ];
-    if (!withPc) return (this.ctxBatchNoPc ??= this.uc.batchAccess(ids(UC_ARM64_REG_SP)));
-    return (this.ctxBatch ??= this.uc.batchAccess(ids(UC_ARM64_REG_PC)));
+    if (!withPc) return (this.ctxBatchNoPc ??= withView(this.uc.batchAccess(ids(UC_ARM64_REG_SP))));
+    return (this.ctxBatch ??= withView(this.uc.batchAccess(ids(UC_ARM64_REG_PC))));
   }
 
   // ---- running ----
@@ -600,6 +633,7 @@ export class Engine {
         let woke: 'budget' | 'slice' | null = null;
         const quantum = slice?.count ?? 0;
         const count = quantum > 0 && (this.maxInsns === 0 || quantum < this.maxInsns) ? quantum : this.maxInsns;
+        this.knownPc = undefined;
         try {
           err = this.uc.emuStart(pc, UNTIL_NEVER, 0, count);
         } finally {
@@ -608,6 +642,7 @@ export class Engine {
         const timedOut = woke === 'budget';
         if (this.pendingPc !== undefined) {
           this.uc.regWrite(UC_ARM64_REG_PC, this.pendingPc);
+          this.knownPc = this.pendingPc;
           this.pendingPc = undefined;
         }
         if (this.stopReason) {
@@ -929,6 +964,19 @@ export class Engine {
     for (const k of Object.keys(this.stats)) this.stats[k] = 0;
     for (const k of Object.keys(this.shadow.stats)) if (k !== 'tables_live') this.shadow.stats[k] = 0;
   }
+}
+
+/** A batch of the register file, with a view of its slots kept (a load makes no DataView). */
+type ContextBatch = { slots: Uint8Array; dv: DataView; read(): void; write(): void };
+
+function withView(b: { slots: Uint8Array; read(): void; write(): void }): ContextBatch {
+  return Object.assign(b, { dv: new DataView(b.slots.buffer, b.slots.byteOffset, b.slots.byteLength) });
+}
+
+/** A 64-bit register into its 16-byte slot (the upper half zero). */
+function putSlot(dv: DataView, i: number, v: bigint): void {
+  dv.setBigUint64(16 * i, BigInt.asUintN(64, v), true);
+  dv.setBigUint64(16 * i + 8, 0n, true);
 }
 
 /** A decoded access with the pointer tag it was made through (GuestAccess.tag). */

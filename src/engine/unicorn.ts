@@ -329,7 +329,9 @@ export class Unicorn {
     }
     b[2] = 0;
     b[3] = 0;
-    this.check(`uc_reg_write(${regid})`, this.api.uc_reg_write(this.handle, regid, b));
+    // The message is built only on failure: a syscall's return value comes through here.
+    const err = this.api.uc_reg_write(this.handle, regid, b);
+    if (err !== UC_ERR_OK) this.check(`uc_reg_write(${regid})`, err);
   }
 
   /** A 128-bit SIMD&FP register (UC_ARM64_REG_Qn / Vn) as 16 little-endian bytes. */
@@ -352,7 +354,8 @@ export class Unicorn {
     b[1] = 0;
     b[2] = 0;
     b[3] = 0;
-    this.check(`uc_reg_read(${regid})`, this.api.uc_reg_read(this.handle, regid, b));
+    const err = this.api.uc_reg_read(this.handle, regid, b);
+    if (err !== UC_ERR_OK) this.check(`uc_reg_read(${regid})`, err);
   }
 
   /**

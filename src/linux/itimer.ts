@@ -86,12 +86,17 @@ export class ProcessTimers {
 
   /** The earliest deadline that needs the scheduler (SIGEV_NONE timers never do), or null. */
   nextDeadline(): bigint | null {
+    // Asked at every return to user space: no closure, no Map iterator when there are no POSIX timers.
     let best: bigint | null = null;
-    const consider = (d: bigint | null): void => {
+    for (const t of this.itimers) {
+      const d = t.deadlineNs;
       if (d !== null && (best === null || d < best)) best = d;
-    };
-    for (const t of this.itimers) consider(t.deadlineNs);
-    for (const t of this.posix.values()) if (t.notify !== SIGEV_NONE) consider(t.deadlineNs);
+    }
+    if (this.posix.size === 0) return best;
+    for (const t of this.posix.values()) {
+      const d = t.deadlineNs;
+      if (t.notify !== SIGEV_NONE && d !== null && (best === null || d < best)) best = d;
+    }
     return best;
   }
 

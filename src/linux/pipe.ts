@@ -53,6 +53,12 @@ export class Pipe {
   readonly rdWait = new WaitQueue('pipe_read');
   /** pipe->wr_wait: writers wait for a free buffer or the last reader's close. */
   readonly wrWait = new WaitQueue('pipe_write');
+  /**
+   * pipe->tmp_page: the page of the last buffer a read emptied, kept for the next write
+   * (anon_pipe_buf_release), so a ping-pong of small messages allocates no page per write. Only
+   * the bytes a buffer holds are ever read, so what it held before does not matter.
+   */
+  private spare: Uint8Array | null = null;
 
   constructor(readonly ino: number) {}
 
@@ -99,7 +105,8 @@ export class Pipe {
       }
       if (buf.len === 0) {
         this.bufs.shift();
-        buf.release?.();
+        if (buf.release !== undefined) buf.release();
+        else if (this.spare === null) this.spare = buf.page;
       }
       want -= chars;
     }
@@ -128,7 +135,8 @@ export class Pipe {
     }
     while (done < data.length && !this.full) {
       const n = Math.min(PAGE_SIZE, data.length - done);
-      const page = new Uint8Array(PAGE_SIZE);
+      const page = this.spare ?? new Uint8Array(PAGE_SIZE);
+      this.spare = null;
       page.set(data.subarray(done, done + n));
       this.bufs.push({ page, offset: 0, len: n, packet });
       done += n;

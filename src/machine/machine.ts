@@ -44,6 +44,7 @@ import { Mmu } from '../mmu/mmu.js';
 import { mmuOptionsFrom } from '../mm/profiles.js';
 import { VM_SHARED } from '../mm/vma.js';
 import { ClockMeter } from './clock-cost.js';
+import type { TlbEntry } from '../mmu/tlb.js';
 import { QUANTUM_INSNS, Scheduler, SLACK_NS, TIMESLICE_NS, type SchedCpu } from './scheduler.js';
 
 /**
@@ -397,6 +398,11 @@ export class Machine {
     const hooks = this.hooks();
     const maxSeconds = this.opts.maxSeconds ?? 0;
     const deadlineMs = maxSeconds > 0 ? this.runStart + maxSeconds * 1000 : 0;
+    // The three slices a run gives the engine, made once (not an object per slice).
+    const withDeadline = deadlineMs > 0 ? { deadlineMs } : {};
+    const sliceNoCount = { ...withDeadline };
+    const sliceQuantum = { count: QUANTUM_INSNS, ...withDeadline };
+    const sliceUnbounded = { count: UNBOUNDED_SLICE, ...withDeadline };
     for (;;) {
       if (this.initEnd !== null) return this.initEnd;
       const cpu = this.nextRunnableCpu();
@@ -418,12 +424,9 @@ export class Machine {
       // Unicorn counts instructions with a code hook that, once removed (a run without a count),
       // makes it drop every translated block: so once preemption was needed, every slice counts,
       // with an unreachable count when nothing else could run. A single-task run never counts.
-      const others = this.sched.otherRunnableMin(this.sched.cpus[t.cpu]!) !== null || cpu.queue.length > 1 || this.nextTimer() !== null;
+      const others = this.sched.otherRunnableMin(this.sched.cpus[t.cpu]!) !== null || cpu.queue.length > 1 || this.preemptTimer !== null;
       if (others) this.counting = true;
-      const slice = {
-        ...(this.counting ? { count: others ? QUANTUM_INSNS : UNBOUNDED_SLICE } : {}),
-        ...(deadlineMs > 0 ? { deadlineMs } : {}),
-      };
+      const slice = !this.counting ? sliceNoCount : others ? sliceQuantum : sliceUnbounded;
       let stop: StopReason;
       try {
         stop = this.engine.runWith(hooks, undefined, slice);
@@ -448,7 +451,7 @@ export class Machine {
       this.yieldRequested = false;
       this.chargeRunning();
       if (t.state === 'running') {
-        if (!this.regsReplaced) t.regs = this.engine.saveRegisters();
+        if (!this.regsReplaced) t.regs = this.engine.saveRegisters(t.regs);
         t.state = 'runnable';
       }
       this.regsReplaced = false;
@@ -555,7 +558,7 @@ export class Machine {
     this.kernel.switchTo(mm);
     if (cpuChanged || this.engineAsid !== mm.userAsid) {
       this.engineAsid = mm.userAsid;
-      this.shadows.select(t.cpu, mm.userAsid, () => mmu.tlb.residentEntries());
+      this.shadows.select(t.cpu, mm.userAsid, this.residentOfCpu);
     }
     this.running = t;
     t.process.current = t;
@@ -603,9 +606,13 @@ export class Machine {
       if (at === null || turnEnd < at) at = turnEnd;
     }
     const due = this.nextTimer();
+    this.preemptTimer = due;
     if (due !== null && (at === null || due < at)) at = due;
     this.preemptAtNs = at ?? -1n;
   }
+
+  /** The earliest timer when setPreemptPoint last ran (the scheduler reads it right after). */
+  private preemptTimer: bigint | null = null;
 
   /** At a kernel event of the running task: charge its cost, and say whether to stop the slice. */
   private mustStop(): boolean {
@@ -651,6 +658,9 @@ export class Machine {
     this.saveCpuClock();
     return false;
   }
+
+  /** What the selected CPU's TLB holds, for a shadow tree built at a switch (one closure for all switches). */
+  private readonly residentOfCpu = (): Iterable<TlbEntry> => this.kernel.mmu.tlb.residentEntries();
 
   /** The running task's registers, read from the engine when a syscall asks (rt_sigreturn, sigaltstack). */
   private readonly liveRegs = (): RegisterFile => this.engine.saveRegisters();
@@ -762,10 +772,16 @@ export class Machine {
         t.wakeReason = null;
         return 'continue';
       case 'block': {
-        t.blockedIn = { nr, args: [...args], pc, on: out.on, ...(out.deadlineNs !== undefined ? { deadlineNs: out.deadlineNs } : {}), restartable: out.restartable ?? false, onSignal: out.onSignal ?? 'interrupt' };
+        // Copies: the arguments of the svc hook are the engine's, rewritten by the next svc.
+        const kept = args.map(copyU64);
+        const restartable = out.restartable ?? false;
+        const onSignal = out.onSignal ?? 'interrupt';
+        t.blockedIn = out.deadlineNs !== undefined
+          ? { nr, args: kept, pc, on: out.on, deadlineNs: out.deadlineNs, restartable, onSignal }
+          : { nr, args: kept, pc, on: out.on, restartable, onSignal };
         t.state = 'blocked';
         t.wakeReason = null;
-        if (t.regs === null || this.running === t) t.regs = this.engine.saveRegisters();
+        if (t.regs === null || this.running === t) t.regs = this.engine.saveRegisters(t.regs);
         for (const q of out.on) q.add(t);
         this.sched.sleep(t, out.deadlineNs);
         return 'stop';
@@ -1116,6 +1132,10 @@ export class Machine {
     this.closed = true;
     this.engine.close();
   }
+}
+
+function copyU64(a: U64): U64 {
+  return { lo: a.lo, hi: a.hi };
 }
 
 /** dup_mmap through the memory manager's fork (mm/fork.ts). */

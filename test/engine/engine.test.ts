@@ -398,6 +398,38 @@ describe('other exceptions and out-of-range accesses', () => {
   }
 });
 
+describe('selecting another tree of shadow tables', () => {
+  // The same VA maps another page in the second tree: what the guest loads after each switch
+  // tells whether QEMU walked the tree TTBR0_EL1 points at or kept a stale translation.
+  for (const [name, asidA, asidB] of [['with another ASID', 5, 6], ['with the same ASID', 5, 5]] as const) {
+    it(`leaves nothing of the previous tree in QEMU's TLB (${name})`, () => {
+      const m = start(64, { asid: asidA });
+      m.loadCode(CODE, fixture('reload.bin'));
+      m.mapData(DATA, RW);
+      m.writeU64(DATA, 111n);
+      const b = m.allocPage();
+      m.engine.phys.dv.setBigUint64(b - m.engine.phys.base, 222n, true);
+      m.engine.setX(1, DATA);
+      const first = m.engine.shadow;
+      const second = m.engine.newShadowTables();
+      second.map(DATA, PAGE, b, RW);
+      const seen: bigint[] = [];
+      m.onSvcHook = (mm) => {
+        seen.push(mm.engine.getX(0));
+        if (seen.length === 1) mm.engine.selectShadow(second, asidB);
+        else if (seen.length === 2) mm.engine.selectShadow(first, asidA);
+        else return { kind: 'exit', code: 0 };
+      };
+      expect(m.engine.run(CODE)).toEqual({ kind: 'exit', code: 0 });
+      expect(seen).toEqual([111n, 222n, 111n]);
+      // The first tree still held DATA: one data abort in all (the cold load).
+      expect(m.engine.stats.data_aborts).toBe(1);
+      expect(m.engine.asid).toBe(asidA);
+      expect(m.engine.uc.cpRegRead({ op0: 3, op1: 0, crn: 2, crm: 0, op2: 0 }) >> 48n).toBe(BigInt(asidA));
+    });
+  }
+});
+
 describe('registers and options', () => {
   it('reads and writes the registers syscalls and TLS need', () => {
     const m = start();

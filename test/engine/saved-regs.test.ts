@@ -49,4 +49,31 @@ describe('saved register files', () => {
     expect(e.getX(4)).toBe((4n << 56n) | 0x1234n);
     expect(e.getPc()).toBe(0x40_2000);
   });
+
+  it('a save given the previous untouched save of the task overwrites it in place; a decoded one is not reused', () => {
+    const e = (engine = new Engine({ memMb: 16 }));
+    e.setX(5, 0x55n);
+    e.setPc(0x40_1000);
+    const first = e.saveRegisters() as SavedRegisters;
+    const bytes = first.raw!;
+    e.loadRegisters(first);
+    e.setX(5, 0x66n);
+    e.setPc(0x40_3000);
+    const second = e.saveRegisters(first) as SavedRegisters;
+    expect(second).toBe(first);
+    expect(second.raw).toBe(bytes);
+    e.setX(5, 0);
+    e.loadRegisters(second);
+    expect(e.getX(5)).toBe(0x66n);
+    expect(e.getPc()).toBe(0x40_3000);
+    // Decoded (its fields may be held and changed): a new save leaves it alone.
+    expect(second.x[5]).toBe(0x66n);
+    e.setX(5, 0x77n);
+    const third = e.saveRegisters(second);
+    expect(third).not.toBe(second);
+    expect(second.x[5]).toBe(0x66n);
+    expect(third.x[5]).toBe(0x77n);
+    // Not a saved file at all (one built by the kernel model): a new save.
+    expect(e.saveRegisters(null)).toBeInstanceOf(SavedRegisters);
+  });
 });

@@ -73,6 +73,26 @@ describe('Pipe: the ring of page buffers', () => {
     expect(pipe.bytes).toBe(65536);
   });
 
+  it('a read that empties a buffer keeps its page for the next write (pipe->tmp_page); only written bytes are read', () => {
+    const pipe = new Pipe(1);
+    pipe.readers = pipe.writers = 1;
+    pipe.write(bytes(4096, 0x78), false, false);
+    const r = pipe.read(4096);
+    expect(r.kind === 'ok' && r.bytes.length).toBe(4096);
+    // The page of 'x's comes back for an 8-byte message: the reader sees those 8 bytes only,
+    // then a second 8-byte message merged after them, and nothing of the page's old content.
+    pipe.write(enc.encode('abcdefgh'), false, false);
+    pipe.write(enc.encode('ijklmnop'), false, false);
+    const m = pipe.read(4096);
+    expect(m.kind === 'ok' && dec.decode(m.bytes)).toBe('abcdefghijklmnop');
+    expect(pipe.bytes).toBe(0);
+    // Two buffers in flight: the second write needs a page of its own.
+    pipe.write(bytes(4096, 0x31), false, false);
+    pipe.write(bytes(4096, 0x32), false, false);
+    const both = pipe.read(8192);
+    expect(both.kind === 'ok' && [both.bytes[0], both.bytes[4095], both.bytes[4096], both.bytes[8191]]).toEqual([0x31, 0x31, 0x32, 0x32]);
+  });
+
   it('writes part of a large write and reports it; the rest waits', () => {
     const pipe = new Pipe(1);
     pipe.readers = pipe.writers = 1;

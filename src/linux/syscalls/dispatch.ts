@@ -97,8 +97,15 @@ export class SyscallDispatcher {
     if (handler === undefined) {
       outcome = this.unimplemented(p, nr, name, pc);
     } else {
-      const h = handler;
-      const r = this.telemetry.calls.within(this.frameOf(nr, label), () => h(p, args, pc));
+      // calls.within without its closure: one allocation less per syscall.
+      const calls = this.telemetry.calls;
+      calls.enter(this.frameOf(nr, label));
+      let r: number | SyscallOutcome;
+      try {
+        r = handler(p, args, pc);
+      } finally {
+        calls.leave();
+      }
       outcome = typeof r === 'number' ? { kind: 'return', value: r } : r;
     }
     if (outcome.kind === 'return' && isErrorReturn(outcome.value)) this.stats.errors++;

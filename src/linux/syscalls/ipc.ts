@@ -420,26 +420,28 @@ function pollOrSleep(
   const deadline = prev !== null ? prev.deadlineNs : timeoutNs === null ? null : clockNow + timeoutNs;
   // Woken by the deadline: it has passed, whatever this clock reads.
   const now = prev !== null && p.current.wakeReason === 'timeout' && deadline !== null && deadline > clockNow ? deadline : clockNow;
-  const writeRemaining = (): number => {
-    if (timeoutVa === 0 || deadline === null) return 0;
-    const left = deadline > now ? deadline - now : 0n;
-    const t = splitNs(left);
-    return putUser(p.mm, timeoutVa, new StructWriter(16).u64(0, t.sec).u64(8, t.nsec).bytes) < 0 ? -EFAULT : 0;
-  };
   const timedOut = deadline !== null && now >= deadline;
   if (scan.ready > 0 || timedOut || (prev !== null && p.current.wakeReason === 'timeout')) {
     const r = finish(scan.ready);
     if (r < 0) return r;
     // poll_select_finish: a failure to write the remaining time is ignored for a result.
-    writeRemaining();
+    writeRemaining(p, timeoutVa, deadline, now);
     return r;
   }
   if (prev !== null && p.current.wakeReason === 'signal') {
-    writeRemaining();
+    writeRemaining(p, timeoutVa, deadline, now);
     return -EINTR;
   }
   p.current.blockState = { kind: 'poll', deadlineNs: deadline, sigmask } satisfies PollBlockState;
-  return { kind: 'block', on: scan.queues, ...(deadline !== null ? { deadlineNs: deadline } : {}), restartable: false };
+  return deadline !== null ? { kind: 'block', on: scan.queues, deadlineNs: deadline, restartable: false } : { kind: 'block', on: scan.queues, restartable: false };
+}
+
+/** poll_select_finish's copy of the time left to the user's timespec (none without one): 0 or -EFAULT. */
+function writeRemaining(p: LinuxProcess, timeoutVa: number, deadline: bigint | null, now: bigint): number {
+  if (timeoutVa === 0 || deadline === null) return 0;
+  const left = deadline > now ? deadline - now : 0n;
+  const t = splitNs(left);
+  return putUser(p.mm, timeoutVa, new StructWriter(16).u64(0, t.sec).u64(8, t.nsec).bytes) < 0 ? -EFAULT : 0;
 }
 
 function ppoll(p: LinuxProcess, a: readonly U64[]): number | SyscallOutcome {
@@ -470,13 +472,14 @@ function ppoll(p: LinuxProcess, a: readonly U64[]): number | SyscallOutcome {
       else {
         const r = pollFile(f);
         revents = r.mask & (events | POLLERR | POLLHUP);
-        queues.push(...r.on);
+        // Each queue once, in the order first met (a pipe's ends share theirs); no spread or Set.
+        for (const q of r.on) if (!queues.includes(q)) queues.push(q);
       }
     }
     view.setUint16(i * 8 + 6, revents, true);
     if (revents !== 0) ready++;
   }
-  return pollOrSleep(p, tsp, timeout, sigmask, { ready, queues: [...new Set(queues)] }, (n) => {
+  return pollOrSleep(p, tsp, timeout, sigmask, { ready, queues }, (n) => {
     const r = putUser(p.mm, ufds, raw);
     return r < 0 ? r : n;
   });
@@ -539,7 +542,7 @@ function pselect6(p: LinuxProcess, a: readonly U64[]): number | SyscallOutcome {
       }
     }
   }
-  return pollOrSleep(p, tsp, timeout, sigmask, { ready, queues: [...new Set(queues)] }, (count) => {
+  return pollOrSleep(p, tsp, timeout, sigmask, { ready, queues }, (count) => {
     for (let k = 0; k < 3; k++) {
       if (vas[k] === 0) continue;
       const r = putUser(p.mm, vas[k]!, outs[k]!);
