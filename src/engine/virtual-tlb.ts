@@ -1,0 +1,133 @@
+/**
+ * The virtual TLB mode (Unicorn 2.1.x): QEMU does not walk the shadow tables; every fill of its
+ * TLB calls UC_HOOK_TLB_FILL, and this module answers it from the shadow tree the engine
+ * translates through now, so QEMU still holds nothing the model TLB does not. The shadow stays
+ * exactly as in the shadow mode (the model TLB's fills and removals reach it the same way, its
+ * flushes still perform QEMU TLBIs), which is what keeps every count equal between the modes:
+ * only who reads the descriptors changes.
+ *
+ * A fill the shadow refuses is the abort the shadow mode would have taken: the engine handles it
+ * inside the hook exactly as its UC_HOOK_INTR handler does (the same decode, the same AbortInfo,
+ * the same hooks), then this module looks again. Unicorn's fill hook runs after QEMU has
+ * restored the faulting instruction's PC (cpu_restore_state in unicorn_vtlb.c), so the PC and
+ * registers the decode reads are those the exception would have shown. When the handling must
+ * end the emulation (a stop, a new PC), the hook refuses the fill: Unicorn then ends
+ * `uc_emu_start` with UC_ERR_EXCEPTION, the faulting instruction's PC restored.
+ *
+ * Tagged pointers: Unicorn 2.1.4's A64 translator hands QEMU's TLB the address with its tag
+ * (clean_data_tbi keeps it, QEMU dropping it only in its own walk), so the hook drops the tag as
+ * TCR_EL1.TBI0 says (ARM ARM D8.8) and QEMU keeps that entry under the tagged address; a TLBI by
+ * VA then would not reach it, so while such an entry may exist every QEMU invalidation is a whole
+ * flush (`taggedFilled`).
+ */
+import koffi from 'koffi';
+import { UsageError } from '../util/errors.js';
+import type { ShadowTables } from './shadow.js';
+import { UC_MEM_FETCH, UC_MEM_READ, UC_MEM_WRITE, UC_TLB_VIRTUAL } from './unicorn-const.js';
+import type { Unicorn } from './unicorn.js';
+
+/** How QEMU learns the model TLB's translations. */
+export type TlbMode = 'shadow' | 'virtual';
+/** A mode asked for; 'auto' takes the faster one the library offers (DEFAULT_VIRTUAL_TLB). */
+export type TlbModeRequest = TlbMode | 'auto';
+
+export const TLB_MODES: readonly TlbModeRequest[] = ['auto', 'shadow', 'virtual'];
+
+/** The environment variable a run's default mode comes from (benchmarks, tests). */
+export const TLB_MODE_ENV = 'CONTPTE_LAB_TLB_MODE';
+
+/**
+ * Whether 'auto' takes the virtual mode when the library has it. Measured (bench/RESULTS.md,
+ * "Virtual TLB mode"): see there for the figures that decided it.
+ */
+export const DEFAULT_VIRTUAL_TLB = false;
+
+export function parseTlbMode(text: string, what = '--tlb-mode'): TlbModeRequest {
+  if ((TLB_MODES as readonly string[]).includes(text)) return text as TlbModeRequest;
+  throw new UsageError(`${what}: '${text}' is not one of ${TLB_MODES.join(', ')}`);
+}
+
+/** The mode asked for by the option, else by CONTPTE_LAB_TLB_MODE, else 'auto'. */
+export function requestedTlbMode(option: TlbModeRequest | undefined): TlbModeRequest {
+  if (option !== undefined) return option;
+  const env = process.env[TLB_MODE_ENV];
+  return env === undefined || env === '' ? 'auto' : parseTlbMode(env, TLB_MODE_ENV);
+}
+
+/**
+ * Switches `uc` to the mode asked for, as far as the library allows: 'virtual' on a library
+ * without UC_TLB_VIRTUAL (Unicorn 2.0.1) is a UsageError naming the need; 'auto' there is the
+ * shadow mode.
+ */
+export function enterTlbMode(uc: Unicorn, request: TlbModeRequest, version: readonly [number, number]): TlbMode {
+  const has = version[0] > 2 || (version[0] === 2 && version[1] >= 1);
+  const want: TlbMode = request === 'auto' ? (has && DEFAULT_VIRTUAL_TLB ? 'virtual' : 'shadow') : request;
+  if (want === 'shadow') return 'shadow';
+  if (!has || !uc.trySetTlbMode(UC_TLB_VIRTUAL)) {
+    throw new UsageError(
+      `tlb mode 'virtual' needs Unicorn 2.1.x (UC_TLB_VIRTUAL and UC_HOOK_TLB_FILL); the loaded libunicorn is ${version[0]}.${version[1]}: ` +
+        "use --tlb-mode shadow, or load Unicorn 2.1.4 (README, 'Unicorn 2.1.4')",
+    );
+  }
+  return 'virtual';
+}
+
+/** What the virtual TLB asks of the engine. */
+export interface VirtualTlbHost {
+  /** The shadow tree the guest translates through now (per CPU and ASID). */
+  shadow(): ShadowTables;
+  /**
+   * Handles the abort QEMU's walk of the shadow would have raised for this access (an
+   * instruction abort for a fetch), as the UC_HOOK_INTR handler does. True: the guest goes on
+   * with the same instruction (look again); false: the emulation must end here. `vaddr` is the
+   * page QEMU asked for (a fetch elsewhere than the PC's page is no guest fetch: Unicorn looks up
+   * its exit address so when a run ends, and a refusal there is caught and ignored).
+   */
+  abort(exec: boolean, vaddr: number | bigint): boolean;
+}
+
+const TAG_SHIFT = 56n;
+const UNTAGGED_MASK = (1n << TAG_SHIFT) - 1n;
+/** Input addresses TTBR0 can translate (T0SZ = 16): beyond, descriptor indices would wrap. */
+const VA_TRANSLATABLE = 2 ** 48;
+
+export class VirtualTlb {
+  /** A fill made through a tagged pointer since QEMU's TLB was last emptied. */
+  taggedFilled = false;
+  /** Fills answered, and fills that needed the abort path first (not reported as counts). */
+  fills = 0;
+  misses = 0;
+
+  constructor(uc: Unicorn, private readonly host: VirtualTlbHost) {
+    uc.hookTlbFill((vaddr, type, result) => this.fill(vaddr, type, result));
+  }
+
+  private fill(vaddr: number | bigint, type: number, result: bigint): boolean {
+    let va: number;
+    let tagged = false;
+    if (typeof vaddr === 'number') {
+      va = vaddr < VA_TRANSLATABLE ? vaddr : -1;
+    } else if (((vaddr >> 55n) & 1n) === 1n) {
+      // An upper-half address: TTBR1's, which the model never maps.
+      va = -1;
+    } else {
+      const untagged = vaddr & UNTAGGED_MASK;
+      tagged = untagged !== vaddr;
+      va = untagged < BigInt(VA_TRANSLATABLE) ? Number(untagged) : -1;
+    }
+    const need = type === UC_MEM_READ ? 1 : type === UC_MEM_WRITE ? 2 : type === UC_MEM_FETCH ? 4 : 0;
+    for (;;) {
+      const shadow = this.host.shadow();
+      const pa = va < 0 ? -1 : shadow.qemuFill(va);
+      if (pa >= 0 && (shadow.fillProt & need) !== 0) {
+        koffi.encode(result, 0, 'uint64_t', pa);
+        koffi.encode(result, 8, 'int', shadow.fillProt);
+        if (tagged) this.taggedFilled = true;
+        this.fills++;
+        return true;
+      }
+      this.misses++;
+      if (!this.host.abort(need === 4, vaddr)) return false;
+    }
+  }
+}
