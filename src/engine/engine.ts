@@ -682,21 +682,30 @@ export class Engine {
 
   /**
    * The virtual mode's fill hook found the shadow refusing an access: the abort QEMU's walk would
-   * have raised, handled as onIntr handles it. True when the guest goes on with the instruction;
-   * false when the emulation must end (a stop, or a new PC: runWith then starts it again there).
+   * have raised, handled as onIntr handles it: 'retry' when the guest goes on with the
+   * instruction, 'stop' when the emulation must end (a stop, or a new PC: runWith then starts it
+   * again there), 'not-guest' for a lookup no guest instruction made (VirtualTlbHost).
    */
-  private abortInFill(exec: boolean, vaddr: number | bigint): boolean {
+  private abortInFill(exec: boolean, vaddr: number | bigint): 'retry' | 'stop' | 'not-guest' {
+    if (exec && BigInt.asUintN(64, BigInt(vaddr)) !== (this.uc.regRead(UC_ARM64_REG_PC) & ~BigInt(this.qemuPageBytes - 1))) return 'not-guest';
     // Outside a run (a code invalidation's lookup) nothing is handled: the caller maps first.
-    if (!this.activeHooks) return false;
-    if (exec && BigInt.asUintN(64, BigInt(vaddr)) !== (this.uc.regRead(UC_ARM64_REG_PC) & ~BigInt(this.qemuPageBytes - 1))) return false;
-    this.dispatchException(exec ? EXCP_PREFETCH_ABORT : EXCP_DATA_ABORT);
-    if (this.stopReason) return false;
-    this.shadow.flush();
-    if (this.pendingPc !== undefined) {
-      this.fillRestart = true;
-      return false;
+    if (!this.activeHooks) return 'stop';
+    let intno = exec ? EXCP_PREFETCH_ABORT : EXCP_DATA_ABORT;
+    for (;;) {
+      this.dispatchException(intno);
+      if (this.stopReason) return 'stop';
+      this.shadow.flush();
+      if (this.pendingPc !== undefined) {
+        this.fillRestart = true;
+        return 'stop';
+      }
+      // The shadow mode retries a data abort through QEMU's block lookup, which fetches through
+      // the shadow again: with the instruction's own page gone from the model TLB (whose removal
+      // emptied QEMU's TLB and block cache), that is an instruction abort first. Here the block
+      // would go on running, so that abort is taken now, in the same order.
+      if (intno === EXCP_PREFETCH_ABORT || this.shadow.check(this.decodeCtx.pc, 'exec') === 'ok') return 'retry';
+      intno = EXCP_PREFETCH_ABORT;
     }
-    return true;
   }
 
   /** An exception's handling, up to what it leaves to do (stopReason, pendingPc). */

@@ -22,6 +22,7 @@
  */
 import koffi from 'koffi';
 import { UsageError } from '../util/errors.js';
+import { PA_BITS } from './layout.js';
 import type { ShadowTables } from './shadow.js';
 import { UC_MEM_FETCH, UC_MEM_READ, UC_MEM_WRITE, UC_TLB_VIRTUAL } from './unicorn-const.js';
 import type { Unicorn } from './unicorn.js';
@@ -78,18 +79,25 @@ export interface VirtualTlbHost {
   shadow(): ShadowTables;
   /**
    * Handles the abort QEMU's walk of the shadow would have raised for this access (an
-   * instruction abort for a fetch), as the UC_HOOK_INTR handler does. True: the guest goes on
-   * with the same instruction (look again); false: the emulation must end here. `vaddr` is the
-   * page QEMU asked for (a fetch elsewhere than the PC's page is no guest fetch: Unicorn looks up
-   * its exit address so when a run ends, and a refusal there is caught and ignored).
+   * instruction abort for a fetch), as the UC_HOOK_INTR handler does: 'retry' when the guest
+   * goes on with the same instruction (look again), 'stop' when the emulation must end here.
+   * 'not-guest' for a fetch of a page other than the PC's (`vaddr`), which no instruction made:
+   * Unicorn looks up its exit address that way when a run ends (resume_all_vcpus), and a
+   * refusal there would end the next uc_emu_start with UC_ERR_EXCEPTION.
    */
-  abort(exec: boolean, vaddr: number | bigint): boolean;
+  abort(exec: boolean, vaddr: number | bigint): 'retry' | 'stop' | 'not-guest';
 }
 
 const TAG_SHIFT = 56n;
 const UNTAGGED_MASK = (1n << TAG_SHIFT) - 1n;
 /** Input addresses TTBR0 can translate (T0SZ = 16): beyond, descriptor indices would wrap. */
 const VA_TRANSLATABLE = 2 ** 48;
+/**
+ * The answer to a lookup no guest access made: a physical address outside every mapped region,
+ * so QEMU records an I/O entry (its code lookup then yields nothing to invalidate), and a guest
+ * fetch there later ends as an access outside the memory map, as one to any unmapped address.
+ */
+const NOWHERE_PA = 2 ** PA_BITS;
 
 export class VirtualTlb {
   /** A fill made through a tagged pointer since QEMU's TLB was last emptied. */
@@ -127,7 +135,13 @@ export class VirtualTlb {
         return true;
       }
       this.misses++;
-      if (!this.host.abort(need === 4, vaddr)) return false;
+      const r = this.host.abort(need === 4, vaddr);
+      if (r === 'stop') return false;
+      if (r === 'not-guest') {
+        koffi.encode(result, 0, 'uint64_t', NOWHERE_PA);
+        koffi.encode(result, 8, 'int', need);
+        return true;
+      }
     }
   }
 }
