@@ -22,6 +22,7 @@
  */
 import koffi from 'koffi';
 import { UsageError } from '../util/errors.js';
+import { HostRegion } from './hostmem.js';
 import { PA_BITS } from './layout.js';
 import type { ShadowTables } from './shadow.js';
 import { UC_MEM_FETCH, UC_MEM_READ, UC_MEM_WRITE, UC_TLB_VIRTUAL } from './unicorn-const.js';
@@ -106,8 +107,34 @@ export class VirtualTlb {
   fills = 0;
   misses = 0;
 
+  /**
+   * The answer is built in host memory and copied to Unicorn's uc_tlb_entry with one memcpy
+   * through koffi: two koffi.encode calls cost about three times as much (measured on this
+   * machine: ~330 against ~125 ns, loaded), and a page_fault3 run makes a fill per fault.
+   */
+  private readonly answer: HostRegion;
+  private readonly answerU32: Uint32Array;
+  private readonly memcpy: (dst: bigint, src: bigint, n: number) => unknown;
+
   constructor(uc: Unicorn, private readonly host: VirtualTlbHost) {
+    this.answer = HostRegion.reserve(4096, 'rw');
+    this.answerU32 = new Uint32Array(this.answer.view(), 0, 4);
+    this.memcpy = koffi.load('libc.so.6').func('void *memcpy(void *dst, void *src, size_t n)') as (dst: bigint, src: bigint, n: number) => unknown;
     uc.hookTlbFill((vaddr, type, result) => this.fill(vaddr, type, result));
+  }
+
+  /** Returns the answer's host page (with the engine's other regions, at close). */
+  close(): void {
+    this.answer.release();
+  }
+
+  /** Writes the uc_tlb_entry {paddr, perms} at `result`. */
+  private put(result: bigint, pa: number, perms: number): void {
+    const a = this.answerU32;
+    a[0] = pa >>> 0;
+    a[1] = Math.floor(pa / 4294967296);
+    a[2] = perms;
+    this.memcpy(result, this.answer.ptr, 12);
   }
 
   private fill(vaddr: number | bigint, type: number, result: bigint): boolean {
@@ -128,8 +155,7 @@ export class VirtualTlb {
       const shadow = this.host.shadow();
       const pa = va < 0 ? -1 : shadow.qemuFill(va);
       if (pa >= 0 && (shadow.fillProt & need) !== 0) {
-        koffi.encode(result, 0, 'uint64_t', pa);
-        koffi.encode(result, 8, 'int', shadow.fillProt);
+        this.put(result, pa, shadow.fillProt);
         if (tagged) this.taggedFilled = true;
         this.fills++;
         return true;
@@ -138,8 +164,7 @@ export class VirtualTlb {
       const r = this.host.abort(need === 4, vaddr);
       if (r === 'stop') return false;
       if (r === 'not-guest') {
-        koffi.encode(result, 0, 'uint64_t', NOWHERE_PA);
-        koffi.encode(result, 8, 'int', need);
+        this.put(result, NOWHERE_PA, need);
         return true;
       }
     }
