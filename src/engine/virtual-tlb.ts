@@ -40,7 +40,9 @@ export const TLB_MODE_ENV = 'CONTPTE_LAB_TLB_MODE';
 
 /**
  * Whether 'auto' takes the virtual mode when the library has it. Measured (bench/RESULTS.md,
- * "Virtual TLB mode"): see there for the figures that decided it.
+ * "Virtual TLB mode", paired runs under Unicorn 2.1.4): less CPU per model-TLB miss (6-22 %),
+ * level on page_fault3 and rand(), a few per cent more per context switch (QEMU refills through
+ * the hook). No clear winner, so 'auto' keeps the shadow mode.
  */
 export const DEFAULT_VIRTUAL_TLB = false;
 
