@@ -296,7 +296,6 @@ export class Engine {
       this.watchdog?.close();
       this.uc.close();
       abortRegs?.close();
-      this.virtualTlb?.close();
       for (const r of regions) r.release();
       this.closed = true;
       throw e;
@@ -914,7 +913,6 @@ export class Engine {
     this.watchdog?.close();
     this.uc.close();
     this.abortRegs.close();
-    this.virtualTlb?.close();
     this.engineRegion.release();
     this.poolRegion.release();
     this.vaRegion.release();
