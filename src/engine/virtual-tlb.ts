@@ -39,11 +39,11 @@ export const TLB_MODE_ENV = 'CONTPTE_LAB_TLB_MODE';
 
 /**
  * Whether 'auto' takes the virtual mode when the library has it. Measured (bench/RESULTS.md,
- * "Virtual TLB mode", paired runs under Unicorn 2.1.4): less CPU per model-TLB miss (6-22 %),
- * level on page_fault3 and rand(), a few per cent more per context switch (QEMU refills through
- * the hook). No clear winner, so 'auto' keeps the shadow mode.
+ * "Virtual TLB mode", paired runs under Unicorn 2.1.4, CPU time): about 20 % less per model-TLB
+ * miss, 4 % less on page_fault3, level on rand(), 2-10 % more per context switch (QEMU refills
+ * its emptied TLB through the hook). The miss and the fault are this tool's work, so it does.
  */
-export const DEFAULT_VIRTUAL_TLB = false;
+export const DEFAULT_VIRTUAL_TLB = true;
 
 export function parseTlbMode(text: string, what = '--tlb-mode'): TlbModeRequest {
   if ((TLB_MODES as readonly string[]).includes(text)) return text as TlbModeRequest;

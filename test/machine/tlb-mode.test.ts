@@ -53,6 +53,18 @@ describe(`TLB modes (libunicorn ${major}.${minor})`, () => {
         expect(shadow.summary.counts.tlb.fills).toBeGreaterThan(0);
       }, 120_000);
     }
+
+    it("'auto' is the virtual mode on Unicorn 2.1.x (DEFAULT_VIRTUAL_TLB), 'shadow' the walks", () => {
+      for (const [tlbMode, want] of [['auto', 'virtual'], ['shadow', 'shadow'], ['virtual', 'virtual']] as const) {
+        const e = new Engine({ memMb: 16, tlbMode });
+        try {
+          expect(e.tlbMode).toBe(want);
+          expect(e.virtualTlb === undefined).toBe(want === 'shadow');
+        } finally {
+          e.close();
+        }
+      }
+    });
   } else {
     it('refuses the virtual mode on Unicorn 2.0, naming the need for 2.1.x', () => {
       expect(() => new Engine({ memMb: 16, tlbMode: 'virtual' })).toThrow(/tlb mode 'virtual' needs Unicorn 2\.1\.x .*the loaded libunicorn is 2\.0/);
