@@ -59,7 +59,9 @@ static void *attach(int id, const void *addr, int flg)
 
 static struct shmid_ds stat_of(int id)
 {
+	/* Zeroed: qemu-user fills the 16 bits of mode its target struct has, not glibc's 32. */
 	struct shmid_ds ds;
+	memset(&ds, 0, sizeof(ds));
 	must(shmctl(id, IPC_STAT, &ds), "shmctl IPC_STAT");
 	return ds;
 }

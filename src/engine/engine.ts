@@ -33,11 +33,12 @@ import type { AbortInfo, AbortResponse, EngineHooks, ExceptionInfo, GuestAccess,
 import {
   EXCP_BKPT, EXCP_DATA_ABORT, EXCP_HVC, EXCP_PREFETCH_ABORT, EXCP_SMC, EXCP_SWI, EXCP_UDEF,
   UC_ARCH_ARM64, UC_ARM64_REG_FPCR, UC_ARM64_REG_FPSR, UC_ARM64_REG_NZCV, UC_ARM64_REG_PC, UC_ARM64_REG_SP, UC_ARM64_REG_TPIDR_EL0,
-  UC_CPU_ARM64_MAX, UC_ERR_FETCH_UNMAPPED, UC_ERR_OK, UC_ERR_READ_UNMAPPED, UC_ERR_WRITE_UNMAPPED,
+  UC_CPU_ARM64_MAX, UC_ERR_EXCEPTION, UC_ERR_FETCH_UNMAPPED, UC_ERR_OK, UC_ERR_READ_UNMAPPED, UC_ERR_WRITE_UNMAPPED,
   UC_HOOK_MEM_UNMAPPED, UC_MEM_FETCH_UNMAPPED, UC_MEM_WRITE_UNMAPPED, UC_MODE_ARM, UC_PROT_ALL,
   ucArm64RegQ, ucArm64RegX,
 } from './unicorn-const.js';
 import { Unicorn, unicornVersion } from './unicorn.js';
+import { enterTlbMode, requestedTlbMode, VirtualTlb, type TlbMode, type TlbModeRequest } from './virtual-tlb.js';
 import { Watchdog } from './watchdog.js';
 
 export type Decoder = (insn: number, ctx: DecodeContext) => DecodeResult;
@@ -82,6 +83,12 @@ export interface EngineOptions {
    * test prove that the start-up verification rejects a wrong decoder.
    */
   readonly decoder?: Decoder;
+  /**
+   * How QEMU learns the model TLB's translations (virtual-tlb.ts): by walking the shadow tables
+   * ('shadow'), or through Unicorn 2.1.x's TLB-fill hook answered from them ('virtual', refused
+   * on 2.0.1). Default: the CONTPTE_LAB_TLB_MODE environment variable, else 'auto'.
+   */
+  readonly tlbMode?: TlbModeRequest;
 }
 
 export interface EngineStats {
@@ -124,6 +131,12 @@ export class Engine {
   readonly stats: EngineStats;
   /** QEMU's target page: 1 KiB under Unicorn 2.0.1, 4 KiB where the library accepts it. */
   readonly qemuPageBytes: number;
+  /** How QEMU's TLB is filled: walks of the shadow tables, or the virtual TLB's fill hook. */
+  readonly tlbMode: TlbMode;
+  /** The fill hook's state in the virtual mode. */
+  readonly virtualTlb: VirtualTlb | undefined;
+  /** A fill hook ended uc_emu_start so that the guest goes on at a new PC (virtual mode). */
+  private fillRestart = false;
 
   private readonly vaRegion: HostRegion;
   private readonly poolRegion: HostRegion;
@@ -266,6 +279,14 @@ export class Engine {
         return false;
       }, PHYS_BASE + poolBytes, 0xffff_ffff_ffff_ffffn);
 
+      // After bring-up, whose stub runs at EL1 with the MMU off (VA = PA), which no fill hook
+      // answering from the shadow would allow.
+      this.tlbMode = enterTlbMode(this.uc, requestedTlbMode(options.tlbMode), unicornVersion());
+      if (this.tlbMode === 'virtual') {
+        this.virtualTlb = new VirtualTlb(this.uc, { shadow: () => this.curShadow, abort: (exec, vaddr) => this.abortInFill(exec, vaddr) });
+        this.uc.cpRegWriteHalves(TLBI_VMALLE1, 0, 0);
+      }
+
       const sliceMs = options.sliceMs ?? 0;
       if (!Number.isFinite(sliceMs) || sliceMs < 0) throw new UsageError(`slice: ${sliceMs} is not a non-negative number of milliseconds`);
       // Slices count time, so an instruction budget (exact, per uc_emu_start) turns them off.
@@ -312,7 +333,12 @@ export class Engine {
 
   /** What a shadow flush does to QEMU's TLB (only the current tree is ever flushed). */
   private readonly invalidateQemuTlb = (op: QemuTlbi): void => {
-    if (op.kind === 'all') this.uc.cpRegWriteHalves(TLBI_VMALLE1, 0, 0);
+    const vt = this.virtualTlb;
+    if (op.kind === 'all' || vt?.taggedFilled === true) {
+      // QEMU keeps a virtual-mode fill made through a tagged pointer under the tagged address.
+      this.uc.cpRegWriteHalves(TLBI_VMALLE1, 0, 0);
+      if (vt !== undefined) vt.taggedFilled = false;
+    }
     else this.uc.cpRegWriteHalves(TLBI_VALE1, (op.va / PAGE_SIZE) >>> 0, Math.floor(op.va / PAGE_SIZE / 2 ** 32) | (this.currentAsid << 16));
   };
 
@@ -618,6 +644,7 @@ export class Engine {
         this.stopReason = undefined;
         this.sliceYield = false;
         this.unmapped = undefined;
+        this.fillRestart = false;
         this.shadow.flush();
         this.armWatchdog(deadline, timed);
         switch (this.watchdogWoke(deadline)) {
@@ -660,6 +687,12 @@ export class Engine {
           return { kind: 'quantum', instructions: quantum };
         }
         if (err === UC_ERR_OK) return this.endedWithoutRequest(timedOut);
+        if (err === UC_ERR_EXCEPTION && this.fillRestart) {
+          // The virtual TLB's fill hook handled an abort that moved the PC (a signal handler).
+          if (timedOut) return this.endedWithoutRequest(true);
+          pc = this.getPc();
+          continue;
+        }
         if ((err === UC_ERR_READ_UNMAPPED || err === UC_ERR_WRITE_UNMAPPED || err === UC_ERR_FETCH_UNMAPPED) && this.unmapped) {
           const r = this.outsideRangeAbort(this.unmapped);
           this.shadow.flush();
@@ -718,6 +751,49 @@ export class Engine {
   // ---- exception dispatch (inside uc_emu_start) ----
 
   private onIntr(intno: number): void {
+    this.dispatchException(intno);
+    if (this.stopReason) {
+      this.uc.emuStop();
+      return;
+    }
+    this.shadow.flush();
+    if (this.pendingPc !== undefined) {
+      const pc = this.pendingPc;
+      this.pendingPc = undefined;
+      this.uc.regWrite(UC_ARM64_REG_PC, pc);
+    }
+  }
+
+  /**
+   * The virtual mode's fill hook found the shadow refusing an access: the abort QEMU's walk would
+   * have raised, handled as onIntr handles it: 'retry' when the guest goes on with the
+   * instruction, 'stop' when the emulation must end (a stop, or a new PC: runWith then starts it
+   * again there), 'not-guest' for a lookup no guest instruction made (VirtualTlbHost).
+   */
+  private abortInFill(exec: boolean, vaddr: number | bigint): 'retry' | 'stop' | 'not-guest' {
+    if (exec && BigInt.asUintN(64, BigInt(vaddr)) !== (this.uc.regRead(UC_ARM64_REG_PC) & ~BigInt(this.qemuPageBytes - 1))) return 'not-guest';
+    // Outside a run (a code invalidation's lookup) nothing is handled: the caller maps first.
+    if (!this.activeHooks) return 'stop';
+    let intno = exec ? EXCP_PREFETCH_ABORT : EXCP_DATA_ABORT;
+    for (;;) {
+      this.dispatchException(intno);
+      if (this.stopReason) return 'stop';
+      this.shadow.flush();
+      if (this.pendingPc !== undefined) {
+        this.fillRestart = true;
+        return 'stop';
+      }
+      // The shadow mode retries a data abort through QEMU's block lookup, which fetches through
+      // the shadow again: with the instruction's own page gone from the model TLB (whose removal
+      // emptied QEMU's TLB and block cache), that is an instruction abort first. Here the block
+      // would go on running, so that abort is taken now, in the same order.
+      if (intno === EXCP_PREFETCH_ABORT || this.shadow.check(this.decodeCtx.pc, 'exec') === 'ok') return 'retry';
+      intno = EXCP_PREFETCH_ABORT;
+    }
+  }
+
+  /** An exception's handling, up to what it leaves to do (stopReason, pendingPc). */
+  private dispatchException(intno: number): void {
     const hooks = this.activeHooks;
     if (!hooks) throw new Error(`exception ${intno} outside a run`);
     // Unicorn went on after a stop was asked (a PC written in a hook cancels the request): what
@@ -750,16 +826,6 @@ export class Engine {
       // The slice is over: stop here, where the next run resumes exactly.
       this.stopReason = { kind: 'yield' };
       this.sliceYield = true;
-    }
-    if (this.stopReason) {
-      this.uc.emuStop();
-      return;
-    }
-    this.shadow.flush();
-    if (this.pendingPc !== undefined) {
-      const pc = this.pendingPc;
-      this.pendingPc = undefined;
-      this.uc.regWrite(UC_ARM64_REG_PC, pc);
     }
   }
 

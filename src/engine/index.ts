@@ -10,6 +10,7 @@ export { PHYS_BASE, VA_LIMIT, PA_BITS, DEFAULT_MEM_MB, MAX_MEM_MB, shadowBaseFor
 export { MT_NORMAL } from './cpu.js';
 export { ShadowSync, shadowPermsOf } from './tlb-sync.js';
 export { ShadowForest, DEFAULT_MAX_TREES } from './shadow-forest.js';
+export { parseTlbMode, TLB_MODES, TLB_MODE_ENV, DEFAULT_VIRTUAL_TLB, type TlbMode, type TlbModeRequest } from './virtual-tlb.js';
 export { Unicorn, UnicornError, loadUnicorn, openUnicornLibrary, unicornVersion, ucStrerror, sysRegName, UNICORN_LIBRARY, UNICORN_PACKAGE, type SysReg } from './unicorn.js';
 export { HostRegion } from './hostmem.js';
 export * as uc from './unicorn-const.js';

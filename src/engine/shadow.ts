@@ -546,6 +546,25 @@ export class ShadowTables {
   }
 
   /**
+   * What QEMU's own walk would put in its TLB for the page at `va`: the physical address of
+   * that page, or -1 when nothing maps it; its EL0 permissions (UC_PROT_* bits: read 1, write 2,
+   * exec 4) are left in `fillProt`. For the TLB-fill hook of the virtual TLB mode (virtual-tlb.ts):
+   * one descriptor walk, nothing allocated.
+   */
+  qemuFill(va: number): number {
+    const i = this.leafSlot(va);
+    if (i < 0) return -1;
+    const lo = this.u32[i]!;
+    const ap = (lo >>> AP_SHIFT) & 3;
+    this.fillProt = (ap & 1) | (ap === 0b01 ? 2 : 0) | ((this.u32[i + 1]! & HI_UXN) === 0 ? 4 : 0);
+    const size = (lo & DESC_TABLE_OR_PAGE) === 0 ? SIZE_2M : PAGE_SIZE;
+    return this.descOa(i) + (va - Math.floor(va / size) * size);
+  }
+
+  /** The permissions of the last `qemuFill` that found a page. */
+  fillProt = 0;
+
+  /**
    * The u32 index of the valid leaf descriptor mapping `va` (a level-2 block or a level-3 page:
    * the shadow writes no others), or -1. Starts from the memo of level-2 tables: each abort
    * looks up its PC and its data address, and each miss maps and unmaps, in one or two regions.

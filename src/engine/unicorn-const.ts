@@ -75,6 +75,8 @@ export const UC_HOOK_MEM_READ_AFTER = 1 << 13;
 export const UC_HOOK_INSN_INVALID = 1 << 14;
 export const UC_HOOK_EDGE_GENERATED = 1 << 15;
 export const UC_HOOK_TCG_OPCODE = 1 << 16;
+/** Unicorn 2.1.x only: QEMU's TLB fills, answered by the hook under UC_TLB_VIRTUAL. */
+export const UC_HOOK_TLB_FILL = 1 << 17;
 export const UC_HOOK_MEM_UNMAPPED = UC_HOOK_MEM_READ_UNMAPPED + UC_HOOK_MEM_WRITE_UNMAPPED + UC_HOOK_MEM_FETCH_UNMAPPED;
 export const UC_HOOK_MEM_PROT = UC_HOOK_MEM_READ_PROT + UC_HOOK_MEM_WRITE_PROT + UC_HOOK_MEM_FETCH_PROT;
 export const UC_HOOK_MEM_INVALID = UC_HOOK_MEM_UNMAPPED + UC_HOOK_MEM_PROT;
@@ -100,6 +102,13 @@ export const UC_CTL_CPU_MODEL = 7;
 export const UC_CTL_TB_REQUEST_CACHE = 8;
 export const UC_CTL_TB_REMOVE_CACHE = 9;
 export const UC_CTL_TB_FLUSH = 10;
+/** Unicorn 2.1.x only (2.0.1's uc_ctl refuses both with UC_ERR_ARG). */
+export const UC_CTL_TLB_FLUSH = 11;
+export const UC_CTL_TLB_TYPE = 12;
+
+// uc_tlb_type (Unicorn 2.1.x)
+export const UC_TLB_CPU = 0;
+export const UC_TLB_VIRTUAL = 1;
 
 /** The C macro UC_CTL(type, nr, rw), as the signed int the variadic uc_ctl() receives. */
 export function UC_CTL(type: number, nr: number, rw: number): number {

@@ -18,7 +18,8 @@ import { EnvironmentError, LabError } from '../util/errors.js';
 import { HostRegion } from './hostmem.js';
 import {
   UC_ARCH_ARM64, UC_ARM64_REG_CP_REG, UC_CTL, UC_CTL_CPU_MODEL, UC_CTL_IO_WRITE, UC_CTL_TB_FLUSH,
-  UC_CTL_TB_REMOVE_CACHE, UC_CTL_UC_PAGE_SIZE, UC_ERR_OK, UC_HOOK_BLOCK, UC_HOOK_CODE, UC_HOOK_INTR, UC_MODE_ARM,
+  UC_CTL_TB_REMOVE_CACHE, UC_CTL_TLB_TYPE, UC_CTL_UC_PAGE_SIZE, UC_ERR_OK, UC_HOOK_BLOCK, UC_HOOK_CODE, UC_HOOK_INTR,
+  UC_HOOK_TLB_FILL, UC_MODE_ARM,
 } from './unicorn-const.js';
 
 export const UNICORN_LIBRARY = 'libunicorn.so.2';
@@ -81,6 +82,7 @@ interface Binding {
   intrProto: TypeObject;
   codeProto: TypeObject;
   eventMemProto: TypeObject;
+  tlbFillProto: TypeObject;
 }
 
 let binding: Binding | undefined;
@@ -133,6 +135,8 @@ export function loadUnicorn(): Binding {
     intrProto: koffi.proto('void uc_cb_hookintr_t(void *uc, uint32_t intno, void *user_data)'),
     codeProto: koffi.proto('void uc_cb_hookcode_t(void *uc, uint64_t address, uint32_t size, void *user_data)'),
     eventMemProto: koffi.proto('bool uc_cb_eventmem_t(void *uc, int type, uint64_t address, int size, int64_t value, void *user_data)'),
+    // uc_cb_tlbevent_t of 2.1.x's unicorn.h; `result` points at a uc_tlb_entry (u64 paddr, int perms)
+    tlbFillProto: koffi.proto('bool uc_cb_tlbevent_t(void *uc, uint64_t vaddr, int type, void *result, void *user_data)'),
   };
   return binding;
 }
@@ -160,6 +164,12 @@ export type IntrCallback = (intno: number) => void;
 export type CodeCallback = (address: number, size: number) => void;
 /** Memory event hooks (unmapped/protection): return true if handled and the access may retry. */
 export type EventMemCallback = (type: number, address: number | bigint, size: number, value: number | bigint) => boolean;
+/**
+ * UC_HOOK_TLB_FILL (Unicorn 2.1.x, UC_TLB_VIRTUAL): QEMU's TLB misses on the page at `vaddr`
+ * (UC_MEM_READ/WRITE/FETCH); return true after writing the uc_tlb_entry at `result` (the host
+ * address of its u64 paddr, then its int UC_PROT_* perms), false to refuse the access.
+ */
+export type TlbFillCallback = (vaddr: number | bigint, type: number, result: bigint) => boolean;
 
 const TWO32 = 4294967296;
 
@@ -227,6 +237,16 @@ export class Unicorn {
   trySetPageSize(bytes: number): boolean {
     this.assertOpen();
     return this.api.uc_ctl(this.handle, UC_CTL(UC_CTL_UC_PAGE_SIZE, 1, UC_CTL_IO_WRITE), 'uint32_t', bytes) === UC_ERR_OK;
+  }
+
+  /**
+   * uc_ctl_tlb_mode (Unicorn 2.1.x): UC_TLB_CPU (QEMU walks the guest's tables) or UC_TLB_VIRTUAL
+   * (every QEMU TLB fill asks the UC_HOOK_TLB_FILL hooks). Returns whether the library took it
+   * (2.0.1 has no such control and refuses it).
+   */
+  trySetTlbMode(mode: number): boolean {
+    this.assertOpen();
+    return this.api.uc_ctl(this.handle, UC_CTL(UC_CTL_TLB_TYPE, 1, UC_CTL_IO_WRITE), 'int', mode) === UC_ERR_OK;
   }
 
   /** uc_ctl_flush_tlb: despite its name, drops every translated block (not QEMU's TLB). */
@@ -496,6 +516,15 @@ export class Unicorn {
   hookMemEvent(type: number, cb: EventMemCallback, begin: number | bigint = 1, end: number | bigint = 0): number | bigint {
     const b = loadUnicorn();
     return this.addHook(type, b.eventMemProto, (_uc: unknown, t: number, address: number | bigint, size: number, value: number | bigint) => cb(t, address, size, value), begin, end, false);
+  }
+
+  /**
+   * UC_HOOK_TLB_FILL over every address (Unicorn 2.1.x). A hook that throws refuses the fill, which
+   * stops the emulation (UC_ERR_EXCEPTION) and `emuStart` rethrows.
+   */
+  hookTlbFill(cb: TlbFillCallback): number | bigint {
+    const b = loadUnicorn();
+    return this.addHook(UC_HOOK_TLB_FILL, b.tlbFillProto, (_uc: unknown, vaddr: number | bigint, type: number, result: bigint) => cb(vaddr, type, result), 1, 0, false);
   }
 
   private addHook(type: number, proto: TypeObject, fn: (...args: never[]) => unknown, begin: number | bigint, end: number | bigint, onError: unknown = undefined): number | bigint {

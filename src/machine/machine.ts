@@ -22,7 +22,7 @@
  * The run ends when the first process has exited; processes still running then are killed (as
  * the tool's end would end them), their teardown counted.
  */
-import { Engine, ShadowForest, type AbortInfo, type EngineHooks, type RegisterFile, type StopReason } from '../engine/index.js';
+import { Engine, ShadowForest, type AbortInfo, type EngineHooks, type RegisterFile, type StopReason, type TlbModeRequest } from '../engine/index.js';
 import { readElfFile, type ElfImage } from '../linux/elf.js';
 import { loadElfBinary, type ExecResult } from '../linux/exec.js';
 import { LinuxProcess, releaseForProfile, type Markers } from '../linux/process.js';
@@ -107,6 +107,8 @@ export interface MachineOptions {
   sliceMs?: number;
   /** Test hook: a slice also ends at every Nth svc or abort where one could (EngineOptions.sliceEvery). */
   sliceEvery?: number;
+  /** How QEMU learns the model TLB's translations (EngineOptions.tlbMode). */
+  tlbMode?: TlbModeRequest;
   /** Seed of the guest's getrandom and AT_RANDOM. */
   seed?: number;
   /**
@@ -193,6 +195,7 @@ export class Machine {
       ...(opts.maxSeconds !== undefined ? { maxSeconds: opts.maxSeconds } : {}),
       ...(opts.sliceMs !== undefined ? { sliceMs: opts.sliceMs } : {}),
       ...(opts.sliceEvery !== undefined ? { sliceEvery: opts.sliceEvery } : {}),
+      ...(opts.tlbMode !== undefined ? { tlbMode: opts.tlbMode } : {}),
     });
     try {
       const mmu = new Mmu(this.engine.phys, this.telemetry, mmuOptionsFrom(this.policy));

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildElf, PT_INTERP, PT_LOAD } from '../linux/elfbuild.js';
+import { unicornVersion } from '../../src/engine/index.js';
 
 const CLI = 'dist/src/cli/main.js';
 const dir = mkdtempSync(join(tmpdir(), 'contpte-run-'));
@@ -65,6 +66,9 @@ describe('bad input: a clear one-line error and exit code 2', () => {
     ['a bad knob value', ['run', 'firmware/bin/hello', '--set', 'contpte=maybe'], /contpte.*maybe|maybe.*contpte/],
     ['a malformed --set', ['run', 'firmware/bin/hello', '--set', 'contpte'], /knob=value/],
     ['a bad --timeout', ['run', 'firmware/bin/hello', '--timeout', 'soon'], /--timeout/],
+    ['a bad --tlb-mode', ['run', 'firmware/bin/hello', '--tlb-mode', 'fast'], /--tlb-mode: 'fast' is not one of auto, shadow, virtual/],
+    // Unicorn 2.0.1 (Debian 12's) has no TLB-fill hook; under 2.1.x the same run succeeds.
+    ...(unicornVersion()[1] === 0 ? [['--tlb-mode virtual under Unicorn 2.0', ['run', 'firmware/bin/hello', '--tlb-mode', 'virtual'], /tlb mode 'virtual' needs Unicorn 2\.1\.x/] as [string, string[], RegExp]] : []),
     ['an unknown option', ['run', 'firmware/bin/hello', '--turbo'], /turbo/],
     ['a dynamic program without --sysroot', ['run', dynamic], /dynamic: dynamically linked, and its interpreter \/lib\/ld-linux-aarch64\.so\.1 cannot be used \(ENOENT\): .*--sysroot DIR/],
     ['a dynamic program whose --sysroot lacks the interpreter', ['run', '--sysroot', dir, dynamic], /interpreter \/lib\/ld-linux-aarch64\.so\.1 cannot be used \(ENOENT\): cannot open it in the arm64 root /],

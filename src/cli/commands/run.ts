@@ -9,6 +9,7 @@ import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { runMachine } from '../../machine/run.js';
+import { parseTlbMode } from '../../engine/index.js';
 import { checkCostParams, costParamsWith, partitionSets, summaryCost } from '../../report/cost.js';
 import { EXIT_CHECKER, findingsText } from '../../report/findings.js';
 import { measured } from '../../report/summary.js';
@@ -25,6 +26,7 @@ interface RunArgs {
   set?: string | string[];
   json: boolean;
   'max-insns'?: string;
+  'tlb-mode'?: string;
   timeout?: string;
   trace?: string;
   'trace-format': string;
@@ -56,6 +58,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
       .option('set', { type: 'string', describe: 'override a knob, e.g. --set contpte=off (repeatable); cost.<param>=v for the cost model' })
       .option('json', { type: 'boolean', default: false, describe: 'print the summary as one JSON document on stdout' })
       .option('max-insns', { type: 'string', describe: 'stop after this many instructions (exact, slows compute-bound guests)' })
+      .option('tlb-mode', { type: 'string', describe: "how QEMU learns the model TLB's translations: shadow (it walks shadow tables), virtual (Unicorn 2.1.x's TLB-fill hook asks the model), auto (default; also $CONTPTE_LAB_TLB_MODE)" })
       .option('timeout', { type: 'string', describe: 'stop after this many seconds of emulation' })
       .option('trace', { type: 'string', describe: 'write every event to this file' })
       .option('trace-format', { type: 'string', default: 'jsonl', choices: [...TRACE_FORMATS], describe: 'jsonl, or perfetto (Chrome trace-event JSON for ui.perfetto.dev)' })
@@ -113,6 +116,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
       sets: knobs,
       ...(a['max-insns'] !== undefined ? { maxInsns: parseUserNumber(a['max-insns'], '--max-insns') } : {}),
       ...(a.timeout !== undefined ? { maxSeconds: positiveSeconds(a.timeout) } : {}),
+      ...(a['tlb-mode'] !== undefined ? { tlbMode: parseTlbMode(a['tlb-mode']) } : {}),
       strict: a.strict,
       ...(a.seed !== undefined ? { seed: parseUserNumber(a.seed, '--seed') } : {}),
       ...(a.uid !== undefined ? { uid: parseUid(a.uid) } : {}),
