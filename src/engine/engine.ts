@@ -29,7 +29,7 @@ import { runStartupProbe, PROBE_PAGES } from './probe.js';
 import { CTX_FPCR, CTX_FPSR, CTX_NZCV, CTX_PC, CTX_SLOTS, CTX_SP, CTX_TPIDR, CTX_V, SavedRegisters } from './saved-regs.js';
 import { ShadowTables, type QemuTlbi } from './shadow.js';
 import { TLBI_VALE1, TLBI_VMALLE1, TTBR0_EL1 } from './sysregs.js';
-import type { AbortInfo, AbortResponse, EngineHooks, ExceptionInfo, GuestAccess, PageFault, RegisterFile, StopReason } from './types.js';
+import type { AbortCause, AbortInfo, AbortResponse, EngineHooks, ExceptionInfo, GuestAccess, PageFault, RegisterFile, StopReason } from './types.js';
 import {
   EXCP_BKPT, EXCP_DATA_ABORT, EXCP_HVC, EXCP_PREFETCH_ABORT, EXCP_SMC, EXCP_SWI, EXCP_UDEF,
   UC_ARCH_ARM64, UC_ARM64_REG_FPCR, UC_ARM64_REG_FPSR, UC_ARM64_REG_NZCV, UC_ARM64_REG_PC, UC_ARM64_REG_SP, UC_ARM64_REG_TPIDR_EL0,
@@ -1125,7 +1125,7 @@ class AbortLoopGuard {
       this.pc = info.pc;
     }
     const f = info.faults[0];
-    const signature = (f ? Math.floor(f.va / PAGE_SIZE) * 64 + KIND_CODE[f.kind] * 16 : 0) + CAUSE_CODE[info.cause] * 2 + (info.kind === 'data' ? 1 : 0);
+    const signature = (f ? Math.floor(f.va / PAGE_SIZE) * 64 + kindCode(f.kind) * 16 : 0) + causeCode(info.cause) * 2 + (info.kind === 'data' ? 1 : 0);
     let slot = -1;
     for (let i = 0; i < this.count; i++) {
       if (this.signatures[i] === signature) {
@@ -1162,5 +1162,30 @@ function withinPage(a: MemAccess): boolean {
 
 /** Fault signatures remembered per PC: more than one instruction can fault in turn at one PC. */
 const RING = 16;
-const KIND_CODE = { read: 1, write: 2, exec: 3 } as const;
-const CAUSE_CODE = { translation: 1, permission: 2, alignment: 3, 'outside-va-range': 4 } as const;
+/**
+ * The codes of a fault signature. Switches, not look-ups by name in an object: one keyed load
+ * with varying names is megamorphic, and this runs at every abort.
+ */
+function kindCode(kind: GuestAccess['kind']): number {
+  switch (kind) {
+    case 'read':
+      return 1;
+    case 'write':
+      return 2;
+    case 'exec':
+      return 3;
+  }
+}
+
+function causeCode(cause: AbortCause): number {
+  switch (cause) {
+    case 'translation':
+      return 1;
+    case 'permission':
+      return 2;
+    case 'alignment':
+      return 3;
+    case 'outside-va-range':
+      return 4;
+  }
+}

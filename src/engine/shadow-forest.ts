@@ -30,7 +30,7 @@ interface Tree {
 export class ShadowForest {
   /** Per CPU: its trees by ASID. */
   private readonly trees: Map<number, Tree>[];
-  private readonly observers: TlbObserver[];
+  private readonly observers: CpuObserver[];
   private active: Tree | null = null;
   private count = 0;
   private clock = 0;
@@ -90,6 +90,7 @@ export class ShadowForest {
     }
     if (oldest === null) return;
     this.trees[oldest.cpu]!.delete(oldest.asid);
+    this.observers[oldest.cpu]!.forget(oldest.asid);
     this.count--;
     oldest.tables.release();
   }
@@ -101,11 +102,18 @@ function mapEntry(tables: ShadowTables, e: TlbEntry): void {
 
 /** One CPU's TLB observer: its fills and removals reach the trees of that CPU they concern. */
 class CpuObserver implements TlbObserver {
+  /**
+   * The tree found for an ASID last (a fill and an eviction per model-TLB miss nearly always
+   * concern the running ASID): no Map look-up then. Forgotten when that tree is released.
+   */
+  private lastAsid = Number.NaN;
+  private lastTree: Tree | undefined = undefined;
+
   constructor(private readonly byAsid: Map<number, Tree>) {}
 
   onFill(e: TlbEntry): void {
     if (e.asid !== -1) {
-      const t = this.byAsid.get(e.asid);
+      const t = this.treeOf(e.asid);
       if (t !== undefined) mapEntry(t.tables, e);
       return;
     }
@@ -115,9 +123,29 @@ class CpuObserver implements TlbObserver {
   /** Reads only the arguments the TLB passes (not the entry, which is cold by now). */
   onRemove(e: TlbEntry, _reason: TlbRemoveReason, vaBase = e.vaBase, span = e.span, asid = e.asid): void {
     if (asid !== -1) {
-      this.byAsid.get(asid)?.tables.unmap(vaBase, span);
+      this.treeOf(asid)?.tables.unmap(vaBase, span);
       return;
     }
     for (const t of this.byAsid.values()) t.tables.unmap(vaBase, span);
+  }
+
+  /** The tree of `asid` on this CPU, if it exists. */
+  private treeOf(asid: number): Tree | undefined {
+    if (asid === this.lastAsid) return this.lastTree;
+    const t = this.byAsid.get(asid);
+    // Only a tree that exists is remembered: one made later must be found.
+    if (t !== undefined) {
+      this.lastAsid = asid;
+      this.lastTree = t;
+    }
+    return t;
+  }
+
+  /** The tree of `asid` was released. */
+  forget(asid: number): void {
+    if (asid === this.lastAsid) {
+      this.lastAsid = Number.NaN;
+      this.lastTree = undefined;
+    }
   }
 }

@@ -588,7 +588,7 @@ export class Machine {
 
   /** Charges the modeled work since the last charge to the running CPU. */
   private chargeRunning(): void {
-    this.linux.clock.charge(this.meter.take());
+    this.linux.clock.chargeNs(this.meter.takeNs());
   }
 
   /** A broadcast TLBI reached another CPU: it loses the time to process it. */

@@ -41,14 +41,20 @@ function signal(k: MmKernel, sig: 'SIGSEGV' | 'SIGBUS', code: 'SEGV_MAPERR' | 'S
 }
 
 const handledOutcomes = new Map<string, FaultOutcome>();
+/** The last path asked for: consecutive faults nearly always take the same one (no Map look-up then). */
+let lastHandledPath = '';
+let lastHandled: FaultOutcome | null = null;
 
 /** A handled outcome (one shared, frozen object per path). */
 function handled(path: string): FaultOutcome {
+  if (path === lastHandledPath && lastHandled !== null) return lastHandled;
   let o = handledOutcomes.get(path);
   if (o === undefined) {
     o = Object.freeze({ kind: 'handled', path });
     handledOutcomes.set(path, o);
   }
+  lastHandledPath = path;
+  lastHandled = o;
   return o;
 }
 

@@ -76,6 +76,9 @@ export class MmKernel {
   private readonly anonShmem = new WeakSet<Inode>();
   private readonly vmaCloseHooks = new Map<Inode, () => void>();
   private readonly ra = new WeakMap<Inode, RaContext>();
+  /** The file raContext answered for last, and its context. */
+  private lastRaInode: Inode | null = null;
+  private lastRa: RaContext | null = null;
 
   constructor(opts: MmKernelOptions = {}) {
     if (opts.policy !== undefined) {
@@ -168,11 +171,15 @@ export class MmKernel {
 
   /** What readahead works on for this file: its page cache, state, variant and counters. */
   raContext(inode: Inode): RaContext {
+    // Every file fault asks, nearly always for the file of the fault before: no WeakMap look-up then.
+    if (inode === this.lastRaInode) return this.lastRa!;
     let ctx = this.ra.get(inode);
     if (ctx === undefined) {
       ctx = { mapping: inode.mapping, ra: new FileRaState(raPagesOf(this.policy)), variant: this.policy.readahead, stats: this.mmStats };
       this.ra.set(inode, ctx);
     }
+    this.lastRaInode = inode;
+    this.lastRa = ctx;
     return ctx;
   }
 

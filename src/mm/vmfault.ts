@@ -48,14 +48,20 @@ export type VmFaultResult =
   | { readonly kind: 'error'; readonly signal: 'SIGBUS' | 'SIGSEGV'; readonly reason: string };
 
 const doneResults = new Map<string, VmFaultResult>();
+/** The last path asked for: a fault loop asks for the same one every time (no Map look-up then). */
+let lastDonePath = '';
+let lastDone: VmFaultResult | null = null;
 
 /** The result of a resolved fault attempt (one shared object per path: results are never changed). */
 export function DONE(path: string): VmFaultResult {
+  if (path === lastDonePath && lastDone !== null) return lastDone;
   let r = doneResults.get(path);
   if (r === undefined) {
     r = Object.freeze({ kind: 'done', path });
     doneResults.set(path, r);
   }
+  lastDonePath = path;
+  lastDone = r;
   return r;
 }
 

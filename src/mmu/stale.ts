@@ -96,6 +96,13 @@ export class StaleSet {
   private idleRegions = 0;
   /** The region last looked up (consecutive stores nearly always land in the same one). */
   private lastRegion: Region | null = null;
+  /**
+   * The (bucket, region index) last found without a region: a fault's PTE store asks about a
+   * piece of address space that no clear left stale, for every page of it, and each answer was two
+   * Map look-ups. Only attachRegion makes a region appear, and it forgets this.
+   */
+  private missBucket = Number.NaN;
+  private missIdx = Number.NaN;
   /** Detached regions, kept for reuse. */
   private readonly pool: Region[] = [];
 
@@ -342,8 +349,13 @@ export class StaleSet {
   private region(bucketAsid: number, idx: number): Region | undefined {
     const last = this.lastRegion;
     if (last !== null && last.idx === idx && last.bucketAsid === bucketAsid) return last;
+    if (idx === this.missIdx && bucketAsid === this.missBucket) return undefined;
     const r = this.regions.get(bucketAsid)?.get(idx);
     this.lastRegion = r ?? null;
+    if (r === undefined) {
+      this.missBucket = bucketAsid;
+      this.missIdx = idx;
+    }
     return r;
   }
 
@@ -360,6 +372,8 @@ export class StaleSet {
     byIdx.set(idx, r);
     this.idleRegions++;
     this.lastRegion = r;
+    this.missBucket = Number.NaN;
+    this.missIdx = Number.NaN;
     return r;
   }
 

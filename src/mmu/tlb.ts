@@ -109,6 +109,21 @@ function log2Of(pow2: number): number {
   return pow2 < TWO31 ? 31 - Math.clz32(pow2) : Math.round(Math.log2(pow2));
 }
 
+/**
+ * Whether the tracer wants events of `kind`, read by name: `tr.on[kind]` with three names at one
+ * site is a megamorphic keyed load, at every fill and eviction.
+ */
+function tracing(tr: Tracer, kind: 'tlb_fill' | 'tlb_evict' | 'tlb_invalidate'): boolean {
+  switch (kind) {
+    case 'tlb_fill':
+      return tr.on.tlb_fill;
+    case 'tlb_evict':
+      return tr.on.tlb_evict;
+    case 'tlb_invalidate':
+      return tr.on.tlb_invalidate;
+  }
+}
+
 /** xorshift32: a tiny deterministic generator for 'random' replacement. */
 function xorshift32(seed: number): () => number {
   let s = seed >>> 0 || 0x2545f491;
@@ -287,7 +302,7 @@ export class Tlb {
 
   private trace(kind: 'tlb_fill' | 'tlb_evict' | 'tlb_invalidate', e: TlbEntry): void {
     const tr = this.tracer;
-    if (tr === null || !tr.on[kind]) return;
+    if (tr === null || !tracing(tr, kind)) return;
     tr.emit({ kind, cpu: this.cpu, va: e.vaBase, span: e.span, pa: e.pa, asid: e.asid, contiguous: e.contiguous, occupancy: this.live });
   }
 

@@ -124,4 +124,23 @@ describe('ShadowForest', () => {
     forest.select(0, 3, () => c0.live);
     expect(e.shadow.verify(expected(c0.live, 3))).toEqual([]);
   });
+
+  it('forgets a released tree even when it was the last one an observer served', () => {
+    const e = (engine = new Engine({ memMb: 16 }));
+    const forest = new ShadowForest(e, 1, 2);
+    const c0 = cpuTlb(forest, 0);
+    forest.select(0, 1, () => c0.live);
+    c0.tlb.fill(translation(0x30001000, PHYS_BASE + PAGE), 1);
+    forest.select(0, 2, () => c0.live);
+    forest.select(0, 3, () => c0.live); // releases ASID 1's tree, the one the observer served last
+    const freed = e.shadow.stats.tables_freed;
+    c0.tlb.fill(translation(0x30004000, PHYS_BASE + 4 * PAGE), 1); // no tree now: nothing to do
+    c0.tlb.fill(translation(0x30005000, PHYS_BASE + 5 * PAGE), 3);
+    expect(e.shadow.stats.tables_freed).toBe(freed);
+    expect(e.shadow.verify(expected(c0.live, 3))).toEqual([]);
+    forest.select(0, 1, () => c0.live);
+    expect(e.shadow.verify(expected(c0.live, 1))).toEqual([]);
+    expect(e.shadow.check(0x30004000, 'read')).toBe('ok');
+    expect(e.shadow.check(0x30005000, 'read')).toBe('translation');
+  });
 });
