@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { Engine, decodeAccess, uc, type AbortInfo, type Decoder } from '../../src/engine/index.js';
+import { Engine, decodeAccess, uc, unicornVersion, type AbortInfo, type Decoder } from '../../src/engine/index.js';
 import { EnvironmentError, UsageError } from '../../src/util/errors.js';
 import { Telemetry } from '../../src/trace/telemetry.js';
 import { PAGE, RO, RW, TestModel, fixture } from './harness.js';
@@ -341,15 +341,20 @@ describe('other exceptions and out-of-range accesses', () => {
     expect(m.engine.run(CODE + 16)).toMatchObject({ kind: 'exception', info: { intno: uc.EXCP_BKPT, pc: CODE + 16 } });
   });
 
-  it('a load beyond the emulated VA range reaches the machine as an outside-va-range abort', () => {
+  // Unicorn 2.0.1 reports a data access beyond the VA range as an unmapped access outside QEMU's
+  // MMU (the engine's outside-va-range abort); 2.1 faults it in its own walk, as a translation fault.
+  const beyondVaCause = unicornVersion()[1] === 0 ? 'outside-va-range' : 'translation';
+
+  it('a load beyond the emulated VA range reaches the machine as a translation fault (outside-va-range on 2.0.1)', () => {
     const m = start();
     m.loadCode(CODE, traps);
     m.engine.setX(1, 2 ** 41);
     const stop = m.engine.run(CODE + 32);
     expect(stop).toEqual({ kind: 'exit', code: 139, message: 'segfault: read of 0x20000000000' });
-    expect(m.aborts.at(-1)).toEqual({
-      kind: 'data', pc: CODE + 32, insnWord: 0xf9400020, form: '', accesses: [{ va: 2 ** 41, size: 8, kind: 'read' }],
-      faults: [{ va: 2 ** 41, kind: 'read', reason: 'translation' }], cause: 'outside-va-range',
+    // (The outside-va-range path leaves the instruction's form undecoded; 2.1's fault decodes it.)
+    expect(m.aborts.at(-1)).toMatchObject({
+      kind: 'data', pc: CODE + 32, insnWord: 0xf9400020, form: beyondVaCause === 'translation' ? 'LDR (unsigned immediate)' : '', accesses: [{ va: 2 ** 41, size: 8, kind: 'read' }],
+      faults: [{ va: 2 ** 41, kind: 'read', reason: 'translation' }], cause: beyondVaCause,
     });
   });
 
@@ -375,7 +380,7 @@ describe('other exceptions and out-of-range accesses', () => {
 
   for (const [what, entry, pick] of [
     ['an instruction abort', 48, (i: AbortInfo) => i.kind === 'instruction' && i.pc === 2 ** 41],
-    ['an outside-va-range data abort', 32, (i: AbortInfo) => i.cause === 'outside-va-range'],
+    ['a data abort beyond the VA range', 32, (i: AbortInfo) => i.kind === 'data' && i.cause === beyondVaCause && i.accesses[0]?.va === 2 ** 41],
   ] as const) {
     it(`a machine can resume elsewhere after ${what} by setting the PC (signal delivery)`, () => {
       const m = start();
