@@ -10,10 +10,10 @@
  * code arrives depends on the machine's load, and so does the figure (unoptimised code boxes
  * every address it computes). V8 ignores the flag once it has started.
  */
-import { Session } from 'node:inspector';
 import { join } from 'node:path';
 import { packageRoot } from '../src/library/package.js';
 import { runMachine } from '../src/machine/run.js';
+import { connectInspector, type ProfileNode } from './inspector.js';
 
 export interface FaultAllocation {
   /** Faults of the measured rounds (2..rounds). */
@@ -23,30 +23,12 @@ export interface FaultAllocation {
   readonly sites: readonly (readonly [string, number])[];
 }
 
-interface ProfileNode {
-  callFrame: { functionName: string; url: string; lineNumber: number };
-  selfSize: number;
-  children: ProfileNode[];
-}
-
 /** Runs firmware/bin/`program` with `size` and `rounds` and measures rounds 2..rounds. */
 export async function measureFaultAllocation(program: string, size: string, rounds: number): Promise<FaultAllocation> {
   if (!(rounds >= 2)) throw new Error(`${program} needs at least 2 rounds, not ${rounds}`);
   const elf = join(packageRoot(), 'firmware', 'bin', program);
-  const session = new Session();
-  session.connect();
-  /** Same-thread inspector sessions answer synchronously: usable from inside a marker callback. */
-  const post = <T>(method: string, params?: object): T => {
-    let result: T | undefined;
-    let error: Error | null = null;
-    session.post(method, params ?? {}, (err, r) => {
-      error = err;
-      result = r as T;
-    });
-    if (error) throw error;
-    if (result === undefined) throw new Error(`${method}: no synchronous answer`);
-    return result;
-  };
+  const inspector = connectInspector();
+  const post = inspector.post;
   let mmaps = 0;
   let profile: { head: ProfileNode } | undefined;
   try {
@@ -81,6 +63,6 @@ export async function measureFaultAllocation(program: string, size: string, roun
     const sites = [...bySite].map(([k, v]) => [k, v / faults] as const).sort((a, b) => b[1] - a[1]);
     return { faults, bytesPerFault: total / faults, sites };
   } finally {
-    session.disconnect();
+    inspector.disconnect();
   }
 }

@@ -6,33 +6,14 @@
  *
  * Run: npm run build && node dist/bench/switch-alloc.js [cpus] [top]
  */
-import { Session } from 'node:inspector';
 import { runMachine } from '../src/machine/run.js';
+import { connectInspector, type ProfileNode } from './inspector.js';
 
 const elf = new URL('../../firmware/bin/pipe_pingpong', import.meta.url).pathname;
 const cpus = Number(process.argv[2] ?? 4);
 const top = Number(process.argv[3] ?? 20);
 
-interface ProfileNode {
-  callFrame: { functionName: string; url: string; lineNumber: number };
-  selfSize: number;
-  children: ProfileNode[];
-}
-
-const session = new Session();
-session.connect();
-/** Same-thread inspector sessions answer synchronously. */
-function post<T>(method: string, params?: object): T {
-  let result: T | undefined;
-  let error: Error | null = null;
-  session.post(method, params ?? {}, (err, r) => {
-    error = err;
-    result = r as T;
-  });
-  if (error) throw error;
-  if (result === undefined) throw new Error(`${method}: no synchronous answer`);
-  return result;
-}
+const { post } = connectInspector();
 
 async function sampled(rounds: number): Promise<{ switches: number; bySite: Map<string, number> }> {
   post('HeapProfiler.enable');

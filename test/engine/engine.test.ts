@@ -18,6 +18,20 @@ function start(tlbEntries = 64, options = {}): TestModel {
   return model;
 }
 
+/**
+ * reload.bin (loads from x1 in a loop) with x1 = DATA, mapped and holding 111, and a second page
+ * holding 222, not mapped: returns that page's physical address.
+ */
+function reloadSetup(m: TestModel): number {
+  m.loadCode(CODE, fixture('reload.bin'));
+  m.mapData(DATA, RW);
+  m.writeU64(DATA, 111n);
+  const b = m.allocPage();
+  m.engine.phys.dv.setBigUint64(b - m.engine.phys.base, 222n, true);
+  m.engine.setX(1, DATA);
+  return b;
+}
+
 describe('bring-up', () => {
   it('runs a tiny EL0 program through the shadow tables', () => {
     const m = start();
@@ -91,12 +105,7 @@ describe('no guest access bypasses the model', () => {
 
   it('a page-table change without a TLBI is not seen: the guest sees exactly what the TLB holds', () => {
     const m = start();
-    m.loadCode(CODE, fixture('reload.bin'));
-    m.mapData(DATA, RW);
-    m.writeU64(DATA, 111n);
-    const b = m.allocPage();
-    m.engine.phys.dv.setBigUint64(b - m.engine.phys.base, 222n, true);
-    m.engine.setX(1, DATA);
+    const b = reloadSetup(m);
     const seen: bigint[] = [];
     m.onSvcHook = (mm) => {
       seen.push(mm.engine.getX(0));
@@ -409,12 +418,7 @@ describe('selecting another tree of shadow tables', () => {
   for (const [name, asidA, asidB] of [['with another ASID', 5, 6], ['with the same ASID', 5, 5]] as const) {
     it(`leaves nothing of the previous tree in QEMU's TLB (${name})`, () => {
       const m = start(64, { asid: asidA });
-      m.loadCode(CODE, fixture('reload.bin'));
-      m.mapData(DATA, RW);
-      m.writeU64(DATA, 111n);
-      const b = m.allocPage();
-      m.engine.phys.dv.setBigUint64(b - m.engine.phys.base, 222n, true);
-      m.engine.setX(1, DATA);
+      const b = reloadSetup(m);
       const first = m.engine.shadow;
       const second = m.engine.newShadowTables();
       second.map(DATA, PAGE, b, RW);
