@@ -127,7 +127,15 @@ export class Memmap {
   readonly mem: PhysMem;
   readonly spanBase: number;
   readonly stats: FolioStats;
-  private readonly folios: (Folio | undefined)[];
+  /**
+   * The folio of each page: slotOf[page] is 0 for none, else 1 + the folio's slot in bySlot. A
+   * typed array of zeros costs host memory only where written (a flat array of references was
+   * 8 bytes a page written at start, 4 MiB for the default 2 GiB); slots are reused, so a fault
+   * allocates nothing here.
+   */
+  private readonly slotOf: Int32Array;
+  private readonly bySlot: (Folio | undefined)[] = [];
+  private readonly freeSlots: number[] = [];
   private readonly kinds: Uint8Array;
   /** PTE mappings of each page (page_mapcount without the PMD part). */
   private readonly mapcounts: Int32Array;
@@ -141,8 +149,7 @@ export class Memmap {
     this.mem = buddy.mem;
     this.spanBase = buddy.spanBase;
     const span = buddy.endPfn - buddy.spanBase;
-    // fill() keeps the array packed (no holes): lookups stay plain array reads.
-    this.folios = new Array<Folio | undefined>(span).fill(undefined);
+    this.slotOf = new Int32Array(span);
     this.kinds = new Uint8Array(span);
     this.mapcounts = new Int32Array(span);
     this.anonExclusive = new Uint8Array(span);
@@ -176,7 +183,12 @@ export class Memmap {
     const folio = new Folio(pfn, order);
     const off = pfn - this.spanBase;
     const end = off + folio.nrPages;
-    for (let i = off; i < end; i++) this.folios[i] = folio;
+    let slot = this.freeSlots.pop();
+    if (slot === undefined) {
+      slot = this.bySlot.length;
+      this.bySlot.push(folio);
+    } else this.bySlot[slot] = folio;
+    this.slotOf.fill(slot + 1, off, end);
     this.kinds.fill(K_FOLIO, off, end);
     bump(this.stats.allocs_by_order, ORDER_KEYS[order]!);
     return folio;
@@ -188,8 +200,9 @@ export class Memmap {
    */
   folioOfPfn(pfn: number): Folio | undefined {
     const off = pfn - this.spanBase;
-    if (off < 0 || off >= this.folios.length) return undefined;
-    return this.folios[off];
+    if (off < 0 || off >= this.slotOf.length) return undefined;
+    const slot = this.slotOf[off]!;
+    return slot === 0 ? undefined : this.bySlot[slot - 1];
   }
 
   kindOf(pfn: number): PageKind {
@@ -226,7 +239,10 @@ export class Memmap {
   private freeFolio(folio: Folio): void {
     const off = folio.firstPfn - this.spanBase;
     const end = off + folio.nrPages;
-    for (let i = off; i < end; i++) this.folios[i] = undefined;
+    const slot = this.slotOf[off]! - 1;
+    this.bySlot[slot] = undefined;
+    this.freeSlots.push(slot);
+    this.slotOf.fill(0, off, end);
     this.kinds.fill(K_FREE, off, end);
     this.anonExclusive.fill(0, off, end);
     folio.live = false;
