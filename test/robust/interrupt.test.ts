@@ -70,7 +70,7 @@ describe('a signal during run', () => {
 describe('a signal to compare', () => {
   it('stops the cases running in its threads and exits 143', async () => {
     const started = Date.now();
-    const r = await interrupt(['compare', PAGE_FAULT3, '--matrix', 'contpte=on,off', '--jobs', '2', '--', '1M', FOREVER], () => Date.now() - started > 3000, 'SIGTERM');
+    const r = await interrupt(['compare', PAGE_FAULT3, '--matrix', 'contpte=on,off', '--jobs', '2', '--', '1M', FOREVER], () => Date.now() - started > 5000, 'SIGTERM');
     expect(r.code).toBe(143);
     expect(r.err).toMatch(/contpte-lab: compare interrupted by SIGTERM: 2 runs stopped, no table/);
     expect(r.out).toBe('');
