@@ -6,6 +6,7 @@
 #ifndef FIRMWARE_COMMON_H
 #define FIRMWARE_COMMON_H
 
+#include <errno.h>
 #include <stddef.h>
 
 /* Exit codes: 0 success, 1 the program found something wrong, 2 bad arguments. */
@@ -63,5 +64,21 @@ void write_all(int fd, const void *buf, size_t len, const char *what);
 
 /* "ENOENT" for ENOENT, "E<number>" for errnos this table does not know. */
 const char *errno_name(int e);
+
+/* r, unless a call returned -1: then death with "<what> failed: <errno name>". Inline, so that
+ * the programs that do not use it keep their code where it was. */
+static inline long must(long r, const char *what)
+{
+	if (r == -1)
+		die("%s failed: %s", what, errno_name(errno));
+	return r;
+}
+
+/* "ok", or the errno name of a call that returned -1; errno is read at once, so call it once
+ * per result and keep the string. */
+static inline const char *ok_or_errno(long r)
+{
+	return r == -1 ? errno_name(errno) : "ok";
+}
 
 #endif /* FIRMWARE_COMMON_H */

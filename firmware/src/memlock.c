@@ -31,19 +31,6 @@ static const char usage[] = "(no arguments)";
 
 static unsigned long psz;
 
-static long must(long r, const char *what)
-{
-	if (r == -1)
-		die("%s failed: %s", what, errno_name(errno));
-	return r;
-}
-
-/* Call once per result and keep it: errno is read at once. */
-static const char *res(long r)
-{
-	return r == -1 ? errno_name(errno) : "ok";
-}
-
 static long vmlck_kb(void)
 {
 	char buf[4096];
@@ -89,40 +76,40 @@ int main(int argc, char **argv)
 
 	char *a = map_or_die(NULL, 64 * psz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, "mmap");
 	const char *r1, *r2;
-	r1 = res(mlock(a, 16 * psz));
+	r1 = ok_or_errno(mlock(a, 16 * psz));
 	out("mlock 16 pages: %s vmlck=%ld\n", r1, vmlck_kb());
-	r1 = res(mlock(a + 16 * psz, psz));
+	r1 = ok_or_errno(mlock(a + 16 * psz, psz));
 	out("mlock 1 more page: %s vmlck=%ld\n", r1, vmlck_kb());
 	/* Pages locked already are subtracted when the sum is over the limit. */
-	r1 = res(mlock(a, 16 * psz));
-	r2 = res(mlock(a + psz, 16 * psz));
+	r1 = ok_or_errno(mlock(a, 16 * psz));
+	r2 = ok_or_errno(mlock(a + psz, 16 * psz));
 	out("mlock the 16 again: %s; 15 of them and 1 new: %s vmlck=%ld\n", r1, r2, vmlck_kb());
-	r1 = res(munlock(a, 8 * psz));
+	r1 = ok_or_errno(munlock(a, 8 * psz));
 	out("munlock 8 pages: %s vmlck=%ld\n", r1, vmlck_kb());
 
 	void *b = map_locked(8);
-	out("mmap MAP_LOCKED 8 pages: %s vmlck=%ld\n", res(b == MAP_FAILED ? -1 : 0), vmlck_kb());
+	out("mmap MAP_LOCKED 8 pages: %s vmlck=%ld\n", ok_or_errno(b == MAP_FAILED ? -1 : 0), vmlck_kb());
 	void *c = map_locked(1);
-	out("mmap MAP_LOCKED 1 more page: %s\n", res(c == MAP_FAILED ? -1 : 0));
+	out("mmap MAP_LOCKED 1 more page: %s\n", ok_or_errno(c == MAP_FAILED ? -1 : 0));
 	if (b != MAP_FAILED) {
 		void *r = mremap(b, 8 * psz, 9 * psz, MREMAP_MAYMOVE);
-		out("mremap locked 8 -> 9 pages: %s\n", res(r == MAP_FAILED ? -1 : 0));
+		out("mremap locked 8 -> 9 pages: %s\n", ok_or_errno(r == MAP_FAILED ? -1 : 0));
 		unmap_or_die(b, 8 * psz, "munmap");
 		out("munmap the locked mapping: vmlck=%ld\n", vmlck_kb());
 	}
-	r1 = res(mlockall(MCL_CURRENT));
+	r1 = ok_or_errno(mlockall(MCL_CURRENT));
 	out("mlockall current: %s vmlck=%ld\n", r1, vmlck_kb());
 
 	struct rlimit up = { .rlim_cur = 16 * psz, .rlim_max = 32 * psz };
-	r1 = res(setrlimit(RLIMIT_MEMLOCK, &up));
+	r1 = ok_or_errno(setrlimit(RLIMIT_MEMLOCK, &up));
 	out("raise max: %s\n", r1);
 	struct rlimit lower = { .rlim_cur = 8 * psz, .rlim_max = 16 * psz }, old;
 	long pr = syscall(SYS_prlimit64, 0, RLIMIT_MEMLOCK, &lower, &old);
 	must(getrlimit(RLIMIT_MEMLOCK, &rl), "getrlimit");
-	out("prlimit64: %s old=%lu/%lu new=%lu/%lu\n", res(pr), (unsigned long)old.rlim_cur, (unsigned long)old.rlim_max,
+	out("prlimit64: %s old=%lu/%lu new=%lu/%lu\n", ok_or_errno(pr), (unsigned long)old.rlim_cur, (unsigned long)old.rlim_max,
 	    (unsigned long)rl.rlim_cur, (unsigned long)rl.rlim_max);
 	/* Over the new, lower limit already: nothing more can be locked, unlocking still works. */
-	r1 = res(mlock(a + 40 * psz, psz));
+	r1 = ok_or_errno(mlock(a + 40 * psz, psz));
 	out("mlock 1 page over the lowered limit: %s\n", r1);
 
 	pid_t pid = must(fork(), "fork");
@@ -130,7 +117,7 @@ int main(int argc, char **argv)
 		struct rlimit crl;
 		getrlimit(RLIMIT_MEMLOCK, &crl);
 		long before = vmlck_kb();
-		const char *cr = res(mlock(a + 48 * psz, 8 * psz));
+		const char *cr = ok_or_errno(mlock(a + 48 * psz, 8 * psz));
 		out("child: vmlck=%ld limit=%lu mlock 8 pages: %s vmlck=%ld\n", before, (unsigned long)crl.rlim_cur, cr, vmlck_kb());
 		_exit(0);
 	}
@@ -141,11 +128,11 @@ int main(int argc, char **argv)
 
 	struct rlimit zero = { 0, 0 };
 	must(setrlimit(RLIMIT_MEMLOCK, &zero), "setrlimit 0");
-	const char *zl = res(mlock(a + 50 * psz, psz));
+	const char *zl = ok_or_errno(mlock(a + 50 * psz, psz));
 	void *z = map_locked(1);
-	const char *zm = res(z == MAP_FAILED ? -1 : 0);
-	const char *zu = res(munlock(a, 64 * psz));
-	const char *zall = res(munlockall());
+	const char *zm = ok_or_errno(z == MAP_FAILED ? -1 : 0);
+	const char *zu = ok_or_errno(munlock(a, 64 * psz));
+	const char *zall = ok_or_errno(munlockall());
 	out("zero limit: mlock %s MAP_LOCKED %s munlock %s munlockall %s vmlck=%ld\n", zl, zm, zu, zall, vmlck_kb());
 	return 0;
 }

@@ -18,13 +18,6 @@
 
 #define PAGE 4096UL
 
-static long must(long r, const char *what)
-{
-	if (r == -1)
-		die("%s failed: %s", what, errno_name(errno));
-	return r;
-}
-
 /* errno_name, plus the one errno only this program expects. */
 static const char *ename(int e)
 {

@@ -42,13 +42,6 @@ static void on_segv(int sig)
 	siglongjmp(segv_jump, 1);
 }
 
-static long must(long r, const char *what)
-{
-	if (r == -1)
-		die("%s failed: %s", what, errno_name(errno));
-	return r;
-}
-
 /* Stores `v` at p with a SIGSEGV handler in place; 1 if the store faulted. */
 static int store_faults(volatile char *p, char v)
 {

@@ -46,13 +46,6 @@ static void check(int ok, const char *what)
 		die("check failed: %s", what);
 }
 
-static long must(long r, const char *what)
-{
-	if (r == -1)
-		die("%s failed: %s", what, errno_name(errno));
-	return r;
-}
-
 static pid_t gettid_raw(void)
 {
 	return (pid_t)syscall(SYS_gettid);

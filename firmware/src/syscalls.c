@@ -48,13 +48,6 @@ struct kernel_sigaction {
 #define KERNEL_SIGSET_SIZE 8
 
 /* A call that must succeed: returns its result, or ends the program naming the errno. */
-static long must(long r, const char *what)
-{
-	if (r == -1)
-		die("%s failed: %s", what, errno_name(errno));
-	return r;
-}
-
 /* A call that must fail with `e`: prints "<what>: <ENAME>". */
 static void expect_errno(long r, int e, const char *what)
 {

@@ -37,18 +37,6 @@ static void on_segv(int sig)
 	siglongjmp(segv_jump, 1);
 }
 
-static long must(long r, const char *what)
-{
-	if (r == -1)
-		die("%s failed: %s", what, errno_name(errno));
-	return r;
-}
-
-static const char *res(long r)
-{
-	return r == -1 ? errno_name(errno) : "ok";
-}
-
 static void *attach(int id, const void *addr, int flg)
 {
 	void *p = shmat(id, addr, flg);
@@ -102,7 +90,7 @@ static void private_segment(void)
 		p[0] = 'C';
 		int dt = shmdt(p);
 		struct shmid_ds c2 = stat_of(id);
-		out("child: nattch=%lu shmdt=%s nattch=%lu\n", (unsigned long)c.shm_nattch, res(dt), (unsigned long)c2.shm_nattch);
+		out("child: nattch=%lu shmdt=%s nattch=%lu\n", (unsigned long)c.shm_nattch, ok_or_errno(dt), (unsigned long)c2.shm_nattch);
 		_exit(0);
 	}
 	int status;
@@ -116,12 +104,12 @@ static void private_segment(void)
 	int e2 = errno;
 	int r3 = shmdt(p + 1);
 	int e3 = errno;
-	out("shmdt: %s nattch=%lu again=%s unaligned=%s\n", res(r1), (unsigned long)ds.shm_nattch, r2 == -1 ? errno_name(e2) : "ok",
+	out("shmdt: %s nattch=%lu again=%s unaligned=%s\n", ok_or_errno(r1), (unsigned long)ds.shm_nattch, r2 == -1 ? errno_name(e2) : "ok",
 	    r3 == -1 ? errno_name(e3) : "ok");
 	must(shmdt(p), "shmdt");
 	must(shmctl(id, IPC_RMID, NULL), "IPC_RMID");
 	int r4 = shmctl(id, IPC_STAT, &ds);
-	out("rmid unattached: stat=%s\n", res(r4));
+	out("rmid unattached: stat=%s\n", ok_or_errno(r4));
 }
 
 static void keyed_segment(void)
@@ -129,12 +117,12 @@ static void keyed_segment(void)
 	key_t key = 0x5a000000 + getpid();
 	int id = must(shmget(key, 2 * psz, IPC_CREAT | IPC_EXCL | 0640), "shmget key");
 	int r = shmget(key, 2 * psz, IPC_CREAT | IPC_EXCL | 0640);
-	const char *excl = res(r);
+	const char *excl = ok_or_errno(r);
 	int again = shmget(key, 0, 0);
 	int big = shmget(key, 3 * psz, 0);
-	const char *bigr = res(big);
+	const char *bigr = ok_or_errno(big);
 	int none = shmget(key + 1, psz, 0);
-	const char *noner = res(none);
+	const char *noner = ok_or_errno(none);
 	struct shmid_ds ds = stat_of(id);
 	out("keyed: excl=%s same=%d larger=%s unknown=%s key_ok=%d mode=%o\n", excl, again == id, bigr, noner, ds.shm_perm.__key == key,
 	    (unsigned)ds.shm_perm.mode);
@@ -179,10 +167,10 @@ static void keyed_segment(void)
 	ds = stat_of(id);
 	int lookup = shmget(key, 0, 0);
 	out("rmid attached: mode=%o key=%d nattch=%lu lookup=%s\n", (unsigned)ds.shm_perm.mode, (int)ds.shm_perm.__key,
-	    (unsigned long)ds.shm_nattch, res(lookup));
+	    (unsigned long)ds.shm_nattch, ok_or_errno(lookup));
 	must(shmdt(p), "shmdt");
 	int gone = shmctl(id, IPC_STAT, &ds);
-	out("last detach: stat=%s\n", res(gone));
+	out("last detach: stat=%s\n", ok_or_errno(gone));
 }
 
 int main(int argc, char **argv)
