@@ -9,7 +9,8 @@
  *
  * Stores are counted in `pmd_writes` (not `pte_writes`), and reach the checker as level-2 writes.
  */
-import type { DescriptorWriteContext, Mmu } from '../mmu/index.js';
+import type { Mmu } from '../mmu/index.js';
+import { DescriptorStore } from './descriptor-store.js';
 import type { Telemetry } from '../trace/telemetry.js';
 import type { MmContext, PgtablePolicy } from './policy.js';
 import type { PgtableStats } from './stats.js';
@@ -66,7 +67,7 @@ export function pmdTableDesc(tablePa: number): Pmd {
 }
 
 export class PmdOps {
-  private readonly where: DescriptorWriteContext = { va: Number.NaN, level: 2, asid: 0 };
+  private readonly descriptors: DescriptorStore;
 
   constructor(
     private readonly mmu: Mmu,
@@ -75,21 +76,18 @@ export class PmdOps {
     private readonly stats: PgtableStats,
     private readonly flush: TlbFlush,
     private readonly userAsid: (mm: MmContext) => number,
-  ) {}
+  ) {
+    this.descriptors = new DescriptorStore(mmu, telemetry, 2);
+  }
 
   pmdpGet(pmdp: number): Pmd {
     return this.mmu.mem.read64(pmdp);
   }
 
   private store(mm: MmContext, addr: number, pmdp: number, value: Pmd, atomic: boolean): Pmd {
-    const where = this.where;
-    where.va = addr;
-    where.asid = this.userAsid(mm);
-    const old = this.mmu.writeDescriptor(pmdp, value, where);
+    const old = this.descriptors.write(this.userAsid(mm), addr, pmdp, value);
     this.stats.pmd_writes++;
     if (atomic) this.stats.pte_atomics++;
-    const tr = this.telemetry.tracer;
-    if (tr.on.pte_write) tr.emit({ kind: 'pte_write', va: addr, ptep: pmdp, level: 2, old, new: value, chain: this.telemetry.calls.chain() });
     return old;
   }
 

@@ -7,7 +7,8 @@
  * The model is single-threaded, so every cmpxchg loop of the kernel succeeds on its first try;
  * each is still counted as an atomic store.
  */
-import type { DescriptorWriteContext, Mmu } from '../mmu/index.js';
+import type { Mmu } from '../mmu/index.js';
+import { DescriptorStore } from './descriptor-store.js';
 import type { Telemetry } from '../trace/telemetry.js';
 import type { PgtablePolicy, MmContext } from './policy.js';
 import type { PgtableStats } from './stats.js';
@@ -38,20 +39,17 @@ export const CYDP_CLEAR_YOUNG = 1;
 export const CYDP_CLEAR_DIRTY = 2;
 
 export class RawPtes {
-  /**
-   * Where the store in progress lands, for the checker. One object reused for every store (the
-   * checker reads it during the call and keeps nothing), since every PTE store passes here. `va`
-   * starts as a non-integer so that its field holds any address without a change of shape.
-   */
-  private readonly where: DescriptorWriteContext = { va: Number.NaN, level: 3, asid: 0 };
+  private readonly descriptors: DescriptorStore;
 
   constructor(
     private readonly mmu: Mmu,
     private readonly policy: PgtablePolicy,
-    private readonly telemetry: Telemetry,
+    telemetry: Telemetry,
     private readonly stats: PgtableStats,
     private readonly flush: TlbFlush,
-  ) {}
+  ) {
+    this.descriptors = new DescriptorStore(mmu, telemetry, 3);
+  }
 
   /** The ASID hardware tags this mm's user entries with: the user half under KPTI. */
   userAsid(mm: MmContext): number {
@@ -73,32 +71,15 @@ export class RawPtes {
 
   /** One store of a descriptor: through the mmu (so the checker sees it), counted and traced. */
   private store(mm: MmContext, addr: number, ptep: number, value: Pte, atomic: boolean): Pte {
-    const where = this.where;
-    where.va = addr;
-    where.asid = this.userAsid(mm);
-    const old = this.mmu.writeDescriptor(ptep, value, where);
+    const old = this.descriptors.write(this.userAsid(mm), addr, ptep, value);
     this.stats.pte_writes++;
     if (atomic) this.stats.pte_atomics++;
-    const tr = this.telemetry.tracer;
-    if (tr.on.pte_write) {
-      tr.emit({ kind: 'pte_write', va: addr, ptep, level: 3, old, new: value, chain: this.telemetry.calls.chain() });
-    }
     return old;
   }
 
-  /**
-   * `store` for a caller that discards the old value: nothing is built for it, unless a trace
-   * records it.
-   */
+  /** `store` for a caller that discards the old value (DescriptorStore.writeOnly). */
   private storeOnly(mm: MmContext, addr: number, ptep: number, value: Pte, atomic: boolean): void {
-    if (this.telemetry.tracer.on.pte_write) {
-      this.store(mm, addr, ptep, value, atomic);
-      return;
-    }
-    const where = this.where;
-    where.va = addr;
-    where.asid = this.userAsid(mm);
-    this.mmu.storeDescriptor(ptep, value, where);
+    this.descriptors.writeOnly(this.userAsid(mm), addr, ptep, value);
     this.stats.pte_writes++;
     if (atomic) this.stats.pte_atomics++;
   }
