@@ -18,19 +18,6 @@ static const char usage[] =
 	"  iterations  mmap/touch/munmap rounds (default 2)\n"
 	"  align       alignment of the mapping, a power of two, or 0 to let mmap choose (default 2M)";
 
-static int map_flags(enum page_fault_kind kind)
-{
-	switch (kind) {
-	case PF_ANON_PRIVATE:
-		return MAP_PRIVATE | MAP_ANONYMOUS;
-	case PF_FILE_PRIVATE:
-		return MAP_PRIVATE;
-	case PF_FILE_SHARED:
-		return MAP_SHARED;
-	}
-	die("unknown page fault kind %d", (int)kind);
-}
-
 int page_fault_main(const char *name, enum page_fault_kind kind, int argc, char **argv)
 {
 	unsigned long size = DEFAULT_SIZE, iterations = DEFAULT_ITERATIONS, align = DEFAULT_ALIGN;
@@ -66,7 +53,7 @@ int page_fault_main(const char *name, enum page_fault_kind kind, int argc, char 
 		volatile char *c;
 
 		lab_mark("mmap");
-		c = map_or_die(window, size, PROT_READ | PROT_WRITE, map_flags(kind), fd, "test mapping");
+		c = map_or_die(window, size, PROT_READ | PROT_WRITE, page_fault_map_flags(kind), fd, "test mapping");
 		lab_mark("touch");
 		for (unsigned long off = 0; off < size; off += pgsize) {
 			c[off] = 0;

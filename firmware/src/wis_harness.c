@@ -126,19 +126,6 @@ static void check_early_exits(void)
 				die("task %lu ended early (wait status 0x%x)", t, status);
 }
 
-static int map_flags(void)
-{
-	switch (cfg.kind) {
-	case PF_ANON_PRIVATE:
-		return MAP_PRIVATE | MAP_ANONYMOUS;
-	case PF_FILE_PRIVATE:
-		return MAP_PRIVATE;
-	case PF_FILE_SHARED:
-		return MAP_SHARED;
-	}
-	die("unknown testcase kind %d", (int)cfg.kind);
-}
-
 static void read_byte(int fd, const char *what)
 {
 	char b;
@@ -287,7 +274,7 @@ static void task_round(struct task_state *st)
 
 	switch (cfg.workload) {
 	case W_PAGE_FAULT: {
-		volatile char *c = map_or_die(st->window, cfg.size, PROT_READ | PROT_WRITE, map_flags(), st->fd,
+		volatile char *c = map_or_die(st->window, cfg.size, PROT_READ | PROT_WRITE, page_fault_map_flags(cfg.kind), st->fd,
 					      "test mapping");
 
 		for (unsigned long off = 0; off < cfg.size; off += st->pgsize) {
