@@ -664,7 +664,7 @@ export class Engine {
         try {
           err = this.uc.emuStart(pc, UNTIL_NEVER, 0, count);
         } finally {
-          woke = this.watchdogWoke(deadline) ?? woke;
+          woke = this.watchdogWoke(deadline);
         }
         const timedOut = woke === 'budget';
         if (this.pendingPc !== undefined) {

@@ -142,8 +142,8 @@ function load(p: LinuxProcess, image: ElfImage, opts: ExecOptions): ExecResult {
     random: new Uint8Array(16), // replaced below: AT_RANDOM is drawn in create_elf_tables
     aux: { hwcap: 0, hwcap2: 0, phdr: 0, phnum: 0, entry: 0, uid: 0, gid: 0, rseq: null },
   });
-  const stringsLow = Math.min(...layout.strings.map((w) => w.addr));
-  const stackStart = Math.max(stackEnd - DEFAULT_RLIMIT_STACK, pageStart(stringsLow) - STACK_EXPAND);
+  // argv's strings are copied last, so they are the lowest: argStart is bprm->p.
+  const stackStart = Math.max(stackEnd - DEFAULT_RLIMIT_STACK, pageStart(layout.argStart) - STACK_EXPAND);
   const stackAddr = mm.mmap({
     addr: stackStart,
     len: stackEnd - stackStart,
