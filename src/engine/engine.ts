@@ -239,6 +239,7 @@ export class Engine {
       this.phys = new PhysMem(this.poolRegion.view(), PHYS_BASE);
       const pool = this.poolRegion;
       this.phys.setBacker((offset, len) => pool.populate(offset, len));
+      this.phys.watchCode((framePa) => this.invalidateCode(framePa, PAGE_SIZE));
       this.engineRegion = HostRegion.reserve(shadowBytes, 'rw');
       regions.push(this.engineRegion);
       this.uc.memMapPtr(this.regionBase, shadowBytes, UC_PROT_ALL, this.engineRegion.ptr);

@@ -14,8 +14,9 @@
  */
 import type { TlbEntry, TlbObserver, TlbRemoveReason } from '../mmu/tlb.js';
 import type { Engine } from './engine.js';
+import type { PhysMem } from '../mmu/physmem.js';
 import type { ShadowTables } from './shadow.js';
-import { shadowAttrsOf, shadowPermsOf } from './tlb-sync.js';
+import { mapTlbEntry } from './tlb-sync.js';
 
 /** Trees kept at most: a few table pages each; a fork-heavy guest must not exhaust the region. */
 export const DEFAULT_MAX_TREES = 64;
@@ -42,7 +43,7 @@ export class ShadowForest {
   ) {
     if (!Number.isInteger(maxTrees) || maxTrees < 1) throw new RangeError(`shadow trees: ${maxTrees} is not a positive whole number`);
     this.trees = Array.from({ length: ncpus }, () => new Map<number, Tree>());
-    this.observers = this.trees.map((byAsid) => new CpuObserver(byAsid));
+    this.observers = this.trees.map((byAsid) => new CpuObserver(engine.phys, byAsid));
   }
 
   /** What CPU `cpu`'s model TLB reports its fills and removals to. */
@@ -73,7 +74,7 @@ export class ShadowForest {
     if (fresh) {
       // The initial tree may hold entries from before (none in a machine's life so far).
       tree.tables.unmapAll();
-      for (const e of resident()) if (e.asid === -1 || e.asid === asid) mapEntry(tree.tables, e);
+      for (const e of resident()) if (e.asid === -1 || e.asid === asid) mapTlbEntry(this.engine.phys, tree.tables, e);
     }
     if (this.count > this.maxTrees) this.evictOldest();
   }
@@ -96,10 +97,6 @@ export class ShadowForest {
   }
 }
 
-function mapEntry(tables: ShadowTables, e: TlbEntry): void {
-  tables.map(e.vaBase, e.span, e.pa, shadowPermsOf(e.perms), shadowAttrsOf(e.attrIndx, e.asid !== -1));
-}
-
 /** One CPU's TLB observer: its fills and removals reach the trees of that CPU they concern. */
 class CpuObserver implements TlbObserver {
   /**
@@ -109,15 +106,18 @@ class CpuObserver implements TlbObserver {
   private lastAsid = Number.NaN;
   private lastTree: Tree | undefined = undefined;
 
-  constructor(private readonly byAsid: Map<number, Tree>) {}
+  constructor(
+    private readonly phys: PhysMem,
+    private readonly byAsid: Map<number, Tree>,
+  ) {}
 
   onFill(e: TlbEntry): void {
     if (e.asid !== -1) {
       const t = this.treeOf(e.asid);
-      if (t !== undefined) mapEntry(t.tables, e);
+      if (t !== undefined) mapTlbEntry(this.phys, t.tables, e);
       return;
     }
-    for (const t of this.byAsid.values()) mapEntry(t.tables, e);
+    for (const t of this.byAsid.values()) mapTlbEntry(this.phys, t.tables, e);
   }
 
   /** Reads only the arguments the TLB passes (not the entry, which is cold by now). */

@@ -13,8 +13,9 @@
  */
 import { PERM_EL0_R, PERM_EL0_W, PERM_EL0_X } from '../mmu/perms.js';
 import type { TlbEntry, TlbObserver, TlbRemoveReason } from '../mmu/tlb.js';
+import type { PhysMem } from '../mmu/physmem.js';
 import type { Engine } from './engine.js';
-import { shadowPerms, type ExpectedEntry, type ShadowAttrs, type ShadowPerms } from './shadow.js';
+import { shadowPerms, type ExpectedEntry, type ShadowAttrs, type ShadowPerms, type ShadowTables } from './shadow.js';
 
 /** EL0 permissions of a TLB entry's PERM_* mask (a shared object: nothing is allocated). */
 export function shadowPermsOf(perms: number): ShadowPerms {
@@ -30,6 +31,16 @@ export function shadowAttrsOf(attrIndx: number, nG: boolean): ShadowAttrs {
   return attrIndx >>> 0 === attrIndx && attrIndx < 8 ? ATTRS[(attrIndx << 1) | (nG ? 1 : 0)]! : { attrIndx, nG };
 }
 
+/**
+ * Maps the model TLB entry `e` into `tables` with its EL0 permissions. QEMU may translate code
+ * from an executable entry's frames from then on, so they are marked for PhysMem.watchCode: a
+ * later write by the model (not by the guest) to one of them drops those translations.
+ */
+export function mapTlbEntry(phys: PhysMem, tables: ShadowTables, e: TlbEntry): void {
+  if ((e.perms & PERM_EL0_X) !== 0) phys.markCode(e.pa, e.span);
+  tables.map(e.vaBase, e.span, e.pa, shadowPermsOf(e.perms), shadowAttrsOf(e.attrIndx, e.asid !== -1));
+}
+
 export class ShadowSync implements TlbObserver {
   /**
    * Whether this TLB is the one the engine runs with. With several CPUs each TLB has its own
@@ -41,7 +52,7 @@ export class ShadowSync implements TlbObserver {
 
   onFill(e: TlbEntry): void {
     if (!this.active || !this.visible(e)) return;
-    this.engine.shadow.map(e.vaBase, e.span, e.pa, shadowPermsOf(e.perms), shadowAttrsOf(e.attrIndx, e.asid !== -1));
+    mapTlbEntry(this.engine.phys, this.engine.shadow, e);
   }
 
   /** Reads only the arguments the TLB passes (not the entry, which is cold by now). */

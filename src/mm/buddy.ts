@@ -197,6 +197,7 @@ export class Buddy {
       throw new Error(`buddy: pfn 0x${pfn.toString(16)} is not an allocated order-${order} block (double free or wrong order)`);
     }
     this.state[off] = NOT_HEAD;
+    this.mem.forgetCode(pfn * PAGE_SIZE, (1 << order) * PAGE_SIZE);
     this.nrFree += 1 << order;
     this.liveBlocks[order]!--;
     this.stats.frees++;

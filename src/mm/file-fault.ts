@@ -92,7 +92,7 @@ function doCowFault(vmf: VmFault): VmFaultResult {
       return notLocked(f);
     }
     const src = f.folio.pa + (vmf.pgoff - f.folio.index) * PAGE_SIZE;
-    k.memmap.mem.u8.copyWithin(k.memmap.mem.offset(cow.pa, PAGE_SIZE), k.memmap.mem.offset(src, PAGE_SIZE), k.memmap.mem.offset(src, PAGE_SIZE) + PAGE_SIZE);
+    k.memmap.mem.copyPage(cow.pa, src);
     cow.owner = anonVma.owner;
     cow.index = vmf.vma.pgoffOf(vmf.address);
     cow.uptodate = true;

@@ -90,8 +90,7 @@ function wpPageCopy(vmf: VmFault, old: Folio | null): void {
     if (old === null) {
       k.memmap.folioZero(folio);
     } else {
-      const src = mem.offset(ptePfn(vmf.origPte) * PAGE_SIZE, PAGE_SIZE);
-      mem.u8.copyWithin(mem.offset(folio.pa, PAGE_SIZE), src, src + PAGE_SIZE);
+      mem.copyPage(folio.pa, ptePfn(vmf.origPte) * PAGE_SIZE);
     }
     folio.owner = anonVma.owner;
     folio.index = vmf.vma.pgoffOf(vmf.address);

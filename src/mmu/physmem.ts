@@ -91,7 +91,62 @@ export class PhysMem {
   zero(pa: number, len: number): void {
     const off = this.offset(pa, len);
     if (this.backer !== null) this.back(off, len);
+    if (this.codeFrames !== null) this.beforeWrite(off, len);
     this.u8.fill(0, off, off + len);
+  }
+
+  /** Copies the page at `srcPa` over the page at `dstPa` (a copy-on-write copy). */
+  copyPage(dstPa: number, srcPa: number): void {
+    const dst = this.offset(dstPa, PAGE_SIZE);
+    const src = this.offset(srcPa, PAGE_SIZE);
+    if (this.codeFrames !== null) this.beforeWrite(dst, PAGE_SIZE);
+    this.u8.copyWithin(dst, src, src + PAGE_SIZE);
+  }
+
+  /**
+   * Frames QEMU may have translated into host code: one byte per frame, set when the engine lets
+   * the guest execute from the frame (markCode). QEMU drops its translations when the guest's own
+   * stores reach such a frame, but it does not see the model's writes (copy_to_user, page-cache
+   * writes, /proc/<pid>/mem), so those call `codeWritten` with the frame first. The mark stays
+   * while the frame is in use, as an executable mapping of it may still be live (the guest can
+   * translate the new bytes without a new TLB fill); the allocator clears it when the frame is
+   * freed (forgetCode).
+   */
+  watchCode(codeWritten: (framePa: number) => void): void {
+    this.codeFrames = new Uint8Array(this.endPfn - this.basePfn);
+    this.codeWritten = codeWritten;
+  }
+
+  /** Marks the frames of [pa, pa + len) as executable by the guest (see watchCode). */
+  markCode(pa: number, len: number): void {
+    const frames = this.codeFrames;
+    if (frames === null) return;
+    const first = (pa - this.base) / PAGE_SIZE;
+    const end = first + len / PAGE_SIZE;
+    for (let i = first; i < end; i++) frames[i] = 1;
+  }
+
+  /**
+   * The frames of [pa, pa + len) were freed: no mapping of them is left, so QEMU's translations
+   * of them are dropped now and their marks cleared (their next owner's writes cost nothing).
+   */
+  forgetCode(pa: number, len: number): void {
+    if (this.codeFrames === null) return;
+    const off = this.offset(pa, len);
+    this.beforeWrite(off, len);
+    this.codeFrames.fill(0, off / PAGE_SIZE, (off + len) / PAGE_SIZE);
+  }
+
+  private codeFrames: Uint8Array | null = null;
+  private codeWritten: ((framePa: number) => void) | null = null;
+
+  /** Drops QEMU's translations of the marked frames that [off, off + len) of the window covers. */
+  private beforeWrite(off: number, len: number): void {
+    const frames = this.codeFrames!;
+    const last = Math.floor((off + len - 1) / PAGE_SIZE);
+    for (let i = Math.floor(off / PAGE_SIZE); i <= last; i++) {
+      if (frames[i] !== 0) this.codeWritten!(this.base + i * PAGE_SIZE);
+    }
   }
 
   /**
@@ -130,6 +185,7 @@ export class PhysMem {
 
   write(pa: number, bytes: Uint8Array): void {
     const off = this.offset(pa, bytes.length);
+    if (this.codeFrames !== null && bytes.length > 0) this.beforeWrite(off, bytes.length);
     this.u8.set(bytes, off);
   }
 

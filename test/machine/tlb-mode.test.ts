@@ -36,6 +36,9 @@ const CASES: readonly ModeCase[] = [
   // SIGSEGV handlers entered from faults; tagged pointers (TBI).
   { program: 'procmem', args: [] },
   { program: 'tagged_ptr', args: [] },
+  // Code written by the kernel model (read(2), /proc/self/mem, page-cache writes): QEMU's
+  // translations of it are dropped in either mode.
+  { program: 'code_write', args: [] },
 ];
 
 describe(`TLB modes (libunicorn ${major}.${minor})`, () => {
