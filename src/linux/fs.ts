@@ -25,8 +25,9 @@
  */
 import { Inode, S_IFCHR, S_IFDIR, S_IFMT, S_IFREG, type FsType } from '../mm/inode.js';
 import type { FsTraits } from '../mm/kernel.js';
+import { ext4PunchHole, ext4ZeroRange, shmemPunchHole, type HoleResult } from '../mm/falloc.js';
 import { truncateSetsize, type PageCache, type UnmapMappingRange } from '../mm/pagecache.js';
-import { EACCES, EEXIST, EFBIG, EINVAL, EISDIR, ELOOP, ENAMETOOLONG, ENOENT, ENOTDIR, ENOTEMPTY, EPERM } from '../util/errno.js';
+import { EACCES, EEXIST, EFBIG, EINVAL, EISDIR, ELOOP, ENAMETOOLONG, ENOENT, ENOMEM, ENOTDIR, ENOTEMPTY, EOPNOTSUPP, EPERM } from '../util/errno.js';
 import type { OpenFile } from './file.js';
 import type { GuestRandom } from './random.js';
 
@@ -640,6 +641,28 @@ export class FileSystem {
   truncate(node: RegNode, size: number): number {
     const r = truncateSetsize(node.inode, size, this.unmapMappingRange);
     if (r.kind === 'efbig') return -EFBIG;
+    this.touchData(node);
+    return 0;
+  }
+
+  /**
+   * fallocate's FALLOC_FL_PUNCH_HOLE (with KEEP_SIZE) or FALLOC_FL_ZERO_RANGE on a regular file,
+   * as its file system does it (src/mm/falloc.ts); ZERO_RANGE grows the size unless `keepSize`.
+   * Returns 0 or -errno.
+   */
+  clearRange(node: RegNode, mode: 'punch_hole' | 'zero_range', offset: number, len: number, keepSize: boolean): number {
+    const inode = node.inode;
+    let r: HoleResult;
+    if (inode.fsType === 'tmpfs') {
+      if (mode === 'zero_range') return -EOPNOTSUPP;
+      r = shmemPunchHole(inode, offset, len, this.unmapMappingRange);
+    } else if (inode.fsType === 'ext4') {
+      r = mode === 'punch_hole' ? ext4PunchHole(inode, offset, len, this.unmapMappingRange) : ext4ZeroRange(inode, offset, len, this.unmapMappingRange);
+    } else {
+      return -EOPNOTSUPP;
+    }
+    if (r.kind === 'oom') return -ENOMEM;
+    if (mode === 'zero_range' && !keepSize && offset + len > inode.size) inode.size = offset + len;
     this.touchData(node);
     return 0;
   }

@@ -280,7 +280,7 @@ export class Machine {
       pageCache: k.pageCache,
       telemetry: this.telemetry,
       fsPolicy: { tmpFs, tmpfs: k.fsTraits('tmpfs'), ext4: k.fsTraits('ext4') },
-      unmapMappingRange: (inode, holeBegin) => k.unmapMappingRange(inode, holeBegin),
+      unmapMappingRange: k.unmapMappingRange,
       stdio: { writeStdout: write(1), writeStderr: write(2), ...(this.opts.stdin ? { readStdin: this.opts.stdin } : {}) },
       markers,
       utsname: { release: releaseForProfile(this.profile) },

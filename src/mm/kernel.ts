@@ -27,8 +27,12 @@ import { DEFAULT_PROFILE, mmuOptionsFrom, pgtablePolicyFrom, resolvePolicy, type
 import { FileRaState, type RaContext } from './readahead.js';
 import { registerFaultStats, registerMmStats, type FaultStats, type MmStats } from './stats.js';
 import { zapPageRangeSingle } from './madvise.js';
+import type { ZapDetails } from './zap.js';
 import type { Vma } from './vma.js';
 
+
+/** zap_details of a punched hole: private copy-on-write copies stay (even_cows = false). */
+const KEEP_COWS: ZapDetails = { evenCows: false };
 export { PHYS_BASE };
 
 export interface MmKernelOptions {
@@ -265,19 +269,22 @@ export class MmKernel {
   }
 
   /**
-   * unmap_mapping_range (mm/memory.c): zap every PTE that maps the file from byte `holebegin`
-   * on, private copies included (truncation calls it with even_cows).
+   * unmap_mapping_range (mm/memory.c): zap every PTE that maps the file's pages of bytes
+   * [holebegin, holebegin + holelen) (holelen 0: to the end), in every process. Private
+   * copy-on-write copies go too only with `evenCows` (truncation); a punched hole keeps them.
    */
-  readonly unmapMappingRange = (inode: Inode, holebegin: number): void => {
+  readonly unmapMappingRange = (inode: Inode, holebegin: number, holelen = 0, evenCows = true): void => {
     const first = Math.floor(holebegin / 4096);
+    const end = holelen === 0 ? Number.MAX_SAFE_INTEGER : Math.floor((holebegin + holelen + 4095) / 4096);
+    const details = evenCows ? null : KEEP_COWS;
     for (const p of this.processes) {
       if (p.hasExited) continue;
       for (const vma of [...p.vmas.all()]) {
         if (vma.file !== inode) continue;
-        const last = vma.pgoff + vma.pages;
-        if (last <= first) continue;
-        const start = vma.start + Math.max(0, first - vma.pgoff) * 4096;
-        zapPageRangeSingle(p, vma, start, vma.end);
+        const from = Math.max(first, vma.pgoff);
+        const to = Math.min(end, vma.pgoff + vma.pages);
+        if (to <= from) continue;
+        zapPageRangeSingle(p, vma, vma.start + (from - vma.pgoff) * 4096, vma.start + (to - vma.pgoff) * 4096, details);
       }
     }
   };

@@ -36,7 +36,7 @@ import type { Process } from './process.js';
 import { forcePageCacheRa, VM_RAND_READ, VM_SEQ_READ } from './readahead.js';
 import { populateRange } from './populate.js';
 import { VM_DONTCOPY, VM_HUGEPAGE, VM_IO, VM_LOCKED, VM_NOHUGEPAGE, VM_PFNMAP, VM_SHARED, VM_WIPEONFORK, type Vma } from './vma.js';
-import { folioPteBatch, unmapPageRange, ZapGather } from './zap.js';
+import { folioPteBatch, unmapPageRange, ZapGather, type ZapDetails } from './zap.js';
 
 const KNOWN = new Set([
   MADV_NORMAL,
@@ -134,12 +134,12 @@ function updateFlags(mm: Process, vma: Vma, start: number, end: number, flags: n
 }
 
 /** zap_page_range_single: its own gather, the zap, one flush at the VMA's end; tables stay. */
-export function zapPageRangeSingle(mm: Process, vma: Vma, start: number, end: number): void {
+export function zapPageRangeSingle(mm: Process, vma: Vma, start: number, end: number, details: ZapDetails | null = null): void {
   const calls = mm.kernel.telemetry.calls;
   calls.enter('zap_page_range_single');
   try {
     const g = new ZapGather(mm.kernel, mm, false);
-    unmapPageRange(g, vma, start, end);
+    unmapPageRange(g, vma, start, end, details);
     g.finish();
   } finally {
     calls.leave();

@@ -463,17 +463,29 @@ function writeMissFolio(mapping: AddressSpace, index: number, len: number, polic
  * Returns the removed folios (freed unless someone still holds a reference).
  */
 export function truncateInodePages(mapping: AddressSpace, lstart: number): Folio[] {
-  const victims = mapping.foliosInRange(Math.floor(lstart / PAGE_SIZE), Number.MAX_SAFE_INTEGER);
+  return truncateInodePagesRange(mapping, lstart, Number.MAX_SAFE_INTEGER);
+}
+
+/**
+ * Drops the cached pages of bytes [lstart, lend) (truncate_inode_pages_range, mm/truncate.c
+ * v6.12): folios wholly inside leave the cache; a folio that straddles an end keeps its place
+ * with the covered part zeroed (truncate_inode_partial_folio; the model does not split it).
+ * The caller has unmapped the pages first. Returns the removed folios.
+ */
+export function truncateInodePagesRange(mapping: AddressSpace, lstart: number, lend: number): Folio[] {
+  if (lend <= lstart) return [];
+  const victims = mapping.foliosInRange(Math.floor(lstart / PAGE_SIZE), Math.ceil(lend / PAGE_SIZE));
   const removed: Folio[] = [];
   const memmap = mapping.cache.memmap;
   for (const folio of victims) {
     const start = folio.index * PAGE_SIZE;
-    if (start >= lstart) {
+    const end = start + folio.size;
+    if (start >= lstart && end <= lend) {
       mapping.removeFolio(folio);
       removed.push(folio);
     } else {
-      const off = lstart - start;
-      memmap.mem.zero(folio.pa + off, folio.size - off);
+      const from = Math.max(start, lstart);
+      memmap.mem.zero(folio.pa + (from - start), Math.min(end, lend) - from);
       mapping.cache.stats.truncate_partial++;
     }
   }
@@ -481,10 +493,12 @@ export function truncateInodePages(mapping: AddressSpace, lstart: number): Folio
 }
 
 /**
- * Unmaps the page-table entries of a file from byte `holebegin` on (unmap_mapping_range); the
- * fault/munmap layer provides it.
+ * Unmaps the page-table entries of a file for bytes [holebegin, holebegin + holelen), or from
+ * holebegin on when holelen is 0 (unmap_mapping_range); private copy-on-write copies of those
+ * pages go too only with `evenCows` (truncation), not for a punched hole. The fault/munmap layer
+ * provides it.
  */
-export type UnmapMappingRange = (inode: Inode, holebegin: number) => void;
+export type UnmapMappingRange = (inode: Inode, holebegin: number, holelen?: number, evenCows?: boolean) => void;
 
 /**
  * Sets the file size (truncate_setsize): on a shrink, cuts the backing bytes, unmaps the pages

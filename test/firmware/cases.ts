@@ -34,7 +34,7 @@ export type FirmwareProgram = (typeof FIRMWARE_PROGRAMS)[number];
  * MULTITASK. Their expected stdout lives in firmware/expected/ and multitask-qemu.test.ts checks
  * it against qemu-aarch64; the cases above stay single-task.
  */
-export const MULTITASK_PROGRAMS = ['wis_harness', 'fork_cow', 'signals', 'pipe_pingpong', 'threads', 'spawn', 'fork_churn', 'procmem', 'memlock', 'sysvshm', 'tagged_ptr', 'musl_libc', 'code_write'] as const;
+export const MULTITASK_PROGRAMS = ['wis_harness', 'fork_cow', 'signals', 'pipe_pingpong', 'threads', 'spawn', 'fork_churn', 'procmem', 'memlock', 'sysvshm', 'tagged_ptr', 'musl_libc', 'code_write', 'punch_hole'] as const;
 /** Multi-task programs that execute arm64 programs, which qemu-user cannot: Linux is their reference. */
 export const LINUX_REFERENCE_PROGRAMS: readonly MultitaskProgram[] = ['spawn'];
 export type MultitaskProgram = (typeof MULTITASK_PROGRAMS)[number];
@@ -491,4 +491,5 @@ export const MULTITASK_CASES: readonly MultitaskCase[] = [
   { name: 'tagged_ptr', program: 'tagged_ptr', args: [], exitCode: 0 },
   { name: 'musl_libc', program: 'musl_libc', args: [], exitCode: 0 },
   { name: 'code_write', program: 'code_write', args: [], exitCode: 0 },
+  { name: 'punch_hole', program: 'punch_hole', args: [], exitCode: 0 },
 ];
