@@ -24,6 +24,7 @@ export const MADV_SEQUENTIAL = 2;
 export const MADV_WILLNEED = 3;
 export const MADV_DONTNEED = 4;
 export const MADV_FREE = 8;
+export const MADV_REMOVE = 9;
 export const MADV_DONTFORK = 10;
 export const MADV_DOFORK = 11;
 export const MADV_HUGEPAGE = 14;

@@ -5,12 +5,15 @@
  * (clear_young_dirty_ptes, never unfolding); the read-pattern and huge-page advice only change
  * vm_flags, as do MADV_DONTFORK/DOFORK and MADV_WIPEONFORK/KEEPONFORK (read by fork);
  * MADV_WILLNEED reads a file range ahead; MADV_POPULATE_READ/WRITE fault the range in
- * (madvise_populate, populate.ts).
+ * (madvise_populate, populate.ts); MADV_REMOVE punches a hole in the file of a shared writable
+ * mapping (madvise_remove: fallocate's PUNCH_HOLE | KEEP_SIZE, falloc.ts; the file's times are
+ * not updated by the model).
  *
  * Deviation: MADV_FREE on a large folio that the range covers only in part leaves it alone
  * (Linux tries to split the folio first).
  */
 import {
+  EACCES,
   EINVAL,
   ENOMEM,
   MADV_DOFORK,
@@ -20,6 +23,7 @@ import {
   MADV_KEEPONFORK,
   MADV_POPULATE_READ,
   MADV_POPULATE_WRITE,
+  MADV_REMOVE,
   MADV_WIPEONFORK,
   MADV_HUGEPAGE,
   MADV_NOHUGEPAGE,
@@ -35,7 +39,9 @@ import { PMD_SIZE, pteDirty, pteNone, ptePfn, pteSpecial, pteYoung } from '../pg
 import type { Process } from './process.js';
 import { forcePageCacheRa, VM_RAND_READ, VM_SEQ_READ } from './readahead.js';
 import { populateRange } from './populate.js';
-import { VM_DONTCOPY, VM_HUGEPAGE, VM_IO, VM_LOCKED, VM_NOHUGEPAGE, VM_PFNMAP, VM_SHARED, VM_WIPEONFORK, type Vma } from './vma.js';
+import { VM_DONTCOPY, VM_HUGEPAGE, VM_IO, VM_LOCKED, VM_MAYWRITE, VM_NOHUGEPAGE, VM_PFNMAP, VM_SHARED, VM_WIPEONFORK, type Vma } from './vma.js';
+import { ext4PunchHole, shmemPunchHole, type HoleResult } from './falloc.js';
+import { EOPNOTSUPP } from '../util/errno.js';
 import { folioPteBatch, unmapPageRange, ZapGather, type ZapDetails } from './zap.js';
 
 const KNOWN = new Set([
@@ -45,6 +51,7 @@ const KNOWN = new Set([
   MADV_WILLNEED,
   MADV_DONTNEED,
   MADV_FREE,
+  MADV_REMOVE,
   MADV_HUGEPAGE,
   MADV_NOHUGEPAGE,
   MADV_DONTFORK,
@@ -97,6 +104,8 @@ function adviseVma(mm: Process, vma: Vma, start: number, end: number, advice: nu
       if (!vma.isAnonymous || vma.flags & VM_SHARED) return -EINVAL;
       madviseFree(mm, start, end);
       return 0;
+    case MADV_REMOVE:
+      return madviseRemove(mm, vma, start, end);
     case MADV_NORMAL:
       return updateFlags(mm, vma, start, end, vma.flags & ~(VM_SEQ_READ | VM_RAND_READ));
     case MADV_RANDOM:
@@ -131,6 +140,25 @@ function adviseVma(mm: Process, vma: Vma, start: number, end: number, advice: nu
 function updateFlags(mm: Process, vma: Vma, start: number, end: number, flags: number): number {
   mm.vmas.modifyFlags(vma, start, end, flags);
   return 0;
+}
+
+/**
+ * madvise_remove (v6.12): a hole punched in the mapped file over the range, as
+ * fallocate(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE) would, for a shared mapping that may be
+ * written (so its file is open for writing).
+ */
+function madviseRemove(mm: Process, vma: Vma, start: number, end: number): number {
+  if (vma.flags & VM_LOCKED) return -EINVAL;
+  const inode = vma.file;
+  if (inode === null) return -EINVAL;
+  if ((vma.flags & (VM_SHARED | VM_MAYWRITE)) !== (VM_SHARED | VM_MAYWRITE)) return -EACCES;
+  const offset = vma.pgoff * PAGE_SIZE + (start - vma.start);
+  const unmap = mm.kernel.unmapMappingRange;
+  let r: HoleResult;
+  if (inode.fsType === 'tmpfs') r = shmemPunchHole(inode, offset, end - start, unmap);
+  else if (inode.fsType === 'ext4') r = ext4PunchHole(inode, offset, end - start, unmap);
+  else return -EOPNOTSUPP;
+  return r.kind === 'oom' ? -ENOMEM : 0;
 }
 
 /** zap_page_range_single: its own gather, the zap, one flush at the VMA's end; tables stay. */

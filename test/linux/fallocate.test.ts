@@ -101,6 +101,19 @@ describe('fallocate', () => {
     });
   }
 
+  it('madvise(MADV_REMOVE) punches the hole through a shared writable mapping; private ones get EACCES', () => {
+    const s = setup('tmpfs');
+    const { shared, priv } = s.mapped();
+    const rw = s.call('mmap', 0, 6 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, s.fd, 0);
+    expect(s.call('madvise', priv + PAGE, 2 * PAGE, 9)).toBe(-13);
+    expect(s.inode().mapping.nrpages).toBe(6);
+    expect(s.call('madvise', rw + PAGE, 2 * PAGE, 9)).toBe(0);
+    expect(s.inode().mapping.nrpages).toBe(4);
+    expect([0, 1, 2, 3].map((n) => s.mappedPte(shared + n * PAGE))).toEqual([true, false, false, true]);
+    expect([s.byte(shared + PAGE), s.byte(priv + 2 * PAGE), s.byte(shared + 3 * PAGE)]).toEqual([0, 0x78, 0x64]);
+    expect(s.size()).toBe(6 * PAGE);
+  });
+
   it('truncation takes the private copies too (even_cows), a punched hole does not', () => {
     const s = setup('tmpfs');
     const { priv } = s.mapped();
