@@ -7,12 +7,13 @@
  * result, so a case reads the same whichever way it ran. Follows cli/commands/run.ts's handler;
  * test/report/threads.test.ts holds the two paths to the same bytes.
  */
-import { runMachine, type RunOptions, type TraceRequest } from '../machine/run.js';
-import { parseTraceEvents, parseTraceLimit, TRACE_FORMATS, TRACE_TIMES, type TraceFormat, type TraceTime } from '../trace/sinks/options.js';
-import { LabError, UsageError } from '../util/errors.js';
-import { parseUserNumber } from '../util/num.js';
+import { runMachine, type RunOptions } from '../machine/run.js';
+import { parseTraceCli } from '../trace/sinks/options.js';
+import { LabError } from '../util/errors.js';
+import { parsePositiveSeconds, parseUserNumber } from '../util/num.js';
 import { checkCostParams, costParamsWith, partitionSets, summaryCost } from './cost.js';
 import { findingsText } from './findings.js';
+import { EXIT_CRASH, runExitStatus } from './run-exit.js';
 import type { RunSpec } from './runner.js';
 import { measured } from './summary.js';
 
@@ -33,11 +34,6 @@ export interface CaseLimits {
    */
   maxSeconds?: number;
 }
-
-/** `run`'s exit statuses (cli/commands/run.ts) for a run that printed its summary. */
-const EXIT_BUDGET = 124;
-const EXIT_CRASH = 70;
-const EXIT_SIGNAL = { SIGINT: 130, SIGTERM: 143 } as const;
 
 /** The `run` options of RunSpec.extra that a case may carry, with whether each takes a value. */
 const EXTRA_OPTIONS = { '--max-insns': true, '--timeout': true, '--trace': true, '--trace-format': true, '--trace-events': true, '--trace-limit': true, '--trace-time': true, '--seed': true } as const;
@@ -67,25 +63,6 @@ function extraValues(spec: RunSpec): Partial<Record<ExtraOption, string>> {
   return out;
 }
 
-function traceRequest(x: Partial<Record<ExtraOption, string>>): TraceRequest | undefined {
-  const file = x['--trace'];
-  if (file === undefined) {
-    for (const o of ['--trace-events', '--trace-limit', '--trace-time'] as const) if (x[o] !== undefined) throw new UsageError(`${o} needs --trace FILE`);
-    return undefined;
-  }
-  const format = x['--trace-format'] ?? 'jsonl';
-  if (!(TRACE_FORMATS as readonly string[]).includes(format)) throw new UsageError(`--trace-format: '${format}' is not one of ${TRACE_FORMATS.join(', ')}`);
-  const time = x['--trace-time'];
-  if (time !== undefined && !(TRACE_TIMES as readonly string[]).includes(time)) throw new UsageError(`--trace-time: '${time}' is not one of ${TRACE_TIMES.join(', ')}`);
-  return {
-    file,
-    format: format as TraceFormat,
-    ...(x['--trace-events'] !== undefined ? { events: parseTraceEvents(x['--trace-events']) } : {}),
-    ...(x['--trace-limit'] !== undefined ? { limit: parseTraceLimit(x['--trace-limit']) } : {}),
-    ...(time !== undefined ? { time: time as TraceTime } : {}),
-  };
-}
-
 /**
  * Runs one case here and returns the child's output. `interrupted` is polled between time slices
  * (a timeout or compare's own SIGINT/SIGTERM); the child's stdin was /dev/null, so the guest's is
@@ -101,8 +78,8 @@ export async function runCaseHere(spec: RunSpec, interrupted: () => 'SIGINT' | '
     const { knobs, cost } = partitionSets(spec.sets);
     const costParams = checkCostParams(costParamsWith(cost));
     const x = extraValues(spec);
-    const trace = traceRequest(x);
-    const ownSeconds = x['--timeout'] !== undefined ? positiveSeconds(x['--timeout']) : undefined;
+    const trace = parseTraceCli({ trace: x['--trace'], 'trace-format': x['--trace-format'], 'trace-events': x['--trace-events'], 'trace-limit': x['--trace-limit'], 'trace-time': x['--trace-time'] });
+    const ownSeconds = x['--timeout'] !== undefined ? parsePositiveSeconds(x['--timeout'], '--timeout') : undefined;
     const poolSeconds = ownSeconds === undefined ? limits.maxSeconds : undefined;
     const maxSeconds = ownSeconds ?? poolSeconds;
     const options: RunOptions = {
@@ -118,7 +95,7 @@ export async function runCaseHere(spec: RunSpec, interrupted: () => 'SIGINT' | '
       ...(maxSeconds !== undefined ? { maxSeconds } : {}),
       strict: false,
       ...(x['--seed'] !== undefined ? { seed: parseUserNumber(x['--seed'], '--seed') } : {}),
-      ...(trace !== undefined ? { trace } : {}),
+      ...(trace !== null ? { trace } : {}),
     };
     const { summary, end } = await runMachine(options);
     const c = summaryCost(summary, costParams);
@@ -127,7 +104,7 @@ export async function runCaseHere(spec: RunSpec, interrupted: () => 'SIGINT' | '
     const findings = findingsText(summary.checker);
     if (findings.length > 0) err.push(findings.join('\n') + '\n');
     const caught = interrupted();
-    const exitCode = end.exitCode ?? (end.reason === 'budget' ? EXIT_BUDGET : end.reason === 'interrupted' && caught !== null ? EXIT_SIGNAL[caught] : EXIT_CRASH);
+    const exitCode = runExitStatus(end, caught);
     const outOfTime = poolSeconds !== undefined && end.reason === 'budget' && end.message?.includes('time budget') === true;
     return { stdout, stderr: err.join(), exitCode, outOfTime };
   } catch (e) {
@@ -139,10 +116,4 @@ export async function runCaseHere(spec: RunSpec, interrupted: () => 'SIGINT' | '
     err.push(`contpte-lab: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
     return { stdout: '', stderr: err.join(), exitCode: EXIT_CRASH, outOfTime: false };
   }
-}
-
-function positiveSeconds(text: string): number {
-  const v = Number(text);
-  if (!Number.isFinite(v) || v <= 0) throw new UsageError(`--timeout: '${text}' is not a positive number of seconds`);
-  return v;
 }

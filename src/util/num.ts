@@ -22,6 +22,13 @@ export function parseUserNumber(text: string, what: string): number {
   return Number(v);
 }
 
+/** A positive number of seconds (`--timeout`), fractions allowed. */
+export function parsePositiveSeconds(text: string, what: string): number {
+  const v = Number(text);
+  if (!Number.isFinite(v) || v <= 0) throw new UsageError(`${what}: '${text}' is not a positive number of seconds`);
+  return v;
+}
+
 export function hex(n: number, width = 0): string {
   return '0x' + n.toString(16).padStart(width, '0');
 }

@@ -304,12 +304,13 @@ describe('trace options', () => {
     expect(() => parseTraceEvents('tlbi,pagefault')).toThrow(`--trace-events: unknown event kind 'pagefault' (expected some of: ${EVENT_KINDS.join(', ')}, or 'all')`);
   });
 
-  it('parseTraceCli picks the format from the file name unless told, and rejects options without --trace', () => {
+  it('parseTraceCli: jsonl unless told, every kind, no cap; the other options without --trace are usage errors', () => {
     expect(parseTraceCli({})).toBeNull();
-    expect(parseTraceCli({ trace: 't.json' })).toEqual({ file: 't.json', format: 'perfetto', kinds: [...EVENT_KINDS], limit: { kind: 'none' }, time: 'virtual' });
-    expect(parseTraceCli({ trace: 't.jsonl', 'trace-events': 'tlbi', 'trace-limit': '10' })).toEqual({ file: 't.jsonl', format: 'jsonl', kinds: ['tlbi'], limit: { kind: 'events', events: 10 }, time: 'virtual' });
+    expect(parseTraceCli({ trace: 't.json' })).toEqual({ file: 't.json', format: 'jsonl', events: [...EVENT_KINDS], limit: { kind: 'none' }, time: 'virtual' });
+    expect(parseTraceCli({ trace: 't.jsonl', 'trace-events': 'tlbi', 'trace-limit': '10' })).toEqual({ file: 't.jsonl', format: 'jsonl', events: ['tlbi'], limit: { kind: 'events', events: 10 }, time: 'virtual' });
     expect(parseTraceCli({ trace: 'x', 'trace-format': 'perfetto', 'trace-time': 'cycles' })?.time).toBe('cycles');
-    expect(() => parseTraceCli({ 'trace-limit': '10' })).toThrow('--trace-limit: give --trace FILE too');
+    expect(() => parseTraceCli({ 'trace-limit': '10' })).toThrow('--trace-limit needs --trace FILE (there is no trace to cap)');
+    expect(() => parseTraceCli({ 'trace-format': 'perfetto' })).toThrow('--trace-format needs --trace FILE');
     expect(() => parseTraceCli({ trace: 'x.jsonl', 'trace-time': 'cycles' })).toThrow('--trace-time cycles: only the perfetto format has a time axis');
     expect(() => parseTraceCli({ trace: 'x', 'trace-format': 'xml' })).toThrow("--trace-format: unknown format 'xml' (expected jsonl or perfetto)");
   });

@@ -12,12 +12,13 @@ import { runMachine } from '../../machine/run.js';
 import { parseTlbMode } from '../../engine/index.js';
 import { checkCostParams, costParamsWith, partitionSets, summaryCost } from '../../report/cost.js';
 import { EXIT_CHECKER, findingsText } from '../../report/findings.js';
+import { EXIT_SIGNAL, runExitStatus } from '../../report/run-exit.js';
 import { measured } from '../../report/summary.js';
 import { renderSummaryText } from '../../report/summary-text.js';
-import { parseTraceEvents, parseTraceLimit, TRACE_FORMATS, TRACE_TIMES, type TraceFormat, type TraceTime } from '../../trace/sinks/options.js';
+import { parseTraceCli, TRACE_FORMATS, TRACE_TIMES } from '../../trace/sinks/options.js';
 import { UsageError } from '../../util/errors.js';
 import { RunProgress, showsProgress } from '../tty.js';
-import { parseUserNumber } from '../../util/num.js';
+import { parsePositiveSeconds, parseUserNumber } from '../../util/num.js';
 
 interface RunArgs {
   elf: string;
@@ -29,7 +30,7 @@ interface RunArgs {
   'tlb-mode'?: string;
   timeout?: string;
   trace?: string;
-  'trace-format': string;
+  'trace-format'?: string;
   'trace-events'?: string;
   'trace-limit'?: string;
   'trace-time'?: string;
@@ -42,10 +43,7 @@ interface RunArgs {
   '--'?: (string | number)[];
 }
 
-export const EXIT_BUDGET = 124;
-export const EXIT_CRASH = 70;
-/** 128 + the signal that interrupted the tool, as a shell reports it. */
-export const EXIT_SIGNAL = { SIGINT: 130, SIGTERM: 143 } as const;
+export { EXIT_BUDGET, EXIT_CRASH, EXIT_SIGNAL } from '../../report/run-exit.js';
 
 export const runCommand: CommandModule<object, RunArgs> = {
   command: 'run <elf> [args..]',
@@ -61,7 +59,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
       .option('tlb-mode', { type: 'string', describe: "how QEMU learns the model TLB's translations: shadow (it walks shadow tables), virtual (Unicorn 2.1.x's TLB-fill hook asks the model), auto (default; also $CONTPTE_LAB_TLB_MODE)" })
       .option('timeout', { type: 'string', describe: 'stop after this many seconds of emulation' })
       .option('trace', { type: 'string', describe: 'write every event to this file' })
-      .option('trace-format', { type: 'string', default: 'jsonl', choices: [...TRACE_FORMATS], describe: 'jsonl, or perfetto (Chrome trace-event JSON for ui.perfetto.dev)' })
+      .option('trace-format', { type: 'string', choices: [...TRACE_FORMATS], describe: 'jsonl (default), or perfetto (Chrome trace-event JSON for ui.perfetto.dev)' })
       .option('trace-events', { type: 'string', describe: 'only these event kinds, comma separated (e.g. fault,tlbi,contpte_convert)' })
       .option('trace-time', { type: 'string', choices: [...TRACE_TIMES], describe: "perfetto time axis: virtual (the modeled CPUs' clocks; kernel frames as nested slices, a track per guest thread; default), cycles (one clock of cost-model cycles), seq (event n at n µs)" })
       .option('trace-limit', { type: 'string', describe: 'cap the trace (e.g. 100MB or 1000000events); a capped file says so at its end' })
@@ -80,10 +78,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
     const costParams = checkCostParams(costParamsWith(cost));
     const guestArgs = [...(a.args ?? []), ...(a['--'] ?? [])].map(String);
     for (const e of env ?? []) if (!/^[^=]+=/.test(e)) throw new UsageError(`--env: '${e}' is not NAME=value`);
-    if (a.trace === undefined) {
-      for (const o of ['trace-events', 'trace-limit', 'trace-time'] as const) if (a[o] !== undefined) throw new UsageError(`--${o} needs --trace FILE (there is no trace to ${o === 'trace-limit' ? 'cap' : o === 'trace-time' ? 'time' : 'filter'})`);
-    }
-    if (a['trace-time'] !== undefined && a['trace-format'] !== 'perfetto') throw new UsageError(`--trace-time ${a['trace-time']}: only the perfetto format has a time axis (add --trace-format perfetto)`);
+    const trace = parseTraceCli(a);
     // SIGINT/SIGTERM: the guest stops at the next slice, the summary so far is printed (marked
     // interrupted), the trace is closed validly, and the exit status is 130/143. A second one
     // ends the tool at once.
@@ -115,23 +110,13 @@ export const runCommand: CommandModule<object, RunArgs> = {
       ...(a.profile !== undefined ? { profile: a.profile } : {}),
       sets: knobs,
       ...(a['max-insns'] !== undefined ? { maxInsns: parseUserNumber(a['max-insns'], '--max-insns') } : {}),
-      ...(a.timeout !== undefined ? { maxSeconds: positiveSeconds(a.timeout) } : {}),
+      ...(a.timeout !== undefined ? { maxSeconds: parsePositiveSeconds(a.timeout, '--timeout') } : {}),
       ...(a['tlb-mode'] !== undefined ? { tlbMode: parseTlbMode(a['tlb-mode']) } : {}),
       strict: a.strict,
       ...(a.seed !== undefined ? { seed: parseUserNumber(a.seed, '--seed') } : {}),
       ...(a.uid !== undefined ? { uid: parseUid(a.uid) } : {}),
       ...(a.sysroot !== undefined ? { sysroot: checkSysroot(a.sysroot) } : {}),
-      ...(a.trace !== undefined
-        ? {
-            trace: {
-              file: a.trace,
-              format: a['trace-format'] as TraceFormat,
-              ...(a['trace-events'] !== undefined ? { events: parseTraceEvents(a['trace-events']) } : {}),
-              ...(a['trace-limit'] !== undefined ? { limit: parseTraceLimit(a['trace-limit']) } : {}),
-              ...(a['trace-time'] !== undefined ? { time: a['trace-time'] as TraceTime } : {}),
-            },
-          }
-        : {}),
+      ...(trace !== null ? { trace } : {}),
     });
     progress?.clear();
     if (a.json) {
@@ -144,7 +129,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
     // Findings last, where a reader of the terminal sees them, in both formats.
     const findings = findingsText(summary.checker);
     if (findings.length > 0) process.stderr.write(findings.join('\n') + '\n');
-    process.exitCode = end.exitCode ?? (end.reason === 'budget' ? EXIT_BUDGET : end.reason === 'interrupted' && caught !== null ? EXIT_SIGNAL[caught] : EXIT_CRASH);
+    process.exitCode = runExitStatus(end, caught);
     if (a.strict && summary.checker.total > 0) {
       process.stderr.write(`contpte-lab: --strict: failing the run (exit ${EXIT_CHECKER}) for ${summary.checker.total} checker finding${summary.checker.total === 1 ? '' : 's'}; the guest's own exit status was ${end.exitCode ?? 'none'}\n`);
       process.exitCode = EXIT_CHECKER;
@@ -155,12 +140,6 @@ export const runCommand: CommandModule<object, RunArgs> = {
 /** A repeatable option's values: yargs gives one string, or an array when it was repeated. */
 export function listOption(v: string | string[] | undefined): string[] {
   return v === undefined ? [] : Array.isArray(v) ? v.map(String) : [String(v)];
-}
-
-function positiveSeconds(text: string): number {
-  const v = Number(text);
-  if (!Number.isFinite(v) || v <= 0) throw new UsageError(`--timeout: '${text}' is not a positive number of seconds`);
-  return v;
 }
 
 /** --uid: a user id Linux can have (0 .. 2^32 - 2; -1 means "no change" to setuid and is refused). */

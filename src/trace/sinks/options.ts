@@ -88,15 +88,7 @@ export function parseTraceFormat(text: string, what = '--trace-format'): TraceFo
   throw new UsageError(`${what}: unknown format '${text}' (expected ${TRACE_FORMATS.join(' or ')})`);
 }
 
-/** The trace options of `run` (and of anything else that traces), as yargs option specs. */
-export const TRACE_CLI_OPTIONS = {
-  trace: { type: 'string', describe: 'write a trace of every event to FILE' },
-  'trace-format': { type: 'string', choices: ['jsonl', 'perfetto'], describe: 'jsonl (one JSON object per line) or perfetto (Chrome trace-event JSON for ui.perfetto.dev) [default: perfetto for *.json, else jsonl]' },
-  'trace-events': { type: 'string', describe: `event kinds to write, comma-separated (default all): ${EVENT_KINDS.join(',')}` },
-  'trace-limit': { type: 'string', describe: 'cap the trace: a size (100MB, 64KiB) or a number of events (500000, 2M); the last record says it was truncated' },
-  'trace-time': { type: 'string', choices: ['virtual', 'cycles', 'seq'], describe: 'perfetto time axis: the modeled CPUs\' virtual clocks with kernel frames as slices (default), one clock of cost-model cycles, or the event sequence' },
-} as const;
-
+/** The trace options as `run` takes them (a compare case carries the same). */
 export interface TraceCliArgs {
   trace?: string;
   'trace-format'?: string;
@@ -105,32 +97,38 @@ export interface TraceCliArgs {
   'trace-time'?: string;
 }
 
-/** What the trace options ask for; null when there is no --trace. */
+/** What the trace options ask for (machine/run.ts's TraceRequest with every field given). */
 export interface TraceChoice {
   file: string;
   format: TraceFormat;
-  kinds: EventKind[];
+  events: EventKind[];
   limit: TraceLimit;
   time: TraceTime;
 }
 
+/**
+ * The trace `run --trace FILE [--trace-format F] [--trace-events K] [--trace-limit L]
+ * [--trace-time T]` asks for: jsonl unless told, every kind, no cap, the virtual time axis. The
+ * other options without --trace, and a time axis for jsonl, are usage errors.
+ */
 export function parseTraceCli(a: TraceCliArgs): TraceChoice | null {
-  const others = (['trace-format', 'trace-events', 'trace-limit'] as const).filter((k) => a[k] !== undefined);
   if (a.trace === undefined) {
-    if (others.length > 0) throw new UsageError(`--${others[0]}: give --trace FILE too`);
+    for (const [o, verb] of [['trace-events', 'filter'], ['trace-limit', 'cap'], ['trace-time', 'time']] as const) {
+      if (a[o] !== undefined) throw new UsageError(`--${o} needs --trace FILE (there is no trace to ${verb})`);
+    }
+    if (a['trace-format'] !== undefined) throw new UsageError('--trace-format needs --trace FILE (there is no trace to format)');
     return null;
   }
   if (a.trace === '') throw new UsageError('--trace: empty file name');
-  const format = a['trace-format'] !== undefined ? parseTraceFormat(a['trace-format']) : a.trace.endsWith('.json') ? 'perfetto' : 'jsonl';
+  const format = a['trace-format'] !== undefined ? parseTraceFormat(a['trace-format']) : 'jsonl';
   const given = a['trace-time'];
   if (given !== undefined && !(TRACE_TIMES as readonly string[]).includes(given)) throw new UsageError(`--trace-time: '${given}' (expected ${TRACE_TIMES.join(', ')})`);
   if (given !== undefined && format !== 'perfetto') throw new UsageError(`--trace-time ${given}: only the perfetto format has a time axis (add --trace-format perfetto)`);
-  const time = (given ?? 'virtual') as TraceTime;
   return {
     file: a.trace,
     format,
-    kinds: parseTraceEvents(a['trace-events']),
+    events: parseTraceEvents(a['trace-events']),
     limit: a['trace-limit'] !== undefined ? parseTraceLimit(a['trace-limit']) : { kind: 'none' },
-    time,
+    time: (given ?? 'virtual') as TraceTime,
   };
 }
