@@ -125,12 +125,7 @@ export class ClockMeter {
     return p.read_bytes + p.read_uncached_bytes + p.write_bytes;
   }
 
-  /** Nanoseconds of modeled work since the last call. */
-  take(): bigint {
-    return BigInt(this.takeNs());
-  }
-
-  /** `take` as a number of whole nanoseconds (for VirtualClock.chargeNs: no bigint per fault). */
+  /** Whole nanoseconds of modeled work since the last call (for VirtualClock.chargeNs). */
   takeNs(): number {
     const s = this.src;
     const faults = s.faults.total - this.faults;
@@ -172,7 +167,7 @@ export class ClockMeter {
 }
 
 /**
- * What one traced event costs its CPU's clock, in ns, at the prices `ClockMeter.take` charges (a
+ * What one traced event costs its CPU's clock, in ns, at the prices `ClockMeter.takeNs` charges (a
  * DSB apart from its TLBI, so a timeline shows both; a syscall with its SYSCALL_WORK_CYCLES): a
  * trace's slices then add up to the clock, except the page-cache copies of read and write, which
  * no event carries (COPY_CYCLES_PER_BYTE).
