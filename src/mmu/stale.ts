@@ -122,6 +122,15 @@ export class StaleSet {
       this.addLeaf(oldLo, oldHi, vaBase, bucketAsid);
       return;
     }
+    this.addRecord(oldLo, oldHi, level, vaBase, bucketAsid, isTable);
+  }
+
+  /**
+   * `add` for a table or block entry (levels 0-2). A function of its own because its closure
+   * (`values.some`) captures the arguments: V8 builds the context for them at every entry to the
+   * function that holds it, which was 80 bytes per level-3 store while this was part of `add`.
+   */
+  private addRecord(oldLo: number, oldHi: number, level: Level, vaBase: number, bucketAsid: number, isTable: boolean): void {
     let bucket = this.records.get(bucketAsid);
     if (!bucket) {
       bucket = new Map();
