@@ -92,6 +92,11 @@ export class RawPtes {
 
   /** __set_ptes: nr consecutive entries, the pfn advancing by one each. */
   __setPtes(mm: MmContext, addr: number, ptep: number, pte: Pte, nr: number): void {
+    // One entry (most calls): the addresses passed on as they came, not recomputed as new numbers.
+    if (nr === 1) {
+      this.__setPte(mm, addr, ptep, pte);
+      return;
+    }
     let p = pte;
     for (let i = 0; ; i++) {
       this.__setPte(mm, addr + i * PAGE_SIZE, ptep + i * 8, p);

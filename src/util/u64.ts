@@ -41,6 +41,16 @@ function withTaggedFields(): U64 {
 export const U64_ZERO: U64 = Object.freeze(withTaggedFields());
 
 /**
+ * The first value of an address field in a record reused on a hot path whose field is written
+ * once per use and then read and passed to calls (the address of the fault in progress). An
+ * address above 2^31 is a heap number when passed: a field that has only held numbers keeps a
+ * double, and V8 boxes it anew at every read that is passed on; a field that first held this
+ * keeps the box it was given, so the reads allocate nothing. Writers store a number before any
+ * read.
+ */
+export const ADDRESS_UNSET = null as unknown as number;
+
+/**
  * A U64 that its owner rewrites in place with any 64-bit value (a register read into a reused
  * record). A class, so a hidden class of its own: its halves are stored as doubles in place, and
  * a rewrite with a half above 2^31 allocates nothing (it would in a `{lo, hi}` object, above).
