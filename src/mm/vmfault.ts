@@ -4,7 +4,7 @@
  * the small PTE predicates the paths re-check under the (modelled) page-table lock.
  */
 import { PAGE_SIZE } from '../mmu/physmem.js';
-import { pfnPte, pteMkdirty, pteMkold, pteMkwrite, pteNone, pteWrite, type Pgprot, type Pte } from '../pgtable/pte.js';
+import { pfnPteInto, pteMkdirty, pteMkold, pteMkwrite, pteNone, pteWrite, type Pgprot, type Pte } from '../pgtable/pte.js';
 import { bump } from '../trace/stats.js';
 import type { Folio } from './folio.js';
 import type { MmKernel } from './kernel.js';
@@ -86,7 +86,7 @@ export function pteRangeNone(k: MmKernel, ptep: number, nr: number): boolean {
 export function setPteRange(vmf: VmFault, folio: Folio, pfn: number, nr: number, addr: number, ptep: number, refs: number): void {
   const k = vmf.k;
   const prefault = !(vmf.realAddress >= addr && vmf.realAddress < addr + nr * PAGE_SIZE);
-  const entry = pfnPte(pfn, setPteRangeProt(vmf, prefault && k.policy.hw_af, !vmf.write && k.policy.read_fault_mkdirty && folio.dirty));
+  const entry = pfnPteInto(pfn, setPteRangeProt(vmf, prefault && k.policy.hw_af, !vmf.write && k.policy.read_fault_mkdirty && folio.dirty), entryScratch);
   // A new anonymous folio (do_cow_fault's copy) gets folio_add_new_anon_rmap: exclusive pages.
   if (folio.anon && folio.mapcount === 0) k.memmap.setPageAnonExclusive(folio.firstPfn, folio.nrPages, true);
   k.memmap.folioAddRmapPtes(folio, pfn, nr, vmf.mm.mmId);
@@ -95,6 +95,9 @@ export function setPteRange(vmf: VmFault, folio: Folio, pfn: number, nr: number,
   k.mmStats.ptes_mapped += nr;
   bump(k.mmStats.set_ptes_by_nr, nrKey(nr));
 }
+
+/** The entry set_pte_range hands to set_ptes, rewritten by each call (set_ptes keeps nothing of it). */
+const entryScratch = { lo: 0, hi: 0 };
 
 /** The protections set_pte_range computes, by (vm_flags, write-notify, write, old, dirty read). */
 const protMemo: (Pgprot | undefined)[] = new Array<Pgprot | undefined>(256).fill(undefined);
