@@ -252,7 +252,9 @@ export class ShadowTables {
   private readonly staleVas = new Float64Array(MAX_VA_FLUSHES + 1);
   private staleVaCount = 0;
   /** The operations flush() hands over, reused (the callee reads them during the call). */
-  private readonly tlbiAll: QemuTlbi = { kind: 'all' };
+  // Both operations in one shape (`va` unused by 'all'): the engine's read of `va` then sees one
+  // hidden class, and keeps the address a double instead of a new heap number per TLBI.
+  private readonly tlbiAll: QemuTlbi = { kind: 'all', va: Number.NaN } as QemuTlbi;
   private readonly tlbiVa: { kind: 'va'; va: number } = { kind: 'va', va: Number.NaN };
   /**
    * The last two level-2 tables walked to, most recent first: their 1 GiB regions and physical
