@@ -115,8 +115,10 @@ export class RawPtes {
   }
 
   __clearFullPtes(mm: MmContext, addr: number, ptep: number, nr: number): void {
-    // __ptep_get_and_clear for each, whose results nobody reads.
-    for (let i = 0; i < nr; i++) this.storeOnly(mm, addr + i * PAGE_SIZE, ptep + i * 8, PTE_NONE, true);
+    // __ptep_get_and_clear for each, whose results nobody reads. The first entry's addresses are
+    // passed on as they came (most calls clear one entry), not recomputed as new numbers.
+    if (nr > 0) this.storeOnly(mm, addr, ptep, PTE_NONE, true);
+    for (let i = 1; i < nr; i++) this.storeOnly(mm, addr + i * PAGE_SIZE, ptep + i * 8, PTE_NONE, true);
   }
 
   /**
