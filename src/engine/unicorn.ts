@@ -138,8 +138,9 @@ export function loadUnicorn(): Binding {
     intrProto: koffi.proto('void uc_cb_hookintr_t(uint32_t uc, uint32_t intno, uint32_t user_data)'),
     codeProto: koffi.proto('void uc_cb_hookcode_t(void *uc, uint64_t address, uint32_t size, void *user_data)'),
     eventMemProto: koffi.proto('bool uc_cb_eventmem_t(void *uc, int type, uint64_t address, int size, int64_t value, void *user_data)'),
-    // uc_cb_tlbevent_t of 2.1.x's unicorn.h; `result` points at a uc_tlb_entry (u64 paddr, int perms)
-    tlbFillProto: koffi.proto('bool uc_cb_tlbevent_t(void *uc, uint64_t vaddr, int type, void *result, void *user_data)'),
+    // uc_cb_tlbevent_t of 2.1.x's unicorn.h; `result` points at a uc_tlb_entry (u64 paddr, int perms).
+    // One call per QEMU TLB miss: its unused pointers are 32-bit integers too (see intrProto).
+    tlbFillProto: koffi.proto('bool uc_cb_tlbevent_t(uint32_t uc, uint64_t vaddr, int type, void *result, uint32_t user_data)'),
   };
   return binding;
 }
