@@ -134,7 +134,7 @@ export function loadUnicorn(): Binding {
     // uc_cb_hookintr_t, uc_cb_hookcode_t and uc_cb_eventmem_t of unicorn.h. The interrupt hook
     // (one call per guest abort and svc) never reads its two pointers: declared as 32-bit
     // integers, the low halves of the same registers, they come as small integers, where koffi
-    // built a pointer object for each (24 bytes per fault).
+    // made a BigInt of the engine's handle (24 bytes per fault).
     intrProto: koffi.proto('void uc_cb_hookintr_t(uint32_t uc, uint32_t intno, uint32_t user_data)'),
     codeProto: koffi.proto('void uc_cb_hookcode_t(void *uc, uint64_t address, uint32_t size, void *user_data)'),
     eventMemProto: koffi.proto('bool uc_cb_eventmem_t(void *uc, int type, uint64_t address, int size, int64_t value, void *user_data)'),
