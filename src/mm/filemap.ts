@@ -20,8 +20,8 @@ export type FileFaultResult =
   | { readonly kind: 'sigbus'; readonly reason: string };
 
 /**
- * VM_FAULT_LOCKED with `folio`: the kernel's record of it (a fault per page built one before).
- * Valid until the next fault; a caller that keeps the answer longer copies it.
+ * VM_FAULT_LOCKED with `folio`, written into the kernel's one record of it (a new object per fault
+ * before). Valid until the next fault; a caller that keeps the answer longer copies it.
  */
 export function faultLocked(k: MmKernel, folio: Folio, major: boolean): FileFaultResult {
   const r = k.faultLockedResult;

@@ -181,8 +181,8 @@ export class Ptep {
 
   /**
    * get_and_clear_full_ptes for a caller that reads the result at once and keeps nothing of it
-   * (zap_pte_range): an entry without the contiguous bit comes back in one object that the next
-   * call rewrites, so clearing a range builds no Pte per entry.
+   * (zap_pte_range): the answer comes back in one object that the next call rewrites (a new Pte
+   * only for a run through contpte_get_and_clear_full_ptes), so a zap builds no Pte per entry.
    */
   getAndClearFullPtesTransient(mm: MmContext, addr: number, ptep: number, nr: number): Pte {
     return this.getAndClearFullPtesInto(mm, addr, ptep, nr, this.cleared);
