@@ -19,7 +19,7 @@
  * and how the address is formed), kept per word; the plan plus the registers give the accesses.
  * A TLB-miss-heavy guest aborts at the same few instructions, so most aborts only add registers.
  */
-import { type U64, TWO32 } from '../util/u64.js';
+import { ADDRESS_UNSET, type U64, TWO32 } from '../util/u64.js';
 
 export type AccessKind = 'read' | 'write';
 
@@ -68,8 +68,8 @@ export interface DecodeScratch {
 }
 
 export function newDecodeScratch(): DecodeScratch {
-  // va starts as a non-integer so that its field holds any address without a change of shape.
-  const access = { va: Number.NaN, size: 0, kind: 'read' as AccessKind };
+  // va is read and passed on by the abort path: see ADDRESS_UNSET.
+  const access = { va: ADDRESS_UNSET, size: 0, kind: 'read' as AccessKind };
   return { result: { kind: 'access', form: '', accesses: [access] }, access };
 }
 

@@ -14,7 +14,7 @@
  * of one host page whatever the register set, so one view serves every set. Register masks (the
  * decode's registers besides the PC) use bit n for Xn and bit 31 for SP.
  */
-import type { U64 } from '../util/u64.js';
+import { U64Slot, type U64 } from '../util/u64.js';
 import type { RegisterReader } from './a64-access.js';
 import { HostRegion } from './hostmem.js';
 import { UC_ARM64_REG_PC, UC_ARM64_REG_SP, ucArm64RegX } from './unicorn-const.js';
@@ -58,7 +58,7 @@ export class AbortRegisters implements RegisterReader {
   private used = 0;
   private readonly one = new Uint32Array(2);
   /** What x() and sp() return: one object rewritten by each read (RegisterReader allows it). */
-  private readonly value = { lo: 0, hi: 0 };
+  private readonly value = new U64Slot();
 
   constructor(private readonly uc: Unicorn) {
     this.region = HostRegion.reserve(REGION_BYTES, 'rw');

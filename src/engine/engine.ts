@@ -19,7 +19,7 @@
 import { Telemetry } from '../trace/telemetry.js';
 import { PhysMem } from '../mmu/physmem.js';
 import { UsageError } from '../util/errors.js';
-import type { U64 } from '../util/u64.js';
+import { ADDRESS_UNSET, U64Slot, type U64 } from '../util/u64.js';
 import { type DecodeContext, type DecodeResult, type DecodeScratch, type MemAccess, type RegisterReader, decodeAccess, insnHex, newDecodeScratch, splitByPage } from './a64-access.js';
 import { AbortRegisters } from './abort-regs.js';
 import { bringUp, ttbr0Value } from './cpu.js';
@@ -175,7 +175,7 @@ export class Engine {
   private readonly dataAbortInfo: Writable<AbortInfo> = {
     kind: 'data', pc: Number.NaN, pcBig: undefined, insnWord: undefined, form: '', accesses: NONE, faults: NONE, cause: 'translation',
   };
-  private readonly oneFault: [Writable<PageFault>] = [{ va: Number.NaN, kind: 'read', reason: 'translation', tag: undefined }];
+  private readonly oneFault: [Writable<PageFault>] = [{ va: ADDRESS_UNSET, kind: 'read', reason: 'translation', tag: undefined }];
   private hooks: EngineHooks | undefined;
   private activeHooks: EngineHooks | undefined;
   private stopReason: StopReason | undefined;
@@ -442,8 +442,8 @@ export class Engine {
 
   private svcBatch: (() => Uint32Array) | undefined;
   private readonly svcOut: { args: { lo: number; hi: number }[]; x8: { lo: number; hi: number }; pc: number } = {
-    args: Array.from({ length: 6 }, () => ({ lo: 0, hi: 0 })),
-    x8: { lo: 0, hi: 0 },
+    args: Array.from({ length: 6 }, () => new U64Slot()),
+    x8: new U64Slot(),
     pc: 0,
   };
 

@@ -252,7 +252,9 @@ export class ShadowTables {
   private readonly staleVas = new Float64Array(MAX_VA_FLUSHES + 1);
   private staleVaCount = 0;
   /** The operations flush() hands over, reused (the callee reads them during the call). */
-  private readonly tlbiAll: QemuTlbi = { kind: 'all' };
+  // Both operations in one shape (`va` unused by 'all'): the engine's read of `va` then sees one
+  // hidden class, and keeps the address a double instead of a new heap number per TLBI.
+  private readonly tlbiAll: QemuTlbi = { kind: 'all', va: Number.NaN } as QemuTlbi;
   private readonly tlbiVa: { kind: 'va'; va: number } = { kind: 'va', va: Number.NaN };
   /**
    * The last two level-2 tables walked to, most recent first: their 1 GiB regions and physical
@@ -413,7 +415,7 @@ export class ShadowTables {
     this.stats.unmaps++;
     this.implicitPages--;
     this.clearSlot(i, va);
-    this.maybeFreeTable(this.pageToPa(this.slotPage(i)), va, 3);
+    this.maybeFreeTable(this.slotPage(i), va, 3);
   }
 
   /**
@@ -674,7 +676,7 @@ export class ShadowTables {
         // mapped later splits the block, so the block is ours if it shows our translation.
         if (e.size >= SIZE_2M && this.descShows(l2, e, va)) {
           this.clearSlot(l2, va);
-          this.maybeFreeTable(this.pageToPa(this.slotPage(l2)), va, 2);
+          this.maybeFreeTable(this.slotPage(l2), va, 2);
         }
         va = Math.floor(va / SIZE_2M) * SIZE_2M + SIZE_2M;
         continue;
@@ -689,7 +691,7 @@ export class ShadowTables {
         const i = this.slotIndex(l3Pa, va, 3);
         if ((this.u32[i]! & DESC_VALID) !== 0 && this.descShows(i, e, va)) this.clearSlot(i, va);
       }
-      this.maybeFreeTable(l3Pa, va - PAGE_SIZE, 3);
+      this.maybeFreeTable(this.paToPage(l3Pa), va - PAGE_SIZE, 3);
     }
   }
 
@@ -817,11 +819,13 @@ export class ShadowTables {
     return i < 0 || (this.u32[i]! & DESC_VALID) === 0;
   }
 
-  /** Frees the level-`level` table at `tablePa` if empty, and its parents in turn. */
-  private maybeFreeTable(tablePa: number, va: number, level: number): void {
-    let pa = tablePa;
+  /**
+   * Frees the level-`level` table in pool page `tablePage` if empty, and its parents in turn. (A
+   * page number, not the table's address: a small integer to pass, at every 4 KiB unmap.)
+   */
+  private maybeFreeTable(tablePage: number, va: number, level: number): void {
+    let page = tablePage;
     for (let l = level; l >= 2; l--) {
-      const page = this.paToPage(pa);
       if (this.validCount[page] !== 0) return;
       const parent = this.walkTo(va, l - 1, false);
       if (l === 2) this.memoRegion = this.memoRegion2 = -1; // that level-2 table is going
@@ -829,7 +833,7 @@ export class ShadowTables {
       this.u32[parent + 1] = 0;
       this.validCount[this.slotPage(parent)]!--;
       this.pool.free(page);
-      pa = this.pageToPa(this.slotPage(parent));
+      page = this.slotPage(parent);
     }
   }
 
@@ -870,7 +874,7 @@ export class ShadowTables {
     const lo = this.u32[l2]!;
     if ((lo & DESC_VALID) === 0) return create ? this.slotIndex(this.ensureTable(l2), va, 3) : -1;
     if ((lo & DESC_TABLE_OR_PAGE) === 0) return -2;
-    return this.slotIndex(this.descOa(l2), va, 3);
+    return this.tableSlot(l2, va, 3);
   }
 
   /** Whether any page of [vaBase, vaBase + size) is mapped, by a page or a block descriptor. */
@@ -896,6 +900,15 @@ export class ShadowTables {
   // ---- addressing ----
 
   private slotIndex(tablePa: number, va: number, level: number): number {
+    return (tablePa - this.base) / 4 + tableIndex(va, level) * 2;
+  }
+
+  /**
+   * slotIndex in the table the descriptor at slot `i` points to: its address stays inside this
+   * function (as a return value it would be a new heap number at every 4 KiB map).
+   */
+  private tableSlot(i: number, va: number, level: number): number {
+    const tablePa = (this.u32[i + 1]! & HI_OA_MASK) * TWO32 + ((this.u32[i]! & 0xfffff000) >>> 0);
     return (tablePa - this.base) / 4 + tableIndex(va, level) * 2;
   }
 

@@ -131,12 +131,16 @@ export function loadUnicorn(): Binding {
   } as unknown as UcApi;
   binding = {
     api,
-    // uc_cb_hookintr_t, uc_cb_hookcode_t and uc_cb_eventmem_t of unicorn.h
-    intrProto: koffi.proto('void uc_cb_hookintr_t(void *uc, uint32_t intno, void *user_data)'),
+    // uc_cb_hookintr_t, uc_cb_hookcode_t and uc_cb_eventmem_t of unicorn.h. The interrupt hook
+    // (one call per guest abort and svc) never reads its two pointers: declared as 32-bit
+    // integers, the low halves of the same registers, they come as small integers, where koffi
+    // made a BigInt of the engine's handle (24 bytes per fault).
+    intrProto: koffi.proto('void uc_cb_hookintr_t(uint32_t uc, uint32_t intno, uint32_t user_data)'),
     codeProto: koffi.proto('void uc_cb_hookcode_t(void *uc, uint64_t address, uint32_t size, void *user_data)'),
     eventMemProto: koffi.proto('bool uc_cb_eventmem_t(void *uc, int type, uint64_t address, int size, int64_t value, void *user_data)'),
-    // uc_cb_tlbevent_t of 2.1.x's unicorn.h; `result` points at a uc_tlb_entry (u64 paddr, int perms)
-    tlbFillProto: koffi.proto('bool uc_cb_tlbevent_t(void *uc, uint64_t vaddr, int type, void *result, void *user_data)'),
+    // uc_cb_tlbevent_t of 2.1.x's unicorn.h; `result` points at a uc_tlb_entry (u64 paddr, int perms).
+    // One call per QEMU TLB miss: its unused pointers are 32-bit integers too (see intrProto).
+    tlbFillProto: koffi.proto('bool uc_cb_tlbevent_t(uint32_t uc, uint64_t vaddr, int type, void *result, uint32_t user_data)'),
   };
   return binding;
 }

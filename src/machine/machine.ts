@@ -1021,16 +1021,19 @@ export class Machine {
     const mmu = this.kernel.mmu;
     const mm = this.running!.process.mm as Process;
     for (const f of info.faults) {
+      // Read once: an address above 2^31 becomes a fresh heap number for every call it is passed
+      // to after a new read of the field, and one shared number when read once.
+      const va = f.va;
       for (let attempt = 0; ; attempt++) {
-        const t = mmu.resolve(f.va, f.kind, 0);
+        const t = mmu.resolve(va, f.kind, 0);
         if (t === null) break;
-        const out = mm.handleFault(f.va, f.kind, t.kind);
-        this.traceFault(f.va, f.kind, t.kind, t.level, info.pc, out.kind === 'handled' ? out.path : `${out.signal} ${out.code}`);
+        const out = mm.handleFault(va, f.kind, t.kind);
+        this.traceFault(va, f.kind, t.kind, t.level, info.pc, out.kind === 'handled' ? out.path : `${out.signal} ${out.code}`);
         if (out.kind === 'signal') {
-          return this.fatal({ signal: out.signal, code: out.code, addr: f.va, ...(f.tag !== undefined ? { tag: f.tag } : {}), access: f.kind, pc: info.pc, reason: out.reason }, userAbortEsr(f.kind, t.kind, t.level));
+          return this.fatal({ signal: out.signal, code: out.code, addr: va, ...(f.tag !== undefined ? { tag: f.tag } : {}), access: f.kind, pc: info.pc, reason: out.reason }, userAbortEsr(f.kind, t.kind, t.level));
         }
         if (attempt >= 16) {
-          return { kind: 'error', pc: info.pc, message: `the memory manager handled a ${t.kind} fault at 0x${f.va.toString(16)} 16 times without the translation succeeding (a model bug)` };
+          return { kind: 'error', pc: info.pc, message: `the memory manager handled a ${t.kind} fault at 0x${va.toString(16)} 16 times without the translation succeeding (a model bug)` };
         }
       }
     }

@@ -11,7 +11,7 @@ import { bump } from '../trace/stats.js';
 import { ORDER_KEYS, outOfMemoryError } from './buddy.js';
 import type { Folio } from './folio.js';
 import { vmaPageProt } from './prot.js';
-import { DONE, nrKey, pteRangeNone, type VmFault, type VmFaultResult } from './vmfault.js';
+import { DONE, faultEntry, nrKey, pteRangeNone, type VmFault, type VmFaultResult } from './vmfault.js';
 import { VM_NOHUGEPAGE, VM_WRITE, type Vma } from './vma.js';
 
 /** Order 0 alone, shared: the answer for every fault without mTHP, allocated once. */
@@ -87,9 +87,10 @@ export function doAnonymousPage(vmf: VmFault): VmFaultResult {
     bump(k.mmStats.anon_folios_by_order, ORDER_KEYS[folio.order]!);
     const nr = folio.nrPages;
     const size = nr * PAGE_SIZE;
-    const addr = vmf.address - (vmf.address % size);
-    const ptep = vmf.ptep - ((vmf.address - addr) / PAGE_SIZE) * 8;
-    const entry = pfnPte(folio.firstPfn, anonWriteProt(vma));
+    // One page: its address and PTE passed on as the fault holds them (not made anew as numbers).
+    const addr = nr === 1 ? vmf.address : vmf.address - (vmf.address % size);
+    const ptep = nr === 1 ? vmf.ptep : vmf.ptep - ((vmf.address - addr) / PAGE_SIZE) * 8;
+    const entry = faultEntry(folio.firstPfn, anonWriteProt(vma));
     if (!pteRangeNone(k, ptep, nr)) {
       k.memmap.folioPut(folio);
       return DONE('do_anonymous_page');

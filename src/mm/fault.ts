@@ -19,6 +19,7 @@ import { bump } from '../trace/stats.js';
 import { PAGE_SIZE } from '../mmu/physmem.js';
 import { pteMkdirty, pteMkyoung, pteNone, pteWrite } from '../pgtable/pte.js';
 import { LabError } from '../util/errors.js';
+import { ADDRESS_UNSET } from '../util/u64.js';
 import { PMD_SIZE, PTE_NONE } from '../pgtable/pte.js';
 import { pmdTransHuge } from '../pgtable/pmd.js';
 import { doAnonymousPage } from './anon-fault.js';
@@ -196,10 +197,10 @@ type Writable<T> = { -readonly [K in keyof T]: T[K] };
 
 /** A vm_fault with every field present (one shape), to be filled in. */
 function newVmFault(): Writable<VmFault> {
-  // Numbers start as non-integers so that their fields hold any address without a change of shape.
+  // The addresses are read and passed on by every fault path: see ADDRESS_UNSET.
   return {
     prefetched: undefined, k: null as unknown as MmKernel, mm: null as unknown as Process, vma: null as unknown as Vma,
-    address: Number.NaN, realAddress: Number.NaN, pgoff: Number.NaN, write: false, exec: false, tried: false, ptep: Number.NaN, origPte: PTE_NONE,
+    address: ADDRESS_UNSET, realAddress: ADDRESS_UNSET, pgoff: Number.NaN, write: false, exec: false, tried: false, ptep: ADDRESS_UNSET, origPte: PTE_NONE,
   };
 }
 

@@ -187,11 +187,16 @@ export function finishFault(vmf: VmFault, folio: Folio, cow: Folio | null): numb
           nr = range.nr;
         }
       }
+      if (nr === 1) {
+        // The faulting page: its address and PTE passed as the fault holds them (computing them
+        // again would make two new heap numbers per fault).
+        if (!pteRangeNone(k, vmf.ptep, 1)) return 0;
+        setPteRange(vmf, folio, folio.firstPfn + idx, 1, vmf.address, vmf.ptep, 1);
+        return 1;
+      }
       const addr = vmf.address - (vmf.pgoff - first) * PAGE_SIZE;
       const ptep = vmf.ptep - (vmf.pgoff - first) * 8;
-      if (nr === 1) {
-        if (!pteRangeNone(k, vmf.ptep, 1)) return 0;
-      } else if (!pteRangeNone(k, ptep, nr)) {
+      if (!pteRangeNone(k, ptep, nr)) {
         // 6.11.0 returned VM_FAULT_NOPAGE here (the fault repeats); the Geffon fix retries with one PTE.
         if (!k.policy.finish_fault_range_fallback) return 0;
         needsFallback = true;

@@ -9,6 +9,7 @@ import { PMD_SIZE, PTRS_PER_PTE } from '../pgtable/pte.js';
 import type { Folio } from './folio.js';
 import { outOfMemoryError } from './buddy.js';
 import type { Inode } from './inode.js';
+import type { MmKernel } from './kernel.js';
 import { doAsyncMmapReadahead, doSyncMmapReadahead } from './readahead.js';
 import { pteRangeNone, setPteRange, type VmFault } from './vmfault.js';
 
@@ -18,6 +19,16 @@ export type FileFaultResult =
   | { readonly kind: 'retry'; readonly major: boolean }
   | { readonly kind: 'sigbus'; readonly reason: string };
 
+/**
+ * VM_FAULT_LOCKED with `folio`, written into the kernel's one record of it (a new object per fault
+ * before). Valid until the next fault; a caller that keeps the answer longer copies it.
+ */
+export function faultLocked(k: MmKernel, folio: Folio, major: boolean): FileFaultResult {
+  const r = k.faultLockedResult;
+  r.folio = folio;
+  r.major = major;
+  return r;
+}
 
 /**
  * filemap_fault (v6.9 / 6.12.117 / 7.2.13 agree on the shape, kernel-notes §1.1): beyond EOF
@@ -53,7 +64,7 @@ export function filemapFault(vmf: VmFault): FileFaultResult {
       }
     }
     if (unlocked) return { kind: 'retry', major };
-    return { kind: 'locked', folio, major };
+    return faultLocked(k, folio, major);
   } finally {
     calls.leave();
   }

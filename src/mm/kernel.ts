@@ -71,6 +71,11 @@ export class MmKernel {
   readonly zeroPfn: number;
   /** The arm64 ASID allocator (arch/arm64/mm/context.c). */
   readonly asids: AsidAllocator;
+  /**
+   * The 'locked' answer of the file ->fault handlers (filemap.ts `faultLocked`), one record
+   * rewritten by every fault: each caller reads it at once, as the kernel's reads vmf->page.
+   */
+  readonly faultLockedResult: { kind: 'locked'; folio: Folio; major: boolean } = { kind: 'locked', folio: null as unknown as Folio, major: false };
   /** The PTE table each huge PMD has deposited, by the PMD entry's physical address (huge-memory.ts). */
   readonly pmdDeposits = new Map<number, number>();
   private hugeZero: Folio | null = null;

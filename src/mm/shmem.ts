@@ -17,7 +17,7 @@ import { PAGE_SIZE } from '../mmu/physmem.js';
 import { bump } from '../trace/stats.js';
 import { ORDER_KEYS, outOfMemoryError, type OutOfMemory } from './buddy.js';
 import type { Folio } from './folio.js';
-import type { FileFaultResult } from './filemap.js';
+import { faultLocked, type FileFaultResult } from './filemap.js';
 import { vmaIsAnonShmem } from './prot.js';
 import { VM_HUGEPAGE, VM_NOHUGEPAGE } from './vma.js';
 import type { VmFault } from './vmfault.js';
@@ -106,7 +106,7 @@ export function shmemFault(vmf: VmFault): FileFaultResult {
   try {
     if (index >= Math.ceil(inode.size / PAGE_SIZE)) return { kind: 'sigbus', reason: `page ${index} is beyond the end of the shmem file (${inode.size} bytes)` };
     const cached = mapping.lookup(index);
-    if (cached !== null) return { kind: 'locked', folio: cached, major: false };
+    if (cached !== null) return faultLocked(k, cached, false);
     let oom: OutOfMemory | null = null;
     let folio: Folio | null = null;
     for (const order of [...shmemSuitableOrders(vmf), 0]) {
@@ -120,7 +120,7 @@ export function shmemFault(vmf: VmFault): FileFaultResult {
       if (r.kind === 'oom') oom = r;
     }
     if (folio === null) throw outOfMemoryError(oom ?? { kind: 'oom', order: 0, freePages: 0, poolPages: 0 }, `a shmem folio for page ${index}`);
-    return { kind: 'locked', folio, major: false };
+    return faultLocked(k, folio, false);
   } finally {
     calls.leave();
   }

@@ -4,7 +4,7 @@
  * the small PTE predicates the paths re-check under the (modelled) page-table lock.
  */
 import { PAGE_SIZE } from '../mmu/physmem.js';
-import { pfnPte, pteMkdirty, pteMkold, pteMkwrite, pteNone, pteWrite, type Pgprot, type Pte } from '../pgtable/pte.js';
+import { pfnPteInto, pteMkdirty, pteMkold, pteMkwrite, pteNone, pteWrite, type Pgprot, type Pte } from '../pgtable/pte.js';
 import { bump } from '../trace/stats.js';
 import type { Folio } from './folio.js';
 import type { MmKernel } from './kernel.js';
@@ -86,7 +86,7 @@ export function pteRangeNone(k: MmKernel, ptep: number, nr: number): boolean {
 export function setPteRange(vmf: VmFault, folio: Folio, pfn: number, nr: number, addr: number, ptep: number, refs: number): void {
   const k = vmf.k;
   const prefault = !(vmf.realAddress >= addr && vmf.realAddress < addr + nr * PAGE_SIZE);
-  const entry = pfnPte(pfn, setPteRangeProt(vmf, prefault && k.policy.hw_af, !vmf.write && k.policy.read_fault_mkdirty && folio.dirty));
+  const entry = faultEntry(pfn, setPteRangeProt(vmf, prefault && k.policy.hw_af, !vmf.write && k.policy.read_fault_mkdirty && folio.dirty));
   // A new anonymous folio (do_cow_fault's copy) gets folio_add_new_anon_rmap: exclusive pages.
   if (folio.anon && folio.mapcount === 0) k.memmap.setPageAnonExclusive(folio.firstPfn, folio.nrPages, true);
   k.memmap.folioAddRmapPtes(folio, pfn, nr, vmf.mm.mmId);
@@ -94,6 +94,14 @@ export function setPteRange(vmf: VmFault, folio: Folio, pfn: number, nr: number,
   k.pgtable.ptep.setPtes(vmf.mm, addr, ptep, entry, nr);
   k.mmStats.ptes_mapped += nr;
   bump(k.mmStats.set_ptes_by_nr, nrKey(nr));
+}
+
+/** The entry a fault hands to set_ptes, rewritten by each fault (set_ptes keeps nothing of it). */
+const entryScratch = { lo: 0, hi: 0 };
+
+/** pfn_pte for the entry a fault is about to pass to set_ptes: valid until the next fault's. */
+export function faultEntry(pfn: number, prot: Pgprot): Pte {
+  return pfnPteInto(pfn, prot, entryScratch);
 }
 
 /** The protections set_pte_range computes, by (vm_flags, write-notify, write, old, dirty read). */

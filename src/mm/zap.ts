@@ -227,7 +227,7 @@ function zapPteRange(g: ZapGather, vma: Vma, addrIn: number, end: number, detail
         const pfn = ptePfn(ptent);
         let delayRmap = false;
         if (!folio.anon) {
-          const got = api.getAndClearFullPtes(g.mm, addr, ptep, nr);
+          const got = api.getAndClearFullPtesTransient(g.mm, addr, ptep, nr);
           if (pteDirty(got)) {
             folio.dirty = true;
             delayRmap = true;

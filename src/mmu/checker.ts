@@ -285,14 +285,15 @@ export class Checker implements StaleJudge {
     if (index !== entry) {
       throw new RangeError(`descriptor write context: VA ${hex(ctx.va)} is entry ${index} at level ${level}, but the store is to entry ${entry} (PA ${hex(ptep)})`);
     }
-    const vaBase = vaIndex * size;
+    // The entry's first page: a small integer to pass on, where the VA would be a heap number.
+    const vpn = vaIndex * (size / 4096);
     const oldKind = descriptorKind(oldLo, level);
     const newKind = descriptorKind(value.lo, level);
 
     if (newKind === 'invalid') {
-      if (oldKind !== 'invalid') this.addStale(oldLo, oldHi, oldKind, level, vaBase, ctx.asid);
+      if (oldKind !== 'invalid') this.addStale(oldLo, oldHi, oldKind, level, vpn, ctx.asid);
     } else {
-      this.checkBbm(oldLo, oldHi, oldKind, value, level, vaBase, ctx);
+      this.checkBbm(oldLo, oldHi, oldKind, value, level, vpn, ctx);
       if (newKind === 'leaf' && (value.hi & CONT_HI) !== 0) this.checkContiguousWrite(ptep, value, level, ctx);
     }
     // A set's contiguity can only change through a store whose old or new value has the bit
@@ -311,9 +312,9 @@ export class Checker implements StaleJudge {
     this.report('bbm_violation', 'bbm_asid_reuse', 0, 0, asid, `CPU ${cpu} loads ASID ${asid} with table ${hex(ttbr0)} while its TLB may still hold entries of table ${hex(oldTtbr0)} under that ASID (no TLBI ASIDE1 or VMALLE1 since)`, null);
   }
 
-  private addStale(oldLo: number, oldHi: number, kind: DescriptorKind, level: Level, vaBase: number, asid: number): void {
+  private addStale(oldLo: number, oldHi: number, kind: DescriptorKind, level: Level, vpn: number, asid: number): void {
     const bucketAsid = kind === 'leaf' && (oldLo & 0x800) === 0 ? -1 : asid;
-    this.stale.add(oldLo, oldHi, level, vaBase, bucketAsid, kind === 'table');
+    this.stale.add(oldLo, oldHi, level, vpn, bucketAsid, kind === 'table');
   }
 
   /** StaleJudge: two stale values needing the same care are remembered once. */
@@ -330,7 +331,7 @@ export class Checker implements StaleJudge {
     return changes === 0 || (this.bbml2 && changes === CH_CONTIGUOUS);
   }
 
-  private checkBbm(oldLo: number, oldHi: number, oldKind: DescriptorKind, value: U64, level: Level, vaBase: number, ctx: DescriptorWriteContext): void {
+  private checkBbm(oldLo: number, oldHi: number, oldKind: DescriptorKind, value: U64, level: Level, vpn: number, ctx: DescriptorWriteContext): void {
     if (oldKind !== 'invalid') {
       const changes = bbmChangeMaskWords(oldLo, oldHi, value.lo, value.hi, level);
       if (!this.allowed(changes)) {
@@ -340,7 +341,7 @@ export class Checker implements StaleJudge {
       }
     }
     if (this.stale.empty) return;
-    const c = this.stale.conflict(level, vaBase, ctx.asid, value.lo, value.hi);
+    const c = this.stale.conflict(level, vpn, ctx.asid, value.lo, value.hi);
     if (c === null) return;
     const why =
       c.rule === 'bbm_tlbi_incomplete'

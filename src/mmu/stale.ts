@@ -29,6 +29,7 @@ const CLEARED = 1;
 const INVALIDATING = 2;
 const TLBI_BEFORE_DSB = 1;
 const REGION = 2 * 1024 * 1024;
+const PAGES_PER_REGION = REGION / 4096;
 /** Emptied regions kept attached for reuse; beyond this many they are detached to the pool. */
 const IDLE_REGIONS = 16;
 
@@ -78,8 +79,8 @@ interface Rec {
 }
 
 /** Key of (level, VA) for levels 0-2: VA page number * 4 + level. */
-function recordKey(level: number, vaBase: number): number {
-  return Math.floor(vaBase / 4096) * 4 + level;
+function recordKey(level: number, vpn: number): number {
+  return vpn * 4 + level;
 }
 
 export class StaleSet {
@@ -116,25 +117,38 @@ export class StaleSet {
     return this.liveSlots === 0 && this.records.size === 0;
   }
 
-  /** Remembers that the valid value (oldLo, oldHi) was replaced by an invalid one. */
-  add(oldLo: number, oldHi: number, level: Level, vaBase: number, bucketAsid: number, isTable: boolean): void {
+  /**
+   * Remembers that the valid value (oldLo, oldHi) was replaced by an invalid one, in the entry at
+   * `level` whose first VA is page `vpn` (VA / 4 KiB: a small integer, where the VA would be a
+   * heap number passed to each call).
+   */
+  add(oldLo: number, oldHi: number, level: Level, vpn: number, bucketAsid: number, isTable: boolean): void {
     if (level === 3) {
-      this.addLeaf(oldLo, oldHi, vaBase, bucketAsid);
+      this.addLeaf(oldLo, oldHi, vpn, bucketAsid);
       return;
     }
+    this.addRecord(oldLo, oldHi, level, vpn, bucketAsid, isTable);
+  }
+
+  /**
+   * `add` for a table or block entry (levels 0-2). A function of its own because its closure
+   * (`values.some`) captures the arguments: V8 builds the context for them at every entry to the
+   * function that holds it, which was 80 bytes per level-3 store while this was part of `add`.
+   */
+  private addRecord(oldLo: number, oldHi: number, level: Level, vpn: number, bucketAsid: number, isTable: boolean): void {
     let bucket = this.records.get(bucketAsid);
     if (!bucket) {
       bucket = new Map();
       this.records.set(bucketAsid, bucket);
     }
-    const key = recordKey(level, vaBase);
+    const key = recordKey(level, vpn);
     let rec = bucket.get(key);
     if (rec && rec.state === INVALIDATING && this.fullDsbs > rec.invFull) {
       bucket.delete(key);
       rec = undefined;
     }
     if (!rec) {
-      rec = { key, level, vaBase, size: levelSize(level), values: [], hasTable: false, hasLeaf: false, state: CLEAN, flags: 0, clearDsb: 0, invFull: 0 };
+      rec = { key, level, vaBase: vpn * 4096, size: levelSize(level), values: [], hasTable: false, hasLeaf: false, state: CLEAN, flags: 0, clearDsb: 0, invFull: 0 };
       bucket.set(key, rec);
     }
     if (!rec.values.some((v) => this.judge.sameStale(v.lo, v.hi, oldLo, oldHi, level))) rec.values.push({ lo: oldLo, hi: oldHi });
@@ -145,10 +159,10 @@ export class StaleSet {
     rec.clearDsb = this.dsbs;
   }
 
-  private addLeaf(oldLo: number, oldHi: number, vaBase: number, bucketAsid: number): void {
-    const idx = Math.floor(vaBase / REGION);
+  private addLeaf(oldLo: number, oldHi: number, vpn: number, bucketAsid: number): void {
+    const idx = Math.floor(vpn / PAGES_PER_REGION);
     const r = this.region(bucketAsid, idx) ?? this.attachRegion(bucketAsid, idx);
-    const i = Math.floor(vaBase / 4096) & 511;
+    const i = vpn & 511;
     const st = r.state[i]!;
     if (st === CLEAN || (st === INVALIDATING && this.fullDsbs > r.invFull[i]!)) {
       // A clean slot, or one whose invalidation has completed (its old values are gone): this
@@ -169,21 +183,21 @@ export class StaleSet {
   }
 
   /**
-   * The first value possibly cached at (level, vaBase) for `asid` (or globally) that the new value
+   * The first value possibly cached at (level, page `vpn`) for `asid` (or globally) that the new value
    * (newLo, newHi) may not replace, with the break-before-make step that is missing.
    */
-  conflict(level: Level, vaBase: number, asid: number, newLo: number, newHi: number): { old: U64; rule: StaleRule } | null {
+  conflict(level: Level, vpn: number, asid: number, newLo: number, newHi: number): { old: U64; rule: StaleRule } | null {
     if (level === 3) {
       // The ASID's own bucket, then global entries (which match every ASID), if there are any.
-      const c = this.leafConflict(asid, vaBase, newLo, newHi);
+      const c = this.leafConflict(asid, vpn, newLo, newHi);
       if (c !== null || asid === -1 || this.liveGlobalSlots === 0) return c;
-      return this.leafConflict(-1, vaBase, newLo, newHi);
+      return this.leafConflict(-1, vpn, newLo, newHi);
     }
     for (let pass = 0; pass < 2; pass++) {
       const bucketAsid = pass === 0 ? asid : -1;
       if (pass === 1 && asid === -1) break;
       const bucket = this.records.get(bucketAsid);
-      const rec = bucket?.get(recordKey(level, vaBase));
+      const rec = bucket?.get(recordKey(level, vpn));
       if (!bucket || !rec) continue;
       if (rec.state === INVALIDATING && this.fullDsbs > rec.invFull) {
         this.deleteRecord(bucketAsid, bucket, rec);
@@ -196,10 +210,10 @@ export class StaleSet {
     return null;
   }
 
-  private leafConflict(bucketAsid: number, vaBase: number, newLo: number, newHi: number): { old: U64; rule: StaleRule } | null {
-    const r = this.region(bucketAsid, Math.floor(vaBase / REGION));
+  private leafConflict(bucketAsid: number, vpn: number, newLo: number, newHi: number): { old: U64; rule: StaleRule } | null {
+    const r = this.region(bucketAsid, Math.floor(vpn / PAGES_PER_REGION));
     if (r === undefined || r.live === 0) return null;
-    const i = Math.floor(vaBase / 4096) & 511;
+    const i = vpn & 511;
     const st = r.state[i]!;
     if (st === CLEAN) return null;
     if (st === INVALIDATING && this.fullDsbs > r.invFull[i]!) {
@@ -236,7 +250,7 @@ export class StaleSet {
       if (d.scope === 'va') {
         for (let l = 0; l <= 2; l++) {
           const size = levelSize(l as Level);
-          const rec = bucket.get(recordKey(l, Math.floor(d.va / size) * size));
+          const rec = bucket.get(recordKey(l, (Math.floor(d.va / size) * size) / 4096));
           if (rec) this.considerRecord(d, bucketAsid, bucket, rec);
         }
       } else {

@@ -6,7 +6,7 @@
  */
 import type { DescriptorWriteContext, Mmu } from '../mmu/index.js';
 import type { Telemetry } from '../trace/telemetry.js';
-import type { U64 } from '../util/u64.js';
+import { u64, type U64 } from '../util/u64.js';
 
 export class DescriptorStore {
   /**
@@ -31,7 +31,8 @@ export class DescriptorStore {
     where.asid = asid;
     const old = this.mmu.writeDescriptor(slot, value, where);
     const tr = this.telemetry.tracer;
-    if (tr.on.pte_write) tr.emit({ kind: 'pte_write', va, ptep: slot, level: this.level, old, new: value, chain: this.telemetry.calls.chain() });
+    // A copy of the new value: a caller may hand over a record it rewrites later (set_pte_range).
+    if (tr.on.pte_write) tr.emit({ kind: 'pte_write', va, ptep: slot, level: this.level, old, new: u64(value.lo, value.hi), chain: this.telemetry.calls.chain() });
     return old;
   }
 

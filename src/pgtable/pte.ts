@@ -112,6 +112,17 @@ export function pfnPte(pfn: number, prot: Pgprot): Pte {
 }
 
 /**
+ * pfn_pte written into `into`, a caller's record, instead of a new Pte: for an entry that is
+ * stored at once and kept by no one (set_ptes, like the kernel's, reads its argument and keeps
+ * nothing of it).
+ */
+export function pfnPteInto(pfn: number, prot: Pgprot, into: { lo: number; hi: number }): Pte {
+  into.lo = ((pfn << PAGE_SHIFT) | (prot.lo & ~PTE_ADDR_LO)) >>> 0;
+  into.hi = ((Math.floor(pfn / 0x100000) & PTE_ADDR_HI) | (prot.hi & ~PTE_ADDR_HI)) >>> 0;
+  return into;
+}
+
+/**
  * Whether the raw halves (lo, hi) equal `pte_mkold(pte_mkclean(x))` of an entry that maps `pfn`
  * with `prot`: the per-entry test of the fold scan, on the words so that scanning 16 entries
  * builds no Pte. `prot` must itself be old and clean.

@@ -34,6 +34,8 @@ export class Ptep {
   readonly contpte: Contpte;
   /** What ptepGetTransient returns for an entry without the contiguous bit. */
   private readonly transient = { lo: 0, hi: 0 };
+  /** What getAndClearFullPtesTransient returns, likewise. */
+  private readonly cleared = { lo: 0, hi: 0 };
 
   constructor(
     private readonly mmu: Mmu,
@@ -174,12 +176,25 @@ export class Ptep {
   }
 
   getAndClearFullPtes(mm: MmContext, addr: number, ptep: number, nr: number): Pte {
+    return this.getAndClearFullPtesInto(mm, addr, ptep, nr, undefined);
+  }
+
+  /**
+   * get_and_clear_full_ptes for a caller that reads the result at once and keeps nothing of it
+   * (zap_pte_range): the answer comes back in one object that the next call rewrites (a new Pte
+   * only for a run through contpte_get_and_clear_full_ptes), so a zap builds no Pte per entry.
+   */
+  getAndClearFullPtesTransient(mm: MmContext, addr: number, ptep: number, nr: number): Pte {
+    return this.getAndClearFullPtesInto(mm, addr, ptep, nr, this.cleared);
+  }
+
+  private getAndClearFullPtesInto(mm: MmContext, addr: number, ptep: number, nr: number, into: { lo: number; hi: number } | undefined): Pte {
     this.begin('get_and_clear_full_ptes');
     try {
-      if (!this.policy.contpte) return this.raw.__getAndClearFullPtes(mm, addr, ptep, nr);
+      if (!this.policy.contpte) return this.raw.__getAndClearFullPtes(mm, addr, ptep, nr, into);
       if (nr === 1) {
         this.contpte.contpteTryUnfoldPtep(mm, addr, ptep);
-        return this.raw.__getAndClearFullPtes(mm, addr, ptep, 1);
+        return this.raw.__getAndClearFullPtes(mm, addr, ptep, 1, into);
       }
       return this.contpte.contpteGetAndClearFullPtes(mm, addr, ptep, nr);
     } finally {

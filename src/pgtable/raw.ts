@@ -92,6 +92,11 @@ export class RawPtes {
 
   /** __set_ptes: nr consecutive entries, the pfn advancing by one each. */
   __setPtes(mm: MmContext, addr: number, ptep: number, pte: Pte, nr: number): void {
+    // One entry (most calls): the addresses passed on as they came, not recomputed as new numbers.
+    if (nr === 1) {
+      this.__setPte(mm, addr, ptep, pte);
+      return;
+    }
     let p = pte;
     for (let i = 0; ; i++) {
       this.__setPte(mm, addr + i * PAGE_SIZE, ptep + i * 8, p);
@@ -110,13 +115,27 @@ export class RawPtes {
   }
 
   __clearFullPtes(mm: MmContext, addr: number, ptep: number, nr: number): void {
-    // __ptep_get_and_clear for each, whose results nobody reads.
-    for (let i = 0; i < nr; i++) this.storeOnly(mm, addr + i * PAGE_SIZE, ptep + i * 8, PTE_NONE, true);
+    // __ptep_get_and_clear for each, whose results nobody reads. The first entry's addresses are
+    // passed on as they came (most calls clear one entry), not recomputed as new numbers.
+    if (nr > 0) this.storeOnly(mm, addr, ptep, PTE_NONE, true);
+    for (let i = 1; i < nr; i++) this.storeOnly(mm, addr + i * PAGE_SIZE, ptep + i * 8, PTE_NONE, true);
   }
 
-  /** Clears nr entries and returns the first, with young and dirty ORed over all of them. */
-  __getAndClearFullPtes(mm: MmContext, addr: number, ptep: number, nr: number): Pte {
-    let pte = this.__ptepGetAndClear(mm, addr, ptep);
+  /**
+   * Clears nr entries and returns the first, with young and dirty ORed over all of them. With
+   * `into` (a caller's record that it reads at once), the first entry's old value is written
+   * there instead of into a new Pte: the same stores and counts, one object less per call.
+   */
+  __getAndClearFullPtes(mm: MmContext, addr: number, ptep: number, nr: number, into?: { lo: number; hi: number }): Pte {
+    let pte: Pte;
+    if (into === undefined) {
+      pte = this.__ptepGetAndClear(mm, addr, ptep);
+    } else {
+      into.lo = this.__ptepGetLo(ptep);
+      into.hi = this.__ptepGetHi(ptep);
+      this.storeOnly(mm, addr, ptep, PTE_NONE, true);
+      pte = into;
+    }
     for (let i = 1; i < nr; i++) {
       const t = this.__ptepGetAndClear(mm, addr + i * PAGE_SIZE, ptep + i * 8);
       if (pteDirty(t)) pte = pteMkdirty(pte);

@@ -23,7 +23,42 @@ export function u64(lo: number, hi: number): U64 {
   return { lo: lo >>> 0, hi: hi >>> 0 };
 }
 
-export const U64_ZERO: U64 = Object.freeze({ lo: 0, hi: 0 });
+/**
+ * Every `{lo, hi}` object shares one V8 hidden class, and with it one storage choice per field.
+ * Once some half above 2^31 has been stored (a register, a TLBI operand), V8 would store the field
+ * as a double in a box of its own, so that each U64 made costs two 16-byte boxes besides its 40
+ * bytes, whatever its halves. A field that has held a value other than a number stores a half
+ * below 2^31 (every descriptor half, with up to 2 GiB of guest memory) inline instead, and a
+ * higher one as one box: the first `{lo, hi}` made, the zero below, makes both fields so.
+ */
+function withTaggedFields(): U64 {
+  const v: { lo: unknown; hi: unknown } = { lo: null, hi: null };
+  v.lo = 0;
+  v.hi = 0;
+  return v as U64;
+}
+
+export const U64_ZERO: U64 = Object.freeze(withTaggedFields());
+
+/**
+ * The first value of an address field in a record reused on a hot path whose field is written
+ * once per use and then read and passed to calls (the address of the fault in progress). An
+ * address above 2^31 is a heap number when passed: a field that has only held numbers keeps a
+ * double, and V8 boxes it anew at every read that is passed on; a field that first held this
+ * keeps the box it was given, so the reads allocate nothing. Writers store a number before any
+ * read.
+ */
+export const ADDRESS_UNSET = null as unknown as number;
+
+/**
+ * A U64 that its owner rewrites in place with any 64-bit value (a register read into a reused
+ * record). A class, so a hidden class of its own: its halves are stored as doubles in place, and
+ * a rewrite with a half above 2^31 allocates nothing (it would in a `{lo, hi}` object, above).
+ */
+export class U64Slot implements U64 {
+  lo = 0;
+  hi = 0;
+}
 
 export function u64Equal(a: U64, b: U64): boolean {
   return a.lo === b.lo && a.hi === b.hi;

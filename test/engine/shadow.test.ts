@@ -121,10 +121,10 @@ describe('entries come and go', () => {
     expect(ops).toEqual([{ kind: 'va', va: 0x10000 }, { kind: 'va', va: 0x20000 }]);
     s.unmap(0x400000, 4096); // code: translated blocks may be cached for it
     s.flush();
-    expect(ops.at(-1)).toEqual({ kind: 'all' });
+    expect(ops.at(-1)?.kind).toBe('all'); // (its `va` field means nothing)
     for (const va of [0x30000, 0x40000, 0x50000, 0x60000, 0x70000]) s.unmap(va, 4096);
     s.flush();
-    expect(ops.slice(3)).toEqual([{ kind: 'all' }]); // more than four: one for all
+    expect(ops.slice(3).map((o) => o.kind)).toEqual(['all']); // more than four: one for all
     expect(s.stats.qemu_tlbi).toBe(4);
   });
 
