@@ -34,7 +34,7 @@ export type FirmwareProgram = (typeof FIRMWARE_PROGRAMS)[number];
  * MULTITASK. Their expected stdout lives in firmware/expected/ and multitask-qemu.test.ts checks
  * it against qemu-aarch64; the cases above stay single-task.
  */
-export const MULTITASK_PROGRAMS = ['wis_harness', 'fork_cow', 'signals', 'pipe_pingpong', 'threads', 'spawn', 'fork_churn', 'procmem', 'memlock', 'sysvshm', 'tagged_ptr', 'musl_libc'] as const;
+export const MULTITASK_PROGRAMS = ['wis_harness', 'fork_cow', 'block_ops', 'signals', 'pipe_pingpong', 'threads', 'spawn', 'fork_churn', 'procmem', 'memlock', 'sysvshm', 'tagged_ptr', 'musl_libc'] as const;
 /** Multi-task programs that execute arm64 programs, which qemu-user cannot: Linux is their reference. */
 export const LINUX_REFERENCE_PROGRAMS: readonly MultitaskProgram[] = ['spawn'];
 export type MultitaskProgram = (typeof MULTITASK_PROGRAMS)[number];
@@ -480,6 +480,10 @@ export const MULTITASK_CASES: readonly MultitaskCase[] = [
   { name: 'wis_harness-context_switch1-threads', program: 'wis_harness', args: ['-c', 'context_switch1', '-m', 'threads', '-t', '2', '-i', '100', '-q'], exitCode: 0 },
   { name: 'fork_cow', program: 'fork_cow', args: [], exitCode: 0 },
   { name: 'fork_cow-4M', program: 'fork_cow', args: ['4M'], exitCode: 0 },
+  { name: 'block_ops-dontneed', program: 'block_ops', args: ['dontneed'], exitCode: 0 },
+  { name: 'block_ops-mremap', program: 'block_ops', args: ['mremap', '128K'], exitCode: 0 },
+  { name: 'block_ops-fork', program: 'block_ops', args: ['fork'], exitCode: 0 },
+  { name: 'block_ops-usage', program: 'block_ops', args: ['fork', '2M'], exitCode: 2 },
   { name: 'signals', program: 'signals', args: [], exitCode: 0 },
   { name: 'pipe_pingpong', program: 'pipe_pingpong', args: [], exitCode: 0 },
   { name: 'threads', program: 'threads', args: [], exitCode: 0 },
