@@ -15,6 +15,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
+import { blkReadAheadKb } from '../mm/blkdev.js';
 import type { MmPolicy } from '../mm/knobs.js';
 import { resolvePolicy } from '../mm/profiles.js';
 import { EnvironmentError } from '../util/errors.js';
@@ -124,7 +125,11 @@ function initScript(cases: readonly ValidateCase[], policies: readonly MmPolicy[
     s.push('umount /tmp 2>/dev/null');
     s.push(p.tmp_fs === 'ext4' ? 'mount -t ext4 /dev/vda /tmp' : `mount -t tmpfs -o huge=${p.tmpfs_huge} tmpfs /tmp`);
     s.push('chmod 1777 /tmp');
-    s.push(p.ra_kb === null ? rcDefault : `w /sys/block/vda/queue/read_ahead_kb ${p.ra_kb}`);
+    // The disk's own limits cannot be changed, but their effect can: a case that sets the blk_*
+    // knobs gets the window the model computes from them, as ra_kb would.
+    const blkSet = c.sets.some((k) => k.trim().startsWith('blk_'));
+    const raKb = p.ra_kb ?? (blkSet ? blkReadAheadKb(p) : null);
+    s.push(raKb === null ? rcDefault : `w /sys/block/vda/queue/read_ahead_kb ${raKb}`);
     s.push(`w /sys/kernel/debug/fault_around_bytes ${p.fault_around_kb * 1024}`);
     s.push('sync; echo 3 > /proc/sys/vm/drop_caches');
     // The program runs from a copy made after the drop. drop_caches cannot evict the initramfs's

@@ -116,13 +116,13 @@ function pageFault(program: PageFaultProgram, args: readonly string[], size: num
   );
 }
 
-function readFault(args: readonly string[], size: number, mode: 'shared' | 'private', iterations: number): FirmwareCase {
+function readFault(args: readonly string[], size: number, mode: 'shared' | 'private', iterations: number, linked = false): FirmwareCase {
   const pages = size / PAGE_SIZE;
   const loop = Array.from({ length: iterations }, () => [mark('mmap'), mark('read'), mark('munmap')]).flat();
   return makeCase(
     'read_fault',
     args,
-    `read_fault ops=${pages * iterations} size=${size} mode=${mode} iterations=${iterations} sum=${patternSum(range(0, pages)) * iterations}\n`,
+    `read_fault ops=${pages * iterations} size=${size} mode=${mode} iterations=${iterations} sum=${patternSum(range(0, pages)) * iterations}${linked ? ' file=linked' : ''}\n`,
     [mark('setup'), reset, ...loop, ops(pages * iterations), dump('read_fault'), mark('done')],
   );
 }
@@ -382,6 +382,7 @@ export const FIRMWARE_CASES: readonly FirmwareCase[] = [
   pageFault('page_fault3', ['0x30000', '1', '64K'], 0x30000, 1, 64 * KiB),
   readFault(['1M'], 1 * MiB, 'shared', 1),
   readFault(['256K', 'private', '2'], 256 * KiB, 'private', 2),
+  readFault(['256K', 'shared', '1', 'linked'], 256 * KiB, 'shared', 1, true),
   mprotectPage(['15', '4', '2M'], 15, 4, 2 * MiB, 'anon'),
   mprotectPage(['0', '4', '2M'], 0, 4, 2 * MiB, 'anon'),
   mprotectPage(['15', '2', '1M', 'shared'], 15, 2, 1 * MiB, 'shared'),
@@ -429,6 +430,7 @@ export const FIRMWARE_USAGE_CASES: readonly FirmwareCase[] = [
   usageCase('page_fault2', ['1M', '1', '3K'], 'page_fault2: align: 3072 is not 0 or a power of two of at least the page size (4096)'),
   usageCase('page_fault1', ['1M', '1', '2M', 'x'], 'page_fault1: too many arguments (4)'),
   usageCase('read_fault', ['1M', 'both'], "read_fault: mode: 'both' is not one of shared|private"),
+  usageCase('read_fault', ['1M', 'shared', '1', 'named'], "read_fault: file: 'named' is not one of unlinked|linked"),
   usageCase('mprotect_page', ['16', '1', '64K'], 'mprotect_page: page: 16 is outside the region of 16 pages'),
   usageCase('mprotect_page', ['0', '1', '64K', 'file'], "mprotect_page: backing: 'file' is not one of anon|shared"),
   usageCase('partial_munmap', ['64K', '0', '16'], 'partial_munmap: count: unmapping all 16 pages leaves nothing to touch'),
