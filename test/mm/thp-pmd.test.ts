@@ -285,6 +285,19 @@ describe('file PMDs (do_set_pmd): tmpfs huge=', () => {
     }
   });
 
+  it('linux-7.2 ext4 with its 8 MiB device window: readahead reaches order 9 in a 64 MiB file, and do_set_pmd maps those folios whole with THP "never" (validate: page_fault3 64M 1, the same on 7.2.13)', () => {
+    const m = machine('linux-7.2');
+    expect(m.k.policy.thp_pmd).toBe('never');
+    const f = sparseFile(m, 'ext4', 64 * MiB);
+    const a = mmapShared(m, f, 64 * MiB, alignedHint(m, 64 * MiB), true);
+    const w = measure(m, () => writePages(m, a, 64 * MiB));
+    expect(w.faults).toBe(2740);
+    expect(w.contpteSetPtes).toBe(680);
+    expect(w.converts).toBe(0);
+    expect(mmStat(m, 'thp_file_mapped')).toBe(12);
+    expect(folioRuns(f).split(' ').pop()).toBe('o9x12');
+  });
+
   it('6.12 gives a tmpfs file only the PMD order; 7.2 any order that fits (tmpfs_huge_orders)', () => {
     for (const [profile, runs] of [['linux-6.12', 'o0x1'], ['linux-7.2', 'o8x1']] as const) {
       const m = machine(profile, ['tmpfs_huge=always']);
