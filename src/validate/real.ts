@@ -9,7 +9,9 @@
  * case applies the profile's knobs that have a sysfs or mount equivalent (THP and mTHP sizes,
  * tmp_fs, read_ahead_kb, fault_around_bytes), drops the caches and runs the program. /tmp is an
  * ext4 file system on a virtio-blk disk (a fresh mkfs.ext4 image) or a tmpfs, like the model's.
- * Writeback and proactive compaction are off, so nothing but the program touches its pages.
+ * Writeback and proactive compaction are off, so nothing but the program touches its pages;
+ * address-space randomization is off, as in the model; each program runs from a copy made after
+ * the case's drop_caches (see initScript).
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
