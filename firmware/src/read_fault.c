@@ -9,7 +9,9 @@
 #include "lab.h"
 #include "pattern.h"
 
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/mman.h>
 
 #define DEFAULT_SIZE (16UL << 20)
@@ -18,12 +20,15 @@
 #define FILL_CHUNK (64UL << 10)
 
 static const char usage[] =
-	"[size [shared|private [iterations]]]\n"
+	"[size [shared|private [iterations [unlinked|linked]]]]\n"
 	"  size        file and mapping size, a multiple of the page size (default 16M)\n"
 	"  mode        MAP_SHARED or MAP_PRIVATE, both PROT_READ (default shared)\n"
-	"  iterations  mmap/read/munmap rounds (default 1)";
+	"  iterations  mmap/read/munmap rounds (default 1)\n"
+	"  file        unlinked at once (default), or linked: keeps its name until the end, so on\n"
+	"              a tmpfs its mappings are plain tmpfs ones, which the mount's huge= reaches";
 
 static const char *const modes[] = { "shared", "private", NULL };
+static const char *const links[] = { "unlinked", "linked", NULL };
 
 /* Every byte of page i holds page_pattern(i); written in chunks so setup stays cheap. */
 static void fill_file(int fd, unsigned long size, unsigned long pgsize)
@@ -45,11 +50,12 @@ int main(int argc, char **argv)
 {
 	unsigned long size = DEFAULT_SIZE, iterations = DEFAULT_ITERATIONS;
 	unsigned long pgsize, ops = 0, sum = 0;
-	int mode = 0, fd;
+	int mode = 0, linked = 0, fd;
+	char path[] = "/tmp/read_fault.XXXXXX";
 	void *window;
 
 	program_init("read_fault", usage);
-	if (argc > 4)
+	if (argc > 5)
 		usage_error("too many arguments (%d)", argc - 1);
 	if (argc > 1)
 		size = parse_size(argv[1], "size");
@@ -57,13 +63,21 @@ int main(int argc, char **argv)
 		mode = parse_choice(argv[2], "mode", modes);
 	if (argc > 3)
 		iterations = parse_count(argv[3], "iterations");
+	if (argc > 4)
+		linked = parse_choice(argv[4], "file", links);
 	check_page_multiple(size, "size");
 	pgsize = page_size();
 	if (FILL_CHUNK % pgsize != 0)
 		die("page size %lu does not divide the fill chunk", pgsize);
 
 	lab_mark("setup");
-	fd = make_unlinked_tmp_file();
+	if (linked) {
+		fd = mkstemp(path);
+		if (fd < 0)
+			die("mkstemp(/tmp/read_fault.XXXXXX) failed: %s", errno_name(errno));
+	} else {
+		fd = make_unlinked_tmp_file();
+	}
 	fill_file(fd, size, pgsize);
 	window = reserve_aligned_window(size, ALIGN);
 
@@ -89,7 +103,9 @@ int main(int argc, char **argv)
 	lab_dump_stats("read_fault");
 	lab_mark("done");
 
-	out("read_fault ops=%lu size=%lu mode=%s iterations=%lu sum=%lu\n", ops, size, modes[mode],
-	    iterations, sum);
+	if (linked && unlink(path) != 0)
+		die("unlink(%s) failed: %s", path, errno_name(errno));
+	out("read_fault ops=%lu size=%lu mode=%s iterations=%lu sum=%lu%s\n", ops, size, modes[mode],
+	    iterations, sum, linked ? " file=linked" : "");
 	return 0;
 }

@@ -203,8 +203,14 @@ export class MmKernel {
         return this.policy.file_large_folios
           ? { largeFolios: true, maxOrder: this.policy.file_max_order, writeMiss: 'write_size' }
           : { largeFolios: false, writeMiss: 'order0' };
-      case 'tmpfs':
-        return { largeFolios: true, maxOrder: MAX_PAGECACHE_ORDER, writeMiss: 'order0' };
+      case 'tmpfs': {
+        // write() misses follow the mount's huge= (shmem_write_begin has no VMA); faults decide
+        // their own orders (shmem.ts).
+        const huge = this.policy.tmpfs_huge;
+        const orders = this.policy.tmpfs_huge_orders === 'any' ? [1, 2, 3, 4, 5, 6, 7, 8, 9] : [MAX_PAGECACHE_ORDER];
+        const writeMiss: WriteMissOrder = huge === 'always' || huge === 'within_size' ? { kind: 'shmem_huge', huge, orders } : 'order0';
+        return { largeFolios: true, maxOrder: MAX_PAGECACHE_ORDER, writeMiss };
+      }
       case 'proc':
         return { largeFolios: false, writeMiss: 'order0' };
       default: {

@@ -45,7 +45,21 @@ const SLOTS = 512;
  *   __filemap_get_folio(FGP_WRITEBEGIN | fgf_set_order(len)) does (iomap since v6.6, ext4 with
  *   large folios), capped by the mapping's max order and by the index's alignment.
  */
-export type WriteMissOrder = 'order0' | 'write_size';
+export type WriteMissOrder = 'order0' | 'write_size' | ShmemWriteOrders;
+
+/**
+ * A tmpfs write() miss on a mount with huge= (shmem_write_begin → shmem_get_folio with no VMA,
+ * mm/shmem.c 6.12 and 7.2): the folio orders shmem_allowable_huge_orders gives without a mapping,
+ * i.e. the mount's huge= alone (advise needs a VMA's VM_HUGEPAGE, so it gives none), tried
+ * highest first where the aligned range holds nothing yet (shmem_suitable_orders), then order 0.
+ */
+export interface ShmemWriteOrders {
+  readonly kind: 'shmem_huge';
+  /** always: every order; within_size: those whose aligned block ends inside max(write end, i_size). */
+  readonly huge: 'always' | 'within_size';
+  /** The orders huge= may give: the PMD order only (6.12) or every file order (7.2). */
+  readonly orders: readonly number[];
+}
 
 export type AddFolioResult =
   | { kind: 'ok'; folio: Folio }
@@ -407,7 +421,7 @@ export function filemapWrite(inode: Inode, pos: number, bytes: Uint8Array, polic
     const index = Math.floor(p / PAGE_SIZE);
     let folio = mapping.lookup(index);
     if (folio === null) {
-      const created = writeMissFolio(mapping, index, want, policy);
+      const created = typeof policy === 'string' ? writeMissFolio(mapping, index, want, policy) : shmemWriteMissFolio(inode, index, p + want, policy);
       if (created.kind === 'oom') {
         inode.size = Math.max(inode.size, p);
         return { kind: 'oom', written, order: created.order };
@@ -432,7 +446,7 @@ export function filemapWrite(inode: Inode, pos: number, bytes: Uint8Array, polic
  * lowered to the index's alignment, then smaller orders while the range overlaps cached pages
  * or memory is short.
  */
-function writeMissFolio(mapping: AddressSpace, index: number, len: number, policy: WriteMissOrder): { kind: 'ok'; folio: Folio } | OutOfMemory {
+function writeMissFolio(mapping: AddressSpace, index: number, len: number, policy: 'order0' | 'write_size'): { kind: 'ok'; folio: Folio } | OutOfMemory {
   let order = policy === 'write_size' ? Math.min(filemapGetOrder(len), mapping.maxOrder) : 0;
   if (index % 2 ** order !== 0) order = ffs(index);
   let oom: OutOfMemory | null = null;
@@ -455,6 +469,33 @@ function writeMissFolio(mapping: AddressSpace, index: number, len: number, polic
     }
   }
   return oom!;
+}
+
+/** shmem_get_folio_gfp for a write() miss (see ShmemWriteOrders): the folio holding `index`. */
+function shmemWriteMissFolio(inode: Inode, index: number, writeEnd: number, w: ShmemWriteOrders): { kind: 'ok'; folio: Folio } | OutOfMemory {
+  const mapping = inode.mapping;
+  // shmem_huge_global_enabled (6.12) / shmem_get_orders_within_size (7.2): an order is allowed
+  // when the block after the aligned one holding `index` starts inside the larger of the write's
+  // end and i_size; every lower order is allowed with it.
+  const sizePages = Math.ceil(Math.max(writeEnd, inode.size) / PAGE_SIZE);
+  let allowed = w.orders.filter((o) => o <= mapping.maxOrder);
+  if (w.huge === 'within_size') {
+    const fits = allowed.filter((o) => sizePages >= Math.ceil((index + 1) / 2 ** o) * 2 ** o);
+    const top = fits.length > 0 ? Math.max(...fits) : -1;
+    allowed = allowed.filter((o) => o <= top);
+  }
+  let oom: OutOfMemory | null = null;
+  for (const order of [...allowed].sort((a, b) => b - a)) {
+    const first = index - (index % 2 ** order);
+    if (mapping.foliosInRange(first, first + 2 ** order).length > 0) continue;
+    const r = mapping.addFolioAt(first, order);
+    if (r.kind === 'ok') return r;
+    if (r.kind === 'oom') oom = r;
+  }
+  const r = mapping.addFolioAt(index, 0);
+  if (r.kind === 'ok' || r.kind === 'oom') return r;
+  if (oom !== null) return oom;
+  throw new Error(`pagecache: no order-0 folio can be added at ${index} (${r.kind})`);
 }
 
 /**

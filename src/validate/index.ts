@@ -19,7 +19,11 @@ export type { ValidateCase } from './real.js';
  * Knobs the real side applies (sysfs, mount, debugfs, read_ahead_kb) or that describe what the
  * real machine is anyway; a case setting any other knob compares a model the kernel cannot be.
  */
-export const REAL_EQUIVALENT_KNOBS: ReadonlySet<string> = new Set(['anon_mthp', 'shmem_mthp', 'thp_pmd', 'thp_zero_page', 'tmp_fs', 'tmpfs_huge', 'ra_kb', 'fault_around_kb']);
+export const REAL_EQUIVALENT_KNOBS: ReadonlySet<string> = new Set([
+  'anon_mthp', 'shmem_mthp', 'thp_pmd', 'thp_zero_page', 'tmp_fs', 'tmpfs_huge', 'ra_kb', 'fault_around_kb',
+  // The disk's limits: the real side writes the window the model computes from them.
+  'blk_rotational', 'blk_io_opt_kb', 'blk_max_sectors_kb', 'blk_ra_rule',
+]);
 
 /** The knobs of a case the real kernel cannot follow. */
 export function modelOnlySets(sets: readonly string[]): string[] {

@@ -34,7 +34,7 @@ export type FirmwareProgram = (typeof FIRMWARE_PROGRAMS)[number];
  * MULTITASK. Their expected stdout lives in firmware/expected/ and multitask-qemu.test.ts checks
  * it against qemu-aarch64; the cases above stay single-task.
  */
-export const MULTITASK_PROGRAMS = ['wis_harness', 'fork_cow', 'signals', 'pipe_pingpong', 'threads', 'spawn', 'fork_churn', 'procmem', 'memlock', 'sysvshm', 'tagged_ptr', 'musl_libc', 'code_write', 'punch_hole'] as const;
+export const MULTITASK_PROGRAMS = ['wis_harness', 'fork_cow', 'block_ops', 'signals', 'pipe_pingpong', 'threads', 'spawn', 'fork_churn', 'procmem', 'memlock', 'sysvshm', 'tagged_ptr', 'musl_libc', 'code_write', 'punch_hole'] as const;
 /** Multi-task programs that execute arm64 programs, which qemu-user cannot: Linux is their reference. */
 export const LINUX_REFERENCE_PROGRAMS: readonly MultitaskProgram[] = ['spawn'];
 export type MultitaskProgram = (typeof MULTITASK_PROGRAMS)[number];
@@ -116,13 +116,13 @@ function pageFault(program: PageFaultProgram, args: readonly string[], size: num
   );
 }
 
-function readFault(args: readonly string[], size: number, mode: 'shared' | 'private', iterations: number): FirmwareCase {
+function readFault(args: readonly string[], size: number, mode: 'shared' | 'private', iterations: number, linked = false): FirmwareCase {
   const pages = size / PAGE_SIZE;
   const loop = Array.from({ length: iterations }, () => [mark('mmap'), mark('read'), mark('munmap')]).flat();
   return makeCase(
     'read_fault',
     args,
-    `read_fault ops=${pages * iterations} size=${size} mode=${mode} iterations=${iterations} sum=${patternSum(range(0, pages)) * iterations}\n`,
+    `read_fault ops=${pages * iterations} size=${size} mode=${mode} iterations=${iterations} sum=${patternSum(range(0, pages)) * iterations}${linked ? ' file=linked' : ''}\n`,
     [mark('setup'), reset, ...loop, ops(pages * iterations), dump('read_fault'), mark('done')],
   );
 }
@@ -382,6 +382,7 @@ export const FIRMWARE_CASES: readonly FirmwareCase[] = [
   pageFault('page_fault3', ['0x30000', '1', '64K'], 0x30000, 1, 64 * KiB),
   readFault(['1M'], 1 * MiB, 'shared', 1),
   readFault(['256K', 'private', '2'], 256 * KiB, 'private', 2),
+  readFault(['256K', 'shared', '1', 'linked'], 256 * KiB, 'shared', 1, true),
   mprotectPage(['15', '4', '2M'], 15, 4, 2 * MiB, 'anon'),
   mprotectPage(['0', '4', '2M'], 0, 4, 2 * MiB, 'anon'),
   mprotectPage(['15', '2', '1M', 'shared'], 15, 2, 1 * MiB, 'shared'),
@@ -429,6 +430,7 @@ export const FIRMWARE_USAGE_CASES: readonly FirmwareCase[] = [
   usageCase('page_fault2', ['1M', '1', '3K'], 'page_fault2: align: 3072 is not 0 or a power of two of at least the page size (4096)'),
   usageCase('page_fault1', ['1M', '1', '2M', 'x'], 'page_fault1: too many arguments (4)'),
   usageCase('read_fault', ['1M', 'both'], "read_fault: mode: 'both' is not one of shared|private"),
+  usageCase('read_fault', ['1M', 'shared', '1', 'named'], "read_fault: file: 'named' is not one of unlinked|linked"),
   usageCase('mprotect_page', ['16', '1', '64K'], 'mprotect_page: page: 16 is outside the region of 16 pages'),
   usageCase('mprotect_page', ['0', '1', '64K', 'file'], "mprotect_page: backing: 'file' is not one of anon|shared"),
   usageCase('partial_munmap', ['64K', '0', '16'], 'partial_munmap: count: unmapping all 16 pages leaves nothing to touch'),
@@ -480,6 +482,10 @@ export const MULTITASK_CASES: readonly MultitaskCase[] = [
   { name: 'wis_harness-context_switch1-threads', program: 'wis_harness', args: ['-c', 'context_switch1', '-m', 'threads', '-t', '2', '-i', '100', '-q'], exitCode: 0 },
   { name: 'fork_cow', program: 'fork_cow', args: [], exitCode: 0 },
   { name: 'fork_cow-4M', program: 'fork_cow', args: ['4M'], exitCode: 0 },
+  { name: 'block_ops-dontneed', program: 'block_ops', args: ['dontneed'], exitCode: 0 },
+  { name: 'block_ops-mremap', program: 'block_ops', args: ['mremap', '128K'], exitCode: 0 },
+  { name: 'block_ops-fork', program: 'block_ops', args: ['fork'], exitCode: 0 },
+  { name: 'block_ops-usage', program: 'block_ops', args: ['fork', '2M'], exitCode: 2 },
   { name: 'signals', program: 'signals', args: [], exitCode: 0 },
   { name: 'pipe_pingpong', program: 'pipe_pingpong', args: [], exitCode: 0 },
   { name: 'threads', program: 'threads', args: [], exitCode: 0 },

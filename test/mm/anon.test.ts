@@ -103,6 +103,33 @@ describe('anonymous faults', () => {
   });
 });
 
+describe('MADV_DONTNEED of part of 64 KiB blocks (validate: block_ops dontneed, the same counts on 6.12 and 7.2)', () => {
+  for (const profile of ['linux-6.12', 'linux-7.2']) {
+    it(`${profile}: pages 8..23 unfold both blocks, the range flush starts page by page up to the 64 KiB boundary (LPA2), zapped pages read zero and are copied on write`, () => {
+      const m = machine(profile, ['anon_mthp=64K']);
+      const a = region(m, MiB);
+      writePages(m, a, MiB);
+      const d = measure(m, () => expect(m.p.madvise(a + 8 * PAGE, 16 * PAGE, MADV_DONTNEED)).toBe(0));
+      // contpte_get_and_clear_full_ptes -> contpte_try_unfold_partial: one convert per cut block.
+      expect(d.converts).toBe(2);
+      expect(d.tlbiBySite).toEqual({ contpte_convert: 2, tlb_end_vma: 9 });
+      expect(d.tlbi).toEqual({ RVALE1IS: 3, VALE1IS: 8 });
+      const r = measure(m, () => {
+        for (let p = 8; p < 24; p++) {
+          expect(m.p.copyFromUser(a + p * PAGE, 1)).toEqual(new Uint8Array([0]));
+          readPages(m, a + p * PAGE, PAGE);
+          writePages(m, a + p * PAGE, PAGE);
+        }
+      });
+      // A read fault maps the zero page; the write copies it (wp_page_copy: one VALE1IS each).
+      expect(r.faults).toBe(32);
+      expect(r.tlbi).toEqual({ VALE1IS: 16 });
+      // The pages left in the cut blocks kept their data and take no fault.
+      expect(measure(m, () => writePages(m, a, 8 * PAGE)).faults).toBe(0);
+    });
+  }
+});
+
 describe('MADV_FREE', () => {
   it('clears young and dirty of whole exclusive folios without unfolding; a folio covered in part is left alone', () => {
     const m = machine('linux-6.12', ['anon_mthp=64K']);

@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { MADV_HUGEPAGE } from '../../src/mm/api.js';
 import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE, type Process } from '../../src/mm/index.js';
+import { filemapWrite } from '../../src/mm/pagecache.js';
 import { pmdTransHuge } from '../../src/pgtable/pmd.js';
 import { pteCont } from '../../src/pgtable/pte.js';
 import { alignedHint, asProcess, folioRuns, machine, measure, MiB, mmapShared, PAGE, readPages, sparseFile, writePages, type Machine } from './helpers.js';
@@ -247,6 +248,55 @@ describe('file PMDs (do_set_pmd): tmpfs huge=', () => {
       expect(pmdWrites(m)).toBe(0);
     });
   }
+
+  for (const profile of PROFILES) {
+    it(`${profile}: write() into a tmpfs file on a huge=always mount makes 2 MiB folios (shmem_write_begin has no VMA: the mount's huge= alone decides), so a read sweep of a linked file maps a PMD per 2 MiB`, () => {
+      // The real kernels (validate: read_fault 16M shared 2 linked on a huge=always tmpfs): 8 faults
+      // and 8 thp_file_mapped per pass, no PTE table freed at munmap.
+      const m = machine(profile, ['tmpfs_huge=always']);
+      const f = m.k.newInode({ fsType: 'tmpfs' });
+      const chunk = new Uint8Array(64 * 1024).fill(7);
+      for (let pos = 0; pos < 4 * MiB; pos += chunk.length) expect(filemapWrite(f, pos, chunk, m.k.fsTraits('tmpfs').writeMiss).kind).toBe('ok');
+      expect(folioRuns(f)).toBe('o9x2');
+      const a = mmapShared(m, f, 4 * MiB, alignedHint(m, 4 * MiB), true);
+      const r = measure(m, () => readPages(m, a, 4 * MiB));
+      expect(r.faults).toBe(2);
+      expect(r.pteWrites).toBe(0);
+      expect(pmdWrites(m)).toBe(2);
+      expect(mmStat(m, 'thp_file_mapped')).toBe(2);
+    });
+  }
+
+  it('write() on a huge=within_size mount: a block only when it ends inside the file as written so far; 6.12 then falls to order 0, 7.2 to the next order that fits', () => {
+    for (const [profile, runs] of [['linux-6.12', 'o9x1 o0x256'], ['linux-7.2', 'o9x1 o8x1']] as const) {
+      const m = machine(profile, ['tmpfs_huge=within_size']);
+      const f = m.k.newInode({ fsType: 'tmpfs' });
+      expect(filemapWrite(f, 0, new Uint8Array(3 * MiB).fill(1), m.k.fsTraits('tmpfs').writeMiss)).toEqual({ kind: 'ok', written: 3 * MiB });
+      expect(folioRuns(f), profile).toBe(runs);
+    }
+  });
+
+  it('write() on a mount without huge= (and with huge=advise, which needs a VMA) stays at order 0', () => {
+    for (const huge of ['never', 'advise']) {
+      const m = machine('linux-7.2', [`tmpfs_huge=${huge}`]);
+      const f = m.k.newInode({ fsType: 'tmpfs' });
+      expect(filemapWrite(f, 0, new Uint8Array(2 * MiB).fill(1), m.k.fsTraits('tmpfs').writeMiss).kind).toBe('ok');
+      expect(folioRuns(f), huge).toBe('o0x512');
+    }
+  });
+
+  it('linux-7.2 ext4 with its 8 MiB device window: readahead reaches order 9 in a 64 MiB file, and do_set_pmd maps those folios whole with THP "never" (validate: page_fault3 64M 1, the same on 7.2.13)', () => {
+    const m = machine('linux-7.2');
+    expect(m.k.policy.thp_pmd).toBe('never');
+    const f = sparseFile(m, 'ext4', 64 * MiB);
+    const a = mmapShared(m, f, 64 * MiB, alignedHint(m, 64 * MiB), true);
+    const w = measure(m, () => writePages(m, a, 64 * MiB));
+    expect(w.faults).toBe(2740);
+    expect(w.contpteSetPtes).toBe(680);
+    expect(w.converts).toBe(0);
+    expect(mmStat(m, 'thp_file_mapped')).toBe(12);
+    expect(folioRuns(f).split(' ').pop()).toBe('o9x12');
+  });
 
   it('6.12 gives a tmpfs file only the PMD order; 7.2 any order that fits (tmpfs_huge_orders)', () => {
     for (const [profile, runs] of [['linux-6.12', 'o0x1'], ['linux-7.2', 'o8x1']] as const) {

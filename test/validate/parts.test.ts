@@ -5,7 +5,7 @@
  * and the cross compiler.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -135,8 +135,25 @@ describe('what validate needs', () => {
     }
   });
 
+  it('--kernel PATH: a folder with an unpacked kernel, or a one-line error naming what it lacks', async () => {
+    const { resolveKernel } = await import('../../src/validate/setup.js');
+    const dir = mkdtempSync(join(tmpdir(), 'kernel-dir-'));
+    try {
+      expect(() => resolveKernel(join(dir, 'none'))).toThrow(/^--kernel .*none: expected 6\.12, 7\.2 or a folder with an unpacked arm64 kernel/);
+      expect(() => resolveKernel(dir)).toThrow(/^--kernel .*: no vmlinuz or Image under /);
+      writeFileSync(join(dir, 'vmlinuz-6.99.0-test'), 'x');
+      expect(() => resolveKernel(dir)).toThrow(/no virtio_blk\.ko\(\.xz\) under .*unpack the modules package there too/);
+      const mod = join(dir, 'lib', 'modules', '6.99.0-test', 'kernel', 'drivers', 'block');
+      mkdirSync(mod, { recursive: true });
+      writeFileSync(join(mod, 'virtio_blk.ko.xz'), 'x');
+      expect(resolveKernel(dir)).toEqual({ name: dir, release: '6.99.0-test', image: join(dir, 'vmlinuz-6.99.0-test'), virtioBlk: join(mod, 'virtio_blk.ko.xz') });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('marks the knobs of a case that the real kernel cannot follow', async () => {
     const { modelOnlySets } = await import('../../src/validate/index.js');
-    expect(modelOnlySets(['anon_mthp=64K', 'contpte=off', 'tmp_fs=tmpfs', 'tlbi_range=off', 'ra_kb=256'])).toEqual(['contpte=off', 'tlbi_range=off']);
+    expect(modelOnlySets(['anon_mthp=64K', 'contpte=off', 'tmp_fs=tmpfs', 'tlbi_range=off', 'ra_kb=256', 'blk_ra_rule=v6.12'])).toEqual(['contpte=off', 'tlbi_range=off']);
   });
 });
