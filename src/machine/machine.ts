@@ -33,7 +33,7 @@ import { userAbortEsr } from '../linux/esr.js';
 import { execExtras } from '../linux/extras.js';
 import { exceptionSignalMessage, signalForException, type ExceptionSignal } from '../linux/exception-signals.js';
 import { fatalFault, forcedSignal, SIGKILL, type ProcessEnd } from '../linux/signals.js';
-import { syncExceptionOf } from './exceptions.js';
+import { isMisalignedPc, syncExceptionOf } from './exceptions.js';
 import { LinuxSystem, type ChildSignalInfo, type ExecRequest, type ExitInfo, type TaskHost } from '../linux/system.js';
 import { openInterpreter, type Interpreter } from '../linux/interp.js';
 import { guestPathInSysroot } from '../linux/sysroot.js';
@@ -952,6 +952,12 @@ export class Machine {
       onSvc: (e) => {
         const t = this.running!;
         const { args, x8, pc } = e.svcRegisters();
+        if (pc % 4 !== 0) {
+          // An svc decoded at a misaligned PC (exceptions.ts): the CPU would have faulted there.
+          const r = this.signalStop(signalForException({ kind: 'pc-alignment', pc: BigInt(pc - 4) }));
+          if (r !== 'retry') return r;
+          return this.initEnd !== null || this.mustStop() ? { kind: 'yield' } : undefined;
+        }
         const nr = syscallNumberFromX8(x8);
         t.userRegs = this.liveRegs;
         const out = t.process.syscall(nr, args, pc);
@@ -1006,6 +1012,10 @@ export class Machine {
   }
 
   private handleAbort(info: AbortInfo): 'retry' | StopReason {
+    const pc = info.pcBig ?? BigInt(info.pc);
+    // An access or fetch by an instruction at a misaligned PC (exceptions.ts): the PC alignment
+    // fault comes first.
+    if (isMisalignedPc(pc)) return this.signalStop(signalForException({ kind: 'pc-alignment', pc }));
     if (info.cause === 'alignment') {
       const a = info.accesses[0]!;
       return this.fatal({ signal: 'SIGBUS', code: 'BUS_ADRALN', addr: a.va, access: a.kind, pc: info.pc, reason: `misaligned ${info.form} access` });
@@ -1013,7 +1023,6 @@ export class Machine {
     if (info.cause === 'outside-va-range') {
       const a = info.accesses[0]!;
       const addr = a.vaBig ?? BigInt(a.va);
-      const pc = info.pcBig ?? BigInt(info.pc);
       // Beyond TASK_SIZE (2^40 in the model) nothing can be mapped; the kernel half never can.
       const why = addr >= 2n ** 63n ? 'a kernel address' : "outside the 40-bit user address space of contpte-lab's model (a limit of ours; arm64 Linux allows 2^48)";
       return this.signalStop(signalForException({ kind: 'unmappable-address', pc, addr, access: a.kind }), why);
