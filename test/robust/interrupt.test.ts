@@ -1,8 +1,8 @@
 /**
  * SIGINT and SIGTERM during a run: the guest stops at the next time slice, the summary so far is
  * printed (end reason 'interrupted'), every trace is closed validly and says so, the exit status
- * is 130/143; compare stops the cases of its threads, or with --isolate passes the signal on to
- * its child runs and leaves none behind.
+ * is 130/143; compare stops the cases of its threads, or with --isolate its child runs, leaving
+ * none behind, and prints the cases that had finished as a partial table.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
