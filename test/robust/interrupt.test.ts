@@ -82,7 +82,8 @@ describe('a signal to compare', () => {
       writeFileSync(cases, `quick: --set contpte=on -- 1M 1\nlong: --set contpte=off -- 1M ${FOREVER}\n`);
       const started = Date.now();
       const more = mode === 'threads' ? [] : [mode];
-      const r = await interrupt(['compare', PAGE_FAULT3, '--cases', cases, '--jobs', '1', ...more], () => Date.now() - started > 6000, 'SIGINT');
+      const html = join(dir, `partial-${mode}.html`);
+      const r = await interrupt(['compare', PAGE_FAULT3, '--cases', cases, '--jobs', '1', '--html', html, ...more], () => Date.now() - started > 6000, 'SIGINT');
       expect(r.code, r.err).toBe(130);
       const rows = r.out.split('\n').filter((l) => /^(quick|long) /.test(l));
       expect(rows).toHaveLength(2);
@@ -90,6 +91,7 @@ describe('a signal to compare', () => {
       expect(rows[0]).toMatch(/^quick +256 /);
       expect(rows[1]).toMatch(mode === 'threads' ? /^long +FAILED: interrupted: interrupted by SIGINT at pc 0x[0-9a-f]+: the counts are partial$/ : /^long +FAILED: killed: compare was interrupted by SIGINT$/);
       expect(r.err).toContain('contpte-lab: compare interrupted by SIGINT: 1 run stopped: a PARTIAL table, 1 of 2 cases finished (the others are marked FAILED)\n');
+      expect(readFileSync(html, 'utf8')).toMatch(/<h1>[^<]* \(PARTIAL: interrupted by SIGINT\)<\/h1>/);
     }, 60_000);
   }
 

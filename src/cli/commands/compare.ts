@@ -278,7 +278,10 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
       }
       const table = comparisonTable(cmp);
       process.stdout.write(renderComparison(cmp, table, format, { width: tableWidth(process.stdout), colour: usesColour(process.stdout) }));
-      if (args.html !== undefined) await writeHtmlComparison({ file: args.html, title, cmp, table, traceFile, command: commandLine() });
+      if (args.html !== undefined) {
+        const heading = sig !== null ? `${title} (PARTIAL: interrupted by ${sig})` : title;
+        await writeHtmlComparison({ file: args.html, title: heading, cmp, table, traceFile, command: commandLine() });
+      }
       if (sig !== null) {
         const finished = cmp.cases.filter((c) => c.result.ok).length;
         process.stderr.write(`${interruptedLine(sig, (await stopped).stopped)}: a PARTIAL table, ${finished} of ${cmp.cases.length} cases finished (the others are marked FAILED)\n`);
