@@ -95,7 +95,7 @@ describe(`seeded fuzzing (seed 0x${SEED.toString(16)})`, () => {
     expect(tally.ran).toBeGreaterThan(10);
     expect(tally.refused).toBeGreaterThan(10);
     expect(tally.compared).toBeGreaterThan(tally.ran * 0.9);
-    expect(tally.qemuUserOnly).toBeLessThan(5);
+    expect(tally.qemuUserOnly).toBeLessThanOrEqual(8);
   }, 120_000);
 
   it('120 hostile guests of random instructions', async () => {
