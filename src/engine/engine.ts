@@ -793,6 +793,9 @@ export class Engine {
     if (exec && BigInt.asUintN(64, BigInt(vaddr)) !== (this.uc.regRead(UC_ARM64_REG_PC) & ~BigInt(this.qemuPageBytes - 1))) return 'not-guest';
     // Outside a run (a code invalidation's lookup) nothing is handled: the caller maps first.
     if (!this.activeHooks) return 'stop';
+    // A stop is already asked for (QEMU looks again before it gives up: DC ZVA at a page that
+    // killed the process asked twice, the second time after the mm was gone): refuse, once more.
+    if (this.stopReason !== undefined) return 'stop';
     let intno = exec ? EXCP_PREFETCH_ABORT : EXCP_DATA_ABORT;
     for (;;) {
       this.dispatchException(intno);
