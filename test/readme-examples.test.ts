@@ -7,7 +7,7 @@
  * `unchecked (why)` one that cannot run here; every bare fenced block must carry a marker, so a
  * new example cannot go unchecked by accident.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { exec } from './cli/exec.js';
 
@@ -117,4 +117,31 @@ describe('README examples', () => {
       expect(r.code, r.err).toBe(0);
     }, 300_000);
   }
+});
+
+describe("README's library example", () => {
+  const text = readFileSync('README.md', 'utf8');
+  const block = /\n```ts\n([\s\S]*?)\n```\n/.exec(text);
+
+  it('type-checks under strict TypeScript and runs as written: contpte_convert 508 on the linux-6.9 profile', async () => {
+    expect(block, 'a ```ts block in README.md').not.toBeNull();
+    const code = block![1]!;
+    // Inside the package, so that `import ... from 'contpte-lab'` finds this checkout (dist/ is built).
+    const mts = `dist/readme-library-example-${process.pid}.mts`;
+    const mjs = mts.replace(/\.mts$/, '.mjs');
+    writeFileSync(mts, code + '\n');
+    writeFileSync(mjs, code + '\n');
+    try {
+      const tsc = await exec('node', ['node_modules/typescript/bin/tsc', '--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--skipLibCheck', mts], { timeoutMs: 120_000 });
+      expect(tsc.code, tsc.out + tsc.err).toBe(0);
+      const r = await exec('node', [mjs], { timeoutMs: 120_000 });
+      expect(r.code, r.err).toBe(0);
+      // console.log(contpte_convert, tlbi.by_site, cycles_per_op), after the guest's own line.
+      const last = r.out.trim().split('\n').pop()!;
+      expect(last).toMatch(/^508 \{ contpte_convert: 508, zap_pte_range: \d+, tlb_finish_mmu: \d+ \} \d+(\.\d+)?$/);
+    } finally {
+      rmSync(mts, { force: true });
+      rmSync(mjs, { force: true });
+    }
+  }, 240_000);
 });

@@ -49,8 +49,10 @@ export interface EngineOptions {
   /** The ASID TTBR0_EL1 carries (the process's ASID in the model). Default 1. */
   readonly asid?: number;
   /**
-   * Instruction budget per run: exact (retried attempts count), but Unicorn's counting hook runs
-   * register-only code about 5 times slower. Prefer `maxSeconds` as a default.
+   * Instruction budget of the whole guest (every run and task): exact within a stretch that keeps
+   * the CPU (retried attempts count), a run ended by an svc charged one instruction (insnsLeft);
+   * Unicorn's counting hook runs register-only code about 5 times slower. Prefer `maxSeconds` as
+   * a default.
    */
   readonly maxInsns?: number;
   /** Wall-clock budget per run, in seconds (cheap); a run resumed after 'yield' keeps its deadline. */
@@ -143,6 +145,16 @@ export class Engine {
   private readonly engineRegion: HostRegion;
   private readonly engineU32: Uint32Array;
   private maxInsns: number;
+  /**
+   * What is left of the instruction budget for the whole guest (every run and task). Unicorn
+   * counts only within one uc_emu_start and does not say how far it got when a hook stopped it,
+   * so a run that an svc ended is charged one instruction (the svc): a lower bound, which makes
+   * the budget exact for code that keeps the CPU, and still ends a guest that gives it back in a
+   * loop (sched_yield, a blocking call, a task switch) after at most `maxInsns` such stops.
+   */
+  private insnsLeft = 0;
+  /** The hook that stopped the current run was the svc hook (the svc instruction completed). */
+  private svcStopped = false;
   private maxSeconds: number;
   /** When the current run's time budget runs out (ms since the epoch); 0 without one. */
   private deadline = 0;
@@ -304,6 +316,7 @@ export class Engine {
         writeWord: (pa, word) => this.writeRegionWord(pa, word),
       });
       this.maxInsns = maxInsns;
+      this.insnsLeft = maxInsns;
       this.maxSeconds = maxSeconds;
       this.sliceMs = maxInsns === 0 ? sliceMs : 0;
       const sliceEvery = options.sliceEvery ?? 0;
@@ -643,6 +656,7 @@ export class Engine {
       const timed = slicing && this.sliceTimer;
       for (;;) {
         this.stopReason = undefined;
+        this.svcStopped = false;
         this.sliceYield = false;
         this.unmapped = undefined;
         this.fillRestart = false;
@@ -660,7 +674,10 @@ export class Engine {
         let err: number;
         let woke: 'budget' | 'slice' | null = null;
         const quantum = slice?.count ?? 0;
-        const count = quantum > 0 && (this.maxInsns === 0 || quantum < this.maxInsns) ? quantum : this.maxInsns;
+        // The whole guest's budget, spent by earlier runs (0: none).
+        const budget = this.maxInsns > 0 ? this.insnsLeft : 0;
+        if (this.maxInsns > 0 && budget <= 0) return this.endedWithoutRequest(false);
+        const count = quantum > 0 && (budget === 0 || quantum < budget) ? quantum : budget;
         this.knownPc = undefined;
         try {
           err = this.uc.emuStart(pc, UNTIL_NEVER, 0, count);
@@ -676,6 +693,7 @@ export class Engine {
         if (this.stopReason) {
           // A slice ended, not the budget: the caller may look at the world and resume.
           if (this.sliceYield) this.resuming = true;
+          if (this.svcStopped && this.maxInsns > 0) this.insnsLeft -= 1;
           return this.stopReason;
         }
         if (err === UC_ERR_OK && woke === 'slice') {
@@ -685,6 +703,7 @@ export class Engine {
           return { kind: 'yield' };
         }
         if (err === UC_ERR_OK && !timedOut && count === quantum && quantum > 0 && this.uc.regRead(UC_ARM64_REG_PC) !== UNTIL_NEVER) {
+          if (this.maxInsns > 0) this.insnsLeft -= quantum;
           return { kind: 'quantum', instructions: quantum };
         }
         if (err === UC_ERR_OK) return this.endedWithoutRequest(timedOut);
@@ -775,6 +794,9 @@ export class Engine {
     if (exec && BigInt.asUintN(64, BigInt(vaddr)) !== (this.uc.regRead(UC_ARM64_REG_PC) & ~BigInt(this.qemuPageBytes - 1))) return 'not-guest';
     // Outside a run (a code invalidation's lookup) nothing is handled: the caller maps first.
     if (!this.activeHooks) return 'stop';
+    // A stop is already asked for (QEMU looks again before it gives up: DC ZVA at a page that
+    // killed the process asked twice, the second time after the mm was gone): refuse, once more.
+    if (this.stopReason !== undefined) return 'stop';
     let intno = exec ? EXCP_PREFETCH_ABORT : EXCP_DATA_ABORT;
     for (;;) {
       this.dispatchException(intno);
@@ -803,11 +825,14 @@ export class Engine {
     this.inHook = true;
     try {
       switch (intno) {
-        case EXCP_SWI:
+        case EXCP_SWI: {
           this.stats.svc++;
           this.guard.progress();
-          this.settle(hooks.onSvc(this) ?? 'retry');
+          const r = hooks.onSvc(this) ?? 'retry';
+          this.settle(r);
+          if (r !== 'retry') this.svcStopped = true;
           break;
+        }
         case EXCP_DATA_ABORT:
           this.stats.data_aborts++;
           this.settleAbort(hooks, this.dataAbort(hooks));

@@ -22,7 +22,7 @@
  * The run ends when the first process has exited; processes still running then are killed (as
  * the tool's end would end them), their teardown counted.
  */
-import { Engine, ShadowForest, type AbortInfo, type EngineHooks, type RegisterFile, type StopReason, type TlbModeRequest } from '../engine/index.js';
+import { Engine, ShadowForest, VA_LIMIT, type AbortInfo, type EngineHooks, type RegisterFile, type StopReason, type TlbModeRequest } from '../engine/index.js';
 import { readElfFile, type ElfImage } from '../linux/elf.js';
 import { loadElfBinary, type ExecResult } from '../linux/exec.js';
 import { LinuxProcess, releaseForProfile, type Markers } from '../linux/process.js';
@@ -33,7 +33,7 @@ import { userAbortEsr } from '../linux/esr.js';
 import { execExtras } from '../linux/extras.js';
 import { exceptionSignalMessage, signalForException, type ExceptionSignal } from '../linux/exception-signals.js';
 import { fatalFault, forcedSignal, SIGKILL, type ProcessEnd } from '../linux/signals.js';
-import { syncExceptionOf } from './exceptions.js';
+import { isMisalignedPc, syncExceptionOf } from './exceptions.js';
 import { LinuxSystem, type ChildSignalInfo, type ExecRequest, type ExitInfo, type TaskHost } from '../linux/system.js';
 import { openInterpreter, type Interpreter } from '../linux/interp.js';
 import { guestPathInSysroot } from '../linux/sysroot.js';
@@ -952,6 +952,12 @@ export class Machine {
       onSvc: (e) => {
         const t = this.running!;
         const { args, x8, pc } = e.svcRegisters();
+        if (pc % 4 !== 0) {
+          // An svc decoded at a misaligned PC (exceptions.ts): the CPU would have faulted there.
+          const r = this.signalStop(signalForException({ kind: 'pc-alignment', pc: BigInt(pc - 4) }));
+          if (r !== 'retry') return r;
+          return this.initEnd !== null || this.mustStop() ? { kind: 'yield' } : undefined;
+        }
         const nr = syscallNumberFromX8(x8);
         t.userRegs = this.liveRegs;
         const out = t.process.syscall(nr, args, pc);
@@ -1006,17 +1012,23 @@ export class Machine {
   }
 
   private handleAbort(info: AbortInfo): 'retry' | StopReason {
+    const pc = info.pcBig ?? BigInt(info.pc);
+    // An access or fetch by an instruction at a misaligned PC (exceptions.ts): the PC alignment
+    // fault comes first.
+    if (isMisalignedPc(pc)) return this.signalStop(signalForException({ kind: 'pc-alignment', pc }));
     if (info.cause === 'alignment') {
       const a = info.accesses[0]!;
       return this.fatal({ signal: 'SIGBUS', code: 'BUS_ADRALN', addr: a.va, access: a.kind, pc: info.pc, reason: `misaligned ${info.form} access` });
     }
-    if (info.cause === 'outside-va-range') {
-      const a = info.accesses[0]!;
-      const addr = a.vaBig ?? BigInt(a.va);
-      const pc = info.pcBig ?? BigInt(info.pc);
-      // Beyond TASK_SIZE (2^40 in the model) nothing can be mapped; the kernel half never can.
-      const why = addr >= 2n ** 63n ? 'a kernel address' : "outside the 40-bit user address space of contpte-lab's model (a limit of ours; arm64 Linux allows 2^48)";
-      return this.signalStop(signalForException({ kind: 'unmappable-address', pc, addr, access: a.kind }), why);
+    // Beyond TASK_SIZE (2^40 in the model) nothing can be mapped; the kernel half (bit 55 set)
+    // never can. Unicorn 2.0.1 stops before translating ('outside-va-range'); 2.1.x takes an
+    // ordinary translation fault, whose page pieces hold the address as a Number (rounded to
+    // 4 KiB in the kernel half): both are reported alike, with the exact address.
+    const first = info.accesses[0];
+    const firstVa = first === undefined ? 0n : (first.vaBig ?? BigInt(first.va));
+    if (first !== undefined && (info.cause === 'outside-va-range' || firstVa >= BigInt(VA_LIMIT))) {
+      const why = ((firstVa >> 55n) & 1n) === 1n ? 'a kernel address' : "outside the 40-bit user address space of contpte-lab's model (a limit of ours; arm64 Linux allows 2^48)";
+      return this.signalStop(signalForException({ kind: 'unmappable-address', pc, addr: firstVa, access: first.kind }), why);
     }
     const mmu = this.kernel.mmu;
     const mm = this.running!.process.mm as Process;

@@ -6,6 +6,7 @@
  * of events over time.
  */
 import { ratioToBaseline, type CaseOutcome, type Comparison } from './compare.js';
+import { stderrTail } from './outcome.js';
 import type { Counts } from './summary.js';
 import { barChartSvg, colourOf, escapeXml, lineChartSvg, type BarChart } from './svg.js';
 import { formatCell, type Table } from './table.js';
@@ -22,6 +23,7 @@ th, td { border: 1px solid #ccc; padding: 3px 8px; }
 th { background: #f3f3f3; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
 td.failed { color: #b00; font-weight: bold; min-width: 24em; } tr.failed td { background: #fbe3e3; }
 .failed-banner { background: #fbe3e3; border-left: 4px solid #b00; padding: 0.5em 1em; color: #700; }
+.failed-banner pre.stderr { margin: 0.3em 0; padding: 0.3em 0.6em; background: #fff; color: #333; white-space: pre-wrap; overflow-wrap: anywhere; }
 .notes { color: #555; font-size: 0.92em; overflow-wrap: anywhere; } .estimate { background: #fff6d8; padding: 0.5em 1em; border-left: 4px solid #e0b000; }
 svg.chart { display: block; margin: 1em 0; font: 12px system-ui, sans-serif; max-width: 100%; height: auto; }
 svg .chart-title { font-weight: bold; font-size: 13px; } svg .grid { stroke: #e4e4e4; }
@@ -179,7 +181,12 @@ export function renderHtmlReport(r: HtmlReportInput): string {
   const failed = cmp.cases.filter((c) => !c.result.ok);
   if (failed.length > 0) {
     parts.push(`<div class="failed-banner" role="alert"><p><strong>${failed.length} of ${cmp.cases.length} case${cmp.cases.length === 1 ? '' : 's'} FAILED</strong>: their counts are not compared.</p><ul>`);
-    for (const c of failed) parts.push(`<li><strong>${escapeXml(c.name)}</strong>: ${escapeXml(c.result.ok ? '' : c.result.error)}</li>`);
+    for (const c of failed) {
+      // The guest's last stderr lines say why, as on the terminal (its usage message, an assertion).
+      const tail = stderrTail(c.result.stderr);
+      const quoted = tail.length > 0 ? `<pre class="stderr">${escapeXml(tail.join('\n'))}</pre>` : '';
+      parts.push(`<li><strong>${escapeXml(c.name)}</strong>: ${escapeXml(c.result.ok ? '' : c.result.error)}${quoted}</li>`);
+    }
     parts.push('</ul></div>');
   }
   const base = cmp.cases.find((c) => c.name === cmp.baseline);

@@ -7,6 +7,7 @@ import type { Tally } from '../trace/stats.js';
 import type { CostResult } from './cost.js';
 import type { CpuExtrapolation } from './extrapolate.js';
 import type { Counts, Summary } from './summary.js';
+import { wrapProse } from './table.js';
 
 type Row = { label: string; value: number | null; indent: number } | { heading: string };
 
@@ -137,7 +138,7 @@ function extrapolationLines(x: CpuExtrapolation | undefined): string[] {
  * The whole summary as aligned text, ending with a newline; with `cost` (the cost model applied
  * to the measured region, see `summaryCost`), a last line of modeled figures.
  */
-export function renderSummaryText(s: Summary, width = 100, cost?: { result: CostResult; source: string }): string {
+export function renderSummaryText(s: Summary, width = 100, cost?: { result: CostResult; source: string }, proseWidth = Infinity): string {
   const out: string[] = [];
   out.push(`contpte-lab: ${endText(s)}`);
   out.push(`profile   ${s.profile}`);
@@ -186,6 +187,7 @@ export function renderSummaryText(s: Summary, width = 100, cost?: { result: Cost
       out.push(`  ${d.label.padEnd(lw)}  ${parts.join(', ')}`);
     }
   }
-  if (cost !== undefined) out.push(...costLines(cost.result, cost.source));
+  // The cost lines are prose: cut to a terminal's width (`proseWidth`), never in a pipe.
+  if (cost !== undefined) out.push(...costLines(cost.result, cost.source).flatMap((l) => wrapProse(l, proseWidth)));
   return out.join('\n') + '\n';
 }

@@ -65,8 +65,31 @@ export function renderText(t: Table, maxWidth = Infinity): string {
     if (out.length > 0) out.push('');
     out.push(line(t.columns.map((c) => c.title)), cols.map((i) => '-'.repeat(widths[i]!)).join('  '), ...cells.map(line));
   }
-  if (t.notes.length > 0) out.push('', ...t.notes);
+  if (t.notes.length > 0) out.push('', ...t.notes.flatMap((n) => wrapProse(n, maxWidth)));
   return out.join('\n') + '\n';
+}
+
+/**
+ * A line of prose cut at spaces into lines of at most `width` characters (a word longer than
+ * that keeps a line of its own), the continuation lines indented two spaces more than the first.
+ */
+export function wrapProse(text: string, width: number): string[] {
+  if (!Number.isFinite(width) || text.length <= width) return [text];
+  const lead = /^ */.exec(text)![0];
+  const more = lead + '  ';
+  const lines: string[] = [];
+  let line = '';
+  for (const w of text.slice(lead.length).split(/ +/)) {
+    const indent = lines.length === 0 ? lead : more;
+    if (line !== '' && indent.length + line.length + 1 + w.length > width) {
+      lines.push(indent + line);
+      line = w;
+    } else {
+      line = line === '' ? w : `${line} ${w}`;
+    }
+  }
+  lines.push((lines.length === 0 ? lead : more) + line);
+  return lines;
 }
 
 /** Column indices per block: as many columns as fit in `maxWidth` after the first one (at least one each). */

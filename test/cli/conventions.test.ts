@@ -13,7 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { TtyProgress } from '../../src/cli/commands/compare.js';
 import { profileDetail, profilesListing, wrapWords } from '../../src/cli/commands/profiles.js';
 import { commandLine, etaMs, formatDuration, RunProgress, runProgressText, showsProgress, tableWidth, usesColour, type TermStream } from '../../src/cli/tty.js';
-import { columnBlocks, renderText, type Table } from '../../src/report/table.js';
+import { columnBlocks, renderText, wrapProse, type Table } from '../../src/report/table.js';
 import { exec } from './exec.js';
 
 const CLI = 'dist/src/cli/main.js';
@@ -142,6 +142,19 @@ describe('tables that fit the terminal', () => {
     expect(blocks[1]!.split('\n')[0]).toBe('case              column 4  column 5  column 6  column 7');
     expect(blocks[2]).toBe('a note\n');
     expect(columnBlocks([10, 50, 50], 40)).toEqual([[0, 1], [0, 2]]);
+  });
+
+  it("cut their notes (prose) at spaces to the terminal's width, never in a pipe", () => {
+    const note = 'cost parameters: clock_ghz=2.6 cpus=128 busy_cpus=128 fault_entry_exit=4500 fault_retry=1000 page_cache_lookup=250 folio_alloc=400';
+    const lines = renderText({ ...table, notes: [note] }, 60).split('\n\n').pop()!.trimEnd().split('\n');
+    for (const line of lines) expect(line.length, line).toBeLessThanOrEqual(60);
+    expect(lines).toEqual([
+      'cost parameters: clock_ghz=2.6 cpus=128 busy_cpus=128',
+      '  fault_entry_exit=4500 fault_retry=1000',
+      '  page_cache_lookup=250 folio_alloc=400',
+    ]);
+    expect(renderText({ ...table, notes: [note] })).toContain(`\n${note}\n`);
+    expect(wrapProse('  note: a-very-long-word b c', 12)).toEqual(['  note:', '    a-very-long-word', '    b c']);
   });
 
   it('profiles wraps its descriptions to the terminal (under the row when they do not fit beside it)', () => {

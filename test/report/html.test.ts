@@ -106,7 +106,7 @@ function textOf(e: Element): string {
 const unescape = (s: string): string => s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, '&');
 
 async function run(r: RunSpec): Promise<RunResult> {
-  if (r.sets.includes('mode=fail')) return { ok: false, error: 'exit code 2: <bad> & "worse"', exitCode: 2, seconds: 0, stderr: '' };
+  if (r.sets.includes('mode=fail')) return { ok: false, error: 'exit code 2: <bad> & "worse"', exitCode: 2, seconds: 0, stderr: 'usage: page_fault3 [size]\n\n  size  <bytes> & more\n' };
   const w = new Pf3Workload([5, 5], { contpte: !r.sets.includes('contpte=off'), tlbiRange: !r.sets.includes('tlbi_range=off') });
   const m = new MarkerCounts(w.telemetry.stats);
   m.reset();
@@ -138,7 +138,9 @@ describe('the HTML report', () => {
     const banner = all(doc, 'div').find((d) => d.attrs['class'] === 'failed-banner')!;
     expect(banner.attrs['role']).toBe('alert');
     expect(unescape(textOf(all(banner, 'strong')[0]!))).toBe('1 of 4 cases FAILED');
-    expect(all(banner, 'li').map((li) => unescape(textOf(li)))).toEqual([': exit code 2: <bad> & "worse"broken']);
+    expect(all(banner, 'li').map((li) => unescape(textOf(li)))).toEqual([': exit code 2: <bad> & "worse"brokenusage: page_fault3 [size]\n  size  <bytes> & more']);
+    // With the guest's last stderr lines, as compare prints them on the terminal.
+    expect(all(banner, 'pre').map((p) => [p.attrs['class'], unescape(textOf(p))])).toEqual([['stderr', 'usage: page_fault3 [size]\n  size  <bytes> & more']]);
     expect(unescape(textOf(all(doc, 'title')[0]!))).toBe('contpte-lab: "page_fault3" <test>');
 
     const [tbl] = all(doc, 'table');

@@ -1,11 +1,11 @@
 /**
  * SIGINT and SIGTERM during a run: the guest stops at the next time slice, the summary so far is
  * printed (end reason 'interrupted'), every trace is closed validly and says so, the exit status
- * is 130/143; compare stops the cases of its threads, or with --isolate passes the signal on to
- * its child runs and leaves none behind.
+ * is 130/143; compare stops the cases of its threads, or with --isolate its child runs, leaving
+ * none behind, and prints the cases that had finished as a partial table.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -75,6 +75,25 @@ describe('a signal to compare', () => {
     expect(r.err).toMatch(/contpte-lab: compare interrupted by SIGTERM: 2 runs stopped, no table/);
     expect(r.out).toBe('');
   }, 60_000);
+
+  for (const mode of ['threads', '--isolate']) {
+    it(`keeps the cases that finished before the signal: a partial table, the stopped case FAILED, exit 130 (${mode})`, async () => {
+      const cases = join(dir, 'quick-then-long.txt');
+      writeFileSync(cases, `quick: --set contpte=on -- 1M 1\nlong: --set contpte=off -- 1M ${FOREVER}\n`);
+      const started = Date.now();
+      const more = mode === 'threads' ? [] : [mode];
+      const html = join(dir, `partial-${mode}.html`);
+      const r = await interrupt(['compare', PAGE_FAULT3, '--cases', cases, '--jobs', '1', '--html', html, ...more], () => Date.now() - started > 6000, 'SIGINT');
+      expect(r.code, r.err).toBe(130);
+      const rows = r.out.split('\n').filter((l) => /^(quick|long) /.test(l));
+      expect(rows).toHaveLength(2);
+      // page_fault3 1M 1: 256 write faults in its measured region.
+      expect(rows[0]).toMatch(/^quick +256 /);
+      expect(rows[1]).toMatch(mode === 'threads' ? /^long +FAILED: interrupted: interrupted by SIGINT at pc 0x[0-9a-f]+: the counts are partial$/ : /^long +FAILED: killed: compare was interrupted by SIGINT$/);
+      expect(r.err).toContain('contpte-lab: compare interrupted by SIGINT: 1 run stopped: a PARTIAL table, 1 of 2 cases finished (the others are marked FAILED)\n');
+      expect(readFileSync(html, 'utf8')).toMatch(/<h1>[^<]* \(PARTIAL: interrupted by SIGINT\)<\/h1>/);
+    }, 60_000);
+  }
 
   it('with --isolate, stops its child runs and leaves none behind', async () => {
     // Unique to this test process, so that no other run matches.

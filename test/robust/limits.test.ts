@@ -13,7 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { HostRegion } from '../../src/engine/hostmem.js';
 import { EnvironmentError } from '../../src/util/errors.js';
 import { firmwareBinary } from '../firmware/cases.js';
-import { cGuest } from './guests.js';
+import { asmGuest, cGuest } from './guests.js';
 
 const CLI = join(process.cwd(), 'dist/src/cli/main.js');
 const HELLO = firmwareBinary('hello');
@@ -47,6 +47,20 @@ describe('budgets start with the guest', () => {
     expect((JSON.parse(r.out) as { end: { reason: string } }).end.reason).toBe('budget');
     expect(r.err.trim().split('\n').pop()).toMatch(/^contpte-lab: the guest ran out of its instruction budget \(10 instructions\) at pc 0x[0-9a-f]+$/);
   });
+
+  it('--max-insns bounds the whole guest: a sched_yield loop and a program of many threads end with 124', () => {
+    // Every sched_yield gives the CPU back: the budget used to start again at each (a hang).
+    const yielder = asmGuest('1: mov x8, #124\nsvc #0\nb 1b');
+    // The threads program runs a few million instructions in quanta of 200,000 (a task switch
+    // each); each quantum used to be a budget of its own.
+    for (const elf of [yielder, firmwareBinary('threads')]) {
+      const r = run([elf, '--max-insns', '1000000', '--json'], 120_000);
+      expect(r.code, `${elf}: ${r.err}`).toBe(124);
+      expect((JSON.parse(r.out) as { end: { reason: string } }).end.reason).toBe('budget');
+    }
+    // Without the budget, threads ends by itself.
+    expect(run([firmwareBinary('threads')]).code).toBe(0);
+  }, 240_000);
 });
 
 describe('the time budget worker', () => {

@@ -150,6 +150,11 @@ function buildRequest(args: CompareArgs): { req: CompareRequest; title: string }
   return { req, title };
 }
 
+/** What compare says when a signal stopped it: the signal and how many runs it stopped. */
+function interruptedLine(sig: 'SIGINT' | 'SIGTERM', runs: number): string {
+  return `contpte-lab: compare interrupted by ${sig}: ${runs} run${runs === 1 ? '' : 's'} stopped`;
+}
+
 function shellQuote(s: string): string {
   return /^[A-Za-z0-9_./=,:+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
@@ -217,20 +222,22 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
     const timeoutSeconds = args.timeout !== undefined ? parseUserNumber(args.timeout, '--timeout') : undefined;
     const cli = cliPath();
     const pool = args.isolate ? null : new CaseThreadPool(jobs, timeoutSeconds !== undefined ? { timeoutSeconds } : {});
-    // SIGINT/SIGTERM: the runs end with the tool (never left running on their own) and their
-    // results are dropped. A child inside a long stretch of guest code without a kernel event
-    // only sees a signal at its next one: SIGKILL ends it at once. A thread's case stops at its
-    // next time slice (at most 100 ms of guest time), and the process exits once it has. A
-    // second signal ends the tool at once.
-    let stopping = false;
+    // SIGINT/SIGTERM: the runs end with the tool (never left running on their own). A child
+    // inside a long stretch of guest code without a kernel event only sees a signal at its next
+    // one: SIGKILL ends it at once. A thread's case stops at its next time slice (at most 100 ms
+    // of guest time) with its counts so far, and no case starts after the signal. The cases that
+    // had finished are still printed, as a partial table; a second signal ends the tool at once.
+    let stopping: 'SIGINT' | 'SIGTERM' | null = null;
+    let stopped: Promise<{ stopped: number; settled: boolean }> = Promise.resolve({ stopped: 0, settled: true });
     const onSignal = (sig: 'SIGINT' | 'SIGTERM'): void => {
-      if (stopping) process.exit(EXIT_SIGNAL[sig]);
-      stopping = true;
+      if (stopping !== null) process.exit(EXIT_SIGNAL[sig]);
+      stopping = sig;
       const children = stopChildren('SIGKILL');
-      void (pool?.stop(sig) ?? Promise.resolve({ stopped: 0, settled: true })).then(({ stopped, settled }) => {
-        const n = children + stopped;
-        process.stderr.write(`\ncontpte-lab: compare interrupted by ${sig}: ${n} run${n === 1 ? '' : 's'} stopped, no table\n`);
-        if (settled) process.exit(EXIT_SIGNAL[sig]);
+      stopped = (pool?.stop(sig) ?? Promise.resolve({ stopped: 0, settled: true })).then((s) => ({ stopped: s.stopped + children, settled: s.settled }));
+      // A case stuck in native code never ends, and the comparison with it: leave without a table.
+      void stopped.then(({ stopped: n, settled }) => {
+        if (settled) return;
+        process.stderr.write(`\n${interruptedLine(sig, n)}, no table\n`);
         void hardExit(EXIT_SIGNAL[sig]);
       });
     };
@@ -249,14 +256,37 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
       const progress = showsProgress(process.stderr) ? new TtyProgress(runs.map((r) => r.cases.join(', ')), process.stderr, jobs) : undefined;
       const cmp = await runComparison(req, {
         jobs,
-        runner: (r) => (pool !== null && runsInThread(r) ? pool.run(r) : runChild(r, { cli, ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}) })),
+        runner: (r) => {
+          if (stopping !== null) return Promise.resolve({ ok: false, error: 'not run: compare was interrupted', exitCode: null, seconds: 0, stderr: '' });
+          if (pool !== null && runsInThread(r)) return pool.run(r);
+          // A child killed by the signal handler left no summary: say what stopped it.
+          return runChild(r, { cli, ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}) }).then((res) =>
+            stopping !== null && !res.ok && res.summary === undefined ? { ...res, error: `killed: compare was interrupted by ${stopping}` } : res,
+          );
+        },
         ...(progress !== undefined ? { progress } : {}),
       });
-      // Interrupted: the runs ended early, and the signal handler ends the process; no table.
-      if (stopping) await new Promise<never>(() => {});
+      const sig = stopping as 'SIGINT' | 'SIGTERM' | null;
+      if (sig !== null) {
+        const { stopped: n } = await stopped;
+        process.exitCode = EXIT_SIGNAL[sig];
+        const finished = cmp.cases.filter((c) => c.result.ok).length;
+        if (finished === 0) {
+          process.stderr.write(`\n${interruptedLine(sig, n)}, no table\n`);
+          return;
+        }
+      }
       const table = comparisonTable(cmp);
       process.stdout.write(renderComparison(cmp, table, format, { width: tableWidth(process.stdout), colour: usesColour(process.stdout) }));
-      if (args.html !== undefined) await writeHtmlComparison({ file: args.html, title, cmp, table, traceFile, command: commandLine() });
+      if (args.html !== undefined) {
+        const heading = sig !== null ? `${title} (PARTIAL: interrupted by ${sig})` : title;
+        await writeHtmlComparison({ file: args.html, title: heading, cmp, table, traceFile, command: commandLine() });
+      }
+      if (sig !== null) {
+        const finished = cmp.cases.filter((c) => c.result.ok).length;
+        process.stderr.write(`${interruptedLine(sig, (await stopped).stopped)}: a PARTIAL table, ${finished} of ${cmp.cases.length} cases finished (the others are marked FAILED)\n`);
+        return;
+      }
       // A failed case is never a good row: name it, say why, quote its stderr, and exit 1.
       const failures = failureReport(cmp);
       if (failures.length > 0) {

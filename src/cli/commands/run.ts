@@ -17,7 +17,7 @@ import { measured } from '../../report/summary.js';
 import { renderSummaryText } from '../../report/summary-text.js';
 import { parseTraceCli, TRACE_FORMATS, TRACE_TIMES } from '../../trace/sinks/options.js';
 import { UsageError } from '../../util/errors.js';
-import { RunProgress, showsProgress } from '../tty.js';
+import { RunProgress, showsProgress, tableWidth } from '../tty.js';
 import { parsePositiveSeconds, parseUserNumber } from '../../util/num.js';
 
 interface RunArgs {
@@ -123,7 +123,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
       const c = summaryCost(summary, costParams);
       process.stdout.write(JSON.stringify({ ...summary, cost: { source: measured(summary).source, ...c } }, null, 2) + '\n');
     } else {
-      process.stderr.write(renderSummaryText(summary, process.stderr.columns || 100, { result: summaryCost(summary, costParams), source: measured(summary).source }));
+      process.stderr.write(renderSummaryText(summary, process.stderr.columns || 100, { result: summaryCost(summary, costParams), source: measured(summary).source }, tableWidth(process.stderr)));
     }
     if (end.message !== undefined && a.json) process.stderr.write(`contpte-lab: ${end.message}\n`);
     // Findings last, where a reader of the terminal sees them, in both formats.
