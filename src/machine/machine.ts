@@ -444,10 +444,11 @@ export class Machine {
         }
       } catch (e) {
         if (!(e instanceof GuestOutOfMemory)) throw e;
-        // The OOM killer: the process whose fault found no memory dies of SIGKILL. Its fault may
-        // be half done, so its address space is not torn down (nor counted).
+        // The OOM killer: the process whose fault found no memory dies of SIGKILL, and its
+        // address space is torn down as any dying process's (exit_mmap, counted), so the memory
+        // comes back to the others: a parent sees its child killed and goes on. A fault fails
+        // at an allocation, before it writes anything, so the tables are whole.
         const p = t.process;
-        this.oomKilled.add(p.mm);
         this.killProcess(p, forcedSignal(SIGKILL, `out of memory (the OOM killer): ${e.message}`));
         continue;
       }
@@ -858,7 +859,7 @@ export class Machine {
       forkMm: (mm) => forkAddressSpace(mm),
       newMm: () => this.kernel.newProcess(),
       releaseMm: (mm) => {
-        if (!(mm as Process).hasExited && !this.oomKilled.has(mm)) mm.exitMmap();
+        if (!(mm as Process).hasExited) mm.exitMmap();
       },
       taskCreated: (t, regs) => {
         t.regs = regs;
@@ -934,8 +935,6 @@ export class Machine {
   readonly schedStats!: SchedStats;
   /** Whether slices run with an instruction count (see schedule()). */
   private counting = false;
-  /** Address spaces of OOM-killed processes: their half-done fault leaves them untorn-down. */
-  private readonly oomKilled = new WeakSet<ProcessMemory>();
   /** Whether the engine hands back wall-clock slices (an interruptible run). */
   private readonly wallClockSlice: boolean;
 

@@ -99,6 +99,23 @@ describe('out of memory is the guest death, not bad input', () => {
     expect(s.counts.faults.total).toBeGreaterThan(10_000);
     expect(r.err.trim().split('\n').pop()).toBe(`contpte-lab: ${s.end.detail}`);
   });
+
+  it('the OOM killer frees its victim: a parent sees three children in turn killed by SIGKILL and exits 0', () => {
+    // Each child touches memory until none is left; only its own memory coming back lets the
+    // next child, and the parent's printf, run (mm/oom_kill.c: the victim's mm is reaped).
+    const elf = cGuest(
+      '#include <stdio.h>\n#include <unistd.h>\n#include <sys/mman.h>\n#include <sys/wait.h>\nint main(void) {\n  for (int k = 0; k < 3; k++) {\n    pid_t c = fork();\n' +
+        '    if (c == 0) for (;;) { char *p = mmap(0, 8 << 20, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS|MAP_NORESERVE, -1, 0); if (p == MAP_FAILED) _exit(9); for (int i = 0; i < (8 << 20); i += 4096) p[i] = 1; }\n' +
+        '    int st; waitpid(c, &st, 0);\n    printf("child %d: %s %d\\n", k, WIFSIGNALED(st) ? "signal" : "exit", WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));\n  }\n  return 0;\n}\n',
+    );
+    const r = run(['--strict', '--set', 'mem_mb=32', elf, '--json']);
+    expect(r.err.split('\n').slice(0, 3)).toEqual(['child 0: signal 9', 'child 1: signal 9', 'child 2: signal 9']);
+    expect(r.code, r.err).toBe(0);
+    const s = JSON.parse(r.out) as { exit_code: number; checker: { total: number }; counts: { faults: { total: number } } };
+    expect(s.checker.total).toBe(0);
+    // Three children each filled the 32 MiB pool: 8192 pages or more apiece.
+    expect(s.counts.faults.total).toBeGreaterThan(3 * 6000);
+  });
 });
 
 describe('files execve refuses with EACCES, at once', () => {
