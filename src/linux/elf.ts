@@ -128,6 +128,22 @@ function preview(bytes: Uint8Array): string {
 }
 
 /**
+ * A path from a file (PT_INTERP) as a message shows it: on one line, with control characters,
+ * backslashes and anything beyond ASCII escaped, so that no byte of the file reaches a terminal.
+ */
+export function printablePath(path: string): string {
+  let s = '';
+  for (const ch of path) {
+    const c = ch.codePointAt(0)!;
+    if (c === 0x5c) s += '\\\\';
+    else if (c >= 0x20 && c < 0x7f) s += ch;
+    else if (c < 0x100) s += '\\x' + c.toString(16).padStart(2, '0');
+    else s += '\\u{' + c.toString(16) + '}';
+  }
+  return s;
+}
+
+/**
  * Reads the executable named by the user and validates it. A missing file, a directory or an
  * unreadable file is a UsageError like any malformed one.
  */

@@ -23,7 +23,7 @@
  * the tool's end would end them), their teardown counted.
  */
 import { Engine, ShadowForest, type AbortInfo, type EngineHooks, type RegisterFile, type StopReason, type TlbModeRequest } from '../engine/index.js';
-import { readElfFile, type ElfImage } from '../linux/elf.js';
+import { printablePath, readElfFile, type ElfImage } from '../linux/elf.js';
 import { loadElfBinary, type ExecResult } from '../linux/exec.js';
 import { LinuxProcess, releaseForProfile, type Markers } from '../linux/process.js';
 import { applyKnob, type ProcHost } from '../linux/prochost.js';
@@ -242,7 +242,7 @@ export class Machine {
     const where = this.opts.sysroot === undefined
       ? 'the guest has no such file without --sysroot DIR (an arm64 root file system holding it, see the README)'
       : `${r.why} in the arm64 root ${this.opts.sysroot}`;
-    throw new UsageError(`${image.name}: dynamically linked, and its interpreter ${image.interp} cannot be used (${errnoName(r.errno)}): ${where}`);
+    throw new UsageError(`${image.name}: dynamically linked, and its interpreter ${printablePath(image.interp)} cannot be used (${errnoName(r.errno)}): ${where}`);
   }
 
   private newLinuxProcess(): LinuxProcess {

@@ -6,7 +6,7 @@
  */
 import { execFile, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
-import { copyFileSync, chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -203,5 +203,32 @@ int main(void) { show(); put("1"); show(); put("2"); show(); put("0"); show(); r
     // second write and then refuses 64 GiB on a 2 GiB machine: the model does not follow mode 2.
     expect(lines(['--uid', '0'])).toEqual([' file=0 64G=ENOMEM', 'write 1: ok; file=1 64G=ok', 'write 2: Invalid argument; file=1 64G=ok', 'write 0: ok; file=0 64G=ENOMEM']);
     expect(lines([])).toEqual([' file=0 64G=ENOMEM', 'open: Permission denied; file=0 64G=ENOMEM', 'open: Permission denied; file=0 64G=ENOMEM', 'open: Permission denied; file=0 64G=ENOMEM']);
+  });
+});
+
+describe('messages are one line', () => {
+  it('the bytes of a PT_INTERP are escaped, never written raw (an escape sequence, a newline, bytes beyond ASCII)', () => {
+    const dyn = readFileSync(cGuest('int main(void) { return 0; }\n', []));
+    const dv = new DataView(dyn.buffer, dyn.byteOffset, dyn.byteLength);
+    const phoff = Number(dv.getBigUint64(32, true));
+    let patched = false;
+    for (let i = 0; i < dv.getUint16(56, true); i++) {
+      const at = phoff + 56 * i;
+      if (dv.getUint32(at, true) !== 3) continue;
+      const off = Number(dv.getBigUint64(at + 8, true));
+      const size = Number(dv.getBigUint64(at + 32, true));
+      const evil = Buffer.from([...Buffer.from('/lib/\x1b[31mld\nX\\'), 0xff, 0xfe]);
+      dyn.fill(0x41, off, off + size - 1);
+      evil.copy(dyn, off);
+      dyn[off + size - 1] = 0;
+      patched = true;
+    }
+    expect(patched).toBe(true);
+    const elf = join(dir, 'evil-interp');
+    writeFileSync(elf, dyn, { mode: 0o755 });
+    const r = run([elf]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/^contpte-lab: .*evil-interp: dynamically linked, and its interpreter \/lib\/\\x1b\[31mld\\x0aX\\\\\\u\{fffd\}\\u\{fffd\}A+ cannot be used \(ENOENT\): the guest has no such file without --sysroot DIR \(an arm64 root file system holding it, see the README\)\n$/);
+    expect(r.err.split('\n')).toHaveLength(2);
   });
 });
