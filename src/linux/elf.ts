@@ -9,7 +9,7 @@
  * a fifo or /dev/zero never blocks the tool). Like the kernel, it reads only the fields it uses:
  * PT_LOADs may come in any order (they are sorted by address), and p_align values that are not a
  * power of two, or any value of a header it does not interpret (PT_TLS, PT_NOTE ...), are
- * ignored however large. What it refuses beyond the kernel's checks would only fail later in a
+ * ignored however large (a power-of-two p_align is honoured as the kernel honours it). What it refuses beyond the kernel's checks would only fail later in a
  * confusing way (file bytes beyond the end of the file, p_memsz below p_filesz, which execve
  * fails with EINVAL, overlapping PT_LOADs), and those messages say the limit is contpte-lab's
  * where Linux differs. Every refusal is a UsageError naming the file.
@@ -249,10 +249,13 @@ export function parseElf(bytes: Uint8Array, name: string): ElfImage {
     const what = (field: string): string => `program header ${i}: ${field}`;
     const type = dv.getUint32(at, true);
     // Only PT_LOAD's placement fields are used: others (PT_TLS, PT_NOTE, unused entries) may
-    // hold anything, as the kernel never reads them; a huge p_align is ignored like one that is
-    // not a power of two (maximum_alignment).
+    // hold anything, as the kernel never reads them. A p_align that is a power of two is kept
+    // exactly however large (a double holds 2^63): maximum_alignment uses it, and for an ET_DYN
+    // it then aligns the load address down to 0, which fails as on Linux; any other value is
+    // skipped there, so 0 stands for it beyond 2^53.
     const field = type === PT_LOAD ? u64 : (off: number): number => Number(dv.getBigUint64(off, true));
     const rawAlign = dv.getBigUint64(at + 48, true);
+    const hugePow2 = rawAlign > BigInt(Number.MAX_SAFE_INTEGER) && (rawAlign & (rawAlign - 1n)) === 0n;
     segments.push({
       index: i,
       type,
@@ -261,7 +264,7 @@ export function parseElf(bytes: Uint8Array, name: string): ElfImage {
       vaddr: field(at + 16, what('p_vaddr')),
       filesz: field(at + 32, what('p_filesz')),
       memsz: field(at + 40, what('p_memsz')),
-      align: rawAlign > BigInt(Number.MAX_SAFE_INTEGER) ? (type === PT_LOAD ? 0 : Number(rawAlign)) : Number(rawAlign),
+      align: rawAlign > BigInt(Number.MAX_SAFE_INTEGER) && type === PT_LOAD && !hugePow2 ? 0 : Number(rawAlign),
     });
   }
 

@@ -232,3 +232,30 @@ describe('messages are one line', () => {
     expect(r.err.split('\n')).toHaveLength(2);
   });
 });
+
+describe('the ELF loader follows load_elf_binary', () => {
+  it('a static-pie whose PT_LOADs ask a p_align of 2^52, 2^63 (powers of two) or 2^63+1: as qemu-aarch64 and v6.10+ do, the first two fail, the last is ignored', () => {
+    const pie = readFileSync(cGuest('int main(void) { return 5; }\n', ['-static-pie']));
+    const outcomes: [string, number | null, string][] = [];
+    for (const align of [2n ** 52n, 2n ** 63n, 2n ** 63n + 1n]) {
+      const b = Buffer.from(pie);
+      const phoff = Number(b.readBigUInt64LE(32));
+      for (let i = 0; i < b.readUInt16LE(56); i++) if (b.readUInt32LE(phoff + 56 * i) === 1) b.writeBigUInt64LE(align, phoff + 56 * i + 48);
+      const elf = join(dir, `pie-align-${align.toString(16)}`);
+      writeFileSync(elf, b, { mode: 0o755 });
+      const q = spawnSync('qemu-aarch64', [elf], { encoding: 'utf8' });
+      if (q.error) throw new Error('qemu-aarch64 does not run: apt-get install qemu-user');
+      const r = run([elf, '--json']);
+      outcomes.push([align.toString(16), r.code, r.err.trim().split('\n').pop()!.replace(elf, 'ELF')]);
+      // qemu-aarch64 refuses the image as its loader cannot map it (status 255), or runs it.
+      expect([q.status, r.code]).toEqual(align === 2n ** 63n + 1n ? [5, 5] : [255, 2]);
+      // v6.9 ignored p_align for a static-pie.
+      expect(run(['--profile', 'linux-6.9', elf, '--json']).code).toBe(5);
+    }
+    expect(outcomes.map(([a, , m]) => [a, m])).toEqual([
+      ['10000000000000', 'contpte-lab: ELF: cannot map segment 0 (PT_LOAD) at 0x0: -EPERM'],
+      ['8000000000000000', 'contpte-lab: ELF: cannot map segment 0 (PT_LOAD) at 0x0: -EPERM'],
+      ['8000000000000001', ''],
+    ]);
+  });
+});
