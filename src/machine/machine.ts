@@ -22,7 +22,7 @@
  * The run ends when the first process has exited; processes still running then are killed (as
  * the tool's end would end them), their teardown counted.
  */
-import { Engine, ShadowForest, type AbortInfo, type EngineHooks, type RegisterFile, type StopReason, type TlbModeRequest } from '../engine/index.js';
+import { Engine, ShadowForest, VA_LIMIT, type AbortInfo, type EngineHooks, type RegisterFile, type StopReason, type TlbModeRequest } from '../engine/index.js';
 import { printablePath, readElfFile, type ElfImage } from '../linux/elf.js';
 import { loadElfBinary, type ExecResult } from '../linux/exec.js';
 import { LinuxProcess, releaseForProfile, type Markers } from '../linux/process.js';
@@ -1011,11 +1011,17 @@ export class Machine {
     }
     if (info.cause === 'outside-va-range') {
       const a = info.accesses[0]!;
-      const addr = a.vaBig ?? BigInt(a.va);
-      const pc = info.pcBig ?? BigInt(info.pc);
-      // Beyond TASK_SIZE (2^40 in the model) nothing can be mapped; the kernel half never can.
-      const why = addr >= 2n ** 63n ? 'a kernel address' : "outside the 40-bit user address space of contpte-lab's model (a limit of ours; arm64 Linux allows 2^48)";
-      return this.signalStop(signalForException({ kind: 'unmappable-address', pc, addr, access: a.kind }), why);
+      return this.unmappable(a.vaBig ?? BigInt(a.va), a.kind, info.pcBig ?? BigInt(info.pc));
+    }
+    const first = info.faults[0];
+    if (first !== undefined && first.kind !== 'exec' && first.va >= VA_LIMIT) {
+      // Unicorn 2.1.x reports such a data access as a translation fault (2.0.1 refuses it before
+      // translating: 'outside-va-range'): the same signal and words, with the address exact (the
+      // fault's number has lost the low bits of one beyond 2^53; a page piece's start has not).
+      const a = info.accesses.find((x) => x.kind === first.kind && x.va === first.va);
+      const untagged = a?.vaBig ?? BigInt(first.va);
+      const tag = a?.tag ?? first.tag;
+      return this.unmappable(tag === undefined ? untagged : (BigInt(tag) << 56n) | untagged, first.kind, BigInt(info.pc));
     }
     const mmu = this.kernel.mmu;
     const mm = this.running!.process.mm as Process;
@@ -1034,6 +1040,12 @@ export class Machine {
       }
     }
     return 'retry';
+  }
+
+  /** A data access nothing can ever map: beyond TASK_SIZE (2^40 in the model), or the kernel half. */
+  private unmappable(addr: bigint, access: 'read' | 'write' | 'exec', pc: bigint): StopReason | 'retry' {
+    const why = addr >= 2n ** 63n ? 'a kernel address' : "outside the 40-bit user address space of contpte-lab's model (a limit of ours; arm64 Linux allows 2^48)";
+    return this.signalStop(signalForException({ kind: 'unmappable-address', pc, addr, access }), why);
   }
 
   private traceFault(va: number, access: 'read' | 'write' | 'exec', fault: FaultKind, level: number, pc: number, handled: string): void {
