@@ -9,10 +9,11 @@
  * a fifo or /dev/zero never blocks the tool). Like the kernel, it reads only the fields it uses:
  * PT_LOADs may come in any order (they are sorted by address), and p_align values that are not a
  * power of two, or any value of a header it does not interpret (PT_TLS, PT_NOTE ...), are
- * ignored however large (a power-of-two p_align is honoured as the kernel honours it). What it refuses beyond the kernel's checks would only fail later in a
- * confusing way (file bytes beyond the end of the file, p_memsz below p_filesz, which execve
- * fails with EINVAL, overlapping PT_LOADs), and those messages say the limit is contpte-lab's
- * where Linux differs. Every refusal is a UsageError naming the file.
+ * ignored however large (a power-of-two p_align is honoured as the kernel honours it). What it
+ * refuses that Linux would start, only to kill it later (file bytes beyond the end of the file;
+ * p_memsz below p_filesz, which load_elf_binary fails past its point of no return; overlapping
+ * PT_LOADs), is refused with a message saying what Linux does. Every refusal is a UsageError
+ * naming the file.
  *
  * PT_TLS, PT_GNU_RELRO, PT_GNU_EH_FRAME, PT_NOTE, PT_PHDR and PT_DYNAMIC are kept but not
  * interpreted: the kernel leaves them to the C library too. PT_GNU_STACK gives the stack's
@@ -289,9 +290,10 @@ export function parseElf(bytes: Uint8Array, name: string): ElfImage {
   for (const s of loads) {
     const label = `segment ${s.index} (PT_LOAD)`;
     if (s.offset + s.filesz > size) {
-      fail(`truncated: ${label} needs file bytes [${hexn(s.offset)}, ${hexn(s.offset + s.filesz)}) beyond the file's ${size} bytes`);
+      // Linux maps past the end of the file; the process then dies when it touches such a page.
+      fail(`truncated: ${label} needs file bytes [${hexn(s.offset)}, ${hexn(s.offset + s.filesz)}) beyond the file's ${size} bytes (refused by contpte-lab: Linux maps them, and the process dies of SIGBUS or SIGSEGV once it touches them)`);
     }
-    if (s.memsz < s.filesz) fail(`${label}: p_memsz ${hexn(s.memsz)} is smaller than p_filesz ${hexn(s.filesz)} (execve fails with EINVAL)`);
+    if (s.memsz < s.filesz) fail(`${label}: p_memsz ${hexn(s.memsz)} is smaller than p_filesz ${hexn(s.filesz)} (load_elf_binary fails with EINVAL past the point of no return: the process dies of SIGSEGV)`);
     if (s.vaddr + s.memsz > Number.MAX_SAFE_INTEGER) fail(`${label}: [${hexn(s.vaddr)}, +${hexn(s.memsz)}) runs past the end of the address space`);
     // mmap maps whole pages from page-aligned file offsets: address and offset must agree in
     // their page offset, or the segment's bytes would land at the wrong place.

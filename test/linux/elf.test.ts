@@ -123,9 +123,9 @@ describe('ELF validation: each malformed file gets its own message', () => {
   it('segment problems', () => {
     expect(refusal(variant((s) => (s.phdrs = s.phdrs.filter((p) => p.type !== PT_LOAD))))).toBe('prog: no PT_LOAD segment: nothing to load');
     expect(refusal(variant((s) => (s.phdrs[1]!.filesz = 0x400)))).toBe(
-      "prog: truncated: segment 1 (PT_LOAD) needs file bytes [0x1f00, 0x2300) beyond the file's 8704 bytes",
+      "prog: truncated: segment 1 (PT_LOAD) needs file bytes [0x1f00, 0x2300) beyond the file's 8704 bytes (refused by contpte-lab: Linux maps them, and the process dies of SIGBUS or SIGSEGV once it touches them)",
     );
-    expect(refusal(variant((s) => (s.phdrs[1]!.memsz = 0x100)))).toBe('prog: segment 1 (PT_LOAD): p_memsz 0x100 is smaller than p_filesz 0x200 (execve fails with EINVAL)');
+    expect(refusal(variant((s) => (s.phdrs[1]!.memsz = 0x100)))).toBe('prog: segment 1 (PT_LOAD): p_memsz 0x100 is smaller than p_filesz 0x200 (load_elf_binary fails with EINVAL past the point of no return: the process dies of SIGSEGV)');
     expect(refusal(variant((s) => (s.phdrs[1]!.vaddr = 0x411f80)))).toBe(
       'prog: segment 1 (PT_LOAD): p_offset 0x1f00 and p_vaddr 0x411f80 differ modulo the 4096-byte page size, so it cannot be mapped from the file',
     );
@@ -219,7 +219,7 @@ describe('real files', () => {
     const cut = path.join(dir, 'hello-cut');
     writeFileSync(cut, readFileSync(firmwareBinary('hello')).subarray(0, 0x80000), { mode: 0o755 });
     expect(() => readElfFile(cut)).toThrow(
-      new UsageError(`${cut}: truncated: segment 1 (PT_LOAD) needs file bytes [0x8c660, 0x920d8) beyond the file's 524288 bytes`),
+      new UsageError(`${cut}: truncated: segment 1 (PT_LOAD) needs file bytes [0x8c660, 0x920d8) beyond the file's 524288 bytes (refused by contpte-lab: Linux maps them, and the process dies of SIGBUS or SIGSEGV once it touches them)`),
     );
   });
 });
