@@ -70,7 +70,7 @@ function extraValues(spec: RunSpec): Partial<Record<ExtraOption, string>> {
 function traceRequest(x: Partial<Record<ExtraOption, string>>): TraceRequest | undefined {
   const file = x['--trace'];
   if (file === undefined) {
-    for (const o of ['--trace-events', '--trace-limit', '--trace-time'] as const) if (x[o] !== undefined) throw new UsageError(`${o} needs --trace FILE`);
+    for (const o of ['--trace-events', '--trace-limit', '--trace-time', '--trace-format'] as const) if (x[o] !== undefined) throw new UsageError(`${o} needs --trace FILE`);
     return undefined;
   }
   const format = x['--trace-format'] ?? 'jsonl';

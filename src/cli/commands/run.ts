@@ -29,7 +29,7 @@ interface RunArgs {
   'tlb-mode'?: string;
   timeout?: string;
   trace?: string;
-  'trace-format': string;
+  'trace-format': string | undefined;
   'trace-events'?: string;
   'trace-limit'?: string;
   'trace-time'?: string;
@@ -61,7 +61,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
       .option('tlb-mode', { type: 'string', describe: "how QEMU learns the model TLB's translations: shadow (it walks shadow tables), virtual (Unicorn 2.1.x's TLB-fill hook asks the model), auto (default; also $CONTPTE_LAB_TLB_MODE)" })
       .option('timeout', { type: 'string', describe: 'stop after this many seconds of emulation' })
       .option('trace', { type: 'string', describe: 'write every event to this file' })
-      .option('trace-format', { type: 'string', default: 'jsonl', choices: [...TRACE_FORMATS], describe: 'jsonl, or perfetto (Chrome trace-event JSON for ui.perfetto.dev)' })
+      .option('trace-format', { type: 'string', choices: [...TRACE_FORMATS], describe: 'jsonl (the default), or perfetto (Chrome trace-event JSON for ui.perfetto.dev)' })
       .option('trace-events', { type: 'string', describe: 'only these event kinds, comma separated (e.g. fault,tlbi,contpte_convert)' })
       .option('trace-time', { type: 'string', choices: [...TRACE_TIMES], describe: "perfetto time axis: virtual (the modeled CPUs' clocks; kernel frames as nested slices, a track per guest thread; default), cycles (one clock of cost-model cycles), seq (event n at n µs)" })
       .option('trace-limit', { type: 'string', describe: 'cap the trace (e.g. 100MB or 1000000events); a capped file says so at its end' })
@@ -81,7 +81,8 @@ export const runCommand: CommandModule<object, RunArgs> = {
     const guestArgs = [...(a.args ?? []), ...(a['--'] ?? [])].map(String);
     for (const e of env ?? []) if (!/^[^=]+=/.test(e)) throw new UsageError(`--env: '${e}' is not NAME=value`);
     if (a.trace === undefined) {
-      for (const o of ['trace-events', 'trace-limit', 'trace-time'] as const) if (a[o] !== undefined) throw new UsageError(`--${o} needs --trace FILE (there is no trace to ${o === 'trace-limit' ? 'cap' : o === 'trace-time' ? 'time' : 'filter'})`);
+      const what = { 'trace-events': 'filter', 'trace-limit': 'cap', 'trace-time': 'time', 'trace-format': 'format' } as const;
+      for (const o of ['trace-events', 'trace-limit', 'trace-time', 'trace-format'] as const) if (a[o] !== undefined) throw new UsageError(`--${o} needs --trace FILE (there is no trace to ${what[o]})`);
     }
     if (a['trace-time'] !== undefined && a['trace-format'] !== 'perfetto') throw new UsageError(`--trace-time ${a['trace-time']}: only the perfetto format has a time axis (add --trace-format perfetto)`);
     // SIGINT/SIGTERM: the guest stops at the next slice, the summary so far is printed (marked
@@ -125,7 +126,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
         ? {
             trace: {
               file: a.trace,
-              format: a['trace-format'] as TraceFormat,
+              format: (a['trace-format'] ?? 'jsonl') as TraceFormat,
               ...(a['trace-events'] !== undefined ? { events: parseTraceEvents(a['trace-events']) } : {}),
               ...(a['trace-limit'] !== undefined ? { limit: parseTraceLimit(a['trace-limit']) } : {}),
               ...(a['trace-time'] !== undefined ? { time: a['trace-time'] as TraceTime } : {}),
