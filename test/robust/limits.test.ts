@@ -143,6 +143,47 @@ describe('out of memory is the guest death, not bad input', () => {
   });
 });
 
+describe('out of memory in mremap', () => {
+  it('a child whose mremap finds no page for a page table is OOM-killed (it was a usage error, exit 2, ending the run); its half-moved range is torn down whole', () => {
+    // The child fills the 16 MiB pool to its last page, then moves a 2 MiB PTE table to a
+    // 1 GiB region that has no PMD table yet (move_normal_pmd must allocate one).
+    const elf = cGuest(`#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdint.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/sysinfo.h>
+#include <sys/wait.h>
+static unsigned long freepages(void) { struct sysinfo si; sysinfo(&si); return si.freeram * si.mem_unit / 4096; }
+static void child(void) {
+  char *a0 = mmap(0, 4 << 20, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS|MAP_NORESERVE, -1, 0);
+  char *a = (char *)(((uintptr_t)a0 + (2 << 20) - 1) & ~(uintptr_t)((2 << 20) - 1));
+  for (int i = 0; i < (2 << 20); i += 4096) a[i] = 1;
+  char *f = mmap(0, (size_t)64 << 20, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS|MAP_NORESERVE, -1, 0);
+  size_t off = 0;
+  while (freepages() > 2) { f[off] = 1; off += 4096; }
+  while (freepages() > 0 && off % (2 << 20) != 0) { f[off] = 1; off += 4096; }
+  if (freepages() != 0) _exit(3);
+  mremap(a, 2 << 20, 2 << 20, MREMAP_MAYMOVE|MREMAP_FIXED, (void *)0x4000000000UL);
+  _exit(4);
+}
+int main(void) {
+  unsigned long before = freepages();
+  pid_t c = fork();
+  if (c == 0) child();
+  int st; waitpid(c, &st, 0);
+  unsigned long after = freepages();
+  printf("child: %s %d; free pages before %lu after %lu\\n", WIFSIGNALED(st) ? "signal" : "exit", WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st), before, after);
+  return 0;
+}
+`);
+    const r = run(['--strict', '--set', 'mem_mb=16', elf, '--json']);
+    expect(r.err.split('\n')[0]).toBe('child: signal 9; free pages before 3916 after 3916');
+    expect(r.code, r.err).toBe(0);
+    expect((JSON.parse(r.out) as { checker: { total: number } }).checker.total).toBe(0);
+  });
+});
+
 describe('files execve refuses with EACCES, at once', () => {
   it('a fifo, /dev/zero, a directory and a file without an execute bit', () => {
     const fifo = join(dir, 'fifo');
