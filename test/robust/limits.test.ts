@@ -184,6 +184,43 @@ int main(void) {
   });
 });
 
+describe('out of memory in fork', () => {
+  it('a child that forks with no page left for the new pgd is OOM-killed (it was an internal error, exit 70); no grandchild is left', () => {
+    const elf = cGuest(`#include <stdio.h>
+#include <stdint.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/sysinfo.h>
+#include <sys/wait.h>
+static unsigned long freepages(void) { struct sysinfo si; sysinfo(&si); return si.freeram * si.mem_unit / 4096; }
+int main(void) {
+  unsigned long before = freepages();
+  pid_t c = fork();
+  if (c == 0) {
+    char *f = mmap(0, (size_t)64 << 20, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS|MAP_NORESERVE, -1, 0);
+    size_t off = 0;
+    while (freepages() > 2) { f[off] = 1; off += 4096; }
+    while (freepages() > 0 && off % (2 << 20) != 0) { f[off] = 1; off += 4096; }
+    if (freepages() != 0) _exit(3);
+    pid_t g = fork();
+    if (g == 0) _exit(0);
+    _exit(4);
+  }
+  int st; pid_t w = waitpid(c, &st, 0);
+  unsigned long after = freepages();
+  pid_t w2 = waitpid(-1, &st, WNOHANG);
+  printf("child: %s %d; free pages before %lu after %lu; no other child: %d\\n", WIFSIGNALED(st) ? "signal" : "exit", WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st), before, after, w2 == -1);
+  (void)w;
+  return 0;
+}
+`);
+    const r = run(['--strict', '--set', 'mem_mb=16', elf, '--json']);
+    expect(r.err.split('\n')[0]).toBe('child: signal 9; free pages before 3916 after 3916; no other child: 1');
+    expect(r.code, r.err).toBe(0);
+    expect((JSON.parse(r.out) as { checker: { total: number } }).checker.total).toBe(0);
+  });
+});
+
 describe('files execve refuses with EACCES, at once', () => {
   it('a fifo, /dev/zero, a directory and a file without an execute bit', () => {
     const fifo = join(dir, 'fifo');
