@@ -195,7 +195,11 @@ export class Engine {
   private pendingPc: number | undefined;
   private inHook = false;
   private running = false;
-  private unmapped: { type: number; address: bigint; size: number } | undefined;
+  /**
+   * The first access of this slice Unicorn refused as outside its memory map, with the PC of the
+   * instruction that made it (found while the registers are still that instruction's).
+   */
+  private unmapped: { type: number; address: bigint; size: number; pc: bigint } | undefined;
   /** Pointer tags whose memory-map window is mapped (mapTagWindow). */
   private readonly tagWindows = new Set<number>();
   private readonly watchdog: Watchdog | undefined;
@@ -288,7 +292,11 @@ export class Engine {
         // The address as the guest's 64-bit register held it (koffi may hand it over signed).
         const at = BigInt.asUintN(64, BigInt(address));
         if (type !== UC_MEM_FETCH_UNMAPPED && this.mapTagWindow(at)) return true;
-        this.unmapped = { type, address: at, size };
+        // Unicorn 2.0.1 ends the block at once after a refused load, but after a refused store
+        // only skips it (cputlb.c store_helper: cpu_exit, no longjmp), and DC ZVA's helper then
+        // tries every byte of its block: the first refusal is the fault, and the rest of the
+        // block must have no effect the model sees (dispatchException).
+        if (this.unmapped === undefined) this.unmapped = { type, address: at, size, pc: this.unmappedPc(type, at) };
         return false;
       }, PHYS_BASE + poolBytes, 0xffff_ffff_ffff_ffffn);
 
@@ -696,6 +704,14 @@ export class Engine {
           if (this.svcStopped && this.maxInsns > 0) this.insnsLeft -= 1;
           return this.stopReason;
         }
+        if (err === UC_ERR_OK && this.unmapped) {
+          // A refused store whose block went on to its end (see the unmapped-access hook).
+          const r = this.outsideRangeAbort(this.unmapped);
+          this.shadow.flush();
+          if (r !== 'retry') return r;
+          pc = this.getPc();
+          continue;
+        }
         if (err === UC_ERR_OK && woke === 'slice') {
           // The slice timer stopped the guest between two translated blocks, where it resumes
           // exactly: nothing of the model's happens there.
@@ -713,7 +729,7 @@ export class Engine {
           pc = this.getPc();
           continue;
         }
-        if ((err === UC_ERR_READ_UNMAPPED || err === UC_ERR_WRITE_UNMAPPED || err === UC_ERR_FETCH_UNMAPPED) && this.unmapped) {
+        if ((err === UC_ERR_READ_UNMAPPED || err === UC_ERR_WRITE_UNMAPPED || err === UC_ERR_FETCH_UNMAPPED || err === UC_ERR_OK) && this.unmapped) {
           const r = this.outsideRangeAbort(this.unmapped);
           this.shadow.flush();
           if (r !== 'retry') return r;
@@ -794,9 +810,10 @@ export class Engine {
     if (exec && BigInt.asUintN(64, BigInt(vaddr)) !== (this.uc.regRead(UC_ARM64_REG_PC) & ~BigInt(this.qemuPageBytes - 1))) return 'not-guest';
     // Outside a run (a code invalidation's lookup) nothing is handled: the caller maps first.
     if (!this.activeHooks) return 'stop';
-    // A stop is already asked for (QEMU looks again before it gives up: DC ZVA at a page that
-    // killed the process asked twice, the second time after the mm was gone): refuse, once more.
-    if (this.stopReason !== undefined) return 'stop';
+    // The run already ends (the guest was killed by an earlier lookup of the same instruction:
+    // DC ZVA probes its block without faulting, then stores, and QEMU asks again after the mm is
+    // gone): QEMU only needs the refusal. A slice's end is no such stop.
+    if (this.stopReason !== undefined && !this.sliceYield) return 'stop';
     let intno = exec ? EXCP_PREFETCH_ABORT : EXCP_DATA_ABORT;
     for (;;) {
       this.dispatchException(intno);
@@ -819,6 +836,13 @@ export class Engine {
   private dispatchException(intno: number): void {
     const hooks = this.activeHooks;
     if (!hooks) throw new Error(`exception ${intno} outside a run`);
+    if (this.unmapped !== undefined) {
+      // An instruction after a refused store of the same block (a system call, a fault): the
+      // guest never got there, so nothing of it is handled; the run stops, and the refused
+      // access is its fault.
+      this.uc.emuStop();
+      return;
+    }
     // Unicorn went on after a stop was asked (a PC written in a hook cancels the request): what
     // this event does is the run's, so the stop is no longer one that only ended a slice.
     if (this.stopReason !== undefined) this.sliceYield = false;
@@ -962,7 +986,7 @@ export class Engine {
   }
 
   /** An access Unicorn refused before translation (outside every mapped region). */
-  private outsideRangeAbort(u: { type: number; address: bigint; size: number }): AbortResponse {
+  private outsideRangeAbort(u: { type: number; address: bigint; size: number; pc: bigint }): AbortResponse {
     this.stats.outside_aborts++;
     const hooks = this.activeHooks!;
     const kind = u.type === UC_MEM_FETCH_UNMAPPED ? 'exec' : u.type === UC_MEM_WRITE_UNMAPPED ? 'write' : 'read';
@@ -970,11 +994,7 @@ export class Engine {
     const va = Number(u.address);
     const access: GuestAccess = exact ? { va, size: u.size, kind } : { va, size: u.size, kind, vaBig: u.address };
     // A branch to a kernel address leaves a PC beyond 2^53: keep it exact in pcBig.
-    let pcBig = this.uc.regRead(UC_ARM64_REG_PC);
-    // Unicorn stops there before syncing the PC: it holds the translation block's first
-    // instruction. The faulting one is the first memory instruction after it whose access,
-    // computed from the registers now (nothing after the fault ran), covers the address.
-    if (kind !== 'exec' && pcBig < 2n ** 53n) pcBig = BigInt(this.faultingPcInBlock(Number(pcBig), u.address, hooks));
+    const pcBig = u.pc;
     const pc = Number(pcBig);
     const info: AbortInfo = {
       kind: kind === 'exec' ? 'instruction' : 'data', pc, ...(pcBig >= 2n ** 53n ? { pcBig } : {}),
@@ -1000,6 +1020,20 @@ export class Engine {
    * `address`, or `blockPc` when none can be found. A block ends at its first branch, so the
    * instructions are consecutive; at most 512 are looked at (QEMU's own limit per block).
    */
+  /**
+   * The PC of the instruction whose access Unicorn refuses now (in its unmapped-access hook).
+   * Unicorn stops before syncing the PC: it holds the translation block's first instruction,
+   * or the target of a branch to a kernel address for a fetch. The faulting one is the first
+   * memory instruction from there whose access, computed from the registers now (nothing after
+   * it has run yet), covers the address.
+   */
+  private unmappedPc(type: number, address: bigint): bigint {
+    const pcBig = this.uc.regRead(UC_ARM64_REG_PC);
+    const hooks = this.activeHooks;
+    if (type === UC_MEM_FETCH_UNMAPPED || pcBig >= 2n ** 53n || hooks === undefined) return pcBig;
+    return BigInt(this.faultingPcInBlock(Number(pcBig), address, hooks));
+  }
+
   private faultingPcInBlock(blockPc: number, address: bigint, hooks: EngineHooks): number {
     this.abortRegs.snapshot();
     for (let i = 0, at = blockPc; i < 512; i++, at += 4) {

@@ -20,7 +20,8 @@
  * A worker must never be terminated while it is still loading koffi: the addon's registration
  * then fails inside N-API and node aborts the whole process (napi_throw, exit 134; about 1 % of
  * short `--timeout` runs did). The worker raises `ready` once koffi is loaded, and `close` waits
- * for it before ending the thread.
+ * for it before ending the thread; so does the process's exit for a watchdog never closed (node
+ * ends its workers then, and the abort was the same).
  */
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
@@ -66,6 +67,10 @@ for (;;) {
 }
 `;
 
+/** Watchdogs not closed yet: the process's exit waits until each worker has loaded koffi. */
+const live = new Set<Watchdog>();
+let exitHook = false;
+
 export class Watchdog {
   private readonly shared = new SharedArrayBuffer(16);
   private readonly s = new Int32Array(this.shared);
@@ -83,6 +88,20 @@ export class Watchdog {
       this.failure = e;
     });
     this.worker.unref();
+    live.add(this);
+    if (!exitHook) {
+      exitHook = true;
+      process.on('exit', () => {
+        for (const w of live) w.waitReady();
+      });
+    }
+  }
+
+  /** Waits (bounded) until the worker has loaded koffi, or could not start. */
+  private waitReady(): void {
+    // Loading koffi takes milliseconds; a worker that failed to start never becomes ready, so
+    // the wait is bounded.
+    for (let waited = 0; Atomics.load(this.s, 3) === 0 && this.failure === undefined && waited < READY_WAIT_MS; waited += 10) Atomics.wait(this.s, 3, 0, 10);
   }
 
   /** Why the worker could not start, if it could not (the budget then never fires). */
@@ -122,9 +141,8 @@ export class Watchdog {
     this.disarm();
     Atomics.store(this.s, 0, QUIT);
     Atomics.notify(this.s, 0);
-    // Loading koffi takes milliseconds; a worker that failed to start never becomes ready, so
-    // the wait is bounded.
-    for (let waited = 0; Atomics.load(this.s, 3) === 0 && waited < READY_WAIT_MS; waited += 10) Atomics.wait(this.s, 3, 0, 10);
+    this.waitReady();
+    live.delete(this);
     void this.worker.terminate();
   }
 }

@@ -9,10 +9,11 @@
  * a fifo or /dev/zero never blocks the tool). Like the kernel, it reads only the fields it uses:
  * PT_LOADs may come in any order (they are sorted by address), and p_align values that are not a
  * power of two, or any value of a header it does not interpret (PT_TLS, PT_NOTE ...), are
- * ignored however large. What it refuses beyond the kernel's checks would only fail later in a
- * confusing way (file bytes beyond the end of the file, p_memsz below p_filesz, which execve
- * fails with EINVAL, overlapping PT_LOADs), and those messages say the limit is contpte-lab's
- * where Linux differs. Every refusal is a UsageError naming the file.
+ * ignored however large (a power-of-two p_align is honoured as the kernel honours it). What it
+ * refuses that Linux would start, only to kill it later (file bytes beyond the end of the file;
+ * p_memsz below p_filesz, which load_elf_binary fails past its point of no return; overlapping
+ * PT_LOADs), is refused with a message saying what Linux does. Every refusal is a UsageError
+ * naming the file.
  *
  * PT_TLS, PT_GNU_RELRO, PT_GNU_EH_FRAME, PT_NOTE, PT_PHDR and PT_DYNAMIC are kept but not
  * interpreted: the kernel leaves them to the C library too. PT_GNU_STACK gives the stack's
@@ -128,6 +129,22 @@ function preview(bytes: Uint8Array): string {
 }
 
 /**
+ * A path from a file (PT_INTERP) as a message shows it: on one line, with control characters,
+ * backslashes and anything beyond ASCII escaped, so that no byte of the file reaches a terminal.
+ */
+export function printablePath(path: string): string {
+  let s = '';
+  for (const ch of path) {
+    const c = ch.codePointAt(0)!;
+    if (c === 0x5c) s += '\\\\';
+    else if (c >= 0x20 && c < 0x7f) s += ch;
+    else if (c < 0x100) s += '\\x' + c.toString(16).padStart(2, '0');
+    else s += '\\u{' + c.toString(16) + '}';
+  }
+  return s;
+}
+
+/**
  * Reads the executable named by the user and validates it. A missing file, a directory or an
  * unreadable file is a UsageError like any malformed one.
  */
@@ -233,10 +250,13 @@ export function parseElf(bytes: Uint8Array, name: string): ElfImage {
     const what = (field: string): string => `program header ${i}: ${field}`;
     const type = dv.getUint32(at, true);
     // Only PT_LOAD's placement fields are used: others (PT_TLS, PT_NOTE, unused entries) may
-    // hold anything, as the kernel never reads them; a huge p_align is ignored like one that is
-    // not a power of two (maximum_alignment).
+    // hold anything, as the kernel never reads them. A p_align that is a power of two is kept
+    // exactly however large (a double holds 2^63): maximum_alignment uses it, and for an ET_DYN
+    // it then aligns the load address down to 0, which fails as on Linux; any other value is
+    // skipped there, so 0 stands for it beyond 2^53.
     const field = type === PT_LOAD ? u64 : (off: number): number => Number(dv.getBigUint64(off, true));
     const rawAlign = dv.getBigUint64(at + 48, true);
+    const hugePow2 = rawAlign > BigInt(Number.MAX_SAFE_INTEGER) && (rawAlign & (rawAlign - 1n)) === 0n;
     segments.push({
       index: i,
       type,
@@ -245,7 +265,7 @@ export function parseElf(bytes: Uint8Array, name: string): ElfImage {
       vaddr: field(at + 16, what('p_vaddr')),
       filesz: field(at + 32, what('p_filesz')),
       memsz: field(at + 40, what('p_memsz')),
-      align: rawAlign > BigInt(Number.MAX_SAFE_INTEGER) ? (type === PT_LOAD ? 0 : Number(rawAlign)) : Number(rawAlign),
+      align: rawAlign > BigInt(Number.MAX_SAFE_INTEGER) && type === PT_LOAD && !hugePow2 ? 0 : Number(rawAlign),
     });
   }
 
@@ -270,9 +290,10 @@ export function parseElf(bytes: Uint8Array, name: string): ElfImage {
   for (const s of loads) {
     const label = `segment ${s.index} (PT_LOAD)`;
     if (s.offset + s.filesz > size) {
-      fail(`truncated: ${label} needs file bytes [${hexn(s.offset)}, ${hexn(s.offset + s.filesz)}) beyond the file's ${size} bytes`);
+      // Linux maps past the end of the file; the process then dies when it touches such a page.
+      fail(`truncated: ${label} needs file bytes [${hexn(s.offset)}, ${hexn(s.offset + s.filesz)}) beyond the file's ${size} bytes (refused by contpte-lab: Linux maps them, and the process dies of SIGBUS or SIGSEGV once it touches them)`);
     }
-    if (s.memsz < s.filesz) fail(`${label}: p_memsz ${hexn(s.memsz)} is smaller than p_filesz ${hexn(s.filesz)} (execve fails with EINVAL)`);
+    if (s.memsz < s.filesz) fail(`${label}: p_memsz ${hexn(s.memsz)} is smaller than p_filesz ${hexn(s.filesz)} (load_elf_binary fails with EINVAL past the point of no return: the process dies of SIGSEGV)`);
     if (s.vaddr + s.memsz > Number.MAX_SAFE_INTEGER) fail(`${label}: [${hexn(s.vaddr)}, +${hexn(s.memsz)}) runs past the end of the address space`);
     // mmap maps whole pages from page-aligned file offsets: address and offset must agree in
     // their page offset, or the segment's bytes would land at the wrong place.

@@ -27,7 +27,7 @@ import { DEFAULT_RLIMIT_STACK, DEFAULT_TASK_SIZE, MAP_ANONYMOUS, MAP_FIXED, MAP_
 import { MAP_GROWSDOWN } from '../mm/process.js';
 import { UsageError } from '../util/errors.js';
 import { errnoName, isErrorReturn } from '../util/errno.js';
-import { PF_X, segmentProt, type ElfImage, type ElfSegment } from './elf.js';
+import { PF_X, printablePath, segmentProt, type ElfImage, type ElfSegment } from './elf.js';
 import type { RegNode } from './fs.js';
 import type { Interpreter } from './interp.js';
 import type { LinuxProcess } from './process.js';
@@ -125,7 +125,7 @@ function load(p: LinuxProcess, image: ElfImage, opts: ExecOptions): ExecResult {
     }
   }
 
-  if (image.interp !== null && opts.interp === undefined) fail(`dynamically linked (PT_INTERP '${image.interp}'), and no interpreter was given to the loader`);
+  if (image.interp !== null && opts.interp === undefined) fail(`dynamically linked (PT_INTERP '${printablePath(image.interp)}'), and no interpreter was given to the loader`);
   const exe = opts.exeNode !== undefined ? p.fs.setExecutable(opts.exeNode, exePath) : p.fs.installExecutable(exePath, image.bytes);
   const mm = p.mm;
 

@@ -19,7 +19,7 @@
 import { filemapRead } from '../mm/pagecache.js';
 import { EACCES, EIO, ELIBBAD } from '../util/errno.js';
 import { UsageError } from '../util/errors.js';
-import { EM_AARCH64, ELF_HEADER_SIZE, parseElf, type ElfImage } from './elf.js';
+import { EM_AARCH64, ELF_HEADER_SIZE, parseElf, printablePath, type ElfImage } from './elf.js';
 import type { FileSystem, RegNode } from './fs.js';
 
 /** A program interpreter found in the guest's file system. */
@@ -51,7 +51,7 @@ export function openInterpreter(fs: FileSystem, image: ElfImage): InterpreterLoo
   const machine = bytes[18]! | (bytes[19]! << 8);
   if (machine !== EM_AARCH64 || bytes[4] !== 2 || bytes[5] !== 1) return { kind: 'error', errno: ELIBBAD, why: 'not a 64-bit little-endian arm64 ELF' };
   try {
-    return { kind: 'ok', interp: { path, node, image: parseElf(bytes, path) } };
+    return { kind: 'ok', interp: { path, node, image: parseElf(bytes, printablePath(path)) } };
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
     return { kind: 'error', errno: ELIBBAD, why: e.message };

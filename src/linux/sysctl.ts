@@ -2,8 +2,11 @@
  * /proc/sys: the sysctls programs and test suites read (kernel/sysctl.c, mm/*.c, v6.12 defaults
  * for a Debian arm64 kernel). Files are root's, 0644 (0200 for the write-only triggers), so only a
  * guest running as root can change them. A written value is checked as proc_dointvec and friends
- * check it and then reads back; the model's behaviour does not depend on any of them.
+ * check it and then reads back; the model's behaviour depends on none of them but those that set
+ * a knob (vm/overcommit_memory), whose write changes the knob as `--set` would and is refused
+ * (EINVAL) for a value the model does not follow (mode 2, strict accounting).
  */
+import type { KnobName } from '../mm/knobs.js';
 import { EINVAL } from '../util/errno.js';
 import { DEFAULT_MMAP_MIN_ADDR } from '../mm/vma.js';
 import { PROC_SB, type DirNode, type FileSystem } from './fs.js';
@@ -16,6 +19,8 @@ interface Sysctl {
   readonly value: (host: ProcHost) => string;
   /** 'int': one integer (minimum given); 'text': any line; 'trigger': write-only, 1..max. */
   readonly kind: { readonly type: 'int'; readonly min?: number; readonly max?: number } | { readonly type: 'text' } | { readonly type: 'trigger'; readonly max: number };
+  /** The knob a write sets (the value then reads from the knob, not from what was stored). */
+  readonly knob?: KnobName;
 }
 
 const INT = { type: 'int' } as const;
@@ -32,7 +37,7 @@ function minFreeKbytes(host: ProcHost): number {
 
 const SYSCTLS: readonly Sysctl[] = [
   { path: 'vm/mmap_min_addr', value: () => String(DEFAULT_MMAP_MIN_ADDR), kind: NONNEG },
-  { path: 'vm/overcommit_memory', value: (host) => (host.kernel === null ? '0' : host.kernel.policy.overcommit_memory), kind: { type: 'int', min: 0, max: 2 } },
+  { path: 'vm/overcommit_memory', value: (host) => (host.kernel === null ? '0' : host.kernel.policy.overcommit_memory), kind: { type: 'int', min: 0, max: 2 }, knob: 'overcommit_memory' },
   { path: 'vm/overcommit_ratio', value: () => '50', kind: NONNEG },
   { path: 'vm/overcommit_kbytes', value: () => '0', kind: NONNEG },
   { path: 'vm/max_map_count', value: () => '65530', kind: NONNEG },
@@ -125,6 +130,10 @@ export function mountSysctl(fs: FileSystem, host: ProcHost): void {
           if (v === null) return -EINVAL;
           if (kind.type === 'trigger') return v >= 1 && v <= kind.max ? data.length : -EINVAL;
           if ((kind.min !== undefined && v < kind.min) || (kind.max !== undefined && v > kind.max)) return -EINVAL;
+          if (s.knob !== undefined) {
+            const r = host.setKnob(s.knob, String(v));
+            return r < 0 ? r : data.length;
+          }
           host.sysctl.set(s.path, String(v));
           return data.length;
         },

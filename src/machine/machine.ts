@@ -23,7 +23,7 @@
  * the tool's end would end them), their teardown counted.
  */
 import { Engine, ShadowForest, VA_LIMIT, type AbortInfo, type EngineHooks, type RegisterFile, type StopReason, type TlbModeRequest } from '../engine/index.js';
-import { readElfFile, type ElfImage } from '../linux/elf.js';
+import { printablePath, readElfFile, type ElfImage } from '../linux/elf.js';
 import { loadElfBinary, type ExecResult } from '../linux/exec.js';
 import { LinuxProcess, releaseForProfile, type Markers } from '../linux/process.js';
 import { applyKnob, type ProcHost } from '../linux/prochost.js';
@@ -242,7 +242,7 @@ export class Machine {
     const where = this.opts.sysroot === undefined
       ? 'the guest has no such file without --sysroot DIR (an arm64 root file system holding it, see the README)'
       : `${r.why} in the arm64 root ${this.opts.sysroot}`;
-    throw new UsageError(`${image.name}: dynamically linked, and its interpreter ${image.interp} cannot be used (${errnoName(r.errno)}): ${where}`);
+    throw new UsageError(`${image.name}: dynamically linked, and its interpreter ${printablePath(image.interp)} cannot be used (${errnoName(r.errno)}): ${where}`);
   }
 
   private newLinuxProcess(): LinuxProcess {
@@ -444,10 +444,11 @@ export class Machine {
         }
       } catch (e) {
         if (!(e instanceof GuestOutOfMemory)) throw e;
-        // The OOM killer: the process whose fault found no memory dies of SIGKILL. Its fault may
-        // be half done, so its address space is not torn down (nor counted).
+        // The OOM killer: the process whose fault found no memory dies of SIGKILL, and its
+        // address space is torn down as any dying process's (exit_mmap, counted), so the memory
+        // comes back to the others: a parent sees its child killed and goes on. A fault fails
+        // at an allocation, before it writes anything, so the tables are whole.
         const p = t.process;
-        this.oomKilled.add(p.mm);
         this.killProcess(p, forcedSignal(SIGKILL, `out of memory (the OOM killer): ${e.message}`));
         continue;
       }
@@ -858,7 +859,7 @@ export class Machine {
       forkMm: (mm) => forkAddressSpace(mm),
       newMm: () => this.kernel.newProcess(),
       releaseMm: (mm) => {
-        if (!(mm as Process).hasExited && !this.oomKilled.has(mm)) mm.exitMmap();
+        if (!(mm as Process).hasExited) mm.exitMmap();
       },
       taskCreated: (t, regs) => {
         t.regs = regs;
@@ -934,8 +935,6 @@ export class Machine {
   readonly schedStats!: SchedStats;
   /** Whether slices run with an instruction count (see schedule()). */
   private counting = false;
-  /** Address spaces of OOM-killed processes: their half-done fault leaves them untorn-down. */
-  private readonly oomKilled = new WeakSet<ProcessMemory>();
   /** Whether the engine hands back wall-clock slices (an interruptible run). */
   private readonly wallClockSlice: boolean;
 
@@ -1020,15 +1019,19 @@ export class Machine {
       const a = info.accesses[0]!;
       return this.fatal({ signal: 'SIGBUS', code: 'BUS_ADRALN', addr: a.va, access: a.kind, pc: info.pc, reason: `misaligned ${info.form} access` });
     }
-    // Beyond TASK_SIZE (2^40 in the model) nothing can be mapped; the kernel half (bit 55 set)
-    // never can. Unicorn 2.0.1 stops before translating ('outside-va-range'); 2.1.x takes an
-    // ordinary translation fault, whose page pieces hold the address as a Number (rounded to
-    // 4 KiB in the kernel half): both are reported alike, with the exact address.
-    const first = info.accesses[0];
-    const firstVa = first === undefined ? 0n : (first.vaBig ?? BigInt(first.va));
-    if (first !== undefined && (info.cause === 'outside-va-range' || firstVa >= BigInt(VA_LIMIT))) {
-      const why = ((firstVa >> 55n) & 1n) === 1n ? 'a kernel address' : "outside the 40-bit user address space of contpte-lab's model (a limit of ours; arm64 Linux allows 2^48)";
-      return this.signalStop(signalForException({ kind: 'unmappable-address', pc, addr: firstVa, access: first.kind }), why);
+    if (info.cause === 'outside-va-range') {
+      const a = info.accesses[0]!;
+      return this.unmappable(a.vaBig ?? BigInt(a.va), a.kind, info.pcBig ?? BigInt(info.pc));
+    }
+    const first = info.faults[0];
+    if (first !== undefined && first.kind !== 'exec' && first.va >= VA_LIMIT) {
+      // Unicorn 2.1.x reports such a data access as a translation fault (2.0.1 refuses it before
+      // translating: 'outside-va-range'): the same signal and words, with the address exact (the
+      // fault's number has lost the low bits of one beyond 2^53; a page piece's start has not).
+      const a = info.accesses.find((x) => x.kind === first.kind && x.va === first.va);
+      const untagged = a?.vaBig ?? BigInt(first.va);
+      const tag = a?.tag ?? first.tag;
+      return this.unmappable(tag === undefined ? untagged : (BigInt(tag) << 56n) | untagged, first.kind, BigInt(info.pc));
     }
     const mmu = this.kernel.mmu;
     const mm = this.running!.process.mm as Process;
@@ -1050,6 +1053,13 @@ export class Machine {
       }
     }
     return 'retry';
+  }
+
+  /** A data access nothing can ever map: beyond TASK_SIZE (2^40 in the model), or the kernel half. */
+  private unmappable(addr: bigint, access: 'read' | 'write' | 'exec', pc: bigint): StopReason | 'retry' {
+    // The kernel half is bit 55's (TBI: a tag in the top byte does not make a user address one).
+    const why = ((addr >> 55n) & 1n) === 1n ? 'a kernel address' : "outside the 40-bit user address space of contpte-lab's model (a limit of ours; arm64 Linux allows 2^48)";
+    return this.signalStop(signalForException({ kind: 'unmappable-address', pc, addr, access }), why);
   }
 
   private traceFault(va: number, access: 'read' | 'write' | 'exec', fault: FaultKind, level: number, pc: number, handled: string): void {

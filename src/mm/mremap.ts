@@ -21,7 +21,7 @@ import { mlockFutureOk } from './mlock.js';
 import { PAGE_SIZE } from '../mmu/physmem.js';
 import { hugePmdAt, moveHugePmd, splitHugePmd } from './huge-memory.js';
 import { PMD_SIZE, pteNone, ptePfn, ptePresent, pteSpecial } from '../pgtable/pte.js';
-import { LabError } from '../util/errors.js';
+import { GuestOutOfMemory } from '../util/errors.js';
 import type { Process } from './process.js';
 import { VM_DONTEXPAND, VM_LOCKED, VM_LOCKED_MASK, VM_MAYSHARE, VM_PFNMAP, VM_SHARED, type Vma } from './vma.js';
 import { folioPteBatch } from './zap.js';
@@ -193,7 +193,9 @@ function moveNormalPmd(mm: Process, oldAddr: number, newAddr: number): boolean {
   const k = mm.kernel;
   return k.telemetry.calls.within('move_normal_pmd', () => {
     const moved = k.pgtable.tables.movePmdTable(mm, oldAddr, newAddr);
-    if (moved === undefined) throw new LabError(`out of guest physical memory allocating page tables for mremap to 0x${newAddr.toString(16)}; raise --set mem_mb`);
+    // The guest used up its memory, as a fault's table allocation can: the OOM killer's case, not
+    // bad input. Both VMAs exist while tables move, so the half-moved range is torn down whole.
+    if (moved === undefined) throw new GuestOutOfMemory(`out of guest physical memory allocating page tables for mremap to 0x${newAddr.toString(16)}; raise --set mem_mb (now ${k.policy.mem_mb})`);
     if (!moved) return false;
     // The cached PTE table of the last fault may be the one that moved.
     mm.invalidatePteCache();

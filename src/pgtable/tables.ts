@@ -8,6 +8,7 @@
  * User tables carry PXNTable (arm64 pgalloc.h: user page tables are never executable at EL1).
  */
 import type { Mmu } from '../mmu/index.js';
+import { GuestOutOfMemory } from '../util/errors.js';
 import type { U64 } from '../util/u64.js';
 import type { MmuGather } from './mmu_gather.js';
 import type { MmContext } from './policy.js';
@@ -69,7 +70,8 @@ export class PageTables {
   /** A new pgd for a new mm. */
   pgdAlloc(): number {
     const pa = this.alloc.allocTablePage(0);
-    if (pa === undefined) throw new Error('out of memory allocating a pgd');
+    // fork or execve when the guest has used up its memory: the OOM killer's case, as for a fault.
+    if (pa === undefined) throw new GuestOutOfMemory('out of guest physical memory allocating a pgd for a new address space; raise --set mem_mb');
     this.pages[0]!++;
     return pa;
   }

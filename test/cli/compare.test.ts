@@ -128,6 +128,19 @@ describe('contpte-lab compare: everything is checked before the first run', () =
     expect(r.err.split('\n')).toEqual(['contpte-lab: Invalid values: Argument: preset, Given: "page_fault9", Choices: "page_fault3-regression" (see \'contpte-lab --help\')', '']);
   });
 
+  it('more than 64 runs through the CLI: on a terminal (script(1) gives one) a refusal before any run; through pipes a warning, then the runs', () => {
+    const big = ['--matrix', 'tlb_entries=5,10,15,20,25,30,35,40,45,50,55,60,65 contpte=on,off cpus=1,2,3', '--max-insns', '1000', '--format', 'csv'];
+    const cmd = [process.execPath, CLI, 'compare', HELLO, ...big].map((a) => `'${a}'`).join(' ');
+    const tty = spawnSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8', timeout: 120_000 });
+    if (tty.error) throw new Error('script(1) does not run: apt-get install bsdutils');
+    expect({ code: tty.status, out: tty.stdout.replace(/\r/g, '') }).toEqual({ code: 2, out: 'contpte-lab: compare: 78 runs (more than 64) would take long: check the matrix, then add --yes to run them\n' });
+    const piped = compare(HELLO, ...big);
+    expect(piped.err.split('\n')[0]).toBe('contpte-lab: warning: 78 runs (more than 64); this may take long');
+    // Each run stopped by its budget of 1000 instructions: a row each, exit 1.
+    expect(piped.out.trim().split('\r\n')).toHaveLength(79);
+    expect(piped.code).toBe(1);
+  }, 150_000);
+
   it('more than 64 runs: a warning when nobody can answer, a refusal on a terminal without --yes', () => {
     expect(largeComparisonVerdict(64, { tty: true, yes: false })).toEqual({ kind: 'ok' });
     expect(largeComparisonVerdict(65, { tty: false, yes: false })).toEqual({ kind: 'warn', message: 'contpte-lab: warning: 65 runs (more than 64); this may take long' });

@@ -281,8 +281,20 @@ describe('usage errors (exit code 2, one line)', () => {
     expect(r.err).toBe('contpte-lab: --emit-jobs runs nothing: give --html to contpte-lab collect DIR\n');
     expect(r.code).toBe(2);
     r = await cli(['compare', HELLO, '--matrix', 'contpte=maybe', '--emit-jobs', join(tmp, 'k')]);
-    expect(r.err).toMatch(/^contpte-lab: --set contpte=maybe: .*\n$/);
+    expect(r.err).toBe('contpte-lab: case contpte=maybe: --set contpte=maybe: expected on|off\n');
     expect(r.code).toBe(2);
+    // The program is checked as compare checks it before running: /dev/zero was read until node
+    // was killed for lack of memory, a script made a study whose every job failed.
+    const script = join(tmp, 'script.sh');
+    writeFileSync(script, '#!/bin/sh\necho hi\n', { mode: 0o755 });
+    for (const [elf, err] of [
+      ['/dev/zero', 'contpte-lab: /dev/zero: permission denied (EACCES): a character device, not a regular file, and execve runs only regular files\n'],
+      [script, `contpte-lab: ${script}: not an ELF file (starts with '#!/bi')\n`],
+    ] as const) {
+      const study = join(tmp, `s-${elf.length}`);
+      expect(await cli(['compare', elf, '--matrix', 'contpte=on', '--emit-jobs', study])).toMatchObject({ code: 2, err });
+      expect(existsSync(study)).toBe(false);
+    }
     r = await cli(['collect', dir]);
     expect(r.err).toBe(`contpte-lab: '${dir}' is not a study directory (no manifest.json; make one with compare --emit-jobs DIR)\n`);
     expect(r.code).toBe(2);

@@ -101,8 +101,10 @@ describe('repeatable options and the program', () => {
     expect(r.err).toContain('argv[1] = arg');
   });
 
-  it('--trace-limit and --trace-events without --trace are usage errors (one line, exit 2)', () => {
+  it('--trace-limit, --trace-events and --trace-format without --trace are usage errors (one line, exit 2)', () => {
     expect(run(HELLO, '--trace-limit', '1MB')).toEqual({ code: 2, out: '', err: 'contpte-lab: --trace-limit needs --trace FILE (there is no trace to cap)\n' });
     expect(run(HELLO, '--trace-events', 'fault')).toEqual({ code: 2, out: '', err: 'contpte-lab: --trace-events needs --trace FILE (there is no trace to filter)\n' });
+    // Asking for a format of no trace was silently ignored.
+    expect(run(HELLO, '--trace-format', 'perfetto')).toEqual({ code: 2, out: '', err: 'contpte-lab: --trace-format needs --trace FILE (there is no trace to format)\n' });
   });
 });

@@ -187,13 +187,14 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
   handler: async (args) => {
     const format = jsonFormat(args);
     const { req, title } = buildRequest(args);
+    // Fail before work: the program, every case's settings and the output path, then the size.
+    // A study too: its jobs would fail on every machine (and /dev/zero would never be hashed).
+    precheckCases(req.elf, resolveCases(req));
     if (args['emit-jobs'] !== undefined) {
       emitStudy(args['emit-jobs'], req, title, args);
       return;
     }
     const runs = distinctRuns(req);
-    // Fail before work: the program, every case's settings and the output path, then the size.
-    precheckCases(req.elf, resolveCases(req));
     if (args.html !== undefined) precheckOutputPath('--html', args.html);
     if (args.timeout !== undefined) parseUserNumber(args.timeout, '--timeout');
     if (args['max-insns'] !== undefined) parseUserNumber(args['max-insns'], '--max-insns');
