@@ -1,8 +1,11 @@
 /*
  * labtrace.c: the guest half of `contpte-lab validate` on a real arm64 kernel.
  *
- *   labtrace OUT PROGRAM [ARGS...]
+ *   labtrace [-u UID] OUT PROGRAM ARGV0 [ARGS...]
  *
+ * PROGRAM is executed with ARGV0 as its argv[0] and the tracer's own environment (the host runs
+ * it under `env -i`, so the program sees what the model's guest sees), as user and group UID
+ * when -u is given.
  * Runs PROGRAM under ptrace and watches for the contpte-lab marker syscall of lab.h (x8 =
  * 0x4C4142), which real Linux answers with -ENOSYS. At lab_reset_stats() it snapshots the kernel
  * counters (kprobe hit counts, /proc/vmstat, the 64 KiB mTHP stats) and then executes `hint
@@ -22,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/ptrace.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -78,10 +82,21 @@ static void read_label(pid_t pid, unsigned long addr, char *label, size_t len)
 		strcpy(label, "?");
 }
 
+/* What the vforked child runs, and as whom (-1: the tracer's own ids); not locals, which vfork
+ * may clobber. */
+static long child_uid = -1;
+static char *child_path;
+static char **child_argv;
+
 int main(int argc, char **argv)
 {
-	if (argc < 3) {
-		fprintf(stderr, "usage: labtrace OUT PROGRAM [ARGS...]\n");
+	if (argc > 2 && strcmp(argv[1], "-u") == 0) {
+		child_uid = strtol(argv[2], NULL, 10);
+		argv += 2;
+		argc -= 2;
+	}
+	if (argc < 4) {
+		fprintf(stderr, "usage: labtrace [-u UID] OUT PROGRAM ARGV0 [ARGS...]\n");
 		return 2;
 	}
 	out = fopen(argv[1], "a");
@@ -89,6 +104,8 @@ int main(int argc, char **argv)
 		perror(argv[1]);
 		return 2;
 	}
+	child_path = argv[2];
+	child_argv = argv + 3;
 	for (size_t i = 0; i < NSOURCES; i++)
 		fds[i] = open(SOURCES[i], O_RDONLY);
 	memset(before, 0, sizeof(before));
@@ -115,7 +132,10 @@ int main(int argc, char **argv)
 	}
 	if (pid == 0) {
 		ptrace(PTRACE_TRACEME, 0, 0, 0);
-		execv(argv[2], argv + 2);
+		/* Raw calls: the child shares the tracer's memory until it execs. */
+		if (child_uid >= 0 && (syscall(SYS_setgroups, 0, NULL) != 0 || syscall(SYS_setgid, child_uid) != 0 || syscall(SYS_setuid, child_uid) != 0))
+			_exit(126);
+		execv(child_path, child_argv);
 		_exit(127);
 	}
 	int status;

@@ -10,10 +10,10 @@ import { runMachine } from '../machine/run.js';
 import type { Dump } from '../report/summary.js';
 import { UsageError } from '../util/errors.js';
 import { compareRegion, renderRegion, type RegionCompare } from './compare.js';
-import { runReal, type RealRun, type ValidateCase } from './real.js';
+import { caseArgv0, runReal, type GuestSettings, type RealRun, type ValidateCase } from './real.js';
 import { checkTools, helperSourceDir, KNOWN_KERNELS, resolveKernel } from './setup.js';
 
-export type { ValidateCase } from './real.js';
+export type { GuestSettings, ValidateCase } from './real.js';
 
 /**
  * Knobs the real side applies (sysfs, mount, debugfs, read_ahead_kb) or that describe what the
@@ -77,6 +77,8 @@ export interface ValidateOptions {
   /** The model's profile; default: the kernel's (linux-6.12 for a folder). */
   readonly profile?: string;
   readonly cases: readonly ValidateCase[];
+  /** How every program is started, on both sides (the seed and budget: the model's only). */
+  readonly guest?: GuestSettings;
   readonly known?: readonly KnownDifference[];
   readonly log?: (line: string) => void;
   readonly timeoutSeconds?: number;
@@ -92,10 +94,24 @@ export async function validate(o: ValidateOptions): Promise<ValidateResult> {
   const known = o.known ?? loadKnownDifferences();
   const model: { dumps: Dump[]; exit: string }[] = [];
   for (const c of o.cases) {
-    const { summary, end } = await runMachine({ elf: c.elf, args: c.args, profile, sets: c.sets, stdout: () => {}, stderr: () => {}, diagnostics: () => {} });
+    const g = o.guest;
+    const { summary, end } = await runMachine({
+      elf: c.elf,
+      args: c.args,
+      argv0: caseArgv0(c, g),
+      profile,
+      sets: c.sets,
+      ...(g?.env !== undefined ? { env: g.env } : {}),
+      ...(g?.uid !== undefined ? { uid: g.uid } : {}),
+      ...(g?.seed !== undefined ? { seed: g.seed } : {}),
+      ...(g?.maxInsns !== undefined ? { maxInsns: g.maxInsns } : {}),
+      stdout: () => {},
+      stderr: () => {},
+      diagnostics: () => {},
+    });
     model.push({ dumps: summary.dumps, exit: end.exitCode === null ? end.reason : end.reason === 'signal' ? `signal ${end.exitCode - 128}` : `exit ${end.exitCode}` });
   }
-  const real = await runReal({ kernel, profile, cases: o.cases, ...(o.timeoutSeconds !== undefined ? { timeoutSeconds: o.timeoutSeconds } : {}), ...(o.log ? { log: o.log } : {}) });
+  const real = await runReal({ kernel, profile, cases: o.cases, ...(o.guest !== undefined ? { guest: o.guest } : {}), ...(o.timeoutSeconds !== undefined ? { timeoutSeconds: o.timeoutSeconds } : {}), ...(o.log ? { log: o.log } : {}) });
   const cases: CaseResult[] = [];
   const unexplained: ValidateResult['unexplained'][number][] = [];
   o.cases.forEach((c, i) => {

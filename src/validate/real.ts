@@ -24,6 +24,7 @@ import { EnvironmentError } from '../util/errors.js';
 import { cpioNewcGz, type CpioEntry } from './cpio.js';
 import { busyboxArm64, labtrace, tlbiPlugin, type RealKernel } from './setup.js';
 import { tlbiName } from './tlbi.js';
+import { DEFAULT_IDS } from '../linux/process.js';
 
 /** One program run on both sides. */
 export interface ValidateCase {
@@ -32,6 +33,25 @@ export interface ValidateCase {
   readonly args: readonly string[];
   /** Knob overrides of this case (on top of the profile). */
   readonly sets: readonly string[];
+}
+
+/**
+ * How every case's program is started, on both sides: its environment (empty by default, as
+ * `run` gives it), user and group id (default the model's, 1000, not the real init's root), and
+ * argv[0] (default: the ELF's file name, so both stacks hold the same strings). The model alone
+ * also takes a seed and an instruction budget.
+ */
+export interface GuestSettings {
+  readonly env?: readonly string[];
+  readonly uid?: number;
+  readonly argv0?: string;
+  readonly seed?: number;
+  readonly maxInsns?: number;
+}
+
+/** argv[0] of a case: the one asked for, or the ELF's file name. */
+export function caseArgv0(c: ValidateCase, guest: GuestSettings | undefined): string {
+  return guest?.argv0 ?? c.elf.split('/').pop()!;
 }
 
 /** The counters of one lab_reset_stats() .. lab_dump_stats() region on the real kernel. */
@@ -99,7 +119,7 @@ function sysfsLines(p: MmPolicy): string[] {
 }
 
 /** The init script: boot set-up, then each case with its settings. */
-function initScript(cases: readonly ValidateCase[], policies: readonly MmPolicy[], profile: string): string {
+function initScript(cases: readonly ValidateCase[], policies: readonly MmPolicy[], profile: string, guest: GuestSettings | undefined): string {
   const s: string[] = [
     '#!/bin/busybox sh',
     '/bin/busybox --install -s /bin',
@@ -148,12 +168,22 @@ function initScript(cases: readonly ValidateCase[], policies: readonly MmPolicy[
     // next_uptodate_folio), so the program's text would fault in page by page: a text or rodata
     // page first read inside a region was one fault more than the model, which maps 16.
     s.push(`cp /lab/bin${i} /run/bin${i}`);
-    const argv = [`/run/bin${i}`, ...c.args].map(shQuote).join(' ');
-    s.push(`/lab/labtrace /run/r${i} ${argv} > /run/o${i} 2>&1; rm -f /run/bin${i}`);
+    s.push(`${caseCommand(i, c, guest)} > /run/o${i} 2>&1; rm -f /run/bin${i}`);
     s.push(`echo "@result ${i}"; cat /run/r${i}; echo "@output ${i}"; cat /run/o${i}; echo "@done ${i}"`);
   });
   s.push(`echo "@end ${profile}"`, 'poweroff -f');
   return s.join('\n') + '\n';
+}
+
+/**
+ * The init script's command for case `i`: labtrace runs /run/bin<i> with the case's argv[0] and
+ * arguments, as the user asked for, under `env -i` with the environment given (the model's guest
+ * starts with an empty one unless told, not with init's).
+ */
+export function caseCommand(i: number, c: ValidateCase, guest: GuestSettings | undefined): string {
+  const env = ['env', '-i', ...(guest?.env ?? [])].map(shQuote).join(' ');
+  const argv = [`/run/bin${i}`, caseArgv0(c, guest), ...c.args].map(shQuote).join(' ');
+  return `${env} /lab/labtrace -u ${guest?.uid ?? DEFAULT_IDS.uid} /run/r${i} ${argv}`;
 }
 
 /** Puts back the read_ahead_kb the kernel computed (saved at boot) after a case that overrode it. */
@@ -225,6 +255,8 @@ export interface RealOptions {
   readonly kernel: RealKernel;
   readonly profile: string;
   readonly cases: readonly ValidateCase[];
+  /** How the programs are started (environment, user, argv[0]). */
+  readonly guest?: GuestSettings;
   /** Wall-clock limit for the whole boot, seconds. */
   readonly timeoutSeconds?: number;
   /** Progress lines (the guest console as it comes). */
@@ -244,7 +276,7 @@ export async function runReal(o: RealOptions): Promise<RealRun> {
     entries.push({ kind: 'file', path: 'lab/virtio_blk.ko', data: mod });
     entries.push({ kind: 'file', path: 'lab/probes', data: Buffer.from(PROBES.join('\n') + '\n') });
     o.cases.forEach((c, i) => entries.push({ kind: 'file', path: `lab/bin${i}`, data: readFileSync(c.elf), mode: 0o755 }));
-    entries.push({ kind: 'file', path: 'init', data: Buffer.from(initScript(o.cases, policies, o.profile)), mode: 0o755 });
+    entries.push({ kind: 'file', path: 'init', data: Buffer.from(initScript(o.cases, policies, o.profile, o.guest)), mode: 0o755 });
     writeFileSync(join(work, 'initrd.gz'), cpioNewcGz(entries));
     const disk = join(work, 'disk.img');
     execFileSync('truncate', ['-s', '1G', disk]);

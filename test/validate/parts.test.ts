@@ -157,3 +157,12 @@ describe('what validate needs', () => {
     expect(modelOnlySets(['anon_mthp=64K', 'contpte=off', 'tmp_fs=tmpfs', 'tlbi_range=off', 'ra_kb=256', 'blk_ra_rule=v6.12'])).toEqual(['contpte=off', 'tlbi_range=off']);
   });
 });
+
+describe('how the real side starts a program', () => {
+  it('under env -i with the given environment, as uid 1000 unless told, with argv[0] the ELF name unless told', async () => {
+    const { caseCommand } = await import('../../src/validate/real.js');
+    const c = { name: 'pf3', elf: '/x/firmware/bin/page_fault3', args: ['16M', "it's"], sets: [] };
+    expect(caseCommand(0, c, undefined)).toBe("env -i /lab/labtrace -u 1000 /run/r0 /run/bin0 page_fault3 16M 'it'\\''s'");
+    expect(caseCommand(3, c, { env: ['A=b c'], uid: 0, argv0: 'pf' })).toBe("env -i 'A=b c' /lab/labtrace -u 0 /run/r3 /run/bin3 pf 16M 'it'\\''s'");
+  });
+});

@@ -80,3 +80,26 @@ describe('validate suite: model against real kernels', () => {
     );
   }
 });
+
+describe('validate: the program starts alike on both sides', () => {
+  it(
+    "environment, user id and argv[0] (--env, --uid, --argv0): Debian's busybox prints the same line on the real kernel and under run",
+    async () => {
+      const { spawnSync } = await import('node:child_process');
+      const { busyboxArm64 } = await import('../../src/validate/setup.js');
+      const bb = busyboxArm64();
+      const script = 'echo argv0=$0 A=$A uid=$(id -u) vars=$(env | wc -l)';
+      const guest = ['--env', 'A=b c', '--uid', '0', '--argv0', 'sh'];
+      const v = spawnSync('node', ['dist/src/cli/main.js', 'validate', '--json', ...guest, bb, '--', '-c', script], { encoding: 'utf8' });
+      expect(v.status, v.stderr).toBe(0);
+      const real = (JSON.parse(v.stdout) as { real: { cases: { output: string }[] } }).real.cases[0]!.output;
+      const model = spawnSync('node', ['dist/src/cli/main.js', 'run', ...guest, bb, '--', '-c', script], { encoding: 'utf8' });
+      expect(real).toBe('argv0=sh A=b c uid=0 vars=4\n');
+      expect(model.stdout).toBe(real);
+      // By default: an empty environment and uid 1000 on both sides, argv[0] the file name.
+      const d = spawnSync('node', ['dist/src/cli/main.js', 'validate', '--json', bb, '--', 'sh', '-c', script], { encoding: 'utf8' });
+      expect((JSON.parse(d.stdout) as { real: { cases: { output: string }[] } }).real.cases[0]!.output).toBe('argv0=sh A= uid=1000 vars=3\n');
+    },
+    TIMEOUT_MS,
+  );
+});

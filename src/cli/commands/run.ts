@@ -73,11 +73,10 @@ export const runCommand: CommandModule<object, RunArgs> = {
   handler: async (a) => {
     // Repeatable options take one value each, so `run --set k=v prog` keeps prog as the ELF.
     const sets = listOption(a.set);
-    const env = a.env === undefined ? undefined : listOption(a.env);
+    const env = parseEnv(a.env);
     const { knobs, cost } = partitionSets(sets);
     const costParams = checkCostParams(costParamsWith(cost));
     const guestArgs = [...(a.args ?? []), ...(a['--'] ?? [])].map(String);
-    for (const e of env ?? []) if (!/^[^=]+=/.test(e)) throw new UsageError(`--env: '${e}' is not NAME=value`);
     const trace = parseTraceCli(a);
     // SIGINT/SIGTERM: the guest stops at the next slice, the summary so far is printed (marked
     // interrupted), the trace is closed validly, and the exit status is 130/143. A second one
@@ -142,8 +141,16 @@ export function listOption(v: string | string[] | undefined): string[] {
   return v === undefined ? [] : Array.isArray(v) ? v.map(String) : [String(v)];
 }
 
+/** --env's values (repeatable), each NAME=value; undefined when none was given. */
+export function parseEnv(v: string | string[] | undefined): string[] | undefined {
+  if (v === undefined) return undefined;
+  const env = listOption(v);
+  for (const e of env) if (!/^[^=]+=/.test(e)) throw new UsageError(`--env: '${e}' is not NAME=value`);
+  return env;
+}
+
 /** --uid: a user id Linux can have (0 .. 2^32 - 2; -1 means "no change" to setuid and is refused). */
-function parseUid(text: string): number {
+export function parseUid(text: string): number {
   const n = parseUserNumber(text, '--uid');
   if (!Number.isInteger(n) || n < 0 || n > 0xfffffffe) throw new UsageError(`--uid: '${text}' is not a user id (0 to 4294967294)`);
   return n;

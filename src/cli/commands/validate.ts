@@ -9,7 +9,9 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { UsageError } from '../../util/errors.js';
-import { loadKnownDifferences, renderValidate, validate, type ValidateCase } from '../../validate/index.js';
+import { parseUserNumber } from '../../util/num.js';
+import { loadKnownDifferences, renderValidate, validate, type GuestSettings, type ValidateCase } from '../../validate/index.js';
+import { parseEnv, parseUid } from './run.js';
 
 interface ValidateArgs {
   elf?: string;
@@ -20,6 +22,11 @@ interface ValidateArgs {
   cases?: string;
   json: boolean;
   timeout?: string;
+  env?: string | string[];
+  uid?: string;
+  argv0?: string;
+  seed?: string;
+  'max-insns'?: string;
   '--'?: (string | number)[];
 }
 
@@ -62,6 +69,11 @@ export const validateCommand: CommandModule<object, ValidateArgs> = {
       .option('cases', { type: 'string', describe: 'a file of cases, one per line: [--set k=v ...] <elf> [args...]; all run in one boot' })
       .option('json', { type: 'boolean', default: false, describe: 'print the comparison as JSON' })
       .option('timeout', { type: 'string', describe: 'seconds allowed for the real kernel run (default 1800)' })
+      .option('env', { type: 'string', describe: "NAME=value for the programs' environment on both sides (repeatable; default empty on both)" })
+      .option('uid', { type: 'string', describe: "the programs' user and group id on both sides (default 1000, the model's)" })
+      .option('argv0', { type: 'string', describe: "the programs' argv[0] on both sides (default: the ELF's file name)" })
+      .option('seed', { type: 'string', describe: "the model's guest random seed (the real kernel's getrandom cannot be seeded)" })
+      .option('max-insns', { type: 'string', describe: "the model's instruction budget (the real side has --timeout)" })
       .parserConfiguration({ 'populate--': true, 'parse-numbers': false, 'parse-positional-numbers': false }) as unknown as Argv<ValidateArgs>,
   handler: async (a) => {
     const sets = a.set ?? [];
@@ -79,9 +91,18 @@ export const validateCommand: CommandModule<object, ValidateArgs> = {
       timeout = Number(a.timeout);
       if (!Number.isFinite(timeout) || timeout <= 0) throw new UsageError(`--timeout: '${a.timeout}' is not a positive number of seconds`);
     }
+    const env = parseEnv(a.env);
+    const guest: GuestSettings = {
+      ...(env !== undefined ? { env } : {}),
+      ...(a.uid !== undefined ? { uid: parseUid(a.uid) } : {}),
+      ...(a.argv0 !== undefined ? { argv0: a.argv0 } : {}),
+      ...(a.seed !== undefined ? { seed: parseUserNumber(a.seed, '--seed') } : {}),
+      ...(a['max-insns'] !== undefined ? { maxInsns: parseUserNumber(a['max-insns'], '--max-insns') } : {}),
+    };
     const known = loadKnownDifferences();
     const r = await validate({
       kernel: a.kernel,
+      guest,
       ...(a.profile !== undefined ? { profile: a.profile } : {}),
       cases,
       known,
