@@ -1011,10 +1011,12 @@ export class Machine {
   }
 
   private handleAbort(info: AbortInfo): 'retry' | StopReason {
-    const pc = info.pcBig ?? BigInt(info.pc);
     // An access or fetch by an instruction at a misaligned PC (exceptions.ts): the PC alignment
-    // fault comes first.
-    if (isMisalignedPc(pc)) return this.signalStop(signalForException({ kind: 'pc-alignment', pc }));
+    // fault comes first. (Below 2^53 the PC is exact as a Number: no bigint per abort.)
+    if (info.pcBig !== undefined || info.pc % 4 !== 0) {
+      const pc = info.pcBig ?? BigInt(info.pc);
+      if (isMisalignedPc(pc)) return this.signalStop(signalForException({ kind: 'pc-alignment', pc }));
+    }
     if (info.cause === 'alignment') {
       const a = info.accesses[0]!;
       return this.fatal({ signal: 'SIGBUS', code: 'BUS_ADRALN', addr: a.va, access: a.kind, pc: info.pc, reason: `misaligned ${info.form} access` });
