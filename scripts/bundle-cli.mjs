@@ -12,9 +12,10 @@
 import { renameSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-// compare's case worker (dist/src/report/case-worker.js) is an entry of its own: each of its
-// threads loads it once, and bundled it loads as fast as the CLI does.
-const entries = ['../dist/src/cli/main.js', '../dist/src/report/case-worker.js'].map((p) => fileURLToPath(new URL(p, import.meta.url)));
+// compare's pool process (dist/src/report/pool-host.js) and its case workers
+// (dist/src/report/case-worker.js) are entries of their own: each loads once per process or
+// thread, and bundled loads as fast as the CLI does.
+const entries = ['../dist/src/cli/main.js', '../dist/src/report/case-worker.js', '../dist/src/report/pool-host.js'].map((p) => fileURLToPath(new URL(p, import.meta.url)));
 let esbuild;
 try {
   esbuild = await import('esbuild');

@@ -10,9 +10,10 @@
  * next case gets a new worker. A timeout is the run's time budget (the engine's watchdog stops
  * even a guest loop that never calls back into JavaScript) and reads as a killed child; a case
  * that still has not ended GRACE_MS later loses its worker. What threads cannot contain is a
- * native crash of Unicorn itself, which takes the process down (--isolate runs each case in a
- * child), nor a worker stuck in native code, which Node cannot end: `stuck` counts those, and
- * the caller then ends the process with hardExit (util/hard-exit.ts).
+ * native crash of Unicorn itself, which takes the process down (compare therefore holds this
+ * pool in a process of its own, pool-process.ts), nor a worker stuck in native code, which Node
+ * cannot end: `stuck` counts those, and the pool's process then ends with hardExit
+ * (util/hard-exit.ts).
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';

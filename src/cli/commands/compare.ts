@@ -13,9 +13,9 @@ import { crossCases, expandMatrix, preset, PRESETS, readCasesFile, type CaseSpec
 import { comparisonTable, distinctRuns, failureReport, resolveCases, runComparison, type CompareRequest } from '../../report/compare.js';
 import { partitionSets } from '../../report/cost.js';
 import { largeComparisonVerdict, LARGE_COMPARISON, precheckCases, precheckOutputPath } from '../../report/precheck.js';
-import { cliPath, packageRoot, runArgv, runChild, stopChildren, type PoolProgress } from '../../report/runner.js';
+import { cliPath, packageRoot, runArgv, runChild, stopChildren, type PoolProgress, type RunResult } from '../../report/runner.js';
 import { runsInThread } from '../../report/case-run.js';
-import { CaseThreadPool } from '../../report/threads.js';
+import { CaseProcessPool, isLost } from '../../report/pool-process.js';
 import { emitStudy, jsonFormat } from './collect.js';
 import { commandLine, etaMs, formatDuration, paint, showsProgress, tableWidth, usesColour, type TermStream } from '../tty.js';
 import { OUTPUT_FORMATS, renderComparison, writeHtmlComparison, type OutputFormat } from '../../report/output.js';
@@ -222,7 +222,7 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
     if (jobs < 1) throw new UsageError('--jobs: at least 1');
     const timeoutSeconds = args.timeout !== undefined ? parseUserNumber(args.timeout, '--timeout') : undefined;
     const cli = cliPath();
-    const pool = args.isolate ? null : new CaseThreadPool(jobs, timeoutSeconds !== undefined ? { timeoutSeconds } : {});
+    const pool = args.isolate ? null : new CaseProcessPool(jobs, timeoutSeconds !== undefined ? { timeoutSeconds } : {});
     // SIGINT/SIGTERM: the runs end with the tool (never left running on their own). A child
     // inside a long stretch of guest code without a kernel event only sees a signal at its next
     // one: SIGKILL ends it at once. A thread's case stops at its next time slice (at most 100 ms
@@ -259,11 +259,19 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
         jobs,
         runner: (r) => {
           if (stopping !== null) return Promise.resolve({ ok: false, error: 'not run: compare was interrupted', exitCode: null, seconds: 0, stderr: '' });
-          if (pool !== null && runsInThread(r)) return pool.run(r);
           // A child killed by the signal handler left no summary: say what stopped it.
-          return runChild(r, { cli, ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}) }).then((res) =>
-            stopping !== null && !res.ok && res.summary === undefined ? { ...res, error: `killed: compare was interrupted by ${stopping}` } : res,
-          );
+          const alone = (): Promise<RunResult> =>
+            runChild(r, { cli, ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}) }).then((res) =>
+              stopping !== null && !res.ok && res.summary === undefined ? { ...res, error: `killed: compare was interrupted by ${stopping}` } : res,
+            );
+          if (pool === null || !runsInThread(r)) return alone();
+          // The pool's process ended under this case (a native crash in one of its cases): every
+          // case it had in progress runs again alone, where only the one that crashes fails.
+          return pool.run(r).then((res) => {
+            if (!isLost(res)) return res;
+            if (stopping === null) process.stderr.write(`contpte-lab: ${res.lost} with this case in progress: running it again in a process of its own (${runArgv(r).join(' ')})\n`);
+            return alone();
+          });
         },
         ...(progress !== undefined ? { progress } : {}),
       });

@@ -1,0 +1,64 @@
+/**
+ * compare's thread pool in a process of its own (report/pool-process.ts): results as the threads
+ * give them, and a native crash (here a worker that aborts the whole process, as a crash inside
+ * Unicorn would) costing only the cases that process had in progress, which come back `lost`;
+ * the next case gets a new process. End to end, compare's results with the pool process equal
+ * those of one child per case (--isolate).
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { CaseProcessPool, isLost } from '../../src/report/pool-process.js';
+import type { RunSpec } from '../../src/report/runner.js';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const CLI = join(ROOT, 'dist/src/cli/main.js');
+const spec = (args: string[]): RunSpec => ({ elf: join(ROOT, 'firmware/bin/hello'), args, sets: [], extra: [] });
+
+describe("compare's pool in a process of its own", () => {
+  it('a native crash in one case loses only the cases of that process, and the next case gets a new process', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pool-process-'));
+    // A worker that answers at once, except on 'slow' (after 300 ms) and 'crash' (the whole
+    // process gets SIGSEGV, as from a segfault inside Unicorn).
+    const file = join(dir, 'crashing-worker.mjs');
+    writeFileSync(
+      file,
+      `import { parentPort } from 'node:worker_threads';
+parentPort.on('message', (m) => {
+  const a = m.spec.args[0];
+  if (a === 'crash') setTimeout(() => process.kill(process.pid, 'SIGSEGV'), 100);
+  else setTimeout(() => parentPort.postMessage({ kind: 'done', id: m.id, output: { stdout: '', stderr: 'contpte-lab: ran ' + a + '\\n', exitCode: 2 } }), a === 'slow' ? 300 : 0);
+});
+parentPort.postMessage({ kind: 'ready' });
+`,
+    );
+    const pool = new CaseProcessPool(2, { workerFile: file });
+    try {
+      const first = await pool.run(spec(['one']));
+      expect(first).toMatchObject({ ok: false, error: 'exit code 2: contpte-lab: ran one', exitCode: 2 });
+      // Two threads: 'slow' is still running when 'crash' takes the process down.
+      const [slow, crash] = await Promise.all([pool.run(spec(['slow'])), pool.run(spec(['crash']))]);
+      expect(isLost(slow) && isLost(crash)).toBe(true);
+      expect(crash).toEqual({ lost: "the pool's process ended (signal SIGSEGV)" });
+      const after = await pool.run(spec(['two']));
+      expect(after).toMatchObject({ ok: false, error: 'exit code 2: contpte-lab: ran two', exitCode: 2 });
+    } finally {
+      await pool.close();
+    }
+  }, 60_000);
+
+  it('compare gives the same table with its pool process as with a process per case (--isolate), and leaves no process behind', () => {
+    const args = ['compare', '--preset', 'page_fault3-regression', '--format', 'csv', '--', '16M', '2'];
+    const pooled = spawnSync('node', [CLI, ...args], { encoding: 'utf8' });
+    const isolated = spawnSync('node', [CLI, 'compare', '--isolate', ...args.slice(1)], { encoding: 'utf8' });
+    expect(pooled.status, pooled.stderr).toBe(0);
+    expect(isolated.status, isolated.stderr).toBe(0);
+    const counts = (csv: string): string => csv.split('\n').map((l) => l.split(',').slice(0, 11).join(',')).join('\n');
+    expect(counts(pooled.stdout)).toBe(counts(isolated.stdout));
+    expect(pooled.stdout.split('\n').length).toBe(6);
+    const left = spawnSync('pgrep', ['-f', 'dist/src/report/pool-host.js'], { encoding: 'utf8' });
+    expect(left.stdout.trim()).toBe('');
+  }, 120_000);
+});
