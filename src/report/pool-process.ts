@@ -113,7 +113,8 @@ export class CaseProcessPool {
     if (this.host !== null && !this.host.ended) return this.host;
     // Not bound to compare's terminal signals: a Ctrl-C reaches the whole process group, and
     // compare passes it on itself (stop).
-    const child = fork(this.opts.hostFile ?? poolHostPath(), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
+    // Its command line names the process it works for (ps, pgrep).
+    const child = fork(this.opts.hostFile ?? poolHostPath(), ['--for-pid', String(process.pid)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
     const host: Host = { child, pending: new Map(), ended: false, onStopped: null };
     child.on('message', (m: FromPoolHost) => {
       if (m.kind === 'done') {
