@@ -6,7 +6,7 @@
  * those of one child per case (--isolate).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -16,6 +16,20 @@ import type { RunSpec } from '../../src/report/runner.js';
 const ROOT = join(import.meta.dirname, '..', '..');
 const CLI = join(ROOT, 'dist/src/cli/main.js');
 const spec = (args: string[]): RunSpec => ({ elf: join(ROOT, 'firmware/bin/hello'), args, sets: [], extra: [] });
+
+/** The pids whose command line (NUL-separated, as /proc gives it) contains `needle`. */
+function processesRunning(needle: string): number[] {
+  const found: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (readFileSync(`/proc/${name}/cmdline`, 'latin1').includes(needle)) found.push(Number(name));
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return found;
+}
 
 describe("compare's pool in a process of its own", () => {
   it('a native crash in one case loses only the cases of that process, and the next case gets a new process', async () => {
@@ -64,7 +78,6 @@ parentPort.postMessage({ kind: 'ready' });
     expect(counts(out)).toBe(counts(isolated.stdout));
     expect(out.split('\n').length).toBe(6);
     // The pool's process names its compare on its command line; none is left for this one.
-    const left = spawnSync('pgrep', ['-f', `pool-host.js --for-pid ${child.pid} *$`], { encoding: 'utf8' });
-    expect(left.stdout.trim()).toBe('');
+    expect(processesRunning(`pool-host.js\0--for-pid\0${child.pid}\0`)).toEqual([]);
   }, 120_000);
 });
