@@ -4,10 +4,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { MADV_COLLAPSE, MADV_NOHUGEPAGE } from '../../src/mm/api.js';
-import { accessUser, MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../../src/mm/index.js';
+import { accessUser, MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE } from '../../src/mm/index.js';
 import { pmdTransHuge } from '../../src/pgtable/pmd.js';
-import { EINVAL } from '../../src/util/errno.js';
-import { alignedHint, machine, measure, MiB, PAGE, readPages, writePages, type Machine } from './helpers.js';
+import { EINVAL, ENOMEM } from '../../src/util/errno.js';
+import { alignedHint, machine, measure, MiB, mmapShared, PAGE, readPages, sparseFile, writePages, type Machine } from './helpers.js';
 
 const PROFILES = ['linux-6.12', 'linux-7.2'] as const;
 
@@ -194,6 +194,33 @@ describe('MADV_COLLAPSE refusals and failures', () => {
       const c = measure(m, () => expect(m.p.madvise(a + PAGE, 16 * PAGE, MADV_COLLAPSE)).toBe(profile === 'linux-6.12' ? -EINVAL : 0));
       expect(c.pteWrites + c.tlbiTotal).toBe(0);
     }
+  });
+
+  it('no free order-9 block: SCAN_ALLOC_HUGE_PAGE_FAIL gives ENOMEM before anything is touched', () => {
+    for (const profile of PROFILES) {
+      const m = machine(profile);
+      const a = anon(m, 2 * MiB);
+      writePages(m, a, 2 * MiB);
+      // Take every free 2 MiB block away from the page allocator.
+      while (m.k.memmap.folioAlloc(9).kind === 'ok');
+      const c = measure(m, () => expect(m.p.madvise(a, 2 * MiB, MADV_COLLAPSE)).toBe(-ENOMEM));
+      expect(c.pteWrites + c.tlbiTotal).toBe(0);
+      expect(stat(m, 'pgtable', 'pmd_writes')).toBe(0);
+      expect(stat(m, 'mm', 'thp_collapse_alloc_failed')).toBe(1);
+      expect(isHuge(m, a)).toBe(false);
+    }
+  });
+
+  it('shared anonymous (shmem) and ext4 file mappings: EINVAL (shmem: the model has no collapse_file; ext4: no CONFIG_READ_ONLY_THP_FOR_FS)', () => {
+    const m = machine('linux-6.12');
+    const s = m.p.mmap({ addr: alignedHint(m, 2 * MiB), len: 2 * MiB, prot: PROT_READ | PROT_WRITE, flags: MAP_SHARED | MAP_ANONYMOUS, file: null, pgoff: 0 });
+    writePages(m, s, 2 * MiB);
+    expect(m.p.madvise(s, 2 * MiB, MADV_COLLAPSE)).toBe(-EINVAL);
+    const f = sparseFile(m, 'ext4', 2 * MiB);
+    const b = mmapShared(m, f, 2 * MiB, alignedHint(m, 2 * MiB));
+    writePages(m, b, 2 * MiB);
+    const c = measure(m, () => expect(m.p.madvise(b, 2 * MiB, MADV_COLLAPSE)).toBe(-EINVAL));
+    expect(c.pteWrites + c.tlbiTotal).toBe(0);
   });
 
   it('a VMA smaller than 2 MiB is refused by thp_vma_allowable_order (EINVAL)', () => {
