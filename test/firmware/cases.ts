@@ -35,9 +35,9 @@ export type FirmwareProgram = (typeof FIRMWARE_PROGRAMS)[number];
  * MULTITASK. Their expected stdout lives in firmware/expected/ and multitask-qemu.test.ts checks
  * it against qemu-aarch64; the cases above stay single-task.
  */
-export const MULTITASK_PROGRAMS = ['wis_harness', 'fork_cow', 'block_ops', 'signals', 'pipe_pingpong', 'threads', 'spawn', 'fork_churn', 'procmem', 'memlock', 'sysvshm', 'tagged_ptr', 'musl_libc', 'code_write', 'punch_hole'] as const;
+export const MULTITASK_PROGRAMS = ['wis_harness', 'fork_cow', 'block_ops', 'signals', 'pipe_pingpong', 'threads', 'spawn', 'fork_churn', 'procmem', 'memlock', 'sysvshm', 'tagged_ptr', 'musl_libc', 'code_write', 'punch_hole', 'collapse_cases'] as const;
 /** Multi-task programs that execute arm64 programs, which qemu-user cannot: Linux is their reference. */
-export const LINUX_REFERENCE_PROGRAMS: readonly MultitaskProgram[] = ['spawn'];
+export const LINUX_REFERENCE_PROGRAMS: readonly MultitaskProgram[] = ['spawn', 'collapse_cases'];
 export type MultitaskProgram = (typeof MULTITASK_PROGRAMS)[number];
 
 export const FIRMWARE_DIR = fileURLToPath(new URL('../../firmware/', import.meta.url));
