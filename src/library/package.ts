@@ -10,9 +10,9 @@ import { UsageError } from '../util/errors.js';
 /** The programs of firmware/bin (firmware/Makefile's PROGRAMS and MULTITASK), by name. */
 export const FIRMWARE = [
   'hello', 'page_fault1', 'page_fault2', 'page_fault3', 'read_fault', 'mprotect_page', 'partial_munmap', 'compute', 'stride',
-  'syscalls', 'cow_data', 'mm_calls', 'ipc', 'calls',
+  'syscalls', 'cow_data', 'mm_calls', 'ipc', 'calls', 'collapse',
   'wis_harness', 'fork_cow', 'block_ops', 'signals', 'pipe_pingpong', 'threads', 'spawn', 'fork_churn', 'procmem', 'memlock', 'sysvshm',
-  'tagged_ptr', 'musl_libc', 'code_write', 'punch_hole',
+  'tagged_ptr', 'musl_libc', 'code_write', 'punch_hole', 'collapse_cases',
 ] as const;
 export type FirmwareName = (typeof FIRMWARE)[number];
 

@@ -33,6 +33,7 @@ export const MADV_WIPEONFORK = 18;
 export const MADV_KEEPONFORK = 19;
 export const MADV_POPULATE_READ = 22;
 export const MADV_POPULATE_WRITE = 23;
+export const MADV_COLLAPSE = 25;
 
 /** The errnos the memory manager returns (negated): the one Linux errno table. */
 export { EACCES, EAGAIN, EBADF, EEXIST, EFAULT, EFBIG, EINVAL, ENODEV, ENOENT, ENOMEM, EOVERFLOW, EPERM } from '../util/errno.js';

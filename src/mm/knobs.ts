@@ -46,6 +46,10 @@ export const TMPFS_HUGE_ORDERS: readonly TmpfsHugeOrders[] = ['pmd', 'any'];
 export type HugeZeroWp = 'split' | 'alloc';
 export const HUGE_ZERO_WPS: readonly HugeZeroWp[] = ['split', 'alloc'];
 
+/** Which kernel's MADV_COLLAPSE of anonymous memory (mm/khugepaged.c): 6.12's or 7.2's (khugepaged.ts). */
+export type MadvCollapse = 'v6.12' | 'v7.2';
+export const MADV_COLLAPSES: readonly MadvCollapse[] = ['v6.12', 'v7.2'];
+
 /** Which shmem mappings the per-size shmem mTHP sysfs knobs apply to (kernel-notes §0.2). */
 export type ShmemMthpScope = 'anon' | 'all';
 
@@ -101,6 +105,8 @@ export interface MmPolicy {
   thp_zero_page: boolean;
   /** A write to the huge zero PMD: split it (<= 6.14) or map a new THP in its place (6.15+). */
   huge_zero_wp: HugeZeroWp;
+  /** MADV_COLLAPSE as 6.12 (a writable PTE needed, one ptep_clear per PTE) or 7.2 (folio batches). */
+  madv_collapse: MadvCollapse;
   anon_thp_align: AnonThpAlign;
   tlb_entries: number;
   tlb_contig: boolean;
@@ -195,6 +201,7 @@ export const KNOBS: readonly KnobDef[] = [
   { name: 'tmpfs_huge_orders', type: { kind: 'enum', values: TMPFS_HUGE_ORDERS }, reader: 'mm/shmem', description: 'orders a huge= tmpfs file may allocate: pmd (6.12: order 9 only, else order 0) or any (7.2: every file order up to 9, highest that fits first)' },
   { name: 'thp_zero_page', type: BOOL, reader: 'mm', description: 'transparent_hugepage/use_zero_page: a read fault in a PMD-THP range maps the huge zero folio with a read-only PMD' },
   { name: 'huge_zero_wp', type: { kind: 'enum', values: HUGE_ZERO_WPS }, reader: 'mm', description: 'a write to the huge zero PMD: split (split into 512 zero-page PTEs, then copy one page; 6.12) or alloc (do_huge_zero_wp_pmd maps a new THP; 7.2)' },
+  { name: 'madv_collapse', type: { kind: 'enum', values: MADV_COLLAPSES }, reader: 'mm', description: 'MADV_COLLAPSE of anonymous memory: v6.12 (a block needs one writable PTE; old PTEs cleared one by one, unfolding each contiguous block; a range holding no whole 2 MiB block gives EINVAL unless it ends at its start) or v7.2 (no writable check; a large folio cleared in one batch, whole contiguous blocks without unfolding; no whole block gives 0)' },
   { name: 'anon_thp_align', type: { kind: 'enum', values: ANON_THP_ALIGNS }, reader: 'mm/placement', description: 'which private anonymous mmaps are 2 MiB-aligned: none (<6.7), any_size (6.7-6.11), pmd_multiple (6.12), pmd_multiple_no_hint (6.13+)' },
   { name: 'tlb_entries', type: { kind: 'int', min: 5, max: 1 << 20, multipleOf: 5 }, reader: 'mmu', description: 'TLB entries (5-way set associative, like the 1280-entry L2 TLB of Cortex-A76/Neoverse-N1)' },
   { name: 'tlb_contig', type: BOOL, reader: 'mmu', description: 'the TLB caches a contiguous block as one entry' },

@@ -7,7 +7,8 @@
  * MADV_WILLNEED reads a file range ahead; MADV_POPULATE_READ/WRITE fault the range in
  * (madvise_populate, populate.ts); MADV_REMOVE punches a hole in the file of a shared writable
  * mapping (madvise_remove: fallocate's PUNCH_HOLE | KEEP_SIZE, falloc.ts; the file's times are
- * not updated by the model).
+ * not updated by the model); MADV_COLLAPSE copies whole 2 MiB blocks of anonymous memory into
+ * PMD-mapped THPs (madvise_collapse, khugepaged.ts).
  *
  * Deviation: MADV_FREE on a large folio that the range covers only in part leaves it alone
  * (Linux tries to split the folio first).
@@ -23,6 +24,7 @@ import {
   MADV_KEEPONFORK,
   MADV_POPULATE_READ,
   MADV_POPULATE_WRITE,
+  MADV_COLLAPSE,
   MADV_REMOVE,
   MADV_WIPEONFORK,
   MADV_HUGEPAGE,
@@ -43,6 +45,7 @@ import { VM_DONTCOPY, VM_HUGEPAGE, VM_IO, VM_LOCKED, VM_MAYWRITE, VM_NOHUGEPAGE,
 import { ext4PunchHole, shmemPunchHole, type HoleResult } from './falloc.js';
 import { EOPNOTSUPP } from '../util/errno.js';
 import { folioPteBatch, unmapPageRange, ZapGather, type ZapDetails } from './zap.js';
+import { madviseCollapse } from './khugepaged.js';
 
 const KNOWN = new Set([
   MADV_NORMAL,
@@ -60,6 +63,7 @@ const KNOWN = new Set([
   MADV_KEEPONFORK,
   MADV_POPULATE_READ,
   MADV_POPULATE_WRITE,
+  MADV_COLLAPSE,
 ]);
 
 export function doMadvise(mm: Process, start: number, lenIn: number, advice: number): number {
@@ -127,6 +131,8 @@ function adviseVma(mm: Process, vma: Vma, start: number, end: number, advice: nu
       return updateFlags(mm, vma, start, end, vma.flags | VM_WIPEONFORK);
     case MADV_KEEPONFORK:
       return updateFlags(mm, vma, start, end, vma.flags & ~VM_WIPEONFORK);
+    case MADV_COLLAPSE:
+      return madviseCollapse(mm, vma, start, end);
     case MADV_WILLNEED:
       if (vma.file !== null && vma.file.fsType !== 'tmpfs') {
         forcePageCacheRa(mm.kernel.raContext(vma.file), vma.pgoffOf(start), (end - start) / PAGE_SIZE);

@@ -77,6 +77,9 @@ export interface MmStats {
   thp_pmds_copied: number;
   /** File folios mapped by a PMD (do_set_pmd; THP_FILE_MAPPED). */
   thp_file_mapped: number;
+  /** MADV_COLLAPSE (khugepaged.ts): order-9 folios allocated for a collapse, and allocations that failed (THP_COLLAPSE_ALLOC, THP_COLLAPSE_ALLOC_FAILED). */
+  thp_collapse_alloc: number;
+  thp_collapse_alloc_failed: number;
   /** Syscall-level operations. */
   mmap_calls: number;
   munmap_calls: number;
@@ -123,6 +126,8 @@ export function registerMmStats(stats: StatsRegistry): MmStats {
     thp_pmds_zapped: 0,
     thp_pmds_copied: 0,
     thp_file_mapped: 0,
+    thp_collapse_alloc: 0,
+    thp_collapse_alloc_failed: 0,
     mmap_calls: 0,
     munmap_calls: 0,
     mprotect_calls: 0,

@@ -48,10 +48,12 @@ export function compareRegion(model: Dump, real: RealRegion): RegionCompare {
     { name: '__contpte_try_unfold', model: c.unfolds, real: k('__contpte_try_unfold') },
     { name: 'mTHP 64K anon_fault_alloc', model: tallyNumber(c.mm['anon_folios_by_order'], '4'), real: real.counters['mthp64:anon_fault_alloc'] ?? null },
     // PMD-size THP (/proc/vmstat): order-9 anonymous folios mapped by a PMD fault, PMD splits,
-    // file folios mapped by a PMD.
+    // file folios mapped by a PMD, folios allocated by MADV_COLLAPSE.
     { name: 'thp_fault_alloc', model: tallyNumber(c.mm, 'thp_fault_alloc'), real: v('thp_fault_alloc') },
     { name: 'thp_split_pmd', model: tallyNumber(c.mm, 'thp_split_pmd'), real: v('thp_split_pmd') },
     { name: 'thp_file_mapped', model: tallyNumber(c.mm, 'thp_file_mapped'), real: v('thp_file_mapped') },
+    // Order-9 folios allocated by MADV_COLLAPSE (alloc_charge_folio).
+    { name: 'thp_collapse_alloc', model: tallyNumber(c.mm, 'thp_collapse_alloc'), real: v('thp_collapse_alloc') },
     { name: 'mTHP 64K shmem_alloc', model: tallyNumber(c.mm['shmem_folios_by_order'], '4'), real: real.counters['mthp64:shmem_alloc'] ?? null },
     // The model has neither writeback nor reclaim: on the real side these show background work
     // that touched the program's pages (and explain the TLBIs it costs).

@@ -26,6 +26,7 @@ export const FIRMWARE_PROGRAMS = [
   'mm_calls',
   'ipc',
   'calls',
+  'collapse',
 ] as const;
 export type FirmwareProgram = (typeof FIRMWARE_PROGRAMS)[number];
 
@@ -34,9 +35,9 @@ export type FirmwareProgram = (typeof FIRMWARE_PROGRAMS)[number];
  * MULTITASK. Their expected stdout lives in firmware/expected/ and multitask-qemu.test.ts checks
  * it against qemu-aarch64; the cases above stay single-task.
  */
-export const MULTITASK_PROGRAMS = ['wis_harness', 'fork_cow', 'block_ops', 'signals', 'pipe_pingpong', 'threads', 'spawn', 'fork_churn', 'procmem', 'memlock', 'sysvshm', 'tagged_ptr', 'musl_libc', 'code_write', 'punch_hole'] as const;
+export const MULTITASK_PROGRAMS = ['wis_harness', 'fork_cow', 'block_ops', 'signals', 'pipe_pingpong', 'threads', 'spawn', 'fork_churn', 'procmem', 'memlock', 'sysvshm', 'tagged_ptr', 'musl_libc', 'code_write', 'punch_hole', 'collapse_cases'] as const;
 /** Multi-task programs that execute arm64 programs, which qemu-user cannot: Linux is their reference. */
-export const LINUX_REFERENCE_PROGRAMS: readonly MultitaskProgram[] = ['spawn'];
+export const LINUX_REFERENCE_PROGRAMS: readonly MultitaskProgram[] = ['spawn', 'collapse_cases'];
 export type MultitaskProgram = (typeof MULTITASK_PROGRAMS)[number];
 
 export const FIRMWARE_DIR = fileURLToPath(new URL('../../firmware/', import.meta.url));
@@ -144,6 +145,16 @@ function partialMunmap(args: readonly string[], size: number, first: number, cou
     args,
     `partial_munmap ops=${remaining.length} size=${size} first=${first} count=${count} sum=${patternSum(remaining)}\n`,
     [mark('setup'), mark('touch'), reset, mark('munmap'), mark('retouch'), ops(remaining.length), dump('partial_munmap'), mark('done')],
+  );
+}
+
+function collapse(args: readonly string[], size: number): FirmwareCase {
+  const pages = size / PAGE_SIZE;
+  return makeCase(
+    'collapse',
+    args,
+    `collapse ops=${size / (2 * MiB)} size=${size} sum=${patternSum(range(0, pages))}\n`,
+    [mark('setup'), mark('touch'), reset, mark('collapse'), ops(size / (2 * MiB)), dump('collapse'), mark('verify')],
   );
 }
 
@@ -403,6 +414,7 @@ export const FIRMWARE_CASES: readonly FirmwareCase[] = [
   calls(['atomic', '1000'], 'atomic', 1000),
   calls(['store', '1000'], 'store', 1000),
   calls(['store', '0'], 'store', 0),
+  collapse(['4M'], 4 * MiB),
 ];
 
 /** Every program with no arguments: its documented defaults. Large (up to 65,536 faults). */
@@ -416,6 +428,7 @@ export const FIRMWARE_DEFAULT_CASES: readonly FirmwareCase[] = [
   compute([], 1_000_000),
   stride([], 4096, 16, 4),
   calls([], 'rand', 1_000_000),
+  collapse([], 2 * MiB),
 ];
 
 function usageCase(program: FirmwareProgram, args: readonly string[], stderrIncludes: string): FirmwareCase {
@@ -439,6 +452,8 @@ export const FIRMWARE_USAGE_CASES: readonly FirmwareCase[] = [
   usageCase('stride', ['10', '11'], 'stride: stride: 11 is not between 1 and the number of pages (10)'),
   usageCase('stride', ['0'], 'stride: pages: must be at least 1'),
   usageCase('syscalls', ['x'], 'syscalls: takes no arguments'),
+  usageCase('collapse', ['3M'], 'collapse: size 3145728 is not a non-zero multiple of 2M'),
+  usageCase('collapse', ['2M', 'maps'], "collapse: mode: 'maps' is not one of smaps"),
   usageCase('calls', ['lock'], "calls: kind: 'lock' is not one of rand|call|exclusive|atomic|store"),
 ];
 

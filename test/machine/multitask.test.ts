@@ -78,6 +78,40 @@ describe('starting programs', () => {
   }, 180_000);
 });
 
+describe('MADV_COLLAPSE edge cases (collapse_cases) answer as Linux did', () => {
+  // What 6.12.117 and 7.2.13 printed under `contpte-lab validate` (one boot each, THP never).
+  const linux = (v72: boolean): string[] => [
+    `inside-one-block ${v72 ? 'ok' : 'EINVAL'}`,
+    'bounds-round-to-one-block ok ahp=2048',
+    'whole ok ahp=8192',
+    'again ok',
+    `zero-page-block ${v72 ? 'ok ahp=2048' : 'EINVAL ahp=0'}`,
+    'zero-page-reads-only EINVAL',
+    'never-touched EINVAL',
+    'nohugepage EINVAL',
+    `no-table-then-full EINVAL ahp=${v72 ? 2048 : 0}`,
+    'half-of-first-block EINVAL ahp=2048',
+    `shared-with-child ${v72 ? 'ok ahp=2048' : 'EINVAL ahp=0'}`,
+    'child sees its own page: yes',
+    'shmem ok',
+    `ext4-shared-file ${v72 ? 'ok' : 'EINVAL'}`,
+    '',
+  ];
+  // Model limit (README, kernel-notes §15.4): no collapse_file, so shmem and (7.2) ext4 file
+  // ranges get EINVAL where Linux collapses their page cache.
+  const model = (v72: boolean): string[] => linux(v72).map((l) => (l === 'shmem ok' ? 'shmem EINVAL' : l === 'ext4-shared-file ok' ? 'ext4-shared-file EINVAL' : l));
+  for (const profile of ['linux-6.12', 'linux-7.2'] as const) {
+    it(`${profile}: every answer and AnonHugePages figure but the collapse_file ones`, async () => {
+      const v72 = profile === 'linux-7.2';
+      const r = await runCaptured({ elf: firmwareBinary('collapse_cases'), profile });
+      expect(r.stdout).toBe(model(v72).join('\n'));
+      expect(model(v72)).not.toEqual(linux(v72));
+      expect(r.end.exitCode).toBe(0);
+      expect(r.summary.counts.bbm_violations).toBe(0);
+    }, 180_000);
+  }
+});
+
 describe('identity', () => {
   it('--uid 0 runs the program as root (the kernel selftests write /sys/kernel/mm); a bad uid is bad input', async () => {
     const { Machine } = await import('../../src/machine/machine.js');
