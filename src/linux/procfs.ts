@@ -743,9 +743,17 @@ function vmstatText(host: ProcHost, p: LinuxProcess): string {
     ['nr_page_table_pages', m.pageTablesKb / 4],
     ['pgfault', faults?.total ?? 0],
     ['pgmajfault', faults?.major ?? 0],
-    ['thp_fault_alloc', 0],
-    ['thp_split_pmd', 0],
   ];
+  // The THP events the memory manager counts, in vmstat_text's order (none without one).
+  const mm = host.kernel?.mmStats;
+  rows.push(
+    ['thp_fault_alloc', mm?.thp_fault_alloc ?? 0],
+    ['thp_fault_fallback', mm?.thp_fault_fallback ?? 0],
+    ['thp_collapse_alloc', mm?.thp_collapse_alloc ?? 0],
+    ['thp_collapse_alloc_failed', mm?.thp_collapse_alloc_failed ?? 0],
+    ['thp_file_mapped', mm?.thp_file_mapped ?? 0],
+    ['thp_split_pmd', mm?.thp_split_pmd ?? 0],
+  );
   return rows.map(([k, v]) => `${k} ${v}\n`).join('');
 }
 

@@ -322,6 +322,16 @@ describe('machine files', () => {
     const vmstat = s.readAll('/proc/vmstat');
     expect(vmstat).toMatch(/^nr_free_pages \d+\n/);
     expect(Number(/\npgfault (\d+)\n/.exec(vmstat)![1])).toBe((s.k.telemetry.stats.group('fault') as { total: number }).total);
+    // The THP events are the memory manager's counts, in the kernel's order.
+    Object.assign(s.k.mmStats, { thp_fault_alloc: 3, thp_fault_fallback: 1, thp_collapse_alloc: 2, thp_collapse_alloc_failed: 0, thp_file_mapped: 5, thp_split_pmd: 4 });
+    expect(s.readAll('/proc/vmstat').split('\n').filter((l) => l.startsWith('thp_'))).toEqual([
+      'thp_fault_alloc 3',
+      'thp_fault_fallback 1',
+      'thp_collapse_alloc 2',
+      'thp_collapse_alloc_failed 0',
+      'thp_file_mapped 5',
+      'thp_split_pmd 4',
+    ]);
   });
 
   it('cpuinfo: one block per CPU with the hwcaps as features', () => {
