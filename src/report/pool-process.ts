@@ -8,10 +8,7 @@
  * once more per comparison (one process), not per case.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { EnvironmentError } from '../util/errors.js';
-import { packageRoot, type RunResult, type RunSpec } from './runner.js';
+import { builtModulePath, type RunResult, type RunSpec } from './runner.js';
 import type { ThreadPoolOptions } from './threads.js';
 
 /** A case the pool's process took with it when it ended (a native crash): to be run again alone. */
@@ -31,9 +28,7 @@ export type FromPoolHost =
 
 /** The host's module: the compiled one (tests run the pool from src/, against dist/). */
 export function poolHostPath(): string {
-  const p = join(packageRoot(), 'dist/src/report/pool-host.js');
-  if (!existsSync(p)) throw new EnvironmentError(`${p} is missing: build the package first ('npm run build')`);
-  return p;
+  return builtModulePath('dist/src/report/pool-host.js');
 }
 
 /** One pool process and the cases sent to it that have not come back. */

@@ -47,7 +47,12 @@ export function packageRoot(): string {
 
 /** The compiled CLI the children run. */
 export function cliPath(): string {
-  const p = join(packageRoot(), 'dist/src/cli/main.js');
+  return builtModulePath('dist/src/cli/main.js');
+}
+
+/** A compiled module of the package (`rel` from its root); missing until `npm run build`. */
+export function builtModulePath(rel: string): string {
+  const p = join(packageRoot(), rel);
   if (!existsSync(p)) throw new EnvironmentError(`${p} is missing: build the package first ('npm run build')`);
   return p;
 }

@@ -15,12 +15,9 @@
  * cannot end: `stuck` counts those, and the pool's process then ends with hardExit
  * (util/hard-exit.ts).
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { EnvironmentError } from '../util/errors.js';
 import type { CaseOutput } from './case-run.js';
-import { packageRoot, resultOfOutput, type RunResult, type RunSpec } from './runner.js';
+import { builtModulePath, resultOfOutput, type RunResult, type RunSpec } from './runner.js';
 
 /** What a worker starts with: its interrupt cell (Int32: 0 run, 1 SIGINT, 2 SIGTERM). */
 export interface CaseWorkerData {
@@ -41,9 +38,7 @@ const GRACE_MS = 10_000;
 
 /** The worker's module: the compiled one (tests run the pool from src/, against dist/). */
 export function caseWorkerPath(): string {
-  const p = join(packageRoot(), 'dist/src/report/case-worker.js');
-  if (!existsSync(p)) throw new EnvironmentError(`${p} is missing: build the package first ('npm run build')`);
-  return p;
+  return builtModulePath('dist/src/report/case-worker.js');
 }
 
 interface Pending {
