@@ -5,8 +5,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { runMachine } from '../machine/run.js';
-import { checkCostParams, costParamsWith, summaryCost } from '../report/cost.js';
-import { measured } from '../report/summary.js';
+import { checkCostParams, costParamsWith, summaryWithCost } from '../report/cost.js';
 import type { WorkerMessage, WorkerRequest } from './protocol.js';
 
 const port = parentPort!;
@@ -29,7 +28,7 @@ async function main(): Promise<void> {
       ...(req.forward.diagnostics ? { diagnostics: (line: string) => post({ kind: 'diagnostic', line }) } : {}),
       ...(cell !== null ? { interrupted: () => SIGNALS[Atomics.load(cell, 0)] ?? null } : {}),
     });
-    post({ kind: 'done', summary: { ...summary, cost: { source: measured(summary).source, ...summaryCost(summary, params) } } });
+    post({ kind: 'done', summary: summaryWithCost(summary, params) });
   } catch (e) {
     const err = e instanceof Error ? e : new Error(String(e));
     const exitCode = (err as { exitCode?: unknown }).exitCode;

@@ -84,6 +84,10 @@ export class Folio {
     readonly order: number,
   ) {}
 
+  private setFlag(bit: number, on: boolean): void {
+    this.flags = on ? this.flags | bit : this.flags & ~bit;
+  }
+
   /** Number of pages (folio_nr_pages). */
   get nrPages(): number {
     return 1 << this.order;
@@ -93,7 +97,7 @@ export class Folio {
     return (this.flags & PG_DIRTY) !== 0;
   }
   set dirty(v: boolean) {
-    this.flags = v ? this.flags | PG_DIRTY : this.flags & ~PG_DIRTY;
+    this.setFlag(PG_DIRTY, v);
   }
 
   /** Accessed since last aged (PG_referenced / folio_mark_accessed). */
@@ -101,7 +105,7 @@ export class Folio {
     return (this.flags & PG_REFERENCED) !== 0;
   }
   set young(v: boolean) {
-    this.flags = v ? this.flags | PG_REFERENCED : this.flags & ~PG_REFERENCED;
+    this.setFlag(PG_REFERENCED, v);
   }
 
   /** Contents valid (PG_uptodate): read from the file or zero-filled. */
@@ -109,7 +113,7 @@ export class Folio {
     return (this.flags & PG_UPTODATE) !== 0;
   }
   set uptodate(v: boolean) {
-    this.flags = v ? this.flags | PG_UPTODATE : this.flags & ~PG_UPTODATE;
+    this.setFlag(PG_UPTODATE, v);
   }
 
   /** The readahead marker (PG_readahead): reaching this folio triggers the next async readahead. */
@@ -117,7 +121,7 @@ export class Folio {
     return (this.flags & PG_READAHEAD) !== 0;
   }
   set readahead(v: boolean) {
-    this.flags = v ? this.flags | PG_READAHEAD : this.flags & ~PG_READAHEAD;
+    this.setFlag(PG_READAHEAD, v);
   }
 
   /** Cleared when the folio goes back to the allocator; helpers refuse a dead folio. */
@@ -125,7 +129,7 @@ export class Folio {
     return (this.flags & PG_LIVE) !== 0;
   }
   set live(v: boolean) {
-    this.flags = v ? this.flags | PG_LIVE : this.flags & ~PG_LIVE;
+    this.setFlag(PG_LIVE, v);
   }
 
   /** PG_anon_maybe_mapped_shared (6.15+): only 7.x's copy-on-write reuse reads it. */
@@ -133,7 +137,7 @@ export class Folio {
     return (this.flags & PG_ANON_MAYBE_MAPPED_SHARED) !== 0;
   }
   set maybeMappedShared(v: boolean) {
-    this.flags = v ? this.flags | PG_ANON_MAYBE_MAPPED_SHARED : this.flags & ~PG_ANON_MAYBE_MAPPED_SHARED;
+    this.setFlag(PG_ANON_MAYBE_MAPPED_SHARED, v);
   }
 
   /** Physical address of the first byte. */

@@ -11,11 +11,10 @@ import { runMachine, type RunOptions } from '../machine/run.js';
 import { parseTraceCli } from '../trace/sinks/options.js';
 import { LabError } from '../util/errors.js';
 import { parsePositiveSeconds, parseUserNumber } from '../util/num.js';
-import { checkCostParams, costParamsWith, partitionSets, summaryCost } from './cost.js';
+import { checkCostParams, costParamsWith, partitionSets, summaryWithCost } from './cost.js';
 import { findingsText } from './findings.js';
 import { EXIT_CRASH, runExitStatus } from './run-exit.js';
 import type { RunSpec } from './runner.js';
-import { measured } from './summary.js';
 
 /** What a child run leaves behind: its two streams and its exit status. */
 export interface CaseOutput {
@@ -98,8 +97,7 @@ export async function runCaseHere(spec: RunSpec, interrupted: () => 'SIGINT' | '
       ...(trace !== null ? { trace } : {}),
     };
     const { summary, end } = await runMachine(options);
-    const c = summaryCost(summary, costParams);
-    const stdout = JSON.stringify({ ...summary, cost: { source: measured(summary).source, ...c } }, null, 2) + '\n';
+    const stdout = JSON.stringify(summaryWithCost(summary, costParams), null, 2) + '\n';
     if (end.message !== undefined) err.push(`contpte-lab: ${end.message}\n`);
     const findings = findingsText(summary.checker);
     if (findings.length > 0) err.push(findings.join('\n') + '\n');

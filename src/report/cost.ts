@@ -322,6 +322,14 @@ export function summaryCost(s: Summary, params: CostParams = defaultCostParams()
   return modelCost(m.counts, m.ops, params);
 }
 
+/**
+ * The summary as `run --json` prints it and the library returns it: with the modeled cost of its
+ * measured region and where that region came from.
+ */
+export function summaryWithCost(s: Summary, params: CostParams = defaultCostParams()): Summary & { cost: CostResult & { source: string } } {
+  return { ...s, cost: { source: measured(s).source, ...summaryCost(s, params) } };
+}
+
 /** The parameters as `name=value` words, for tables and reports. */
 export function describeCostParams(p: CostParams): string {
   return COST_PARAM_NAMES.map((k) => `${k}=${p[k]}`).join(' ');

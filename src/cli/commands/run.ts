@@ -10,7 +10,7 @@ import { resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { runMachine } from '../../machine/run.js';
 import { parseTlbMode } from '../../engine/index.js';
-import { checkCostParams, costParamsWith, partitionSets, summaryCost } from '../../report/cost.js';
+import { checkCostParams, costParamsWith, partitionSets, summaryCost, summaryWithCost } from '../../report/cost.js';
 import { EXIT_CHECKER, findingsText } from '../../report/findings.js';
 import { EXIT_SIGNAL, runExitStatus } from '../../report/run-exit.js';
 import { measured } from '../../report/summary.js';
@@ -119,8 +119,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
     });
     progress?.clear();
     if (a.json) {
-      const c = summaryCost(summary, costParams);
-      process.stdout.write(JSON.stringify({ ...summary, cost: { source: measured(summary).source, ...c } }, null, 2) + '\n');
+      process.stdout.write(JSON.stringify(summaryWithCost(summary, costParams), null, 2) + '\n');
     } else {
       process.stderr.write(renderSummaryText(summary, process.stderr.columns || 100, { result: summaryCost(summary, costParams), source: measured(summary).source }, tableWidth(process.stderr)));
     }
